@@ -1,0 +1,137 @@
+// Helpers for integration tests: a client per local user, a fresh namespace per
+// test file, SubjectAccessReview, our own kubectl, and kubelet-style status writes.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { readState, type PlaneState } from '../../hack/controlplane/plane.ts';
+import type { LocalUserName } from '../../hack/controlplane/users.ts';
+
+const run = promisify(execFile);
+
+export function plane(): PlaneState {
+  const dir = process.env.DEBUGGRANT_TEST_PLANE;
+  if (!dir) throw new Error('DEBUGGRANT_TEST_PLANE is not set: run integration tests through jest (global setup)');
+  return readState(dir);
+}
+
+export function kubeConfigFor(user: LocalUserName): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(plane().kubeconfig);
+  kc.setCurrentContext(user);
+  return kc;
+}
+
+export interface Clients {
+  kc: k8s.KubeConfig;
+  core: k8s.CoreV1Api;
+  rbac: k8s.RbacAuthorizationV1Api;
+  authz: k8s.AuthorizationV1Api;
+  admissionReg: k8s.AdmissionregistrationV1Api;
+  objects: k8s.KubernetesObjectApi;
+}
+
+export function clientsFor(user: LocalUserName): Clients {
+  const kc = kubeConfigFor(user);
+  return {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
+    authz: kc.makeApiClient(k8s.AuthorizationV1Api),
+    admissionReg: kc.makeApiClient(k8s.AdmissionregistrationV1Api),
+    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+  };
+}
+
+/** A new namespace with its `default` ServiceAccount (there is no controller-manager to make it). */
+export async function freshNamespace(prefix: string): Promise<string> {
+  const admin = clientsFor('admin');
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await admin.core.createNamespace({ body: { metadata: { name } } });
+  await admin.core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } });
+  return name;
+}
+
+export interface AccessQuery {
+  user: string;
+  groups?: string[];
+  namespace: string;
+  verb: string;
+  resource: string;
+  subresource?: string;
+  name?: string;
+  group?: string;
+}
+
+/** What the API server's authorizer answers for `user`, asked by the admin. */
+export async function canI(q: AccessQuery): Promise<boolean> {
+  const review = await clientsFor('admin').authz.createSubjectAccessReview({
+    body: {
+      spec: {
+        user: q.user,
+        groups: q.groups ?? ['system:authenticated'],
+        resourceAttributes: {
+          namespace: q.namespace, verb: q.verb, resource: q.resource, subresource: q.subresource,
+          name: q.name, group: q.group ?? '',
+        },
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+export interface KubectlResult { code: number; stdout: string; stderr: string }
+
+/** Our kubectl (same version as the apiserver) as one of the local users. */
+export async function kubectl(user: LocalUserName, args: string[], input?: string): Promise<KubectlResult> {
+  const p = plane();
+  const full = ['--kubeconfig', p.kubeconfig, '--context', user, ...args];
+  try {
+    const child = run(p.kubectl, full, { encoding: 'utf8' });
+    if (input !== undefined) {
+      child.child.stdin?.end(input);
+    }
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** A pod that would run if there were a kubelet; it stays Pending here. */
+export async function createPod(namespace: string, name: string, labels: Record<string, string>): Promise<k8s.V1Pod> {
+  return clientsFor('admin').core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: { name, labels },
+      spec: {
+        automountServiceAccountToken: false,
+        containers: [{ name: 'app', image: 'registry.example.com/shop/app@sha256:' + 'a'.repeat(64) }],
+      },
+    },
+  });
+}
+
+/** Writes pod status through the status subresource, as the kubelet would. */
+export async function writePodStatus(namespace: string, name: string, status: k8s.V1PodStatus): Promise<k8s.V1Pod> {
+  return clientsFor('admin').core.patchNamespacedPodStatus(
+    { namespace, name, body: { status } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+}
+
+/** The HTTP status code of a failed client-node call, or undefined. */
+export function statusCode(err: unknown): number | undefined {
+  return err instanceof k8s.ApiException ? err.code : undefined;
+}
+
+export async function rejection(p: Promise<unknown>): Promise<{ code: number | undefined; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const body = err instanceof k8s.ApiException ? String(err.body) : String(err);
+    return { code: statusCode(err), message: body };
+  }
+  throw new Error('expected the API server to refuse the request, but it succeeded');
+}

@@ -1,0 +1,16 @@
+// Starts one real control plane for the whole integration run; workers find it
+// through DEBUGGRANT_TEST_PLANE (environment set here is inherited by them).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBinaries } from '../../hack/controlplane/binaries.ts';
+import { startControlPlane } from '../../hack/controlplane/plane.ts';
+
+export default async function globalSetup(): Promise<void> {
+  const say = (msg: string): void => { process.stderr.write(`[integration] ${msg}\n`); };
+  say('locating control-plane binaries (built once, then cached)');
+  const binDir = ensureBinaries();
+  const dir = mkdtempSync(join(tmpdir(), 'debuggrant-test-'));
+  await startControlPlane({ dir, binDir, progress: say });
+  process.env.DEBUGGRANT_TEST_PLANE = dir;
+}
