@@ -11,6 +11,9 @@ const common = {
 };
 
 export default {
+  // Integration tests wait on real expiries (seconds); unit tests finish far below this.
+  testTimeout: 60_000,
+  maxWorkers: 2,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
@@ -19,7 +22,6 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 60_000,
       slowTestThreshold: 20,
     },
   ],

@@ -135,3 +135,14 @@ export async function rejection(p: Promise<unknown>): Promise<{ code: number | u
   }
   throw new Error('expected the API server to refuse the request, but it succeeded');
 }
+
+export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!accept(last)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)?.slice(0, 2000)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+    last = await probe();
+  }
+  return last;
+}

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../../hack/controlplane/binaries.ts';
+import { installCrds } from '../../hack/controlplane/install.ts';
 import { startControlPlane } from '../../hack/controlplane/plane.ts';
 
 export default async function globalSetup(): Promise<void> {
@@ -11,6 +12,8 @@ export default async function globalSetup(): Promise<void> {
   say('locating control-plane binaries (built once, then cached)');
   const binDir = ensureBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-test-'));
-  await startControlPlane({ dir, binDir, progress: say });
+  const state = await startControlPlane({ dir, binDir, progress: say });
+  say('installing CRDs');
+  installCrds(state);
   process.env.DEBUGGRANT_TEST_PLANE = dir;
 }

@@ -1,0 +1,18 @@
+// Installs the project's CRDs into a control plane with our kubectl and waits until
+// the API server serves them.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { PlaneState } from './plane.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export function kubectlAs(state: PlaneState, context: string, args: string[], input?: string): string {
+  return execFileSync(state.kubectl, ['--kubeconfig', state.kubeconfig, '--context', context, ...args], {
+    encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export function installCrds(state: PlaneState): void {
+  kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}crds/`]);
+  kubectlAs(state, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/debuggrants.debuggrant.dev', 'crd/debuggrantindexes.debuggrant.dev']);
+}

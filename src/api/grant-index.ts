@@ -1,0 +1,88 @@
+// The per-namespace DebugGrantIndex: what the admission policy reads (active grants)
+// and the operator's memory of grants that ended (so a re-applied copy cannot grant
+// again). Only the operator may write it; pure functions here compute its next state.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { Profile, Subject } from './schema.ts';
+import type { GrantPhase } from './types.ts';
+
+export interface ActiveGrantEntry {
+  grant: string;
+  uid: string;
+  subject: Subject;
+  /** What request.userInfo.username is for this subject ('' for a Group). */
+  username: string;
+  /** The group a Group subject names ('' otherwise). */
+  group: string;
+  pods: string[];
+  image: string;
+  profile: Profile;
+  expiresAt: string;
+}
+
+export interface EndedGrantEntry {
+  grant: string;
+  uid: string;
+  phase: GrantPhase;
+  endedAt: string;
+}
+
+export interface DebugGrantIndex {
+  apiVersion?: string;
+  kind?: string;
+  metadata: V1ObjectMeta;
+  active?: ActiveGrantEntry[];
+  ended?: EndedGrantEntry[];
+}
+
+export interface IndexContent {
+  active: ActiveGrantEntry[];
+  ended: EndedGrantEntry[];
+}
+
+export const emptyIndex = (): IndexContent => ({ active: [], ended: [] });
+
+export function contentOf(index: DebugGrantIndex | undefined): IndexContent {
+  return { active: index?.active ?? [], ended: index?.ended ?? [] };
+}
+
+export type IndexChange =
+  | { kind: 'upsert'; entry: ActiveGrantEntry }
+  | { kind: 'end'; grant: string; uid: string; phase: GrantPhase; endedAt: string }
+  | { kind: 'remove'; grant: string; uid: string };
+
+/**
+ * The index after one change, sorted so equal content serializes equally; ended records older
+ * than `retentionMs` are dropped. Returns undefined when nothing changes (no write needed).
+ */
+export function applyIndexChange(current: IndexContent, change: IndexChange, now: Date, retentionMs: number): IndexContent | undefined {
+  const keep = (e: { grant: string; uid: string }, name: string, uid: string): boolean => !(e.grant === name && e.uid === uid);
+  let active = current.active;
+  let ended = current.ended;
+  switch (change.kind) {
+    case 'upsert':
+      active = [...active.filter((e) => e.grant !== change.entry.grant), change.entry];
+      break;
+    case 'end':
+      active = active.filter((e) => keep(e, change.grant, change.uid));
+      if (!ended.some((e) => e.grant === change.grant && e.uid === change.uid)) {
+        ended = [...ended.filter((e) => e.grant !== change.grant),
+          { grant: change.grant, uid: change.uid, phase: change.phase, endedAt: change.endedAt }];
+      }
+      break;
+    case 'remove':
+      active = active.filter((e) => keep(e, change.grant, change.uid));
+      break;
+  }
+  const horizon = now.getTime() - retentionMs;
+  ended = ended.filter((e) => Date.parse(e.endedAt) >= horizon);
+  const next = { active: sortByGrant(active), ended: sortByGrant(ended) };
+  return JSON.stringify(next) === JSON.stringify({ active: sortByGrant(current.active), ended: sortByGrant(current.ended) }) ? undefined : next;
+}
+
+function sortByGrant<T extends { grant: string }>(xs: readonly T[]): T[] {
+  return [...xs].sort((a, b) => a.grant.localeCompare(b.grant));
+}
+
+export function endedRecord(content: IndexContent, grant: string): EndedGrantEntry | undefined {
+  return content.ended.find((e) => e.grant === grant);
+}

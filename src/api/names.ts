@@ -1,0 +1,27 @@
+// Names, labels and annotations the operator owns. Everything it creates carries
+// MANAGED_BY and the grant label, so informers can select exactly its objects.
+import type { Subject } from './schema.ts';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'debuggrant';
+export const GRANT_LABEL = 'debuggrant.dev/grant';
+export const FINALIZER = 'debuggrant.dev/revoke';
+export const LINGERING_ANNOTATION = 'debuggrant.dev/lingering';
+export const FIELD_MANAGER = 'debuggrant-operator';
+
+export const INDEX_KIND = 'DebugGrantIndex';
+export const INDEX_PLURAL = 'debuggrantindexes';
+/** One index per namespace, always this name: the admission policy's paramRef names it. */
+export const INDEX_NAME = 'grants';
+
+export const rbacName = (grant: string): string => `debuggrant-${grant}`;
+
+/** The username the API server reports for a subject (what admission compares). */
+export function subjectUsername(s: Subject): string | undefined {
+  if (s.kind === 'User') return s.name;
+  if (s.kind === 'ServiceAccount') return `system:serviceaccount:${s.namespace ?? ''}:${s.name}`;
+  return undefined;
+}
+
+export const subjectText = (s: Subject): string =>
+  s.kind === 'ServiceAccount' ? `ServiceAccount ${s.namespace ?? ''}/${s.name}` : `${s.kind} ${s.name}`;

@@ -1,0 +1,101 @@
+// The DebugGrant API as zod schemas. crds/debuggrant.dev_debuggrants.yaml states the same
+// rules for the API server; test/integration/schema-agreement.test.ts feeds one catalogue
+// to both so they cannot drift apart.
+import { z } from 'zod';
+import { ACCESS_KINDS } from './access.ts';
+import { DURATION_PATTERN, parseDuration } from './duration.ts';
+
+export const GROUP = 'debuggrant.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'DebugGrant';
+export const PLURAL = 'debuggrants';
+
+/** Hard ceiling in the CRD; the operator's configured maximum is usually lower. */
+export const CRD_MAX_TTL = '24h';
+export const MAX_GRANT_NAME = 63;
+export const PROFILES = ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+// A reference pinned by digest: [registry[:port]/]path[:tag]@sha256:<64 hex>.
+export const IMAGE_PATTERN =
+  '^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]+)?/)?' +
+  '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*' +
+  '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}$';
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const SubjectSchema = z.strictObject({
+  kind: z.enum(['User', 'Group', 'ServiceAccount']),
+  name: z.string().min(1).max(253),
+  namespace: z.string().max(63).regex(DNS_LABEL, 'must be a namespace name').optional(),
+}).superRefine((s, ctx) => {
+  if (s.kind === 'ServiceAccount') {
+    if (!s.namespace) ctx.addIssue({ code: 'custom', path: ['namespace'], message: 'a ServiceAccount subject needs its namespace' });
+    if (!DNS_SUBDOMAIN.test(s.name)) ctx.addIssue({ code: 'custom', path: ['name'], message: 'must be a ServiceAccount name (lowercase DNS subdomain)' });
+  } else {
+    if (s.namespace !== undefined) ctx.addIssue({ code: 'custom', path: ['namespace'], message: `namespace applies only to ServiceAccount subjects, not ${s.kind}` });
+    if (s.name.startsWith('system:')) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `system:* identities (like ${s.name}) cannot be granted debug access: name a person, a team group or a ServiceAccount` });
+    }
+  }
+});
+
+const LabelSelectorRequirement = z.strictObject({
+  key: z.string().min(1).max(317),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+  values: z.array(z.string().max(63)).optional(),
+});
+
+export const PodSelectorSchema = z.strictObject({
+  matchLabels: z.record(z.string().min(1).max(317), z.string().max(63)).optional(),
+  matchExpressions: z.array(LabelSelectorRequirement).optional(),
+}).refine(
+  (s) => Object.keys(s.matchLabels ?? {}).length > 0 || (s.matchExpressions ?? []).some((e) => e.operator === 'In' || e.operator === 'Exists'),
+  'podSelector must name the pods: give matchLabels or an In/Exists expression (an empty or only-negative selector matches every pod)',
+);
+
+export const DebugGrantSpecSchema = z.strictObject({
+  subject: SubjectSchema,
+  podSelector: PodSelectorSchema,
+  image: z.string().max(512).regex(new RegExp(IMAGE_PATTERN),
+    'image must be pinned by digest, e.g. registry.example.com/debug/netshoot@sha256:<64 hex> (a tag alone can be moved)'),
+  ttl: z.string().regex(new RegExp(DURATION_PATTERN), 'ttl must be a duration like 30m, 2h or 1h30m')
+    .refine((t) => (parseDuration(t) ?? 0) > 0, 'ttl must be longer than 0s')
+    .refine((t) => (parseDuration(t) ?? 0) <= (parseDuration(CRD_MAX_TTL) ?? 0), `ttl may be at most ${CRD_MAX_TTL}`),
+  notAfter: z.iso.datetime({ offset: true }).optional(),
+  reason: z.string().max(1024)
+    .refine((r) => r.trim().length >= 10 && /\S+\s+\S+/.test(r.trim()),
+      'reason must say why, in a few words (at least 10 characters, e.g. "INC-4211 checkout latency, need tcpdump")'),
+  access: z.array(z.enum(ACCESS_KINDS)).min(1).max(ACCESS_KINDS.length)
+    .refine((a) => new Set(a).size === a.length, 'access lists each kind once')
+    .default(['debug']),
+  profile: z.enum(PROFILES).default('restricted'),
+  onExpiry: z.enum(['Flag', 'Evict']).default('Flag'),
+  approval: z.strictObject({ ref: z.string().min(1).max(1024) }).optional(),
+});
+
+export type DebugGrantSpec = z.infer<typeof DebugGrantSpecSchema>;
+export type Subject = DebugGrantSpec['subject'];
+export type PodSelector = DebugGrantSpec['podSelector'];
+
+export const GrantMetadataSchema = z.object({
+  name: z.string().min(1).max(MAX_GRANT_NAME, `grant names may be at most ${MAX_GRANT_NAME} characters (they label the Role and RoleBinding)`),
+  namespace: z.string().min(1),
+}).loose();
+
+/** A whole DebugGrant document as written in Git (what `validate` and the CRD check). */
+export const DebugGrantDocumentSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(KIND),
+  metadata: GrantMetadataSchema,
+  spec: DebugGrantSpecSchema,
+});
+
+/** One line per problem, each naming its field: what a person needs to fix the grant. */
+export function describeIssues(error: z.ZodError, prefix = ''): string[] {
+  return error.issues.map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+    return path ? `${path}: ${i.message}` : i.message;
+  });
+}

@@ -1,0 +1,71 @@
+// Operator configuration: one YAML/JSON file (DEBUGGRANT_CONFIG) parsed once at start.
+// A bad value stops the operator with a message naming the field, before it touches anything.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { CRD_MAX_TTL, PROFILES, describeIssues } from './api/schema.ts';
+import { parseDuration } from './api/duration.ts';
+
+const Duration = (what: string) => z.string().refine((d) => parseDuration(d) !== undefined, `${what} must be a duration like 30m or 2h`);
+
+export const OperatorConfigSchema = z.strictObject({
+  /** The longest ttl a grant may ask for (the CRD's ceiling is 24h). */
+  maxTtl: Duration('maxTtl').default('4h')
+    .refine((d) => (parseDuration(d) ?? 0) <= (parseDuration(CRD_MAX_TTL) ?? 0), `maxTtl may be at most ${CRD_MAX_TTL}`),
+  /** Image prefixes a grant may use, e.g. "registry.example.com/debug/". */
+  approvedRegistries: z.array(z.string().min(1).refine((r) => r.endsWith('/'), 'a registry prefix must end with "/" so "reg.io/debug" cannot match "reg.io/debugger-evil"')).min(1),
+  allowedProfiles: z.array(z.enum(PROFILES)).min(1).default(['baseline', 'restricted', 'netadmin']),
+  /** Namespaces to watch; empty means all. */
+  namespaces: z.array(z.string().min(1)).default([]),
+  /** How long the record of an ended grant is kept, so a re-applied copy cannot grant again. */
+  endedRetention: Duration('endedRetention').default('2160h'),
+  /** Groups whose members may bypass the admission policies; each use is reported. */
+  breakGlassGroups: z.array(z.string().min(1)).default([]),
+  /** Identities allowed to create DebugGrants (the GitOps controller, approvers). */
+  grantCreators: z.strictObject({
+    users: z.array(z.string().min(1)).default([]),
+    groups: z.array(z.string().min(1)).default([]),
+  }).default({ users: [], groups: [] }),
+  workers: z.number().int().min(1).max(64).default(4),
+  /** How long after a revocation SubjectAccessReview may still allow before access counts as standing. */
+  revocationSettle: Duration('revocationSettle').default('5s'),
+  metricsPort: z.number().int().min(0).max(65535).default(8080),
+  leaderElection: z.strictObject({
+    enabled: z.boolean().default(false),
+    namespace: z.string().default('debuggrant-system'),
+    leaseName: z.string().default('debuggrant-operator'),
+    leaseDuration: Duration('leaderElection.leaseDuration').default('15s'),
+  }).default({ enabled: false, namespace: 'debuggrant-system', leaseName: 'debuggrant-operator', leaseDuration: '15s' }),
+});
+
+export type OperatorConfig = z.infer<typeof OperatorConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export function parseConfig(raw: unknown, source = 'configuration'): OperatorConfig {
+  const result = OperatorConfigSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw new ConfigError(`invalid ${source}:\n  ${describeIssues(result.error).join('\n  ')}`);
+  }
+  return result.data;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): OperatorConfig {
+  const file = env.DEBUGGRANT_CONFIG;
+  if (!file) throw new ConfigError('DEBUGGRANT_CONFIG is not set: point it at the operator configuration file (see config/manager/config.yaml)');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read configuration file ${file}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (err) {
+    throw new ConfigError(`configuration file ${file} is not valid YAML: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return parseConfig(raw, `configuration file ${file}`);
+}
+
+export const ms = (d: string): number => parseDuration(d) ?? 0;

@@ -1,0 +1,27 @@
+// Status conditions in the Kubernetes shape: lastTransitionTime moves only when the
+// status flips, and every condition says which generation it describes.
+import type { Condition, ConditionStatus } from '../api/types.ts';
+
+export interface ConditionInput {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+}
+
+export function setConditions(previous: readonly Condition[] | undefined, next: readonly ConditionInput[], generation: number, now: Date): Condition[] {
+  const byType = new Map((previous ?? []).map((c) => [c.type, c]));
+  for (const c of next) {
+    const old = byType.get(c.type);
+    byType.set(c.type, {
+      ...c,
+      lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : now.toISOString(),
+      observedGeneration: generation,
+    });
+  }
+  return [...byType.values()].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}

@@ -1,0 +1,16 @@
+// Semantic equality of API objects: key order and omitted-vs-empty do not matter (the API
+// server sorts keys and drops empty optional fields), so no-op reconciles send nothing.
+export function sameContent(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v)
+      .filter(([, x]) => x !== undefined && x !== null && !(Array.isArray(x) && x.length === 0))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, x]) => [k, canonical(x)]));
+  }
+  return v;
+}

@@ -1,0 +1,305 @@
+// Reconcile one DebugGrant: observe (caches), decide (planGrant), act (src/kube), record
+// (status, Events, audit line). Level-triggered: it never trusts the event that woke it,
+// and running it twice in a row sends nothing the second time.
+import type { V1Pod, V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import { permissionsFor } from '../api/access.ts';
+import { contentOf, endedRecord, type DebugGrantIndex } from '../api/grant-index.ts';
+import { FINALIZER, INDEX_NAME, rbacName, subjectText } from '../api/names.ts';
+import type { DebugGrantSpec } from '../api/schema.ts';
+import type { DebugGrant, LingeringContainer } from '../api/types.ts';
+import type { OperatorConfig } from '../config.ts';
+import { ms } from '../config.ts';
+import { subjectCan } from '../kube/access-review.ts';
+import type { KubeApi } from '../kube/client.ts';
+import type { EventRecorder, EventType } from '../kube/events.ts';
+import { changeIndex } from '../kube/grant-index.ts';
+import { addFinalizer, removeFinalizer, writeGrantStatus } from '../kube/grants.ts';
+import { evictPod } from '../kube/pods.ts';
+import { applyRole, applyRoleBinding, deleteRole, deleteRoleBinding } from '../kube/rbac.ts';
+import { audit, type AuditEvent, type Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { coveredPods, hasController, runningEphemeralContainers } from '../reaper/lingering.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { apiMessage } from '../runtime/errors.ts';
+import { findCondition } from './conditions.ts';
+import { grantKey, splitKey } from './keys.ts';
+import { planGrant, type GrantDecision } from './plan.ts';
+import { bindingMatches, roleMatches } from './rbac.ts';
+import { selectorMatches } from './selector.ts';
+import { desiredStatus, sameStatus, type Verification } from './status.ts';
+
+export interface Cache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
+export interface GrantReconcilerDeps {
+  api: KubeApi;
+  config: OperatorConfig;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  grants: Cache<DebugGrant>;
+  pods: Cache<V1Pod>;
+  roles: Cache<V1Role>;
+  bindings: Cache<V1RoleBinding>;
+  indexes: Cache<DebugGrantIndex>;
+  /** Wake this grant at its deadline (the reaper's heap). */
+  scheduleDeadline(key: string, at: number | undefined): void;
+  requeueAfter(key: string, delayMs: number): void;
+  /** A grant changed which pods it covers: re-check them for lingering containers. */
+  podsTouched(namespace: string, pods: readonly string[]): void;
+  /** Identity written into audit lines as `by`. */
+  identity: string;
+}
+
+const VERIFY_RETRY_MS = 100;
+
+export class GrantReconciler {
+  private readonly d: GrantReconcilerDeps;
+  /** Index writes of one namespace go one at a time: they share one object. */
+  private readonly indexLocks = new Map<string, Promise<unknown>>();
+
+  constructor(deps: GrantReconcilerDeps) {
+    this.d = deps;
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const grant = this.d.grants.get(name, namespace);
+    if (!grant) {
+      await this.cleanUpOrphans(namespace, name);
+      this.d.scheduleDeadline(key, undefined);
+      return;
+    }
+    if (!grant.metadata.deletionTimestamp && !(grant.metadata.finalizers ?? []).includes(FINALIZER)) {
+      // The update event this causes brings us back with the finalizer in place.
+      await addFinalizer(this.d.api, grant);
+      return;
+    }
+    const now = new Date(this.d.clock.now());
+    const index = this.d.indexes.get(INDEX_NAME, namespace);
+    const decision = planGrant({
+      grant, pods: this.d.pods.list(namespace), ended: endedRecord(contentOf(index), name), now, config: this.d.config,
+    });
+    const previousPhase = grant.status?.phase;
+    const log = this.d.log.child({ kind: 'DebugGrant', namespace, name, generation: grant.metadata.generation });
+
+    let current = grant;
+    if (decision.phase === 'Active' && grant.status?.expiresAt === undefined) {
+      // Persist the deadline before anything is granted: a crash after granting must not
+      // let a later reconcile compute a fresh (later) deadline.
+      current = await writeGrantStatus(this.d.api, grant, {
+        phase: 'Active', activatedAt: decision.activatedAt, expiresAt: decision.expiresAt, observedGeneration: grant.metadata.generation,
+      });
+    }
+
+    const rbacChanged = await this.applyRbac(decision, previousPhase, now);
+    if (decision.indexChange) await this.withIndexLock(namespace, () => changeIndex(this.d.api, namespace, decision.indexChange!, now, ms(this.d.config.endedRetention), index)); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+
+    const verification = await this.verify(decision, current, rbacChanged, now);
+    const lingering = decision.phase === 'Expired' || decision.phase === 'Revoked'
+      ? await this.lingeringFor(decision, current, log) : undefined;
+    const status = desiredStatus(decision, current.status, verification, lingering, grant.metadata.generation ?? 0, now);
+    if (!sameStatus(current.status, status)) current = await writeGrantStatus(this.d.api, current, status);
+
+    await this.recordTransition(decision, grant, previousPhase, verification, log, now);
+    this.d.scheduleDeadline(key, decision.deadline?.getTime());
+    if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
+  }
+
+  private async applyRbac(d: GrantDecision, previousPhase: string | undefined, now: Date): Promise<boolean> {
+    const { namespace, name } = d.ref;
+    const objName = rbacName(name);
+    if (!d.rbac) {
+      // Ending a grant deletes unconditionally (the cache may lag a just-created binding);
+      // in a steady state the cache says whether anything is left to delete.
+      const ending = previousPhase === 'Active';
+      const bindingThere = ending || this.d.bindings.get(objName, namespace) !== undefined;
+      const roleThere = ending || this.d.roles.get(objName, namespace) !== undefined;
+      // The binding goes first: once it is gone no access remains, whatever happens next.
+      const removedBinding = bindingThere && await deleteRoleBinding(this.d.api, namespace, objName);
+      if (removedBinding && d.expiresAt && (d.phase === 'Expired')) {
+        this.d.metrics.revocationLateness.observe(Math.max(0, now.getTime() - Date.parse(d.expiresAt)) / 1000);
+      }
+      const removedRole = roleThere && await deleteRole(this.d.api, namespace, objName);
+      return removedBinding || removedRole;
+    }
+    let changed = false;
+    if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
+      await applyRole(this.d.api, d.rbac.role);
+      changed = true;
+    }
+    if (!bindingMatches(this.d.bindings.get(objName, namespace), d.rbac.binding)) {
+      await applyRoleBinding(this.d.api, d.rbac.binding);
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Asks the authorizer, not our own bookkeeping, whether the grant holds (or is gone). */
+  private async verify(d: GrantDecision, grant: DebugGrant, rbacChanged: boolean, now: Date): Promise<Verification> {
+    const spec = d.spec;
+    if (!spec) return {};
+    const ready = findCondition(grant.status?.conditions, 'Ready');
+    if (d.phase === 'Active' && d.pods.length > 0) {
+      if (!rbacChanged && ready?.status === 'True' && sameMembers(grant.status?.pods, d.pods)) {
+        return { granted: { ok: true, message: ready.message } };
+      }
+      const missing = await this.accessFound(spec, d, true);
+      if (missing.length > 0) {
+        // RBAC changes reach the authorizer's cache within milliseconds; look again shortly.
+        this.d.requeueAfter(grantKey(d.ref.namespace, d.ref.name), VERIFY_RETRY_MS);
+        return { granted: { ok: false, message: `SubjectAccessReview does not yet allow: ${missing.slice(0, 5).join(', ')}` } };
+      }
+      if (ready?.status !== 'True' && grant.metadata.creationTimestamp) {
+        this.d.metrics.activationLatency.observe(Math.max(0, now.getTime() - new Date(grant.metadata.creationTimestamp).getTime()) / 1000);
+      }
+      return { granted: { ok: true, message: '' } };
+    }
+    if ((d.phase === 'Expired' || d.phase === 'Revoked') && d.pods.length > 0) {
+      const done = findCondition(grant.status?.conditions, 'RevocationVerified');
+      if (done && done.status !== 'Unknown' && !rbacChanged) return { revoked: { ok: done.status === 'True', message: done.message } };
+      const settleUntil = Date.parse(d.endedAt ?? now.toISOString()) + ms(this.d.config.revocationSettle);
+      for (;;) {
+        const remaining = await this.accessFound(spec, d, false);
+        if (remaining.length === 0) {
+          return { revoked: { ok: true, message: `SubjectAccessReview denies ${subjectText(spec.subject)} every access this grant gave` } };
+        }
+        if (this.d.clock.now() >= settleUntil) {
+          return { revoked: { ok: false, message: `${subjectText(spec.subject)} still has access through other RBAC bindings: ${remaining.slice(0, 8).join(', ')}` } };
+        }
+        await new Promise<void>((r) => { this.d.clock.setTimer(r, VERIFY_RETRY_MS); });
+      }
+    }
+    return {};
+  }
+
+  /** Active: the promised accesses the authorizer does NOT allow. Ended: those it STILL allows. */
+  private async accessFound(spec: DebugGrantSpec, d: GrantDecision, wantAllowed: boolean): Promise<string[]> {
+    const checks = d.pods.flatMap((pod) => permissionsFor(spec.access).flatMap((p) => p.verbs.map((verb) => ({ pod, verb, subresource: p.subresource }))));
+    const answers = await Promise.all(checks.map(async (c) => ({
+      c, allowed: await subjectCan(this.d.api, spec.subject, { namespace: d.ref.namespace, ...c }),
+    })));
+    return answers.filter((a) => a.allowed !== wantAllowed)
+      .map(({ c }) => `${c.verb} pods${c.subresource ? '/' + c.subresource : ''} ${c.pod}`);
+  }
+
+  /** Running ephemeral containers on the grant's pods once it ended; evicts them when asked to. */
+  private async lingeringFor(d: GrantDecision, grant: DebugGrant, log: Logger): Promise<LingeringContainer[]> {
+    const spec = d.spec;
+    if (!spec) return [];
+    const covered = coveredPods(this.d.grants.list(d.ref.namespace));
+    const previous = grant.status?.lingering ?? [];
+    const result: LingeringContainer[] = [];
+    for (const pod of this.d.pods.list(d.ref.namespace)) {
+      const podName = pod.metadata?.name ?? '';
+      if (covered.has(podName) || !(d.pods.includes(podName) || selectorMatches(spec.podSelector, pod.metadata?.labels))) continue;
+      for (const r of runningEphemeralContainers(pod)) {
+        const before = previous.find((p) => p.pod === podName && p.container === r.container);
+        result.push({ pod: podName, container: r.container, image: r.image, ...(before?.evictedAt ? { evictedAt: before.evictedAt } : {}) });
+      }
+    }
+    const fresh = result.filter((l) => !previous.some((p) => p.pod === l.pod && p.container === l.container));
+    if (fresh.length > 0) {
+      const what = fresh.map((l) => `${l.pod}/${l.container}`).join(', ');
+      await this.event(d, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
+      this.auditLine(log, 'pod.lingering', d, 'LingeringEphemeralContainer', new Date(this.d.clock.now()), fresh.map((l) => l.pod));
+    }
+    if (spec.onExpiry === 'Evict') await this.evict(d, result, log);
+    return result;
+  }
+
+  private async evict(d: GrantDecision, lingering: LingeringContainer[], log: Logger): Promise<void> {
+    for (const podName of new Set(lingering.filter((l) => !l.evictedAt).map((l) => l.pod))) {
+      const pod = this.d.pods.get(podName, d.ref.namespace);
+      if (!pod || pod.metadata?.deletionTimestamp) continue;
+      if (!hasController(pod)) {
+        await this.event(d, 'Warning', 'NotEvicted', `pod ${podName} has no controller to recreate it, so it is flagged, not evicted`);
+        continue;
+      }
+      try {
+        await evictPod(this.d.api, d.ref.namespace, podName);
+      } catch (err) {
+        // A PodDisruptionBudget refusing (429) is retried; the containers stay flagged meanwhile.
+        log.warn({ pod: podName, err: apiMessage(err) }, 'eviction refused; will retry');
+        this.d.requeueAfter(grantKey(d.ref.namespace, d.ref.name), 5_000);
+        continue;
+      }
+      const at = new Date(this.d.clock.now()).toISOString();
+      for (const l of lingering) if (l.pod === podName) l.evictedAt = at;
+      await this.event(d, 'Normal', 'Evicted', `evicted pod ${podName} to end its lingering ephemeral containers (onExpiry: Evict)`);
+      this.auditLine(log, 'pod.evicted', d, 'Evicted', new Date(this.d.clock.now()), [podName]);
+    }
+  }
+
+  private async recordTransition(d: GrantDecision, grant: DebugGrant, previousPhase: string | undefined, v: Verification, log: Logger, now: Date): Promise<void> {
+    const podsChanged = d.phase === 'Active' && previousPhase === 'Active' && !sameMembers(grant.status?.pods, d.pods);
+    if (previousPhase === d.phase && !podsChanged) {
+      const wasVerified = findCondition(grant.status?.conditions, 'RevocationVerified');
+      if (v.revoked && !wasVerified) await this.recordRevocationCheck(d, v.revoked, log, now);
+      return;
+    }
+    const event: AuditEvent = podsChanged ? 'grant.pods-changed' : ({
+      Pending: 'grant.activated', Active: 'grant.activated', Expired: 'grant.expired', Revoked: 'grant.revoked', Denied: 'grant.denied',
+    } as const)[d.phase];
+    const type: EventType = d.phase === 'Denied' ? 'Warning' : 'Normal';
+    await this.event(d, type, podsChanged ? 'PodsChanged' : d.reason, d.message);
+    this.auditLine(log, event, d, d.reason, now, d.pods);
+    this.d.podsTouched(d.ref.namespace, [...new Set([...(grant.status?.pods ?? []), ...d.pods])]);
+    if (v.revoked) await this.recordRevocationCheck(d, v.revoked, log, now);
+  }
+
+  private async recordRevocationCheck(d: GrantDecision, r: { ok: boolean; message: string }, log: Logger, now: Date): Promise<void> {
+    if (!r.ok) await this.event(d, 'Warning', 'StandingAccess', r.message);
+    this.auditLine(log, r.ok ? 'grant.revocation-verified' : 'grant.standing-access', d, r.ok ? 'NoAccessRemains' : 'StandingAccess', now, d.pods);
+  }
+
+  private auditLine(log: Logger, event: AuditEvent, d: GrantDecision, reason: string, now: Date, pods: string[]): void {
+    audit(log, {
+      event, grant: `${d.ref.namespace}/${d.ref.name}`, subject: d.spec ? subjectText(d.spec.subject) : '(invalid)',
+      pods, by: this.d.identity, at: now.toISOString(), reason,
+    });
+  }
+
+  private async event(d: GrantDecision, type: EventType, reason: string, message: string): Promise<void> {
+    try {
+      await this.d.events.record({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', namespace: d.ref.namespace, name: d.ref.name, uid: d.ref.uid }, type, reason, message);
+    } catch (err) {
+      // An Event is a courtesy; the status and audit line are the record.
+      this.d.log.warn({ err: apiMessage(err), reason }, 'could not record event');
+    }
+  }
+
+  /** The grant is gone without our finalizer running (forced removal): take its access away anyway. */
+  private async cleanUpOrphans(namespace: string, name: string): Promise<void> {
+    const objName = rbacName(name);
+    if (this.d.bindings.get(objName, namespace)) await deleteRoleBinding(this.d.api, namespace, objName);
+    if (this.d.roles.get(objName, namespace)) await deleteRole(this.d.api, namespace, objName);
+    const entry = contentOf(this.d.indexes.get(INDEX_NAME, namespace)).active.find((e) => e.grant === name);
+    if (entry) {
+      const now = new Date(this.d.clock.now());
+      await this.withIndexLock(namespace, () => changeIndex(this.d.api, namespace,
+        { kind: 'end', grant: name, uid: entry.uid, phase: 'Revoked', endedAt: now.toISOString() }, now, ms(this.d.config.endedRetention), this.d.indexes.get(INDEX_NAME, namespace)));
+    }
+  }
+
+  private async withIndexLock<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.indexLocks.get(namespace) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const settled = run.catch(() => undefined);
+    this.indexLocks.set(namespace, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.indexLocks.get(namespace) === settled) this.indexLocks.delete(namespace);
+    }
+  }
+}
+
+function sameMembers(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  const x = [...(a ?? [])].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}

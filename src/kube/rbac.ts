@@ -1,0 +1,43 @@
+// Creates, repairs and removes a grant's Role and RoleBinding. Server-side apply with
+// force: the operator owns these objects outright, so hand edits are overwritten.
+import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import { FIELD_MANAGER } from '../api/names.ts';
+import { httpStatus, isNotFound } from '../runtime/errors.ts';
+import { applyPatch, type KubeApi } from './client.ts';
+
+export async function applyRole(api: KubeApi, role: V1Role): Promise<void> {
+  const { name = '', namespace = '' } = role.metadata ?? {};
+  await api.rbac.patchNamespacedRole({ name, namespace, body: role, fieldManager: FIELD_MANAGER, force: true }, applyPatch);
+}
+
+export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding): Promise<void> {
+  const { name = '', namespace = '' } = binding.metadata ?? {};
+  const apply = () => api.rbac.patchNamespacedRoleBinding({ name, namespace, body: binding, fieldManager: FIELD_MANAGER, force: true }, applyPatch);
+  try {
+    await apply();
+  } catch (err) {
+    // roleRef is immutable: a binding re-pointed by hand must be replaced, not patched.
+    if (httpStatus(err) !== 422) throw err;
+    await deleteRoleBinding(api, namespace, name);
+    await apply();
+  }
+}
+
+export async function deleteRoleBinding(api: KubeApi, namespace: string, name: string): Promise<boolean> {
+  return ignoreNotFound(api.rbac.deleteNamespacedRoleBinding({ namespace, name }));
+}
+
+export async function deleteRole(api: KubeApi, namespace: string, name: string): Promise<boolean> {
+  return ignoreNotFound(api.rbac.deleteNamespacedRole({ namespace, name }));
+}
+
+/** True when something was deleted, false when it was already gone. */
+async function ignoreNotFound(p: Promise<unknown>): Promise<boolean> {
+  try {
+    await p;
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,46 @@
+// Prometheus metrics. Phase counts are computed at scrape time from the informer cache,
+// so they can never drift from what the operator actually holds.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  registry: Registry;
+  activationLatency: Histogram;
+  revocationLateness: Histogram;
+  reconcileErrors: Counter;
+  reconcileDuration: Histogram;
+  lingeringContainers: Gauge;
+  apiRequestDuration: Histogram;
+}
+
+export function makeMetrics(grantsByPhase: () => Record<string, number>, defaults = true): Metrics {
+  const registry = new Registry();
+  if (defaults) collectDefaultMetrics({ register: registry, prefix: 'debuggrant_process_' });
+  new Gauge({
+    name: 'debuggrant_grants', help: 'DebugGrants by phase', labelNames: ['phase'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [phase, n] of Object.entries(grantsByPhase())) this.set({ phase }, n);
+    },
+  });
+  return {
+    registry,
+    activationLatency: new Histogram({
+      name: 'debuggrant_activation_latency_seconds', help: 'Grant created to access verified by SubjectAccessReview',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry],
+    }),
+    revocationLateness: new Histogram({
+      name: 'debuggrant_revocation_lateness_seconds', help: 'Deadline to RoleBinding deleted',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30], registers: [registry],
+    }),
+    reconcileErrors: new Counter({ name: 'debuggrant_reconcile_errors_total', help: 'Failed reconciles (retried with backoff)', labelNames: ['controller'], registers: [registry] }),
+    reconcileDuration: new Histogram({
+      name: 'debuggrant_reconcile_duration_seconds', help: 'Time per reconcile', labelNames: ['controller'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry],
+    }),
+    lingeringContainers: new Gauge({ name: 'debuggrant_lingering_ephemeral_containers', help: 'Running ephemeral containers on pods no active grant covers', registers: [registry] }),
+    apiRequestDuration: new Histogram({
+      name: 'debuggrant_api_request_duration_seconds', help: 'Kubernetes API requests made by the operator', labelNames: ['verb', 'code'],
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [registry],
+    }),
+  };
+}

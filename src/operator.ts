@@ -1,0 +1,186 @@
+// The operator as one object: informers feed two keyed work queues (grants, pods), the
+// reaper's deadline heap wakes grants at expiry, and start() revokes whatever is already
+// overdue before doing anything else. main.ts adds configuration, probes and signals.
+import type { KubernetesObject, V1Pod, V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import type { DebugGrantIndex } from './api/grant-index.ts';
+import { GRANT_LABEL } from './api/names.ts';
+import { DebugGrantSpecSchema } from './api/schema.ts';
+import type { DebugGrant } from './api/types.ts';
+import { PHASES } from './api/types.ts';
+import type { OperatorConfig } from './config.ts';
+import { GrantReconciler } from './controller/grant-reconciler.ts';
+import { grantKey } from './controller/keys.ts';
+import { selectorMatches } from './controller/selector.ts';
+import type { KubeApi } from './kube/client.ts';
+import { eventRecorder } from './kube/events.ts';
+import { grantSource, indexSource, podSource, roleBindingSource, roleSource } from './kube/informers.ts';
+import type { Logger } from './log.ts';
+import { makeMetrics, type Metrics } from './metrics.ts';
+import { DeadlineQueue } from './reaper/deadline-queue.ts';
+import { LingeringReconciler } from './reaper/lingering-reconciler.ts';
+import { systemClock, type Clock } from './runtime/clock.ts';
+import { apiMessage } from './runtime/errors.ts';
+import { ResilientInformer, type ListWatchLike } from './runtime/informer.ts';
+import { WorkQueue } from './runtime/work-queue.ts';
+
+export interface OperatorOptions {
+  api: KubeApi;
+  config: OperatorConfig;
+  log: Logger;
+  clock?: Clock;
+  /** Who the operator acts as, for audit lines. */
+  identity?: string;
+  /** Register default process metrics (off when several operators share a test process). */
+  processMetrics?: boolean;
+  resyncPeriodMs?: number;
+}
+
+/** A cache that merges one informer per watched namespace (or one for all). */
+class MultiCache<T extends KubernetesObject> {
+  readonly informers: ResilientInformer<T>[];
+  constructor(informers: ResilientInformer<T>[]) {
+    this.informers = informers;
+  }
+  get(name: string, namespace?: string): T | undefined {
+    for (const i of this.informers) {
+      const found = i.get(name, namespace);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  list(namespace?: string): readonly T[] {
+    return this.informers.length === 1 ? (this.informers[0]?.list(namespace) ?? []) : this.informers.flatMap((i) => i.list(namespace));
+  }
+}
+
+export class Operator {
+  readonly metrics: Metrics;
+  private readonly opts: OperatorOptions;
+  private readonly clock: Clock;
+  private readonly grants: MultiCache<DebugGrant & KubernetesObject>;
+  private readonly pods: MultiCache<V1Pod>;
+  private readonly roles: MultiCache<V1Role>;
+  private readonly bindings: MultiCache<V1RoleBinding>;
+  private readonly indexes: MultiCache<DebugGrantIndex & KubernetesObject>;
+  private readonly grantQueue: WorkQueue;
+  private readonly podQueue: WorkQueue;
+  private readonly deadlines: DeadlineQueue;
+  private readonly grantReconciler: GrantReconciler;
+  private started = false;
+  private resyncTimer: (() => void) | undefined;
+
+  constructor(opts: OperatorOptions) {
+    this.opts = opts;
+    const { api, config, log } = opts;
+    const clock = opts.clock ?? systemClock;
+    this.clock = clock;
+    const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
+    const informers = <T extends KubernetesObject>(name: string, make: (ns?: string) => ListWatchLike<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
+      new MultiCache(namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, make(ns), clock, log, on, () => { this.resyncAll(); })));
+
+    this.grants = informers('debuggrants', (ns) => grantSource(api, ns), (g) => { this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? '')); });
+    this.pods = informers('pods', (ns) => podSource(api, ns), (p) => { this.podChanged(p); });
+    const ownedChanged = (o: V1Role | V1RoleBinding): void => {
+      const grant = o.metadata?.labels?.[GRANT_LABEL];
+      if (grant) this.grantQueue.add(grantKey(o.metadata?.namespace ?? '', grant));
+    };
+    this.roles = informers('roles', (ns) => roleSource(api, ns), ownedChanged);
+    this.bindings = informers('rolebindings', (ns) => roleBindingSource(api, ns), ownedChanged);
+    this.indexes = informers('debuggrantindexes', (ns) => indexSource(api, ns), (i) => {
+      for (const g of this.grants.list(i.metadata.namespace)) this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
+    });
+
+    this.metrics = makeMetrics(() => this.countByPhase(), opts.processMetrics ?? true);
+    const events = eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now()));
+    const identity = opts.identity ?? 'debuggrant-operator';
+    this.deadlines = new DeadlineQueue(clock, (key) => { this.grantQueue.add(key); });
+    this.grantReconciler = new GrantReconciler({
+      api, config, clock, log, metrics: this.metrics, events, identity,
+      grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings, indexes: this.indexes,
+      scheduleDeadline: (key, at) => { if (at === undefined) this.deadlines.cancel(key); else this.deadlines.schedule(key, at); },
+      requeueAfter: (key, delay) => { this.grantQueue.addAfter(key, delay); },
+      podsTouched: (ns, pods) => { for (const p of pods) this.podQueue.add(grantKey(ns, p)); },
+    });
+    const lingering = new LingeringReconciler({ api, clock, log, metrics: this.metrics, events, grants: this.grants, pods: this.pods, identity });
+    const onError = (controller: string) => (key: string, err: unknown, attempt: number): void => {
+      this.metrics.reconcileErrors.inc({ controller });
+      log.warn({ controller, key, attempt, err: apiMessage(err), cause: err instanceof Error && err.cause ? apiMessage(err.cause) : undefined }, 'reconcile failed; retrying with backoff');
+    };
+    const timed = (controller: string, fn: (key: string) => Promise<void>) => async (key: string): Promise<void> => {
+      const end = this.metrics.reconcileDuration.startTimer({ controller });
+      try { await fn(key); } finally { end(); }
+    };
+    this.grantQueue = new WorkQueue(timed('grant', (k) => this.grantReconciler.reconcile(k)), { workers: config.workers, clock, onError: onError('grant') });
+    this.podQueue = new WorkQueue(timed('pod', (k) => lingering.reconcile(k)), { workers: 1, clock, onError: onError('pod') });
+  }
+
+  async start(): Promise<void> {
+    const all = [this.grants, this.pods, this.roles, this.bindings, this.indexes].flatMap((c) => c.informers as ResilientInformer<KubernetesObject>[]);
+    this.grantQueue.pause(true);
+    this.podQueue.pause(true);
+    await Promise.all(all.map((i) => i.start()));
+    // Before anything else: take away every access whose deadline passed while we were away.
+    const now = this.clock.now();
+    const overdue = this.grants.list().filter((g) => g.status?.expiresAt && Date.parse(g.status.expiresAt) <= now && g.status.phase === 'Active');
+    if (overdue.length > 0) this.opts.log.info({ overdue: overdue.length }, 'revoking grants that expired while the operator was down');
+    await Promise.all(overdue.map((g) => this.grantReconciler.reconcile(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''))
+      .catch((err: unknown) => { this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? '')); this.opts.log.warn({ err: apiMessage(err) }, 'overdue revocation failed; retrying'); })));
+    this.grantQueue.pause(false);
+    this.podQueue.pause(false);
+    this.resyncAll();
+    this.started = true;
+    this.scheduleResync();
+  }
+
+  get ready(): boolean {
+    return this.started && [this.grants, this.pods, this.roles, this.bindings, this.indexes].every((c) => c.informers.every((i) => i.ready));
+  }
+
+  /** Resolves when both queues are empty: for tests and benchmarks, never for logic. */
+  async idle(): Promise<void> {
+    await this.grantQueue.idle();
+    await this.podQueue.idle();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.resyncTimer?.();
+    this.deadlines.stop();
+    this.grantQueue.stop();
+    this.podQueue.stop();
+    await Promise.all([this.grants, this.pods, this.roles, this.bindings, this.indexes].flatMap((c) => c.informers.map((i) => i.stop())));
+  }
+
+  private scheduleResync(): void {
+    const period = this.opts.resyncPeriodMs ?? 10 * 60_000;
+    this.resyncTimer = this.clock.setTimer(() => { this.resyncAll(); this.scheduleResync(); }, period);
+  }
+
+  private resyncAll(): void {
+    for (const g of this.grants.list()) this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
+    for (const p of this.pods.list()) {
+      if ((p.status?.ephemeralContainerStatuses ?? []).length > 0 || p.metadata?.annotations) this.podQueue.add(grantKey(p.metadata?.namespace ?? '', p.metadata?.name ?? ''));
+    }
+  }
+
+  private podChanged(pod: V1Pod): void {
+    const namespace = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    this.podQueue.add(grantKey(namespace, name));
+    for (const g of this.grants.list(namespace)) {
+      if (g.status?.phase === 'Denied') continue;
+      const spec = DebugGrantSpecSchema.safeParse(g.spec);
+      const concerned = (g.status?.pods ?? []).includes(name) || (spec.success && selectorMatches(spec.data.podSelector, pod.metadata?.labels));
+      if (concerned) this.grantQueue.add(grantKey(namespace, g.metadata.name ?? ''));
+    }
+  }
+
+  private countByPhase(): Record<string, number> {
+    const counts: Record<string, number> = Object.fromEntries(PHASES.map((p) => [p, 0]));
+    for (const g of this.grants.list()) {
+      const phase = g.status?.phase ?? 'Pending';
+      counts[phase] = (counts[phase] ?? 0) + 1;
+    }
+    return counts;
+  }
+}

@@ -1,0 +1,68 @@
+// Reconcile one pod's lingering flag: running ephemeral containers on a pod that no
+// Active grant covers get an annotation, a Warning Event and an audit line; the flag
+// goes away when they stop. Covers containers left after expiry and ones added outside any grant.
+import type { V1Pod } from '@kubernetes/client-node';
+import { LINGERING_ANNOTATION } from '../api/names.ts';
+import type { DebugGrant } from '../api/types.ts';
+import type { Cache } from '../controller/grant-reconciler.ts';
+import { splitKey } from '../controller/keys.ts';
+import type { KubeApi } from '../kube/client.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { setLingeringAnnotation } from '../kube/pods.ts';
+import { audit, type Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { apiMessage } from '../runtime/errors.ts';
+import { coveredPods, lingeringAnnotation, runningEphemeralContainers } from './lingering.ts';
+
+export interface LingeringDeps {
+  api: KubeApi;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  events: EventRecorder;
+  grants: Cache<DebugGrant>;
+  pods: Cache<V1Pod>;
+  identity: string;
+}
+
+export class LingeringReconciler {
+  private readonly d: LingeringDeps;
+  private readonly counts = new Map<string, number>();
+
+  constructor(deps: LingeringDeps) {
+    this.d = deps;
+  }
+
+  async reconcile(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const pod = this.d.pods.get(name, namespace);
+    const covered = coveredPods(this.d.grants.list(namespace)).has(name);
+    const lingering = pod && !covered ? runningEphemeralContainers(pod) : [];
+    this.count(key, lingering.length);
+    if (!pod) return;
+    const want = lingeringAnnotation(lingering);
+    const have = pod.metadata?.annotations?.[LINGERING_ANNOTATION] ?? null;
+    if (want === have) return;
+    await setLingeringAnnotation(this.d.api, namespace, name, want);
+    if (want === null) return;
+    const message = `ephemeral containers running with no active DebugGrant covering this pod: ${want}`;
+    try {
+      await this.d.events.record({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'LingeringEphemeralContainer', message);
+    } catch (err) {
+      this.d.log.warn({ err: apiMessage(err) }, 'could not record event');
+    }
+    audit(this.d.log.child({ kind: 'Pod', namespace, name }), {
+      event: 'pod.lingering', grant: '', subject: '', pods: [name], by: this.d.identity,
+      at: new Date(this.d.clock.now()).toISOString(), reason: message,
+    });
+  }
+
+  private count(key: string, n: number): void {
+    if (n === 0) this.counts.delete(key);
+    else this.counts.set(key, n);
+    let total = 0;
+    for (const v of this.counts.values()) total += v;
+    this.d.metrics.lingeringContainers.set(total);
+  }
+}

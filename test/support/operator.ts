@@ -1,0 +1,47 @@
+// Runs the real operator in the test process, watching only the test file's namespaces
+// (so test files running in parallel never share grants), against the real control plane.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseConfig, type OperatorConfig } from '../../src/config.ts';
+import { fromKubeConfig } from '../../src/kube/client.ts';
+import { makeLogger } from '../../src/log.ts';
+import { Operator } from '../../src/operator.ts';
+import type { AuditRecord } from '../../src/log.ts';
+import { kubeConfigFor, plane } from './cluster.ts';
+
+export const APPROVED_REGISTRY = 'registry.example.com/debug/';
+export const DEBUG_IMAGE = `${APPROVED_REGISTRY}netshoot@sha256:${'c'.repeat(64)}`;
+
+export interface TestOperator {
+  operator: Operator;
+  config: OperatorConfig;
+  /** Every JSON log line so far, parsed. */
+  lines: Record<string, unknown>[];
+  audits(): AuditRecord[];
+  stop(): Promise<void>;
+}
+
+export async function startTestOperator(namespaces: string[], overrides: Record<string, unknown> = {}): Promise<TestOperator> {
+  const config = parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces, maxTtl: '2h', workers: 4, revocationSettle: '2s', ...overrides });
+  const lines: Record<string, unknown>[] = [];
+  const file: WriteStream = createWriteStream(join(plane().dir, `operator-${namespaces.join('-')}.log`), { flags: 'a' });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      file.write(chunk);
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const log = makeLogger('debug', sink);
+  const operator = new Operator({ api: fromKubeConfig(kubeConfigFor('admin')), config, log, processMetrics: false, identity: 'test-operator' });
+  await operator.start();
+  return {
+    operator, config, lines,
+    audits: () => lines.map((l) => l.audit).filter((a): a is AuditRecord => typeof a === 'object' && a !== null),
+    async stop() {
+      await operator.stop();
+      await new Promise<void>((r) => file.end(r));
+    },
+  };
+}
