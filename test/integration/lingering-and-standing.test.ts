@@ -1,0 +1,111 @@
+// After expiry: ephemeral containers the kubelet still reports running are flagged (status,
+// Events, pod annotation, metric), evicted when asked and owned by a controller; and
+// access that survives through other bindings is named, not hidden.
+import * as k8s from '@kubernetes/client-node';
+import { LINGERING_ANNOTATION } from '../../src/api/names.ts';
+import { canI, clientsFor, createPod, eventually, freshNamespace, writePodStatus } from '../support/cluster.ts';
+import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
+
+async function addDebugContainer(ns: string, pod: string, name: string): Promise<void> {
+  await clientsFor('admin').core.patchNamespacedPodEphemeralcontainers(
+    { namespace: ns, name: pod, body: { spec: { ephemeralContainers: [{ name, image: DEBUG_IMAGE }] } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
+  );
+}
+
+/** What the kubelet would report once the debug container started. */
+async function kubeletReportsRunning(ns: string, pod: string, name: string): Promise<void> {
+  await writePodStatus(ns, pod, {
+    phase: 'Running',
+    ephemeralContainerStatuses: [{ name, image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } }],
+  });
+}
+
+describe('lingering ephemeral containers and standing access', () => {
+  let ns: string;
+  let op: TestOperator;
+  beforeAll(async () => {
+    ns = await freshNamespace('linger');
+    await createPod(ns, 'bare-1', { app: 'shop' });
+    await clientsFor('admin').core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: {
+          name: 'owned-1', labels: { app: 'cart' },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart-7d9', uid: '3f1c2b9a-0000-4000-8000-000000000001', controller: true }],
+        },
+        spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
+      },
+    });
+    op = await startTestOperator([ns]);
+  });
+  afterAll(async () => { await op.stop(); });
+
+  test('a debug container still running after expiry is recorded on grant and pod', async () => {
+    await createGrant(ns, 'shop-debug', grantSpec({ ttl: '3s', podSelector: { matchLabels: { app: 'shop' } } }));
+    await eventually(() => getGrant(ns, 'shop-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await addDebugContainer(ns, 'bare-1', 'debugger-1');
+    await kubeletReportsRunning(ns, 'bare-1', 'debugger-1');
+    // Covered by an active grant: not flagged yet.
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' });
+    expect(before.metadata?.annotations?.[LINGERING_ANNOTATION]).toBeUndefined();
+
+    const expired = await eventually(() => getGrant(ns, 'shop-debug'), (g) => (g?.status?.lingering?.length ?? 0) > 0);
+    expect(expired?.status?.phase).toBe('Expired');
+    expect(expired?.status?.lingering).toEqual([{ pod: 'bare-1', container: 'debugger-1', image: DEBUG_IMAGE }]);
+    const pod = await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' }), (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined);
+    expect(pod.metadata?.annotations?.[LINGERING_ANNOTATION]).toBe(`debugger-1=${DEBUG_IMAGE}`);
+
+    const events = await clientsFor('admin').core.listNamespacedEvent({ namespace: ns });
+    const lingering = events.items.filter((e) => e.reason === 'LingeringEphemeralContainer');
+    expect(lingering.map((e) => `${e.involvedObject.kind ?? ''}/${e.involvedObject.name ?? ''}`).sort()).toEqual(['DebugGrant/shop-debug', 'Pod/bare-1']);
+    expect((await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_lingering_ephemeral_containers'))).toMatch(/ 1$/m);
+
+    // The container stops: the pod flag goes away.
+    await writePodStatus(ns, 'bare-1', { ephemeralContainerStatuses: [{ name: 'debugger-1', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] });
+    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' }), (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] === undefined);
+  });
+
+  test('an ephemeral container added with no grant at all is flagged', async () => {
+    await createPod(ns, 'lonely-1', { app: 'lonely' });
+    await addDebugContainer(ns, 'lonely-1', 'sneaky');
+    await kubeletReportsRunning(ns, 'lonely-1', 'sneaky');
+    const pod = await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' }), (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined);
+    expect(pod.metadata?.annotations?.[LINGERING_ANNOTATION]).toBe(`sneaky=${DEBUG_IMAGE}`);
+  });
+
+  test('onExpiry: Evict evicts a controller-owned pod through the Eviction API', async () => {
+    await createGrant(ns, 'cart-debug', grantSpec({ ttl: '3s', onExpiry: 'Evict', podSelector: { matchLabels: { app: 'cart' } } }));
+    await eventually(() => getGrant(ns, 'cart-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await addDebugContainer(ns, 'owned-1', 'debugger-2');
+    await kubeletReportsRunning(ns, 'owned-1', 'debugger-2');
+    const g = await eventually(() => getGrant(ns, 'cart-debug'), (x) => x?.status?.lingering?.[0]?.evictedAt !== undefined);
+    expect(g?.status?.lingering?.[0]).toMatchObject({ pod: 'owned-1', container: 'debugger-2' });
+    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'owned-1' }).then(() => true, () => false), (exists) => !exists);
+    expect(op.audits().some((a) => a.event === 'pod.evicted' && a.pods.includes('owned-1'))).toBe(true);
+  });
+
+  test('access that remains through another binding is reported as StandingAccess', async () => {
+    await createPod(ns, 'pay-1', { app: 'pay' });
+    const admin = clientsFor('admin');
+    await admin.rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] }] } });
+    await admin.rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: { metadata: { name: 'legacy-exec-alice' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-exec' }, subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }] },
+    });
+    await createGrant(ns, 'pay-exec', grantSpec({ ttl: '2s', access: ['exec'], podSelector: { matchLabels: { app: 'pay' } } }));
+    const g = await eventually(() => getGrant(ns, 'pay-exec'), (x) => x?.status?.conditions?.some((c) => c.type === 'RevocationVerified') === true, 20_000);
+    expect(g?.status?.phase).toBe('Expired');
+    const verified = g?.status?.conditions?.find((c) => c.type === 'RevocationVerified');
+    expect(verified).toMatchObject({ status: 'False', reason: 'StandingAccess' });
+    expect(verified?.message).toContain('create pods/exec pay-1');
+    expect(verified?.message).not.toContain('get pods pay-1');
+    // The grant's own part is gone; what remains is exactly the other binding's.
+    expect(await canI({ user: 'alice', namespace: ns, verb: 'get', resource: 'pods', name: 'pay-1' })).toBe(false);
+    const events = await admin.core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=pay-exec' });
+    expect(events.items.find((e) => e.reason === 'StandingAccess')?.type).toBe('Warning');
+    expect(op.audits().some((a) => a.event === 'grant.standing-access' && a.grant === `${ns}/pay-exec`)).toBe(true);
+  });
+});
