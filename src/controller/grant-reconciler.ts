@@ -60,6 +60,12 @@ export class GrantReconciler {
   private readonly d: GrantReconcilerDeps;
   /** Index writes of one namespace go one at a time: they share one object. */
   private readonly indexLocks = new Map<string, Promise<unknown>>();
+  /**
+   * Our own latest write of each grant and the resourceVersions it supersedes. The watch
+   * lags our writes by milliseconds; a reconcile in that gap must not act on the older copy
+   * (it would announce the same Event twice or lose a just-written field).
+   */
+  private readonly ownWrites = new Map<string, { superseded: Set<string>; grant: DebugGrant }>();
 
   constructor(deps: GrantReconcilerDeps) {
     this.d = deps;
@@ -67,8 +73,9 @@ export class GrantReconciler {
 
   async reconcile(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
-    const grant = this.d.grants.get(name, namespace);
+    const grant = this.freshest(key, this.d.grants.get(name, namespace));
     if (!grant) {
+      this.ownWrites.delete(key);
       await this.cleanUpOrphans(namespace, name);
       this.d.scheduleDeadline(key, undefined);
       return;
@@ -90,9 +97,9 @@ export class GrantReconciler {
     if (decision.phase === 'Active' && grant.status?.expiresAt === undefined) {
       // Persist the deadline before anything is granted: a crash after granting must not
       // let a later reconcile compute a fresh (later) deadline.
-      current = await writeGrantStatus(this.d.api, grant, {
+      current = this.wrote(key, grant, await writeGrantStatus(this.d.api, grant, {
         phase: 'Active', activatedAt: decision.activatedAt, expiresAt: decision.expiresAt, observedGeneration: grant.metadata.generation,
-      });
+      }));
     }
 
     const rbacChanged = await this.applyRbac(decision, previousPhase, now);
@@ -102,11 +109,26 @@ export class GrantReconciler {
     const lingering = decision.phase === 'Expired' || decision.phase === 'Revoked'
       ? await this.lingeringFor(decision, current, log) : undefined;
     const status = desiredStatus(decision, current.status, verification, lingering, grant.metadata.generation ?? 0, now);
-    if (!sameStatus(current.status, status)) current = await writeGrantStatus(this.d.api, current, status);
+    if (!sameStatus(current.status, status)) current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
 
     await this.recordTransition(decision, grant, previousPhase, verification, log, now);
     this.d.scheduleDeadline(key, decision.deadline?.getTime());
     if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
+  }
+
+  private freshest(key: string, cached: DebugGrant | undefined): DebugGrant | undefined {
+    const own = this.ownWrites.get(key);
+    if (!own || !cached) return cached;
+    if (own.superseded.has(cached.metadata.resourceVersion ?? '')) return own.grant;
+    this.ownWrites.delete(key); // the cache caught up (or someone else wrote): trust it again
+    return cached;
+  }
+
+  private wrote(key: string, before: DebugGrant, after: DebugGrant): DebugGrant {
+    const superseded = this.ownWrites.get(key)?.superseded ?? new Set<string>();
+    superseded.add(before.metadata.resourceVersion ?? '');
+    this.ownWrites.set(key, { superseded, grant: after });
+    return after;
   }
 
   private async applyRbac(d: GrantDecision, previousPhase: string | undefined, now: Date): Promise<boolean> {
@@ -192,16 +214,16 @@ export class GrantReconciler {
     if (!spec) return [];
     const covered = coveredPods(this.d.grants.list(d.ref.namespace));
     const previous = grant.status?.lingering ?? [];
-    const result: LingeringContainer[] = [];
+    // A record, not a snapshot: entries stay after the container stops or the pod goes.
+    const result: LingeringContainer[] = previous.map((p) => ({ ...p }));
     for (const pod of this.d.pods.list(d.ref.namespace)) {
       const podName = pod.metadata?.name ?? '';
       if (covered.has(podName) || !(d.pods.includes(podName) || selectorMatches(spec.podSelector, pod.metadata?.labels))) continue;
       for (const r of runningEphemeralContainers(pod)) {
-        const before = previous.find((p) => p.pod === podName && p.container === r.container);
-        result.push({ pod: podName, container: r.container, image: r.image, ...(before?.evictedAt ? { evictedAt: before.evictedAt } : {}) });
+        if (!result.some((p) => p.pod === podName && p.container === r.container)) result.push({ pod: podName, container: r.container, image: r.image });
       }
     }
-    const fresh = result.filter((l) => !previous.some((p) => p.pod === l.pod && p.container === l.container));
+    const fresh = result.slice(previous.length);
     if (fresh.length > 0) {
       const what = fresh.map((l) => `${l.pod}/${l.container}`).join(', ');
       await this.event(d, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);

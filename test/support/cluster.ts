@@ -140,7 +140,7 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => b
   const deadline = Date.now() + timeoutMs;
   let last = await probe();
   while (!accept(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)?.slice(0, 2000)}`);
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${(JSON.stringify(last) as string | undefined ?? "undefined").slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, intervalMs));
     last = await probe();
   }

@@ -1,6 +1,6 @@
 // DebugGrant helpers for integration tests: create as a given user, read, and list
 // what RBAC exists for a grant.
-import { GROUP, PLURAL, VERSION } from '../../src/api/schema.ts';
+import { GROUP, VERSION } from '../../src/api/schema.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
 import { rbacName } from '../../src/api/names.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
@@ -19,14 +19,14 @@ export function grantSpec(overrides: Record<string, unknown> = {}): Record<strin
 }
 
 export async function createGrant(namespace: string, name: string, spec: Record<string, unknown>, as: LocalUserName = 'admin'): Promise<DebugGrant> {
-  return (await clientsFor(as).objects.create({
+  return await clientsFor(as).objects.create({
     apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace }, spec,
-  } as never)) as unknown as DebugGrant;
+  } as never);
 }
 
 export async function getGrant(namespace: string, name: string): Promise<DebugGrant | undefined> {
   try {
-    return (await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace } } as never)) as unknown as DebugGrant;
+    return (await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace } })) as unknown as DebugGrant;
   } catch (err) {
     if (statusCode(err) === 404) return undefined;
     throw err;
@@ -34,7 +34,7 @@ export async function getGrant(namespace: string, name: string): Promise<DebugGr
 }
 
 export async function deleteGrant(namespace: string, name: string): Promise<void> {
-  await clientsFor('admin').objects.delete({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace } } as never);
+  await clientsFor('admin').objects.delete({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace } });
 }
 
 export async function rbacFor(namespace: string, grant: string): Promise<{ role: boolean; binding: boolean }> {

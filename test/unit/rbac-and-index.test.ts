@@ -1,0 +1,86 @@
+import { permissionsFor } from '../../src/api/access.ts';
+import { applyIndexChange, emptyIndex, type ActiveGrantEntry } from '../../src/api/grant-index.ts';
+import { bindingMatches, planGrantRbac, roleMatches } from '../../src/controller/rbac.ts';
+import { selectorMatches } from '../../src/controller/selector.ts';
+import { setConditions } from '../../src/controller/conditions.ts';
+
+const ref = { name: 'g', namespace: 'shop', uid: 'u1' };
+const subject = { kind: 'User' as const, name: 'alice' };
+
+describe('RBAC planning', () => {
+  test('streams get both get and create (WebSocket exec/attach since 1.35)', () => {
+    expect(permissionsFor(['exec', 'portForward'])).toEqual([
+      { subresource: '', verbs: ['get'] },
+      { subresource: 'exec', verbs: ['create', 'get'] },
+      { subresource: 'portforward', verbs: ['create', 'get'] },
+    ]);
+  });
+
+  test('no pods, no Role', () => {
+    expect(planGrantRbac(ref, { access: ['debug'], subject }, [])).toBeUndefined();
+  });
+
+  test('every rule names the pods, sorted and deduplicated', () => {
+    const rbac = planGrantRbac(ref, { access: ['logs'], subject }, ['b', 'a', 'b']);
+    expect(rbac?.role.rules?.every((r) => r.resourceNames?.join() === 'a,b')).toBe(true);
+    expect(rbac?.binding.subjects).toEqual([{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }]);
+  });
+
+  test('observed objects match regardless of key order, and not once edited', () => {
+    const rbac = planGrantRbac(ref, { access: ['debug'], subject }, ['a']);
+    if (!rbac) throw new Error('expected rbac');
+    const observedRole = JSON.parse(JSON.stringify({ ...rbac.role, rules: rbac.role.rules?.map((r) => ({ verbs: r.verbs, resourceNames: r.resourceNames, resources: r.resources, apiGroups: r.apiGroups })) })) as typeof rbac.role;
+    expect(roleMatches(observedRole, rbac.role)).toBe(true);
+    expect(roleMatches({ ...observedRole, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] }, rbac.role)).toBe(false);
+    expect(roleMatches(undefined, rbac.role)).toBe(false);
+    expect(bindingMatches({ ...rbac.binding, subjects: [...(rbac.binding.subjects ?? []), { kind: 'User', name: 'bob' }] }, rbac.binding)).toBe(false);
+  });
+});
+
+describe('selectors', () => {
+  test.each([
+    [{ matchLabels: { app: 'a' } }, { app: 'a', x: '1' }, true],
+    [{ matchLabels: { app: 'a' } }, { app: 'b' }, false],
+    [{ matchExpressions: [{ key: 'tier', operator: 'In' as const, values: ['web'] }] }, { tier: 'web' }, true],
+    [{ matchExpressions: [{ key: 'tier', operator: 'NotIn' as const, values: ['web'] }], matchLabels: { app: 'a' } }, { app: 'a', tier: 'web' }, false],
+    [{ matchExpressions: [{ key: 'tier', operator: 'Exists' as const }] }, {}, false],
+    [{ matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' as const }], matchLabels: { app: 'a' } }, { app: 'a' }, true],
+  ])('%j on %j → %s', (selector, labels, want) => {
+    expect(selectorMatches(selector, labels)).toBe(want);
+  });
+});
+
+describe('grant index', () => {
+  const now = new Date('2026-11-23T10:00:00Z');
+  const entry = (grant: string, uid = 'u'): ActiveGrantEntry => ({
+    grant, uid, subject, username: 'alice', group: '', pods: ['p'], image: 'i', profile: 'restricted', expiresAt: now.toISOString(),
+  });
+
+  test('upsert, end with a record, and no write when nothing changes', () => {
+    const one = applyIndexChange(emptyIndex(), { kind: 'upsert', entry: entry('b') }, now, 1e9);
+    const two = applyIndexChange(one!, { kind: 'upsert', entry: entry('a') }, now, 1e9); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(two?.active.map((e) => e.grant)).toEqual(['a', 'b']);
+    expect(applyIndexChange(two!, { kind: 'upsert', entry: entry('a') }, now, 1e9)).toBeUndefined(); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    const ended = applyIndexChange(two!, { kind: 'end', grant: 'a', uid: 'u', phase: 'Expired', endedAt: now.toISOString() }, now, 1e9); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    expect(ended?.active.map((e) => e.grant)).toEqual(['b']);
+    expect(ended?.ended).toEqual([{ grant: 'a', uid: 'u', phase: 'Expired', endedAt: now.toISOString() }]);
+  });
+
+  test('ended records are kept for the retention period, then dropped', () => {
+    const old = { active: [], ended: [{ grant: 'x', uid: 'u', phase: 'Expired' as const, endedAt: new Date(now.getTime() - 5000).toISOString() }] };
+    expect(applyIndexChange(old, { kind: 'upsert', entry: entry('y') }, now, 10_000)?.ended).toHaveLength(1);
+    expect(applyIndexChange(old, { kind: 'upsert', entry: entry('y') }, now, 1000)?.ended).toHaveLength(0);
+  });
+});
+
+describe('conditions', () => {
+  test('lastTransitionTime moves only when the status flips; observedGeneration always current', () => {
+    const t1 = new Date('2026-11-23T10:00:00Z');
+    const t2 = new Date('2026-11-23T11:00:00Z');
+    const first = setConditions(undefined, [{ type: 'Ready', status: 'False', reason: 'A', message: '' }], 1, t1);
+    const same = setConditions(first, [{ type: 'Ready', status: 'False', reason: 'B', message: 'x' }], 2, t2);
+    expect(same[0]).toMatchObject({ lastTransitionTime: t1.toISOString(), reason: 'B', observedGeneration: 2 });
+    const flipped = setConditions(same, [{ type: 'Ready', status: 'True', reason: 'C', message: '' }], 2, t2);
+    expect(flipped[0]?.lastTransitionTime).toBe(t2.toISOString());
+  });
+});
