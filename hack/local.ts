@@ -1,10 +1,14 @@
-// Foreground local environment: starts the control plane, prints how to use it,
-// and stops everything on Ctrl-C. `stop` stops a plane another process left behind.
-import { existsSync, writeFileSync } from 'node:fs';
+// `npm run local`: a real control plane, the CRDs, the operator (its own process) and a
+// sample grant, in the foreground; Ctrl-C stops everything. `stop` stops a plane that
+// another run left behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { ensureBinaries } from './controlplane/binaries.ts';
-import { readState, startControlPlane, stateFile, stopControlPlane } from './controlplane/plane.ts';
-import { isAlive } from './controlplane/processes.ts';
+import { REPO_ROOT, installCrds, kubectlAs } from './controlplane/install.ts';
+import { readState, startControlPlane, stateFile, stopControlPlane, type PlaneState } from './controlplane/plane.ts';
+import { isAlive, loopbackPort, stopPid } from './controlplane/processes.ts';
 
 const dir = resolve(process.env.DEBUGGRANT_LOCAL_DIR ?? '.local');
 const say = (msg: string): void => { process.stderr.write(`[local] ${msg}\n`); };
@@ -14,8 +18,31 @@ async function stop(): Promise<void> {
     say(`no control plane state in ${dir}`);
     return;
   }
-  await stopControlPlane(readState(dir));
+  const state = readState(dir) as PlaneState & { operatorPid?: number };
+  if (state.operatorPid) await stopPid(state.operatorPid);
+  await stopControlPlane(state);
   say('stopped');
+}
+
+function startOperator(state: PlaneState, metricsPort: number): ChildProcess {
+  const config = parse(readFileSync(`${REPO_ROOT}config/samples/operator-config.yaml`, 'utf8')) as Record<string, unknown>;
+  const configFile = resolve(dir, 'operator.yaml');
+  writeFileSync(configFile, stringify({ ...config, metricsPort }));
+  const log = openSync(resolve(dir, 'operator.log'), 'a');
+  return spawn(process.execPath, [`${REPO_ROOT}src/main.ts`], {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, DEBUGGRANT_CONFIG: configFile, DEBUGGRANT_KUBECONFIG: state.kubeconfig, DEBUGGRANT_CONTEXT: 'admin' },
+  });
+}
+
+async function waitForReady(port: number, operator: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (operator.exitCode !== null) throw new Error(`the operator exited (code ${String(operator.exitCode)}); see ${resolve(dir, 'operator.log')}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the operator did not become ready; see ${resolve(dir, 'operator.log')}`);
 }
 
 async function start(): Promise<void> {
@@ -29,30 +56,54 @@ async function start(): Promise<void> {
   const state = await startControlPlane({
     dir: resolve(dir, 'plane'), binDir: ensureBinaries(), kubeconfigPath: resolve(dir, 'kubeconfig'), apiPort, progress: say,
   });
-  // state.json also at the top of .local so `stop` finds it.
-  writeFileSync(stateFile(dir), JSON.stringify(state, null, 2), { mode: 0o600 });
-  const k = `KUBECONFIG=${state.kubeconfig} ${state.kubectl}`;
+  say('installing the CRDs and grant-writer RBAC');
+  installCrds(state);
+  kubectlAs(state, 'admin', ['apply', '-f', `${REPO_ROOT}config/samples/workload.yaml`]);
+
+  const metricsPort = await loopbackPort();
+  say('starting the operator');
+  const operator = startOperator(state, metricsPort);
+  writeFileSync(stateFile(dir), JSON.stringify({ ...state, operatorPid: operator.pid }, null, 2), { mode: 0o600 });
+  const shutdown = (code: number): void => {
+    say('stopping');
+    void (operator.pid ? stopPid(operator.pid) : Promise.resolve()).then(() => stopControlPlane(state)).then(() => process.exit(code));
+  };
+  process.once('SIGINT', () => { shutdown(0); });
+  process.once('SIGTERM', () => { shutdown(0); });
+  try {
+    await waitForReady(metricsPort, operator);
+  } catch (err) {
+    say(err instanceof Error ? err.message : String(err));
+    shutdown(1);
+    return;
+  }
+  say('applying the sample grant as the gitops identity');
+  kubectlAs(state, 'gitops', ['apply', '-f', `${REPO_ROOT}config/samples/debuggrant.yaml`]);
+
+  const image = 'registry.example.com/debug/netshoot@sha256:0f8e0ff5dd4a1d2c0a2d3b0d7c9c4a1e2f3b4c5d6e7f8091a2b3c4d5e6f70819';
   process.stdout.write([
     '',
-    `Control plane running at ${state.server} (Ctrl-C stops it).`,
-    `Kubeconfig: ${state.kubeconfig}  contexts: admin, alice, bob, gitops, carol`,
+    `debuggrant running locally. API server ${state.server}; Ctrl-C stops everything.`,
+    `  kubeconfig:  ${state.kubeconfig}  (contexts: admin, alice, bob, gitops, carol)`,
+    `  operator:    log ${resolve(dir, 'operator.log')}, metrics http://127.0.0.1:${metricsPort}/metrics`,
     '',
-    'From another shell:',
-    `  ${k} get namespaces`,
-    `  ${k} --context alice auth can-i patch pods --subresource=ephemeralcontainers`,
-    `  ${k} --context admin auth can-i --list --as alice`,
+    'Try it from another shell (our kubectl matches the API server version; the machine\'s may not):',
+    `  export KUBECONFIG=${state.kubeconfig}; alias kubectl=${state.kubectl}`,
+    `  kubectl get dg -n shop -w`,
+    `  kubectl --context alice -n shop auth can-i patch pods/checkout-1 --subresource=ephemeralcontainers`,
+    `  kubectl --context alice -n shop debug checkout-1 --image=${image} --profile=restricted`,
+    `  kubectl --context bob -n shop debug checkout-1 --image=${image}    # refused: bob has no grant`,
+    `  kubectl describe dg -n shop inc-4211-checkout`,
     '',
   ].join('\n'));
-  const shutdown = (): void => {
-    say('stopping');
-    void stopControlPlane(state).then(() => process.exit(0));
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  operator.once('exit', (code) => {
+    say(`the operator exited (code ${String(code)}); see ${resolve(dir, 'operator.log')}`);
+    shutdown(1);
+  });
   setInterval(() => {
     if (!isAlive(state.pids.apiserver) || !isAlive(state.pids.etcd)) {
       say(`a control-plane process died; see ${state.dir}/*.log`);
-      void stopControlPlane(state).then(() => process.exit(1));
+      shutdown(1);
     }
   }, 2000);
 }
