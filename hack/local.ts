@@ -6,7 +6,8 @@ import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { ensureBinaries } from './controlplane/binaries.ts';
-import { REPO_ROOT, installCrds, kubectlAs } from './controlplane/install.ts';
+import { parseConfig } from '../src/config.ts';
+import { REPO_ROOT, installAdmission, installCrds, kubectlAs } from './controlplane/install.ts';
 import { readState, startControlPlane, stateFile, stopControlPlane, type PlaneState } from './controlplane/plane.ts';
 import { isAlive, loopbackPort, stopPid } from './controlplane/processes.ts';
 
@@ -24,8 +25,11 @@ async function stop(): Promise<void> {
   say('stopped');
 }
 
+const sampleConfig = (): Record<string, unknown> =>
+  parse(readFileSync(`${REPO_ROOT}config/samples/operator-config.yaml`, 'utf8')) as Record<string, unknown>;
+
 function startOperator(state: PlaneState, metricsPort: number): ChildProcess {
-  const config = parse(readFileSync(`${REPO_ROOT}config/samples/operator-config.yaml`, 'utf8')) as Record<string, unknown>;
+  const config = sampleConfig();
   const configFile = resolve(dir, 'operator.yaml');
   writeFileSync(configFile, stringify({ ...config, metricsPort }));
   const log = openSync(resolve(dir, 'operator.log'), 'a');
@@ -56,8 +60,9 @@ async function start(): Promise<void> {
   const state = await startControlPlane({
     dir: resolve(dir, 'plane'), binDir: ensureBinaries(), kubeconfigPath: resolve(dir, 'kubeconfig'), apiPort, progress: say,
   });
-  say('installing the CRDs and grant-writer RBAC');
+  say('installing the CRDs, grant-writer RBAC and admission policies');
   installCrds(state);
+  installAdmission(state, parseConfig(sampleConfig(), 'config/samples/operator-config.yaml'));
   kubectlAs(state, 'admin', ['apply', '-f', `${REPO_ROOT}config/samples/workload.yaml`]);
 
   const metricsPort = await loopbackPort();

@@ -2,6 +2,8 @@
 // the API server serves them.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { renderAdmissionPolicies, type AdmissionSettings } from '../../src/admission/render.ts';
 import type { PlaneState } from './plane.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,4 +18,10 @@ export function kubectlAs(state: PlaneState, context: string, args: string[], in
 export function installCrds(state: PlaneState): void {
   kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}crds/`, '-f', `${REPO_ROOT}config/rbac/grant-roles.yaml`]);
   kubectlAs(state, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/debuggrants.debuggrant.dev', 'crd/debuggrantindexes.debuggrant.dev']);
+}
+
+/** The ValidatingAdmissionPolicies of config/admission, filled in from `settings`. */
+export function installAdmission(state: PlaneState, settings: AdmissionSettings): void {
+  const docs = renderAdmissionPolicies(settings).map((d) => stringify(d)).join('---\n');
+  kubectlAs(state, 'admin', ['apply', '--server-side', '-f', '-'], docs);
 }

@@ -5,11 +5,13 @@ import { canI, createPod, eventually, freshNamespace, kubectl } from '../support
 import { allRbac, createGrant, getGrant, grantSpec } from '../support/grants.ts';
 import { APPROVED_REGISTRY, startTestOperator, type TestOperator } from '../support/operator.ts';
 import { CATALOGUE } from '../fixtures/grant-catalogue.ts';
+import { EXEMPT } from '../support/policy.ts';
 import { stringify } from 'yaml';
 
 describe('the CRD and the zod schema agree on one catalogue', () => {
   let ns: string;
-  beforeAll(async () => { ns = await freshNamespace('schema'); });
+  // The CRD's own verdicts: outside the admission policies (tested in admission.test.ts).
+  beforeAll(async () => { ns = await freshNamespace('schema', EXEMPT); });
 
   test.each(CATALOGUE)('$name', async (c) => {
     const name = c.metadataName ?? `case-${CATALOGUE.indexOf(c)}`;
@@ -36,7 +38,8 @@ describe('grants the operator policy denies', () => {
   let ns: string;
   let op: TestOperator;
   beforeAll(async () => {
-    ns = await freshNamespace('denied');
+    // Defense in depth: where the admission policy is not enforced, the operator still denies.
+    ns = await freshNamespace('denied', EXEMPT);
     await createPod(ns, 'checkout-1', { app: 'checkout' });
     op = await startTestOperator([ns], { maxTtl: '2h', allowedProfiles: ['restricted', 'baseline'] });
   });

@@ -4,7 +4,8 @@
 import { rbacName } from '../../src/api/names.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace } from '../support/cluster.ts';
 import { createGrant, getGrant, grantSpec, rbacFor } from '../support/grants.ts';
-import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
+import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const podAccess = (user: string, namespace: string, pod: string, subresource = 'ephemeralcontainers', verb = 'patch') =>
   canI({ user, namespace, verb, resource: 'pods', subresource, name: pod });
@@ -57,10 +58,7 @@ describe('grant lifecycle', () => {
     expect(role.metadata?.ownerReferences?.[0]?.uid).toBe(created.metadata.uid);
 
     // A real PATCH as alice, as kubectl debug sends it.
-    const ok = await clientsFor('alice').core.patchNamespacedPodEphemeralcontainers(
-      { namespace: ns, name: 'checkout-1', body: { spec: { ephemeralContainers: [{ name: 'debugger', image: String(grantSpec().image) }] } } },
-      (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/strategic-merge-patch+json'),
-    );
+    const ok = await addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('debugger', DEBUG_IMAGE, 'restricted'));
     expect(ok.spec?.ephemeralContainers?.[0]?.name).toBe('debugger');
 
     // Expiry: access gone within 2 s of the deadline, as the authorizer sees it.

@@ -1,17 +1,15 @@
 // After expiry: ephemeral containers the kubelet still reports running are flagged (status,
 // Events, pod annotation, metric), evicted when asked and owned by a controller; and
 // access that survives through other bindings is named, not hidden.
-import * as k8s from '@kubernetes/client-node';
 import { LINGERING_ANNOTATION } from '../../src/api/names.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace, writePodStatus } from '../support/cluster.ts';
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
+/** As the admin: a cluster's break-glass identity, outside any grant. */
 async function addDebugContainer(ns: string, pod: string, name: string): Promise<void> {
-  await clientsFor('admin').core.patchNamespacedPodEphemeralcontainers(
-    { namespace: ns, name: pod, body: { spec: { ephemeralContainers: [{ name, image: DEBUG_IMAGE }] } } },
-    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
-  );
+  await addEphemeralContainer('admin', ns, pod, debugContainer(name, DEBUG_IMAGE, 'restricted'));
 }
 
 /** What the kubelet would report once the debug container started. */

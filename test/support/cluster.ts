@@ -44,10 +44,10 @@ export function clientsFor(user: LocalUserName): Clients {
 }
 
 /** A new namespace with its `default` ServiceAccount (there is no controller-manager to make it). */
-export async function freshNamespace(prefix: string): Promise<string> {
+export async function freshNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
   const admin = clientsFor('admin');
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
-  await admin.core.createNamespace({ body: { metadata: { name } } });
+  await admin.core.createNamespace({ body: { metadata: { name, labels } } });
   await admin.core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } });
   return name;
 }

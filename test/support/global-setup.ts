@@ -4,8 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../../hack/controlplane/binaries.ts';
-import { installCrds } from '../../hack/controlplane/install.ts';
+import { installAdmission, installCrds } from '../../hack/controlplane/install.ts';
 import { startControlPlane } from '../../hack/controlplane/plane.ts';
+import { TEST_POLICY } from './policy.ts';
 
 export default async function globalSetup(): Promise<void> {
   const say = (msg: string): void => { process.stderr.write(`[integration] ${msg}\n`); };
@@ -15,5 +16,7 @@ export default async function globalSetup(): Promise<void> {
   const state = await startControlPlane({ dir, binDir, progress: say });
   say('installing CRDs');
   installCrds(state);
+  say('installing the admission policies');
+  installAdmission(state, TEST_POLICY);
   process.env.DEBUGGRANT_TEST_PLANE = dir;
 }

@@ -18,7 +18,7 @@ export function grantSpec(overrides: Record<string, unknown> = {}): Record<strin
   };
 }
 
-export async function createGrant(namespace: string, name: string, spec: Record<string, unknown>, as: LocalUserName = 'admin'): Promise<DebugGrant> {
+export async function createGrant(namespace: string, name: string, spec: Record<string, unknown>, as: LocalUserName = 'gitops'): Promise<DebugGrant> {
   return await clientsFor(as).objects.create({
     apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace }, spec,
   } as never);

@@ -9,9 +9,9 @@ import { makeLogger } from '../../src/log.ts';
 import { Operator } from '../../src/operator.ts';
 import type { AuditRecord } from '../../src/log.ts';
 import { kubeConfigFor, plane } from './cluster.ts';
+import { APPROVED_REGISTRY } from './policy.ts';
 
-export const APPROVED_REGISTRY = 'registry.example.com/debug/';
-export const DEBUG_IMAGE = `${APPROVED_REGISTRY}netshoot@sha256:${'c'.repeat(64)}`;
+export { APPROVED_REGISTRY, DEBUG_IMAGE } from './policy.ts';
 
 export interface TestOperator {
   operator: Operator;

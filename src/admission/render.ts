@@ -1,0 +1,56 @@
+// The admission policies live as YAML in config/admission/. Their configurable lists
+// (break-glass groups, creators, max ttl, registries, profiles) are CEL variables; this
+// fills them from the operator configuration so the API server enforces what the
+// operator enforces. A kustomize patch of the same variables does this for a cluster.
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import type { OperatorConfig } from '../config.ts';
+
+const ADMISSION_DIR = fileURLToPath(new URL('../../config/admission/', import.meta.url));
+
+export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles'>;
+
+interface PolicyDoc {
+  kind?: string;
+  spec?: { variables?: { name: string; expression: string }[] };
+}
+
+const celString = (s: string): string => JSON.stringify(s);
+const celList = (xs: readonly string[]): string => `[${xs.map(celString).join(', ')}]`;
+
+/** The CEL expression each configurable variable gets. */
+export function admissionVariables(s: AdmissionSettings): Record<string, string> {
+  return {
+    breakGlassGroups: celList(s.breakGlassGroups),
+    creatorUsers: celList(s.grantCreators.users),
+    creatorGroups: celList(s.grantCreators.groups),
+    maxTtl: celString(s.maxTtl),
+    approvedRegistries: celList(s.approvedRegistries),
+    allowedProfiles: celList(s.allowedProfiles),
+  };
+}
+
+/** Every document of config/admission/*.yaml, with the configurable variables filled in. */
+export function renderAdmissionPolicies(s: AdmissionSettings, dir = ADMISSION_DIR): PolicyDoc[] {
+  const values = admissionVariables(s);
+  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((file) =>
+    parseAllDocuments(readFileSync(`${dir}/${file}`, 'utf8')).map((d) => d.toJS() as PolicyDoc)).map((doc) => {
+    for (const v of doc.spec?.variables ?? []) {
+      const value = values[v.name];
+      if (value !== undefined) v.expression = value;
+    }
+    return doc;
+  });
+}
+
+/** The variables as the shipped YAML has them (what a cluster gets without a patch). */
+export function shippedVariables(dir = ADMISSION_DIR): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    for (const d of parseAllDocuments(readFileSync(`${dir}/${file}`, 'utf8'))) {
+      for (const v of (d.toJS() as PolicyDoc).spec?.variables ?? []) found[v.name] = v.expression;
+    }
+  }
+  return found;
+}

@@ -1,0 +1,219 @@
+// The admission policies decide inside the API server, as the subject: every bad
+// ephemeral container in the catalogue is refused with its message, the good ones
+// (including real `kubectl debug`) pass, and DebugGrant creation is gated. Alice and bob
+// hold standing RBAC to patch any pod's ephemeral containers here, so every refusal
+// below is the policy's, not RBAC's.
+import type * as k8s from '@kubernetes/client-node';
+import { INDEX_NAME, INDEX_PLURAL } from '../../src/api/names.ts';
+import { GROUP, VERSION, type Profile } from '../../src/api/schema.ts';
+import type { LocalUserName } from '../../hack/controlplane/users.ts';
+import { canI, clientsFor, eventually, freshNamespace, kubectl, rejection } from '../support/cluster.ts';
+import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
+import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
+import { APPROVED_REGISTRY } from '../support/policy.ts';
+
+const NET_IMAGE = `${APPROVED_REGISTRY}tcpdump@sha256:${'1'.repeat(64)}`;
+const SYS_IMAGE = `${APPROVED_REGISTRY}toolbox@sha256:${'2'.repeat(64)}`;
+const OTHER_IMAGE = `${APPROVED_REGISTRY}other@sha256:${'3'.repeat(64)}`;
+
+async function pod(namespace: string, name: string, labels: Record<string, string>, spec: Partial<k8s.V1PodSpec> = {}): Promise<void> {
+  await clientsFor('admin').core.createNamespacedPod({
+    namespace,
+    body: { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }], ...spec } },
+  });
+}
+
+async function standingDebugRbac(namespace: string): Promise<void> {
+  const admin = clientsFor('admin');
+  await admin.rbac.createNamespacedRole({
+    namespace,
+    body: { metadata: { name: 'legacy-debug' }, rules: [{ apiGroups: [''], resources: ['pods', 'pods/ephemeralcontainers'], verbs: ['get', 'patch'] }] },
+  });
+  await admin.rbac.createNamespacedRoleBinding({
+    namespace,
+    body: {
+      metadata: { name: 'legacy-debug' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-debug' },
+      subjects: ['alice', 'bob'].map((name) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name })),
+    },
+  });
+}
+
+let seq = 0;
+const name = (): string => `dbg-${String(seq++)}`;
+const ready = (g: Awaited<ReturnType<typeof getGrant>>) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+
+describe('admission policies', () => {
+  let ns: string;
+  let ns2: string;
+  let op: TestOperator;
+  beforeAll(async () => {
+    ns = await freshNamespace('adm');
+    ns2 = await freshNamespace('adm2');
+    await pod(ns, 'web-1', { app: 'web' });
+    await pod(ns, 'web-2', { app: 'web' }, { volumes: [{ name: 'data', emptyDir: {} }] });
+    await pod(ns, 'other-1', { app: 'other' });
+    await pod(ns, 'host-1', { app: 'web', hostdbg: 'yes' }, { hostPID: true, volumes: [{ name: 'data', emptyDir: {} }] });
+    await pod(ns, 'temp-1', { app: 'temp' });
+    await pod(ns, 'lone-1', { app: 'lone' });
+    await pod(ns, 'gen-1', { app: 'gen' });
+    await pod(ns2, 'web-1', { app: 'web' });
+    await pod(ns2, 'bobs-1', { app: 'bobs' });
+    await standingDebugRbac(ns);
+    await standingDebugRbac(ns2);
+    op = await startTestOperator([ns, ns2], { allowedProfiles: ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'] });
+    await createGrant(ns, 'alice-web', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
+    await createGrant(ns, 'engineers-net', grantSpec({ subject: { kind: 'Group', name: 'engineers' }, image: NET_IMAGE, profile: 'netadmin', podSelector: { matchLabels: { app: 'other' } } }));
+    await createGrant(ns, 'carol-host', grantSpec({ subject: { kind: 'User', name: 'carol' }, image: SYS_IMAGE, profile: 'sysadmin', podSelector: { matchLabels: { hostdbg: 'yes' } } }));
+    await createGrant(ns, 'alice-general', grantSpec({ image: SYS_IMAGE, profile: 'general', podSelector: { matchLabels: { app: 'gen' } } }));
+    await createGrant(ns2, 'bob-bobs', grantSpec({ subject: { kind: 'User', name: 'bob' }, podSelector: { matchLabels: { app: 'bobs' } } }));
+    for (const [n, g] of [[ns, 'alice-web'], [ns, 'engineers-net'], [ns, 'carol-host'], [ns, 'alice-general'], [ns2, 'bob-bobs']] as const) {
+      await eventually(() => getGrant(n, g), ready);
+    }
+  });
+  afterAll(async () => { await op.stop(); });
+
+  describe('allowed as granted', () => {
+    test('alice, restricted profile, the granted image, a granted pod', async () => {
+      const p = await addEphemeralContainer('alice', ns, 'web-1', debugContainer(name(), DEBUG_IMAGE, 'restricted'));
+      expect(p.spec?.ephemeralContainers?.length).toBe(1);
+    });
+
+    test('real kubectl debug --profile=restricted as alice', async () => {
+      const out = await kubectl('alice', ['-n', ns, 'debug', 'web-2', `--image=${DEBUG_IMAGE}`, '--profile=restricted', '--container=kd-1']);
+      expect(out.stderr).not.toMatch(/denied|forbidden/i);
+      expect(out.code).toBe(0);
+    });
+
+    test('bob through the group grant with the netadmin profile (real kubectl debug)', async () => {
+      const out = await kubectl('bob', ['-n', ns, 'debug', 'other-1', `--image=${NET_IMAGE}`, '--profile=netadmin', '--container=kd-2']);
+      expect(out.stderr).not.toMatch(/denied|forbidden/i);
+      expect(out.code).toBe(0);
+    });
+
+    test('real kubectl debug --profile=general under a general grant', async () => {
+      const out = await kubectl('alice', ['-n', ns, 'debug', 'gen-1', `--image=${SYS_IMAGE}`, '--profile=general', '--container=kd-3']);
+      expect(out.stderr).not.toMatch(/denied|forbidden/i);
+      expect(out.code).toBe(0);
+    });
+
+    test('carol with the sysadmin profile: privileged, on a hostPID pod, mounting a volume', async () => {
+      await addEphemeralContainer('carol', ns, 'host-1', debugContainer(name(), SYS_IMAGE, 'sysadmin', { volumeMounts: [{ name: 'data', mountPath: '/data' }] }));
+    });
+
+    test('an operator restart does not matter: the API server keeps enforcing while it is down', async () => {
+      await op.stop();
+      try {
+        await addEphemeralContainer('alice', ns, 'web-1', debugContainer(name(), DEBUG_IMAGE, 'restricted'));
+        const refused = await rejection(addEphemeralContainer('alice', ns, 'web-1', debugContainer(name(), OTHER_IMAGE, 'restricted')));
+        expect(refused.message).toContain('image must be');
+      } finally {
+        op = await startTestOperator([ns, ns2], { allowedProfiles: ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'] });
+      }
+    });
+  });
+
+  const restricted = (extra: k8s.V1SecurityContext = {}) => ({ ...debugContainer('x', DEBUG_IMAGE, 'restricted').securityContext, ...extra });
+  const bad: [string, LocalUserName, string, () => k8s.V1EphemeralContainer, string][] = [
+    ['a user with no grant', 'bob', 'web-1', () => debugContainer(name(), DEBUG_IMAGE, 'restricted'), 'no active DebugGrant lets bob add ephemeral containers to pod'],
+    ['a pod no grant selects', 'alice', 'lone-1', () => debugContainer(name(), DEBUG_IMAGE, 'restricted'), 'no active DebugGrant lets alice'],
+    ['another approved image', 'alice', 'web-1', () => debugContainer(name(), OTHER_IMAGE, 'restricted'), `image must be ${DEBUG_IMAGE} as granted by`],
+    ['a tag instead of the digest', 'alice', 'web-1', () => debugContainer(name(), `${APPROVED_REGISTRY}netshoot:latest`, 'restricted'), 'image must be'],
+    ['another registry', 'alice', 'web-1', () => debugContainer(name(), `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}`, 'restricted'), 'image must be'],
+    // (allowPrivilegeEscalation: false with privileged: true is refused by the API server itself)
+    ['privileged under restricted', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: { privileged: true, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } }), 'privileged ephemeral containers need the sysadmin profile'],
+    ['allowPrivilegeEscalation true', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ allowPrivilegeEscalation: true }) }), 'allowPrivilegeEscalation must be false'],
+    ['restricted without allowPrivilegeEscalation set', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: { capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } }), 'allowPrivilegeEscalation must be false'],
+    ['SYS_ADMIN capability', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } }) }), 'capabilities SYS_ADMIN go beyond the profile'],
+    ['NET_ADMIN under restricted', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] } }) }), 'go beyond the profile the grant allows (restricted)'],
+    ['CAP_-prefixed capability', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ capabilities: { drop: ['ALL'], add: ['CAP_SYS_PTRACE'] } }) }), 'capabilities CAP_SYS_PTRACE'],
+    ['restricted without dropping ALL', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ capabilities: { drop: ['NET_RAW'] } }) }), 'requires capabilities.drop: [ALL]'],
+    ['runAsNonRoot false', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ runAsNonRoot: false }) }), 'requires runAsNonRoot: true'],
+    ['runAsUser 0', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ runAsUser: 0, runAsNonRoot: true }) }), 'no runAsUser 0'],
+    ['seccomp Unconfined', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ seccompProfile: { type: 'Unconfined' } }) }), 'seccompProfile must not be Unconfined'],
+    ['seLinux user', 'alice', 'web-1', () => ({ ...debugContainer(name(), DEBUG_IMAGE, 'restricted'), securityContext: restricted({ seLinuxOptions: { user: 'system_u' } }) }), 'seLinuxOptions may not set user or role'],
+    ['a volume mount under restricted', 'alice', 'web-2', () => debugContainer(name(), DEBUG_IMAGE, 'restricted', { volumeMounts: [{ name: 'data', mountPath: '/data' }] }), 'ephemeral containers may not mount volumes (/data)'],
+    ['an env var from a Secret', 'alice', 'web-1', () => debugContainer(name(), DEBUG_IMAGE, 'restricted', { env: [{ name: 'PW', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }), 'may not read Secrets'],
+    ['envFrom a Secret', 'alice', 'web-1', () => debugContainer(name(), DEBUG_IMAGE, 'restricted', { envFrom: [{ secretRef: { name: 'db' } }] }), 'may not read Secrets'],
+    ['a pod sharing the host PID namespace under restricted', 'alice', 'host-1', () => debugContainer(name(), DEBUG_IMAGE, 'restricted'), 'shares the host namespaces'],
+    ['netadmin group grant, privileged container', 'bob', 'other-1', () => debugContainer(name(), NET_IMAGE, 'sysadmin'), 'privileged ephemeral containers need the sysadmin profile; the grant allows netadmin'],
+    ['netadmin group grant, SYS_ADMIN', 'bob', 'other-1', () => ({ ...debugContainer(name(), NET_IMAGE, 'netadmin'), securityContext: { capabilities: { add: ['NET_ADMIN', 'SYS_ADMIN'] } } }), 'capabilities NET_ADMIN, SYS_ADMIN go beyond'],
+    ['netadmin group grant, the wrong image', 'bob', 'other-1', () => debugContainer(name(), DEBUG_IMAGE, 'netadmin'), `image must be ${NET_IMAGE}`],
+    ['sysadmin never mounts the ServiceAccount token path', 'carol', 'host-1', () => debugContainer(name(), SYS_IMAGE, 'sysadmin', { volumeMounts: [{ name: 'data', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }), 'never the ServiceAccount token'],
+    ['another namespace', 'alice', 'web-1@ns2', () => debugContainer(name(), DEBUG_IMAGE, 'restricted'), 'no active DebugGrant lets alice'],
+  ];
+
+  test.each(bad)('refused: %s', async (_what, user, target, container, message) => {
+    const [podName, where] = target.split('@');
+    const namespace = where === 'ns2' ? ns2 : ns;
+    const refused = await rejection(addEphemeralContainer(user, namespace, podName ?? '', container()));
+    expect(refused.message).toContain('ValidatingAdmissionPolicy');
+    expect(refused.message).toContain(message);
+  });
+
+  test('two containers in one patch: the bad one refuses the whole patch', async () => {
+    const before = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'web-1' });
+    const refused = await rejection(clientsFor('alice').core.patchNamespacedPodEphemeralcontainers(
+      { namespace: ns, name: 'web-1', body: { spec: { ephemeralContainers: [...(before.spec?.ephemeralContainers ?? []), debugContainer('ok-one', DEBUG_IMAGE, 'restricted'), debugContainer('bad-one', OTHER_IMAGE, 'restricted')] } } },
+      (await import('../../src/kube/client.ts')).mergePatch,
+    ));
+    expect(refused.message).toContain(`not ${OTHER_IMAGE}`);
+    const after = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'web-1' });
+    expect(after.spec?.ephemeralContainers?.length).toBe(before.spec?.ephemeralContainers?.length);
+  });
+
+  // kubectl's netadmin and general profiles leave allowPrivilegeEscalation unset, the first thing restricted refuses.
+  test.each([['sysadmin', 'privileged'], ['netadmin', 'allowPrivilegeEscalation must be false'], ['general', 'allowPrivilegeEscalation must be false'], ['baseline', 'allowPrivilegeEscalation must be false']] as [Profile, string][])(
+    'real kubectl debug --profile=%s by alice (restricted grant) is refused', async (profile, message) => {
+      const out = await kubectl('alice', ['-n', ns, 'debug', 'web-1', `--image=${DEBUG_IMAGE}`, `--profile=${profile}`, `--container=kd-${profile}`]);
+      expect(out.code).not.toBe(0);
+      expect(out.stderr).toContain(message);
+    });
+
+  test('an expired grant no longer admits, even with standing RBAC', async () => {
+    await createGrant(ns, 'alice-temp', grantSpec({ ttl: '3s', podSelector: { matchLabels: { app: 'temp' } } }));
+    await eventually(() => getGrant(ns, 'alice-temp'), ready);
+    await addEphemeralContainer('alice', ns, 'temp-1', debugContainer(name(), DEBUG_IMAGE, 'restricted'));
+    await eventually(() => getGrant(ns, 'alice-temp'), (g) => g?.status?.phase === 'Expired');
+    const refused = await rejection(addEphemeralContainer('alice', ns, 'temp-1', debugContainer(name(), DEBUG_IMAGE, 'restricted')));
+    expect(refused.message).toContain('no active DebugGrant lets alice');
+  });
+
+  test('alice cannot write the index the policy reads, even with rights on pods', async () => {
+    for (const verb of ['create', 'update', 'patch', 'delete']) {
+      expect(await canI({ user: 'alice', namespace: ns, verb, resource: INDEX_PLURAL, group: GROUP, name: INDEX_NAME })).toBe(false);
+    }
+    const forged = { apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrantIndex', metadata: { name: INDEX_NAME, namespace: ns2 }, active: [] };
+    expect((await rejection(clientsFor('alice').objects.create(forged as never))).code).toBe(403);
+    expect((await rejection(clientsFor('alice').objects.patch({ ...forged, metadata: { ...forged.metadata, namespace: ns } } as never))).code).toBe(403);
+  });
+
+  describe('DebugGrant creation', () => {
+    beforeAll(async () => {
+      // Give alice the RBAC to create grants, so the policy is what refuses her.
+      await clientsFor('admin').rbac.createNamespacedRoleBinding({
+        namespace: ns,
+        body: { metadata: { name: 'alice-creates' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'debuggrant:creator' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }] },
+      });
+    });
+
+    const refusedCreate: [string, LocalUserName, Record<string, unknown>, string][] = [
+      ['alice for herself', 'alice', {}, 'alice may not create DebugGrants: they are created by debuggrant:gitops, debuggrant:approvers'],
+      ['an approver for herself', 'carol', { subject: { kind: 'User', name: 'carol' } }, 'carol cannot approve a DebugGrant for themselves'],
+      ['an approver for her own group', 'carol', { subject: { kind: 'Group', name: 'debuggrant:approvers' } }, 'carol cannot approve a DebugGrant for themselves (subject Group debuggrant:approvers)'],
+      ['ttl over the maximum', 'gitops', { ttl: '5h' }, 'ttl 5h is longer than the maximum of 4h'],
+      ['an unapproved registry', 'gitops', { image: `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}` }, 'is not from an approved registry (registry.example.com/debug/)'],
+    ];
+    test.each(refusedCreate)('refused: %s', async (_what, user, over, message) => {
+      const grantName = `refused-${String(seq++)}`;
+      const refused = await rejection(createGrant(ns, grantName, grantSpec(over), user));
+      expect(refused.message).toContain(message);
+      expect(await getGrant(ns, grantName)).toBeUndefined();
+    });
+
+    test('the gitops identity creates a grant for alice', async () => {
+      const g = await createGrant(ns, 'by-gitops', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }), 'gitops');
+      expect(g.metadata.uid).toBeDefined();
+    });
+  });
+});

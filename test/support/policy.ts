@@ -1,0 +1,18 @@
+// The one policy configuration of an integration run: the admission policies installed by
+// the global setup and the test operators' defaults agree on it.
+import { PROFILES } from '../../src/api/schema.ts';
+import type { AdmissionSettings } from '../../src/admission/render.ts';
+
+export const APPROVED_REGISTRY = 'registry.example.com/debug/';
+export const DEBUG_IMAGE = `${APPROVED_REGISTRY}netshoot@sha256:${'c'.repeat(64)}`;
+/** Namespaces with this label are outside the admission policies (tests of other layers). */
+export const EXEMPT = { 'debuggrant.dev/admission': 'exempt' };
+
+export const TEST_POLICY: AdmissionSettings = {
+  approvedRegistries: [APPROVED_REGISTRY],
+  maxTtl: '4h',
+  allowedProfiles: [...PROFILES],
+  // The admin certificate of a cluster is its break-glass identity.
+  breakGlassGroups: ['debuggrant:break-glass', 'system:masters'],
+  grantCreators: { users: [], groups: ['debuggrant:gitops', 'debuggrant:approvers'] },
+};

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { admissionVariables, renderAdmissionPolicies, shippedVariables } from '../../src/admission/render.ts';
+import { parseConfig } from '../../src/config.ts';
+
+const sample = parseConfig(parse(readFileSync(new URL('../../config/samples/operator-config.yaml', import.meta.url), 'utf8')));
+
+describe('admission policy rendering', () => {
+  test('the shipped policies enforce what the shipped operator configuration says', () => {
+    const want = admissionVariables(sample);
+    const shipped = shippedVariables();
+    for (const [name, expression] of Object.entries(want)) {
+      expect([name, JSON.parse(shipped[name]?.replaceAll("'", '"') ?? 'null')]).toEqual([name, JSON.parse(expression)]);
+    }
+  });
+
+  test('configured values replace the variables, and only those', () => {
+    const docs = renderAdmissionPolicies({ ...sample, breakGlassGroups: ['sre:break-glass'], maxTtl: '1h' });
+    const vars = docs.flatMap((d) => d.spec?.variables ?? []);
+    expect(vars.find((v) => v.name === 'breakGlassGroups')?.expression).toBe('["sre:break-glass"]');
+    expect(vars.find((v) => v.name === 'maxTtl')?.expression).toBe('"1h"');
+    expect(vars.find((v) => v.name === 'added')?.expression).toContain('oldObject.spec.ephemeralContainers');
+    expect(docs.map((d) => d.kind)).toEqual(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+  });
+});
