@@ -18,11 +18,21 @@ export function startProcess(name: string, bin: string, args: string[], logFile:
   const fd = openSync(logFile, 'a');
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
+  if (child.pid) stopWhenOwnerDies(child.pid);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => { resolve(code); });
     child.once('error', () => { resolve(-1); });
   });
   return { name, child, logFile, exited };
+}
+
+/**
+ * A detached watchdog that stops the child once this process is gone, however it went
+ * (a killed test run, a closed terminal): the control plane never outlives its owner.
+ */
+function stopWhenOwnerDies(child: number): void {
+  const script = `while kill -0 ${String(process.pid)} 2>/dev/null; do sleep 1; done; kill -TERM ${String(child)} 2>/dev/null; sleep 5; kill -KILL ${String(child)} 2>/dev/null`;
+  spawn('sh', ['-c', script], { stdio: 'ignore', detached: true }).unref();
 }
 
 export function logTail(file: string, lines = 25): string {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../../hack/controlplane/binaries.ts';
 import { installAdmission, installCrds } from '../../hack/controlplane/install.ts';
-import { startControlPlane } from '../../hack/controlplane/plane.ts';
+import { startControlPlane, stopControlPlane } from '../../hack/controlplane/plane.ts';
 import { TEST_POLICY } from './policy.ts';
 
 export default async function globalSetup(): Promise<void> {
@@ -14,9 +14,14 @@ export default async function globalSetup(): Promise<void> {
   const binDir = ensureBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-test-'));
   const state = await startControlPlane({ dir, binDir, progress: say });
-  say('installing CRDs');
-  installCrds(state);
-  say('installing the admission policies');
-  installAdmission(state, TEST_POLICY);
+  try {
+    say('installing CRDs and admission policies');
+    installCrds(state);
+    installAdmission(state, TEST_POLICY);
+  } catch (err) {
+    // Jest runs no teardown when setup fails: stop what we started ourselves.
+    await stopControlPlane(state);
+    throw err;
+  }
   process.env.DEBUGGRANT_TEST_PLANE = dir;
 }
