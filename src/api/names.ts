@@ -7,6 +7,8 @@ export const MANAGED_BY = 'debuggrant';
 export const GRANT_LABEL = 'debuggrant.dev/grant';
 export const FINALIZER = 'debuggrant.dev/revoke';
 export const LINGERING_ANNOTATION = 'debuggrant.dev/lingering';
+/** Set (by `kubectl debuggrant revoke`) to end a grant now; its value says who and why. */
+export const REVOKE_ANNOTATION = 'debuggrant.dev/revoke';
 export const FIELD_MANAGER = 'debuggrant-operator';
 
 export const INDEX_KIND = 'DebugGrantIndex';

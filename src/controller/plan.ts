@@ -2,7 +2,7 @@
 // else. Pure, so every rule of the grant lifecycle is unit-tested with a fake clock.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { EndedGrantEntry, IndexChange } from '../api/grant-index.ts';
-import { subjectUsername } from '../api/names.ts';
+import { REVOKE_ANNOTATION, subjectUsername } from '../api/names.ts';
 import { grantPolicyProblems } from '../api/policy.ts';
 import { DebugGrantSpecSchema, describeIssues, type DebugGrantSpec } from '../api/schema.ts';
 import { isTerminal, type DebugGrant, type GrantPhase } from '../api/types.ts';
@@ -23,7 +23,7 @@ export interface GrantObservation {
 
 export type PhaseReason =
   | 'Activated' | 'NoMatchingPods' | 'TTLElapsed' | 'NotAfterReached' | 'InvalidSpec' | 'PolicyViolation'
-  | 'PolicyChanged' | 'NotAfterInPast' | 'AlreadyUsed' | 'Deleted' | 'Ended';
+  | 'PolicyChanged' | 'NotAfterInPast' | 'AlreadyUsed' | 'Deleted' | 'Ended' | 'RevokedByRequest';
 
 export interface GrantDecision {
   ref: GrantRef;
@@ -82,6 +82,11 @@ export function planGrant(o: GrantObservation): GrantDecision {
   if (o.ended) return ended(o.ended.phase, 'Ended', `this grant ended (${o.ended.phase}) at ${o.ended.endedAt}`);
   if (grant.metadata.deletionTimestamp) {
     return ended(wasActivated ? 'Revoked' : 'Denied', 'Deleted', 'the grant was deleted; its access is revoked');
+  }
+  const revokeRequest = grant.metadata.annotations?.[REVOKE_ANNOTATION];
+  if (revokeRequest !== undefined) {
+    // Revoked even before activation, so a revoked name stays spent.
+    return ended('Revoked', 'RevokedByRequest', `revoked on request: ${revokeRequest || '(no reason given)'}`);
   }
   if (!spec) {
     return denied('InvalidSpec', describeIssues(parsed.error as NonNullable<typeof parsed.error>, 'spec').join('; '));

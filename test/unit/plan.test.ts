@@ -97,6 +97,12 @@ describe('planGrant', () => {
     expect(d).toMatchObject({ phase: 'Revoked', reason: 'PolicyChanged', rbac: undefined });
   });
 
+  test('a revoke annotation ends the grant as Revoked, active or not', () => {
+    const active = planGrant(observe(grant({}, { phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(9e6).toISOString() }, { annotations: { 'debuggrant.dev/revoke': 'carol: done' } })));
+    expect(active).toMatchObject({ phase: 'Revoked', reason: 'RevokedByRequest', message: 'revoked on request: carol: done', rbac: undefined, indexChange: { kind: 'end' } });
+    expect(planGrant(observe(grant({}, undefined, { annotations: { 'debuggrant.dev/revoke': '' } }))).phase).toBe('Revoked');
+  });
+
   test('invalid spec is denied with the field named', () => {
     const d = planGrant(observe(grant({ image: 'netshoot:latest' })));
     expect(d.phase).toBe('Denied');

@@ -1,0 +1,79 @@
+// `kubectl debuggrant new`: a DebugGrant YAML for a pull request, validated before printing.
+import { DateTime } from 'luxon';
+import { stringify } from 'yaml';
+import { parseDuration } from '../api/duration.ts';
+import { API_VERSION, DebugGrantDocumentSchema, KIND, describeIssues } from '../api/schema.ts';
+import { UsageError } from './errors.ts';
+
+export interface NewGrantFlags {
+  name?: string;
+  namespace?: string;
+  user?: string;
+  group?: string;
+  serviceAccount?: string;
+  selector?: string;
+  image?: string;
+  ttl: string;
+  reason?: string;
+  approval?: string;
+  access: string[];
+  profile: string;
+  onExpiry: string;
+  /** How long the PR may wait for review and merge before the grant can no longer start. */
+  mergeWindow: string;
+}
+
+function parseSelector(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [k, v, ...rest] = part.split('=');
+    if (!k || v === undefined || rest.length > 0) throw new UsageError(`--selector takes key=value pairs separated by commas, not "${part}"`);
+    labels[k] = v;
+  }
+  return labels;
+}
+
+function subjectOf(f: NewGrantFlags): Record<string, string> {
+  const given = [f.user && 'user', f.group && 'group', f.serviceAccount && 'service-account'].filter(Boolean);
+  if (given.length !== 1) throw new UsageError('name exactly one subject: --user, --group or --service-account NAMESPACE/NAME');
+  if (f.user) return { kind: 'User', name: f.user };
+  if (f.group) return { kind: 'Group', name: f.group };
+  const [namespace, name, ...rest] = (f.serviceAccount ?? '').split('/');
+  if (!namespace || !name || rest.length > 0) throw new UsageError('--service-account takes NAMESPACE/NAME');
+  return { kind: 'ServiceAccount', namespace, name };
+}
+
+/** The grant document, or the list of problems (each naming its field). */
+export function buildGrant(f: NewGrantFlags, now: DateTime): Record<string, unknown> {
+  for (const [flag, value] of [['--name', f.name], ['--namespace', f.namespace], ['--selector', f.selector], ['--image', f.image], ['--reason', f.reason]] as const) {
+    if (!value) throw new UsageError(`${flag} is required`);
+  }
+  const ttlMs = parseDuration(f.ttl);
+  const windowMs = parseDuration(f.mergeWindow);
+  if (ttlMs === undefined) throw new UsageError(`--ttl ${f.ttl} is not a duration like 30m or 2h`);
+  if (windowMs === undefined) throw new UsageError(`--merge-window ${f.mergeWindow} is not a duration like 24h`);
+  const doc = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: { name: f.name, namespace: f.namespace },
+    spec: {
+      subject: subjectOf(f),
+      podSelector: { matchLabels: parseSelector(f.selector ?? '') },
+      image: f.image,
+      ttl: f.ttl,
+      // A hard end: if the PR merges late, or GitOps re-applies the file later, the grant
+      // still cannot run past this instant.
+      notAfter: now.plus({ milliseconds: windowMs + ttlMs }).toUTC().startOf('second').toISO({ suppressMilliseconds: true }),
+      reason: f.reason,
+      access: f.access,
+      profile: f.profile,
+      onExpiry: f.onExpiry,
+      ...(f.approval ? { approval: { ref: f.approval } } : {}),
+    },
+  };
+  const parsed = DebugGrantDocumentSchema.safeParse(doc);
+  if (!parsed.success) throw new UsageError(`the grant would be invalid:\n  ${describeIssues(parsed.error).join('\n  ')}`);
+  return doc;
+}
+
+export const grantYaml = (doc: Record<string, unknown>): string => stringify(doc);

@@ -1,0 +1,97 @@
+// kubectl-debuggrant against the real control plane, run as its own process like a user
+// would: new → validate → apply as gitops, list, debug (with our kubectl), revoke, audit.
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, plane } from '../support/cluster.ts';
+import { allRbac, createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const CONFIG = fileURLToPath(new URL('../../config/samples/operator-config.yaml', import.meta.url));
+
+async function cli(context: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, '--kubeconfig', plane().kubeconfig, '--context', context, ...args], { encoding: 'utf8' });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+const ready = (g: Awaited<ReturnType<typeof getGrant>>) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+
+describe('kubectl debuggrant', () => {
+  let ns: string;
+  let op: TestOperator;
+  beforeAll(async () => {
+    ns = await freshNamespace('cli');
+    await createPod(ns, 'checkout-1', { app: 'checkout' });
+    op = await startTestOperator([ns]);
+  });
+  afterAll(async () => { await op.stop(); });
+
+  test('new writes a grant that validate accepts and the API server takes from gitops', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'dg-cli-')), 'grant.yaml');
+    const made = await cli('admin', ['new', '--name', 'from-cli', '-n', ns, '--user', 'alice', '--selector', 'app=checkout',
+      '--image', DEBUG_IMAGE, '--ttl', '30m', '--reason', 'INC-9 checkout errors, need tcpdump', '--approval', 'https://git.example.com/pr/9', '-o', file]);
+    expect(made.code).toBe(0);
+    const checked = await cli('admin', ['validate', file, '--config', CONFIG]);
+    expect(checked.stdout).toContain('ok: 1 DebugGrant(s) in 1 file(s) are valid');
+    const applied = await kubectl('gitops', ['apply', '-f', file]);
+    expect(applied.code).toBe(0);
+    await eventually(() => getGrant(ns, 'from-cli'), ready);
+  });
+
+  test('list shows phase, pods and time left', async () => {
+    const out = await cli('alice', ['list', '-n', ns]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(new RegExp(`${ns}\\s+from-cli\\s+User/alice\\s+Active\\s+checkout-1\\s+(29m\\d*s?|30m)`));
+    const json = JSON.parse((await cli('alice', ['list', '-A', '-o', 'json'])).stdout) as { name: string }[];
+    expect(json.map((r) => r.name)).toContain('from-cli');
+  });
+
+  test('debug runs kubectl debug with the grant\'s image and profile', async () => {
+    const out = await cli('alice', ['debug', 'checkout-1', '-n', ns, '--no-attach', '--kubectl', plane().kubectl, '--', '--container=via-cli']);
+    expect(out.stderr).toContain(`using grant ${ns}/from-cli`);
+    expect(out.code).toBe(0);
+    const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'checkout-1' });
+    const added = pod.spec?.ephemeralContainers?.find((c) => c.name === 'via-cli');
+    expect(added?.image).toBe(DEBUG_IMAGE);
+    expect(added?.securityContext?.runAsNonRoot).toBe(true);
+    const bob = await cli('bob', ['debug', 'checkout-1', '-n', ns, '--no-attach', '--kubectl', plane().kubectl]);
+    expect(bob.code).toBe(2);
+    expect(bob.stderr).toContain(`bob has no active DebugGrant covering ${ns}/checkout-1`);
+  });
+
+  test('revoke ends the grant at once and prints the GitOps follow-up', async () => {
+    const out = await cli('carol', ['revoke', 'from-cli', '-n', ns, '--reason', 'incident closed']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain('delete the grant\'s file from the repository');
+    const g = await eventually(() => getGrant(ns, 'from-cli'), (x) => x?.status?.phase === 'Revoked');
+    expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')?.message).toMatch(/^revoked on request: carol at .*: incident closed$/);
+    expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
+    expect(await allRbac(ns)).toEqual([]);
+    // alice cannot revoke (or un-revoke) grants: she may only read them.
+    expect((await cli('alice', ['revoke', 'from-cli', '-n', ns])).stderr).toContain('forbidden');
+  });
+
+  test('audit lists standing debug access outside grants, not the grants themselves', async () => {
+    const admin = clientsFor('admin');
+    await createGrant(ns, 'audited', grantSpec({ ttl: '10m' }));
+    await eventually(() => getGrant(ns, 'audited'), ready);
+    await admin.rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] }] } });
+    await admin.rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-exec' }, subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] } });
+    const out = await cli('admin', ['audit', '-o', 'json']);
+    expect(out.code).toBe(0);
+    const findings = JSON.parse(out.stdout) as { subject: string; scope: string; privileges: string[]; binding: string }[];
+    expect(findings).toContainEqual(expect.objectContaining({ subject: 'bob', scope: ns, privileges: ['exec'], binding: `RoleBinding/${ns}/legacy-exec` }));
+    expect(findings.some((f) => f.binding.includes('debuggrant-audited'))).toBe(false);
+    const table = await cli('admin', ['audit', '--include-system']);
+    expect(table.stdout).toMatch(/system:masters\s+Group\s+cluster\s+cluster-admin-like/);
+  });
+});
