@@ -33,8 +33,8 @@ describe('kubectl debuggrant new', () => {
     [{ reason: 'debug' }, 'spec.reason: reason must say why'],
     [{ name: undefined }, '--name is required'],
   ])('%j is refused: %s', (over, message) => {
-    expect(() => buildGrant({ ...flags, ...over } as NewGrantFlags, DateTime.now())).toThrow(UsageError);
-    expect(() => buildGrant({ ...flags, ...over } as NewGrantFlags, DateTime.now())).toThrow(message);
+    expect(() => buildGrant({ ...flags, ...over }, DateTime.now())).toThrow(UsageError);
+    expect(() => buildGrant({ ...flags, ...over }, DateTime.now())).toThrow(message);
   });
 });
 
