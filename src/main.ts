@@ -1,55 +1,35 @@
-// Entry point: configuration, API connection, the operator, probes and metrics, signals.
-// The only place (besides CLI entry points) that may exit the process.
-import { createServer, type Server } from 'node:http';
+// Entry point: configuration, API connection, the manager (leader election + operator),
+// probes and metrics, signals. The only place (besides the CLI) that exits the process.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from './config.ts';
 import { connect } from './kube/client.ts';
 import { makeLogger } from './log.ts';
-import { Operator } from './operator.ts';
+import { Manager } from './manager.ts';
+import { serveProbes } from './probes.ts';
 
 const log = makeLogger();
-
-function serveProbes(operator: Operator, port: number): Server {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') {
-      res.writeHead(200).end('ok');
-    } else if (path === '/readyz') {
-      // Not ready while any watch is down: the cache may be missing what happened meanwhile.
-      const ready = operator.ready;
-      res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'informers not synced');
-    } else if (path === '/metrics') {
-      operator.metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': operator.metrics.registry.contentType }).end(text);
-      }, (err: unknown) => { res.writeHead(500).end(String(err)); });
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  server.listen(port);
-  return server;
-}
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const api = connect({ kubeconfig: process.env.DEBUGGRANT_KUBECONFIG, context: process.env.DEBUGGRANT_CONTEXT });
-  const operator = new Operator({ api, config, log, identity: process.env.DEBUGGRANT_IDENTITY });
-  const server = serveProbes(operator, config.metricsPort);
+  // The Pod name (downward API) identifies a replica in the Lease and in audit lines.
+  const identity = process.env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  const exit = (code: number, why: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    server.close();
-    operator.stop().then(() => process.exit(0), (err: unknown) => {
-      log.error({ err }, 'error while stopping');
-      process.exit(1);
-    });
+    log.info({ why }, 'shutting down');
+    const hardStop = setTimeout(() => process.exit(code), 20_000);
+    hardStop.unref();
+    void manager.stop(code !== 0).finally(() => process.exit(code));
   };
-  process.once('SIGTERM', () => { shutdown('SIGTERM'); });
-  process.once('SIGINT', () => { shutdown('SIGINT'); });
-  log.info({ namespaces: config.namespaces.length > 0 ? config.namespaces : 'all', maxTtl: config.maxTtl }, 'starting');
-  await operator.start();
-  log.info('started: informers synced, overdue grants revoked');
+  const manager = new Manager({ api, config, log, identity: process.env.DEBUGGRANT_IDENTITY ?? identity, onFatal: (reason) => { exit(1, reason); } });
+  const server = await serveProbes(manager, config.metricsPort);
+  process.once('SIGTERM', () => { server.close(); exit(0, 'SIGTERM'); });
+  process.once('SIGINT', () => { server.close(); exit(0, 'SIGINT'); });
+  log.info({ identity, namespaces: config.namespaces.length > 0 ? config.namespaces : 'all', maxTtl: config.maxTtl, leaderElection: config.leaderElection.enabled }, 'starting');
+  await manager.start();
 }
 
 main().catch((err: unknown) => {

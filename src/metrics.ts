@@ -39,7 +39,7 @@ export function makeMetrics(grantsByPhase: () => Record<string, number>, default
     }),
     lingeringContainers: new Gauge({ name: 'debuggrant_lingering_ephemeral_containers', help: 'Running ephemeral containers on pods no active grant covers', registers: [registry] }),
     apiRequestDuration: new Histogram({
-      name: 'debuggrant_api_request_duration_seconds', help: 'Kubernetes API requests made by the operator', labelNames: ['verb', 'code'],
+      name: 'debuggrant_api_request_duration_seconds', help: 'Kubernetes API requests made by the operator', labelNames: ['operation', 'code'],
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [registry],
     }),
   };

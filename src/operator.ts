@@ -13,6 +13,7 @@ import { grantKey } from './controller/keys.ts';
 import { selectorMatches } from './controller/selector.ts';
 import type { KubeApi } from './kube/client.ts';
 import { eventRecorder } from './kube/events.ts';
+import { instrumentApi } from './kube/instrument.ts';
 import { grantSource, indexSource, podSource, roleBindingSource, roleSource } from './kube/informers.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
@@ -71,9 +72,12 @@ export class Operator {
 
   constructor(opts: OperatorOptions) {
     this.opts = opts;
-    const { api, config, log } = opts;
+    const { config, log } = opts;
     const clock = opts.clock ?? systemClock;
     this.clock = clock;
+    this.metrics = makeMetrics(() => this.countByPhase(), opts.processMetrics ?? true);
+    // Watches are long-lived streams, not requests: they stay on the raw client.
+    const api = { ...instrumentApi(opts.api, this.metrics.apiRequestDuration), watch: opts.api.watch };
     const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
     const informers = <T extends KubernetesObject>(name: string, make: (ns?: string) => ListWatchLike<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
       new MultiCache(namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, make(ns), clock, log, on, () => { this.resyncAll(); })));
@@ -90,7 +94,6 @@ export class Operator {
       for (const g of this.grants.list(i.metadata.namespace)) this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
     });
 
-    this.metrics = makeMetrics(() => this.countByPhase(), opts.processMetrics ?? true);
     const events = eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now()));
     const identity = opts.identity ?? 'debuggrant-operator';
     this.deadlines = new DeadlineQueue(clock, (key) => { this.grantQueue.add(key); });

@@ -28,6 +28,7 @@ export interface Clients {
   rbac: k8s.RbacAuthorizationV1Api;
   authz: k8s.AuthorizationV1Api;
   admissionReg: k8s.AdmissionregistrationV1Api;
+  coordination: k8s.CoordinationV1Api;
   objects: k8s.KubernetesObjectApi;
 }
 
@@ -39,6 +40,7 @@ export function clientsFor(user: LocalUserName): Clients {
     rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
     authz: kc.makeApiClient(k8s.AuthorizationV1Api),
     admissionReg: kc.makeApiClient(k8s.AdmissionregistrationV1Api),
+    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
     objects: k8s.KubernetesObjectApi.makeApiClient(kc),
   };
 }

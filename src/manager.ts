@@ -1,0 +1,79 @@
+// Runs the operator under leader election when configured: every replica competes for the
+// Lease; only the leader starts informers and reconciles. Losing the Lease is fatal (the
+// process exits and Kubernetes restarts it), as in controller-runtime: a replica that
+// cannot prove it leads must stop acting at once.
+import type { OperatorConfig } from './config.ts';
+import { ms } from './config.ts';
+import type { KubeApi } from './kube/client.ts';
+import { leaseStore } from './kube/lease.ts';
+import type { Logger } from './log.ts';
+import { Operator } from './operator.ts';
+import { systemClock, type Clock } from './runtime/clock.ts';
+import { LeaderElector } from './runtime/leader-election.ts';
+
+export interface ManagerOptions {
+  api: KubeApi;
+  config: OperatorConfig;
+  log: Logger;
+  identity: string;
+  clock?: Clock;
+  processMetrics?: boolean;
+  /** Called when the manager can no longer safely act (lost leadership, failed start). */
+  onFatal(reason: string): void;
+}
+
+export class Manager {
+  readonly operator: Operator;
+  private readonly elector: LeaderElector | undefined;
+  private readonly opts: ManagerOptions;
+  private leaderSince: number | undefined;
+
+  constructor(opts: ManagerOptions) {
+    this.opts = opts;
+    const clock = opts.clock ?? systemClock;
+    this.operator = new Operator({ api: opts.api, config: opts.config, log: opts.log, clock, identity: opts.identity, processMetrics: opts.processMetrics });
+    const le = opts.config.leaderElection;
+    if (le.enabled) {
+      const lease = ms(le.leaseDuration);
+      this.elector = new LeaderElector({
+        store: leaseStore(opts.api, le.namespace, le.leaseName), identity: opts.identity, clock, log: opts.log,
+        leaseDurationMs: lease, renewDeadlineMs: Math.round(lease * 2 / 3), retryPeriodMs: Math.max(200, Math.round(lease / 7)),
+      });
+    }
+  }
+
+  /** Without leader election, resolves once the operator runs; with it, once the election runs. */
+  async start(): Promise<void> {
+    if (!this.elector) {
+      await this.operator.start();
+      return;
+    }
+    this.elector.run({
+      onStartedLeading: () => {
+        this.leaderSince = Date.now();
+        this.operator.start().catch((err: unknown) => { this.opts.onFatal(`operator failed to start: ${String(err)}`); });
+      },
+      onStoppedLeading: () => { this.opts.onFatal('lost the leader lease'); },
+    });
+    return Promise.resolve();
+  }
+
+  get isLeader(): boolean {
+    return this.elector ? this.elector.isLeader : true;
+  }
+
+  /** A standby replica is ready (to take over); the leader is ready once its caches are. */
+  get ready(): boolean {
+    return this.elector && !this.elector.isLeader ? true : this.operator.ready;
+  }
+
+  get leadingSince(): number | undefined {
+    return this.leaderSince;
+  }
+
+  /** Graceful: stop acting first, then hand the Lease over. `crash` skips the release, as a killed process would. */
+  async stop(crash = false): Promise<void> {
+    await this.operator.stop();
+    await this.elector?.stop(!crash);
+  }
+}

@@ -1,0 +1,118 @@
+// Lease-based leader election, as client-go's leaderelection does it: a candidate takes the
+// Lease when its holder has not renewed it for leaseDuration *as observed locally* (so
+// clock skew between replicas does not matter), the leader renews every retryPeriod and
+// gives up if it cannot renew within renewDeadline; a graceful stop releases the Lease so
+// the standby takes over at once instead of waiting for it to lapse.
+import type { LeaseRecord, LeaseStore } from '../kube/lease.ts';
+import type { Logger } from '../log.ts';
+import type { Clock } from './clock.ts';
+
+export interface ElectionOptions {
+  store: LeaseStore;
+  identity: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface ElectionCallbacks {
+  onStartedLeading(): void;
+  onStoppedLeading(): void;
+}
+
+export class LeaderElector {
+  private readonly o: ElectionOptions;
+  private observed: LeaseRecord | undefined;
+  private observedAt = 0;
+  private lastRenew = 0;
+  private leading = false;
+  private stopped = false;
+  private cancel: (() => void) | undefined;
+  private callbacks: ElectionCallbacks | undefined;
+
+  constructor(options: ElectionOptions) {
+    this.o = options;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  run(callbacks: ElectionCallbacks): void {
+    this.callbacks = callbacks;
+    void this.tick();
+  }
+
+  /** Stops competing; releases the Lease when `release` and we hold it. */
+  async stop(release: boolean): Promise<void> {
+    this.stopped = true;
+    this.cancel?.();
+    if (release && this.leading && this.observed) {
+      const now = this.o.clock.now();
+      try {
+        // An empty holder with a 1 s duration: the standby may take it on its next try.
+        await this.o.store.write({ ...this.observed, holder: '', leaseDurationSeconds: 1, renewTime: now });
+      } catch (err) {
+        this.o.log.warn({ err }, 'could not release the leader lease');
+      }
+    }
+    this.leading = false;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.o.clock.now();
+    let acquired = false;
+    try {
+      acquired = await this.tryAcquireOrRenew(now);
+    } catch (err) {
+      this.o.log.debug({ err }, 'lease update failed');
+    }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run while we awaited
+    if (this.stopped) return;
+    if (acquired) {
+      this.lastRenew = now;
+      if (!this.leading) {
+        this.leading = true;
+        this.o.log.info({ identity: this.o.identity }, 'became leader');
+        this.callbacks?.onStartedLeading();
+      }
+    } else if (this.leading && this.o.clock.now() - this.lastRenew > this.o.renewDeadlineMs) {
+      this.leading = false;
+      this.o.log.error({ identity: this.o.identity }, 'lost the leader lease');
+      this.callbacks?.onStoppedLeading();
+      return;
+    }
+    this.cancel = this.o.clock.setTimer(() => { void this.tick(); }, this.o.retryPeriodMs);
+  }
+
+  private async tryAcquireOrRenew(now: number): Promise<boolean> {
+    const current = await this.o.store.get();
+    const durationSeconds = Math.ceil(this.o.leaseDurationMs / 1000);
+    if (!current) {
+      this.record(await this.o.store.write({ holder: this.o.identity, acquireTime: now, renewTime: now, leaseDurationSeconds: durationSeconds, transitions: 0 }), now);
+      return true;
+    }
+    if (!this.observed || this.observed.renewTime !== current.renewTime || this.observed.holder !== current.holder) this.record(current, now);
+    const mine = current.holder === this.o.identity;
+    const lapsed = current.holder === '' || this.observedAt + current.leaseDurationSeconds * 1000 <= now;
+    if (!mine && !lapsed) return false;
+    const next: LeaseRecord = {
+      ...current,
+      holder: this.o.identity,
+      renewTime: now,
+      leaseDurationSeconds: durationSeconds,
+      acquireTime: mine ? current.acquireTime : now,
+      transitions: mine ? current.transitions : current.transitions + 1,
+    };
+    this.record(await this.o.store.write(next), now);
+    return true;
+  }
+
+  private record(r: LeaseRecord, now: number): void {
+    this.observed = r;
+    this.observedAt = now;
+  }
+}
