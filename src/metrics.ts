@@ -12,7 +12,7 @@ export interface Metrics {
   apiRequestDuration: Histogram;
 }
 
-export function makeMetrics(grantsByPhase: () => Record<string, number>, defaults = true): Metrics {
+export function makeMetrics(grantsByPhase: () => Record<string, number>, overdueGrants: () => number, defaults = true): Metrics {
   const registry = new Registry();
   if (defaults) collectDefaultMetrics({ register: registry, prefix: 'debuggrant_process_' });
   new Gauge({
@@ -21,6 +21,10 @@ export function makeMetrics(grantsByPhase: () => Record<string, number>, default
       this.reset();
       for (const [phase, n] of Object.entries(grantsByPhase())) this.set({ phase }, n);
     },
+  });
+  new Gauge({
+    name: 'debuggrant_grants_past_deadline', help: 'Active grants more than 5 s past expiresAt: revocation is failing', registers: [registry],
+    collect() { this.set(overdueGrants()); },
   });
   return {
     registry,

@@ -75,7 +75,7 @@ export class Operator {
     const { config, log } = opts;
     const clock = opts.clock ?? systemClock;
     this.clock = clock;
-    this.metrics = makeMetrics(() => this.countByPhase(), opts.processMetrics ?? true);
+    this.metrics = makeMetrics(() => this.countByPhase(), () => this.countOverdue(), opts.processMetrics ?? true);
     // Watches are long-lived streams, not requests: they stay on the raw client.
     const api = { ...instrumentApi(opts.api, this.metrics.apiRequestDuration), watch: opts.api.watch };
     const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
@@ -176,6 +176,11 @@ export class Operator {
       const concerned = (g.status?.pods ?? []).includes(name) || (spec.success && selectorMatches(spec.data.podSelector, pod.metadata?.labels));
       if (concerned) this.grantQueue.add(grantKey(namespace, g.metadata.name ?? ''));
     }
+  }
+
+  private countOverdue(): number {
+    const limit = this.clock.now() - 5000;
+    return this.grants.list().filter((g) => g.status?.phase === 'Active' && g.status.expiresAt !== undefined && Date.parse(g.status.expiresAt) < limit).length;
   }
 
   private countByPhase(): Record<string, number> {

@@ -16,7 +16,8 @@ export function kubectlAs(state: PlaneState, context: string, args: string[], in
 
 /** The CRDs and who may write and read grants (config/rbac/grant-roles.yaml). */
 export function installCrds(state: PlaneState): void {
-  kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}crds/`, '-f', `${REPO_ROOT}config/rbac/grant-roles.yaml`]);
+  kubectlAs(state, 'admin', ['apply', '--server-side', '-k', `${REPO_ROOT}crds/`]);
+  kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}config/rbac/grant-roles.yaml`]);
   kubectlAs(state, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/debuggrants.debuggrant.dev', 'crd/debuggrantindexes.debuggrant.dev']);
 }
 

@@ -2,9 +2,9 @@
 // (break-glass groups, creators, max ttl, registries, profiles) are CEL variables; this
 // fills them from the operator configuration so the API server enforces what the
 // operator enforces. A kustomize patch of the same variables does this for a cluster.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import type { OperatorConfig } from '../config.ts';
 
 const ADMISSION_DIR = fileURLToPath(new URL('../../config/admission/', import.meta.url));
@@ -31,11 +31,17 @@ export function admissionVariables(s: AdmissionSettings): Record<string, string>
   };
 }
 
-/** Every document of config/admission/*.yaml, with the configurable variables filled in. */
+/** The policy documents the kustomization lists, as shipped. */
+function policyDocs(dir: string): PolicyDoc[] {
+  const kustomization = parse(readFileSync(`${dir}/kustomization.yaml`, 'utf8')) as { resources?: string[] };
+  return (kustomization.resources ?? []).flatMap((file) =>
+    parseAllDocuments(readFileSync(`${dir}/${file}`, 'utf8')).map((d) => d.toJS() as PolicyDoc));
+}
+
+/** Every policy document of config/admission, with the configurable variables filled in. */
 export function renderAdmissionPolicies(s: AdmissionSettings, dir = ADMISSION_DIR): PolicyDoc[] {
   const values = admissionVariables(s);
-  return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().flatMap((file) =>
-    parseAllDocuments(readFileSync(`${dir}/${file}`, 'utf8')).map((d) => d.toJS() as PolicyDoc)).map((doc) => {
+  return policyDocs(dir).map((doc) => {
     for (const v of doc.spec?.variables ?? []) {
       const value = values[v.name];
       if (value !== undefined) v.expression = value;
@@ -44,13 +50,25 @@ export function renderAdmissionPolicies(s: AdmissionSettings, dir = ADMISSION_DI
   });
 }
 
+/**
+ * Kustomize patches that set the configurable variables of the shipped policies: what a
+ * cluster's overlay applies so the API server enforces its operator configuration.
+ */
+export function kustomizePatches(s: AdmissionSettings): { target: { kind: string; name: string }; patch: string }[] {
+  return renderAdmissionPolicies(s)
+    .filter((d) => d.kind === 'ValidatingAdmissionPolicy')
+    .map((d) => {
+      const name = (d as { metadata?: { name?: string } }).metadata?.name ?? '';
+      return {
+        target: { kind: 'ValidatingAdmissionPolicy', name },
+        patch: JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name }, spec: { variables: d.spec?.variables } }),
+      };
+    });
+}
+
 /** The variables as the shipped YAML has them (what a cluster gets without a patch). */
 export function shippedVariables(dir = ADMISSION_DIR): Record<string, string> {
   const found: Record<string, string> = {};
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
-    for (const d of parseAllDocuments(readFileSync(`${dir}/${file}`, 'utf8'))) {
-      for (const v of (d.toJS() as PolicyDoc).spec?.variables ?? []) found[v.name] = v.expression;
-    }
-  }
+  for (const doc of policyDocs(dir)) for (const v of doc.spec?.variables ?? []) found[v.name] = v.expression;
   return found;
 }

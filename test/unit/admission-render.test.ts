@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { admissionVariables, renderAdmissionPolicies, shippedVariables } from '../../src/admission/render.ts';
 import { parseConfig } from '../../src/config.ts';
 
@@ -12,6 +12,12 @@ describe('admission policy rendering', () => {
     for (const [name, expression] of Object.entries(want)) {
       expect([name, JSON.parse(shipped[name]?.replaceAll("'", '"') ?? 'null')]).toEqual([name, JSON.parse(expression)]);
     }
+  });
+
+  test('the Deployment\'s ConfigMap configures the operator as the shipped policies are configured', () => {
+    const manager = parseAllDocuments(readFileSync(new URL('../../config/manager/manager.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind?: string; data?: Record<string, string> });
+    const cm = parseConfig(parse(manager.find((d) => d.kind === 'ConfigMap')?.data?.['config.yaml'] ?? ''));
+    expect(admissionVariables(cm)).toEqual(admissionVariables(sample));
   });
 
   test('configured values replace the variables, and only those', () => {

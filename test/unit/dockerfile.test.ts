@@ -1,0 +1,32 @@
+// What can be checked of the image without a Docker engine: the Dockerfile parses clean
+// (dockerfile-utils, the Docker language server's validator), and the rules we hold it to.
+// hack/check-image-build.sh (part of npm test) runs its build steps for real.
+import { readFileSync } from 'node:fs';
+import { validate } from 'dockerfile-utils';
+
+const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+const instructions = dockerfile.split('\n').filter((l) => /^[A-Z]+\s/.test(l));
+
+describe('Dockerfile', () => {
+  test('has no problems the Dockerfile validator finds', () => {
+    expect(validate(dockerfile).map((d) => `${String(d.range.start.line + 1)}: ${d.message}`)).toEqual([]);
+  });
+
+  test('pins every base image by digest, runs non-root, exec-form command, no remote ADD', () => {
+    const froms = instructions.filter((l) => l.startsWith('FROM '));
+    expect(froms.length).toBeGreaterThanOrEqual(2);
+    for (const from of froms) expect(from).toMatch(/^FROM \S+@sha256:[a-f0-9]{64}( AS \w+)?$/);
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(finalStage).toMatch(/\nUSER 65532:65532\n/);
+    expect(finalStage).toMatch(/\nCMD \["dist\/main\.js"\]\n/);
+    expect(finalStage).not.toMatch(/npm|RUN /);
+    expect(instructions.some((l) => l.startsWith('ADD '))).toBe(false);
+  });
+
+  test('the Deployment runs it the way it was built for', () => {
+    const manager = readFileSync(new URL('../../config/manager/manager.yaml', import.meta.url), 'utf8');
+    expect(manager).toContain('readOnlyRootFilesystem: true');
+    expect(manager).toContain('runAsUser: 65532');
+    expect(manager).toContain('replicas: 2');
+  });
+});
