@@ -77,7 +77,7 @@ describe('deployment', () => {
       const ended = await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined, 20_000);
       expect(ended?.status?.conditions?.find((c) => c.type === 'RevocationVerified')?.status).toBe('True');
       await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'cart-1' }).then(() => true, () => false), (exists) => !exists);
-      const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } } as never) as unknown as { ended?: { grant: string }[] };
+      const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } }) as unknown as { ended?: { grant: string }[] };
       expect(index.ended?.map((e) => e.grant)).toEqual(['cart']);
       expect(await operator.metrics.registry.getSingleMetricAsString('debuggrant_reconcile_errors_total')).not.toMatch(/ [1-9]\d*$/m);
       expect(LINGERING_ANNOTATION).toBeDefined();
