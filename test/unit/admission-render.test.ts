@@ -20,6 +20,13 @@ describe('admission policy rendering', () => {
     expect(admissionVariables(cm)).toEqual(admissionVariables(sample));
   });
 
+  test('variable positions are the ones the README\'s JSON patches name', () => {
+    const docs = renderAdmissionPolicies(sample) as { metadata?: { name?: string }; spec?: { variables?: { name: string }[] } }[];
+    const names = (policy: string) => docs.find((d) => d.metadata?.name === policy)?.spec?.variables?.map((v) => v.name);
+    expect(names('debuggrant-grant-creation')?.slice(0, 4)).toEqual(['creatorUsers', 'creatorGroups', 'maxTtl', 'approvedRegistries']);
+    expect(names('debuggrant-ephemeral-containers')?.[0]).toBe('breakGlassGroups');
+  });
+
   test('configured values replace the variables, and only those', () => {
     const docs = renderAdmissionPolicies({ ...sample, breakGlassGroups: ['sre:break-glass'], maxTtl: '1h' });
     const vars = docs.flatMap((d) => d.spec?.variables ?? []);
