@@ -22,6 +22,7 @@ import { LingeringReconciler } from './reaper/lingering-reconciler.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { apiMessage } from './runtime/errors.ts';
 import { ResilientInformer, type ListWatchLike } from './runtime/informer.ts';
+import { Semaphore } from './runtime/semaphore.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 
 export interface OperatorOptions {
@@ -34,6 +35,10 @@ export interface OperatorOptions {
   /** Register default process metrics (off when several operators share a test process). */
   processMetrics?: boolean;
   resyncPeriodMs?: number;
+}
+
+function indexEntries(i: DebugGrantIndex): Map<string, string> {
+  return new Map([...(i.active ?? []), ...(i.ended ?? [])].map((e) => [e.grant, JSON.stringify(e)]));
 }
 
 /** A cache that merges one informer per watched namespace (or one for all). */
@@ -90,13 +95,30 @@ export class Operator {
     };
     this.roles = informers('roles', (ns) => roleSource(api, ns), ownedChanged);
     this.bindings = informers('rolebindings', (ns) => roleBindingSource(api, ns), ownedChanged);
-    this.indexes = informers('debuggrantindexes', (ns) => indexSource(api, ns), (i) => {
-      for (const g of this.grants.list(i.metadata.namespace)) this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
+    // Only grants whose entry changed need a look (a hand edit, or our own write echoing
+    // back): re-checking every grant of the namespace on each write would be quadratic.
+    const lastIndex = new Map<string, Map<string, string>>();
+    this.indexes = informers('debuggrantindexes', (ns) => indexSource(api, ns), (i, event) => {
+      const namespace = i.metadata.namespace ?? '';
+      const before = lastIndex.get(namespace) ?? new Map<string, string>();
+      const after = event === 'delete' ? new Map<string, string>() : indexEntries(i);
+      lastIndex.set(namespace, after);
+      for (const name of new Set([...before.keys(), ...after.keys()])) {
+        if (before.get(name) !== after.get(name)) this.grantQueue.add(grantKey(namespace, name));
+      }
     });
 
     const events = eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now()));
     const identity = opts.identity ?? 'debuggrant-operator';
-    this.deadlines = new DeadlineQueue(clock, (key) => { this.grantQueue.add(key); });
+    // At a deadline the RoleBinding goes at once, many in parallel, ahead of the full
+    // reconcile queued behind it: a burst of expiries must not wait for each other's
+    // status writes and verifications.
+    const revocations = new Semaphore(32);
+    this.deadlines = new DeadlineQueue(clock, (key) => {
+      void revocations.run(() => this.grantReconciler.revokeAtDeadline(key))
+        .catch((err: unknown) => { log.warn({ key, err: apiMessage(err) }, 'deadline revocation failed; the reconcile retries it'); })
+        .finally(() => { this.grantQueue.add(key); });
+    });
     this.grantReconciler = new GrantReconciler({
       api, config, clock, log, metrics: this.metrics, events, identity,
       grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings, indexes: this.indexes,

@@ -116,6 +116,22 @@ export class GrantReconciler {
     if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
   }
 
+  /**
+   * The deadline's fast path: delete the RoleBinding of a grant whose recorded expiry has
+   * passed, nothing else. Always safe (past its deadline a grant may hold no access); the
+   * full reconcile that follows does the rest.
+   */
+  async revokeAtDeadline(key: string): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const grant = this.freshest(key, this.d.grants.get(name, namespace));
+    const expiresAt = grant?.status?.expiresAt;
+    const now = this.d.clock.now();
+    if (grant?.status?.phase !== 'Active' || !expiresAt || Date.parse(expiresAt) > now) return;
+    if (await deleteRoleBinding(this.d.api, namespace, rbacName(name))) {
+      this.d.metrics.revocationLateness.observe(Math.max(0, now - Date.parse(expiresAt)) / 1000);
+    }
+  }
+
   private freshest(key: string, cached: DebugGrant | undefined): DebugGrant | undefined {
     const own = this.ownWrites.get(key);
     if (!own || !cached) return cached;

@@ -11,6 +11,7 @@ export class DeadlineQueue {
   private seq = 0;
   private armedAt: number | undefined;
   private cancelTimer: (() => void) | undefined;
+  private stopped = false;
 
   private readonly clock: Clock;
   private readonly onDue: (key: string, at: number) => void;
@@ -21,6 +22,8 @@ export class DeadlineQueue {
   }
 
   schedule(key: string, at: number): void {
+    // A reconcile still finishing after stop() must not arm a timer that acts later.
+    if (this.stopped) return;
     const existing = this.current.get(key);
     if (existing?.at === at) return;
     const entry = { key, at, seq: this.seq++ };
@@ -42,6 +45,7 @@ export class DeadlineQueue {
   }
 
   stop(): void {
+    this.stopped = true;
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     this.armedAt = undefined;

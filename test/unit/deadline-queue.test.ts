@@ -39,6 +39,18 @@ describe('DeadlineQueue', () => {
     expect(fired).not.toContain('y');
   });
 
+  test('after stop nothing is scheduled or fires', () => {
+    const clock = new FakeClock();
+    const fired: string[] = [];
+    const q = new DeadlineQueue(clock, (k) => fired.push(k));
+    q.schedule('a', clock.now() + 10);
+    q.stop();
+    q.schedule('b', clock.now() + 20);
+    clock.advance(100);
+    expect(fired).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   test('a deadline already past fires on the next tick', () => {
     const clock = new FakeClock();
     const fired: string[] = [];
