@@ -20,5 +20,8 @@ export function serveProbes(manager: Manager, port: number, host?: string): Prom
       res.writeHead(404).end();
     }
   });
-  return new Promise((resolve) => server.listen(port, host, () => { resolve(server); }));
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => { reject(new Error(`cannot serve probes and metrics on port ${String(port)}`, { cause: err })); });
+    server.listen(port, host, () => { resolve(server); });
+  });
 }

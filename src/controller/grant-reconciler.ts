@@ -66,6 +66,8 @@ export class GrantReconciler {
    * (it would announce the same Event twice or lose a just-written field).
    */
   private readonly ownWrites = new Map<string, { superseded: Set<string>; grant: DebugGrant }>();
+  /** The same for each namespace's index: grants of one namespace write it back to back. */
+  private readonly ownIndexWrites = new Map<string, { superseded: Set<string>; index: DebugGrantIndex }>();
 
   constructor(deps: GrantReconcilerDeps) {
     this.d = deps;
@@ -86,7 +88,7 @@ export class GrantReconciler {
       return;
     }
     const now = new Date(this.d.clock.now());
-    const index = this.d.indexes.get(INDEX_NAME, namespace);
+    const index = this.knownIndex(namespace);
     const decision = planGrant({
       grant, pods: this.d.pods.list(namespace), ended: endedRecord(contentOf(index), name), now, config: this.d.config,
     });
@@ -103,7 +105,8 @@ export class GrantReconciler {
     }
 
     const rbacChanged = await this.applyRbac(decision, previousPhase, now);
-    if (decision.indexChange) await this.withIndexLock(namespace, () => changeIndex(this.d.api, namespace, decision.indexChange!, now, ms(this.d.config.endedRetention), index)); // eslint-disable-line @typescript-eslint/no-non-null-assertion
+    const indexChange = decision.indexChange;
+    if (indexChange) await this.updateIndex(namespace, (current) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), current));
 
     const verification = await this.verify(decision, current, rbacChanged, now);
     const lingering = decision.phase === 'Expired' || decision.phase === 'Revoked'
@@ -114,6 +117,7 @@ export class GrantReconciler {
     await this.recordTransition(decision, grant, previousPhase, verification, log, now);
     this.d.scheduleDeadline(key, decision.deadline?.getTime());
     if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
+    log.debug({ phase: decision.phase, reason: decision.reason, ms: this.d.clock.now() - now.getTime() }, 'reconciled');
   }
 
   /**
@@ -318,9 +322,38 @@ export class GrantReconciler {
     const entry = contentOf(this.d.indexes.get(INDEX_NAME, namespace)).active.find((e) => e.grant === name);
     if (entry) {
       const now = new Date(this.d.clock.now());
-      await this.withIndexLock(namespace, () => changeIndex(this.d.api, namespace,
-        { kind: 'end', grant: name, uid: entry.uid, phase: 'Revoked', endedAt: now.toISOString() }, now, ms(this.d.config.endedRetention), this.d.indexes.get(INDEX_NAME, namespace)));
+      await this.updateIndex(namespace, (current) => changeIndex(this.d.api, namespace,
+        { kind: 'end', grant: name, uid: entry.uid, phase: 'Revoked', endedAt: now.toISOString() }, now, ms(this.d.config.endedRetention), current));
     }
+  }
+
+  /** The cached index, or our own later write while the watch has not delivered it yet. */
+  private knownIndex(namespace: string): DebugGrantIndex | undefined {
+    const cached = this.d.indexes.get(INDEX_NAME, namespace);
+    const own = this.ownIndexWrites.get(namespace);
+    if (!own) return cached;
+    if (!cached || own.superseded.has(cached.metadata.resourceVersion ?? '')) return own.index;
+    this.ownIndexWrites.delete(namespace);
+    return cached;
+  }
+
+  /** One index write at a time per namespace, each starting from the freshest copy we know. */
+  private async updateIndex(namespace: string, write: (current: DebugGrantIndex | undefined) => Promise<DebugGrantIndex | undefined>): Promise<void> {
+    await this.withIndexLock(namespace, async () => {
+      const current = this.knownIndex(namespace);
+      let written: DebugGrantIndex | undefined;
+      try {
+        written = await write(current);
+      } catch (err) {
+        this.ownIndexWrites.delete(namespace); // start from the cache on the retry
+        throw err;
+      }
+      if (written && written !== current) {
+        const superseded = this.ownIndexWrites.get(namespace)?.superseded ?? new Set<string>();
+        superseded.add(current?.metadata.resourceVersion ?? '');
+        this.ownIndexWrites.set(namespace, { superseded, index: written });
+      }
+    });
   }
 
   private async withIndexLock<T>(namespace: string, fn: () => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 // The one place that builds API clients. Everything else in src/kube/ takes a KubeApi.
 import * as k8s from '@kubernetes/client-node';
+import { PooledKubeConfig } from './kubeconfig.ts';
 
 export interface KubeApi {
   kc: k8s.KubeConfig;
@@ -18,14 +19,15 @@ export interface KubeConnection {
 }
 
 export function connect(opts: KubeConnection = {}): KubeApi {
-  const kc = new k8s.KubeConfig();
+  const kc = new PooledKubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
   if (opts.context) kc.setCurrentContext(opts.context);
   return fromKubeConfig(kc);
 }
 
-export function fromKubeConfig(kc: k8s.KubeConfig): KubeApi {
+export function fromKubeConfig(source: k8s.KubeConfig): KubeApi {
+  const kc = pooled(source);
   return {
     kc,
     core: kc.makeApiClient(k8s.CoreV1Api),
@@ -35,6 +37,14 @@ export function fromKubeConfig(kc: k8s.KubeConfig): KubeApi {
     coordination: kc.makeApiClient(k8s.CoordinationV1Api),
     watch: new k8s.Watch(kc),
   };
+}
+
+/** The same configuration, with connections reused across requests. */
+function pooled(kc: k8s.KubeConfig): PooledKubeConfig {
+  if (kc instanceof PooledKubeConfig) return kc;
+  const copy = new PooledKubeConfig();
+  copy.loadFromOptions({ clusters: kc.getClusters(), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext() });
+  return copy;
 }
 
 export const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);

@@ -1,6 +1,6 @@
 // Reads and writes the per-namespace DebugGrantIndex with optimistic concurrency:
 // read, change, replace with the resourceVersion read; on a conflict, read again.
-import { applyIndexChange, contentOf, type DebugGrantIndex, type IndexChange, type IndexContent } from '../api/grant-index.ts';
+import { applyIndexChange, contentOf, type DebugGrantIndex, type IndexChange } from '../api/grant-index.ts';
 import { INDEX_KIND, INDEX_NAME, INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL } from '../api/names.ts';
 import { API_VERSION, GROUP, VERSION } from '../api/schema.ts';
 import { isConflict, isNotFound } from '../runtime/errors.ts';
@@ -19,15 +19,15 @@ export async function readIndex(api: KubeApi, namespace: string): Promise<DebugG
 
 /**
  * Applies one change, starting from `cached` when given (saves a GET on the hot path).
- * Returns the content written, or the current content when nothing needed writing.
+ * Returns the index as written, or as found when nothing needed writing.
  */
 export async function changeIndex(
   api: KubeApi, namespace: string, change: IndexChange, now: Date, retentionMs: number, cached?: DebugGrantIndex,
-): Promise<IndexContent> {
+): Promise<DebugGrantIndex | undefined> {
   let current = cached;
   for (let attempt = 0; ; attempt++) {
     const next = applyIndexChange(contentOf(current), change, now, retentionMs);
-    if (!next) return contentOf(current);
+    if (!next) return current;
     const body: DebugGrantIndex = {
       apiVersion: API_VERSION,
       kind: INDEX_KIND,
@@ -35,10 +35,15 @@ export async function changeIndex(
       ...next,
     };
     try {
-      if (current) await api.custom.replaceNamespacedCustomObject({ ...at(namespace), name: INDEX_NAME, body });
-      else await api.custom.createNamespacedCustomObject({ ...at(namespace), body });
-      return next;
+      return (current
+        ? await api.custom.replaceNamespacedCustomObject({ ...at(namespace), name: INDEX_NAME, body })
+        : await api.custom.createNamespacedCustomObject({ ...at(namespace), body })) as DebugGrantIndex;
     } catch (err) {
+      // Deleted meanwhile (by hand): create it afresh.
+      if (current && isNotFound(err) && attempt < 8) {
+        current = undefined;
+        continue;
+      }
       // 409 is both "changed since read" and "created by someone meanwhile".
       if (!isConflict(err) || attempt >= 8) throw new Error(`updating ${namespace}/${INDEX_NAME} index failed`, { cause: err });
       current = await readIndex(api, namespace);

@@ -1,0 +1,142 @@
+// The benchmark's view of the cluster: the real local control plane, the real operator in
+// its own process, and SubjectAccessReview from outside as the only judge of access.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import { REPO_ROOT } from '../hack/controlplane/install.ts';
+import type { PlaneState } from '../hack/controlplane/plane.ts';
+import { loopbackPort, stopPid } from '../hack/controlplane/processes.ts';
+import { GROUP, PLURAL, VERSION } from '../src/api/schema.ts';
+import { fromKubeConfig, type KubeApi } from '../src/kube/client.ts';
+import { Semaphore } from '../src/runtime/semaphore.ts';
+
+export const IMAGE = `registry.example.com/debug/netshoot@sha256:${'e'.repeat(64)}`;
+export const POD = 'target';
+
+export function adminApi(state: PlaneState): KubeApi {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(state.kubeconfig);
+  kc.setCurrentContext('admin');
+  return fromKubeConfig(kc);
+}
+
+const sarLimit = new Semaphore(64);
+
+/** Can `user` exec into the target pod, in the authorizer's own words? */
+export function userCanExec(api: KubeApi, user: string, namespace: string): Promise<boolean> {
+  return sarLimit.run(async () => {
+    const r = await api.authz.createSubjectAccessReview({
+      body: { spec: { user, groups: ['system:authenticated'], resourceAttributes: { namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: POD } } },
+    });
+    return r.status?.allowed === true;
+  });
+}
+
+/** Polls SubjectAccessReview until it answers `want`; resolves with the time it did. */
+export async function waitForAccess(api: KubeApi, user: string, namespace: string, want: boolean, timeoutMs = 120_000, everyMs = 2): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await userCanExec(api, user, namespace)) === want) return Date.now();
+    if (Date.now() > deadline) throw new Error(`${user} in ${namespace}: access never became ${String(want)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function prepareNamespaces(api: KubeApi, count: number): Promise<string[]> {
+  const names = Array.from({ length: count }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
+  const limit = new Semaphore(16);
+  await Promise.all(names.map((namespace) => limit.run(async () => {
+    await api.core.createNamespace({ body: { metadata: { name: namespace } } });
+    await api.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
+    await api.core.createNamespacedPod({ namespace, body: { metadata: { name: POD, labels: { app: 'bench' } }, spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: IMAGE }] } } });
+  })));
+  return names;
+}
+
+export interface GrantRequest { namespace: string; name: string; user: string; ttl: string; notAfter?: string }
+
+export async function createGrant(api: KubeApi, g: GrantRequest): Promise<void> {
+  await api.custom.createNamespacedCustomObject({
+    group: GROUP, version: VERSION, plural: PLURAL, namespace: g.namespace,
+    body: {
+      apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name: g.name, namespace: g.namespace },
+      spec: { subject: { kind: 'User', name: g.user }, podSelector: { matchLabels: { app: 'bench' } }, image: IMAGE, ttl: g.ttl, access: ['exec'], reason: 'benchmark grant, measuring latency', ...(g.notAfter ? { notAfter: g.notAfter } : {}) },
+    },
+  });
+}
+
+/** RoleBinding events of the operator's grants, by namespace/name, as they happen. */
+export function watchBindings(api: KubeApi, on: (type: 'ADDED' | 'DELETED', key: string) => void): Promise<AbortController> {
+  return api.watch.watch('/apis/rbac.authorization.k8s.io/v1/rolebindings', { labelSelector: 'app.kubernetes.io/managed-by=debuggrant' },
+    (type: string, obj: k8s.V1RoleBinding) => {
+      if (type === 'ADDED' || type === 'DELETED') on(type, `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
+    }, () => undefined);
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  metricsUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startOperator(state: PlaneState, dir: string, workers: number): Promise<OperatorProcess> {
+  const port = await loopbackPort();
+  const configFile = join(dir, 'bench-operator.yaml');
+  writeFileSync(configFile, stringify({ approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers, metricsPort: port, revocationSettle: '2s' }));
+  const log = openSync(join(dir, 'bench-operator.log'), 'a');
+  const nodeArgs = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'src/main.ts')], {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, DEBUGGRANT_CONFIG: configFile, DEBUGGRANT_KUBECONFIG: state.kubeconfig, DEBUGGRANT_CONTEXT: 'admin', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+  });
+  const base = `http://127.0.0.1:${String(port)}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`operator exited; see ${join(dir, 'bench-operator.log')}`);
+    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) break;
+    if (i > 600) throw new Error('operator not ready after 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, metricsUrl: `${base}/metrics`, stop: () => stopPid(child.pid ?? 0) };
+}
+
+/** Resident memory (MB) and CPU time (s) of a process, from /proc. */
+export function processUsage(pid: number): { rssMb: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(stat[11] ?? 0) + Number(stat[12] ?? 0);
+  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
+}
+
+/** Total API requests the operator has made (its own histogram's count). */
+export async function operatorRequests(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let total = 0;
+  for (const m of text.matchAll(/^debuggrant_api_request_duration_seconds_count\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
+  return total;
+}
+
+/** Mean latency (ms) and count of the operator's API requests, by operation. */
+export async function operatorRequestLatency(metricsUrl: string): Promise<Record<string, { count: number; meanMs: number }>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const sums = new Map<string, number>();
+  const counts = new Map<string, number>();
+  for (const m of text.matchAll(/^debuggrant_api_request_duration_seconds_(sum|count)\{operation="([^"]+)",code="[^"]+"\} ([\d.e+-]+)/gm)) {
+    const target = m[1] === 'sum' ? sums : counts;
+    target.set(m[2] ?? '', (target.get(m[2] ?? '') ?? 0) + Number(m[3]));
+  }
+  return Object.fromEntries([...counts].map(([op, count]) => [op, { count, meanMs: ((sums.get(op) ?? 0) / count) * 1000 }]));
+}
+
+/** Resolves once the operator's request count stops moving for `quietMs`. */
+export async function operatorSettled(metricsUrl: string, quietMs = 1500): Promise<void> {
+  let last = await operatorRequests(metricsUrl);
+  let since = Date.now();
+  while (Date.now() - since < quietMs) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await operatorRequests(metricsUrl);
+    if (now !== last) { last = now; since = Date.now(); }
+  }
+}

@@ -1,0 +1,270 @@
+// npm run bench: how late can access outlive its TTL, and how does that grow with many
+// grants? Measured in one run on the real local control plane, against the real operator
+// (its own process and informers), by SubjectAccessReview from outside. Side by side: a
+// 30 s polling reaper (cron-style cleaner) and the floor (an admin deleting a RoleBinding
+// directly). Prints a table and writes bench/results/latest.json. Never part of npm test.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBinaries } from '../hack/controlplane/binaries.ts';
+import { REPO_ROOT, installCrds } from '../hack/controlplane/install.ts';
+import { startControlPlane, stopControlPlane } from '../hack/controlplane/plane.ts';
+import { rbacName } from '../src/api/names.ts';
+import type { KubeApi } from '../src/kube/client.ts';
+import { Semaphore } from '../src/runtime/semaphore.ts';
+import {
+  POD, adminApi, createGrant, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
+  waitForAccess, watchBindings, type OperatorProcess,
+} from './cluster.ts';
+import { ms, summarize, table, type Summary } from './stats.ts';
+
+const SCALES = (process.env.BENCH_SCALES ?? '100,1000,10000').split(',').map(Number);
+const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 100);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 16);
+const ACTIVATIONS = Number(process.env.BENCH_ACTIVATIONS ?? 200);
+const BURST = Number(process.env.BENCH_BURST ?? 1000);
+const POLL_INTERVAL_MS = 30_000;
+const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+const sleep = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t)));
+
+/** Routes RoleBinding watch events to whoever waits for that binding. */
+class BindingEvents {
+  private readonly waiters = new Map<string, () => void>();
+  handle(type: 'ADDED' | 'DELETED', key: string): void {
+    const w = this.waiters.get(`${type} ${key}`);
+    if (w) { this.waiters.delete(`${type} ${key}`); w(); }
+  }
+  next(type: 'ADDED' | 'DELETED', namespace: string, name: string): Promise<void> {
+    return new Promise((resolve) => this.waiters.set(`${type} ${namespace}/${name}`, resolve));
+  }
+}
+
+interface ScaleResult {
+  scale: number;
+  activation: Summary;
+  isolated: Summary;
+  burst: Summary;
+  rssMb: number;
+  cpuSeconds: number;
+  apiLatency: Record<string, { count: number; meanMs: number }>;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), 'debuggrant-bench-'));
+  const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
+  let op: OperatorProcess | undefined;
+  try {
+    installCrds(state);
+    const api = adminApi(state);
+    say(`preparing ${String(NAMESPACES)} namespaces, one target pod each`);
+    const namespaces = await prepareNamespaces(api, NAMESPACES);
+    op = await startOperator(state, dir, WORKERS);
+    const events = new BindingEvents();
+    const watch = await watchBindings(api, (t, k) => { events.handle(t, k); });
+    let seq = 0;
+    const next = (prefix: string) => {
+      const i = seq++;
+      return { namespace: namespaces[i % namespaces.length] ?? '', name: `${prefix}-${String(i)}`, user: `u-${prefix}-${String(i)}` };
+    };
+
+    const results: ScaleResult[] = [];
+    let active = 0;
+    for (const scale of SCALES) {
+      say(`scale ${String(scale)}: filling to ${String(scale)} active grants`);
+      const fill = new Semaphore(32);
+      await Promise.all(Array.from({ length: Math.max(0, scale - active) }, () => fill.run(async () => {
+        const g = next('bg');
+        const added = events.next('ADDED', g.namespace, rbacName(g.name));
+        await createGrant(api, { ...g, ttl: '4h' });
+        await added;
+      })));
+      active = scale;
+      await operatorSettled(op.metricsUrl);
+
+      say(`scale ${String(scale)}: ${String(ACTIVATIONS)} activations at 100/s`);
+      const activation = await measureActivations(api, events, next, Math.min(ACTIVATIONS, scale));
+      say(`scale ${String(scale)}: 10 isolated expiries`);
+      const isolated = await measureIsolatedExpiries(api, events, next);
+      const burstSize = Math.min(BURST, scale);
+      say(`scale ${String(scale)}: ${String(burstSize)} grants expiring in the same second`);
+      const burst = await measureBurst(api, events, next, burstSize);
+      await operatorSettled(op.metricsUrl);
+      const usage = processUsage(op.child.pid ?? 0);
+      const api2 = await operatorRequestLatency(op.metricsUrl);
+      results.push({ scale, activation, isolated, burst, ...usage, apiLatency: api2 });
+      say(`scale ${String(scale)}: operator API requests: ${Object.entries(api2).sort((a, b) => b[1].count - a[1].count).slice(0, 8).map(([k, v]) => `${k} ${String(v.count)}×${v.meanMs.toFixed(1)}ms`).join(', ')}`);
+      say(`scale ${String(scale)}: activation p99 ${ms(activation.p99)}, isolated expiry p99 ${ms(isolated.p99)}, burst p99 ${ms(burst.p99)}, RSS ${usage.rssMb.toFixed(0)} MB`);
+    }
+
+    say('requests per grant lifecycle, at two TTLs');
+    const perLifecycle = {
+      ttl5s: await requestsPerLifecycle(api, events, op, next, '5s'),
+      ttl20s: await requestsPerLifecycle(api, events, op, next, '20s'),
+    };
+    const floorBurstSize = Math.min(BURST, SCALES.at(-1) ?? BURST);
+    say(`floor: an admin deleting RoleBindings directly (10 isolated, ${String(floorBurstSize)} at once)`);
+    const floor = await measureFloor(api, namespaces, floorBurstSize);
+    say('baseline: a polling reaper every 30 s (takes about a minute)');
+    const polling = await measurePollingReaper(api, namespaces);
+    watch.abort();
+
+    const report = {
+      when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+      settings: { namespaces: NAMESPACES, workers: WORKERS, activations: ACTIVATIONS, burst: BURST },
+      scales: results, floor, polling, requestsPerLifecycle: perLifecycle,
+    };
+    mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
+    writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2));
+    process.stdout.write(`\n${render(report)}\n\nJSON: bench/results/latest.json (${String(report.durationSeconds)} s)\n`);
+  } finally {
+    await op?.stop();
+    await stopControlPlane(state);
+    if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+type Next = (prefix: string) => { namespace: string; name: string; user: string };
+
+async function measureActivations(api: KubeApi, events: BindingEvents, next: Next, count: number): Promise<Summary> {
+  const start = Date.now();
+  const latencies = await Promise.all(Array.from({ length: count }, async (_, i) => {
+    await sleep(start + i * 10 - Date.now());
+    const g = next('act');
+    const added = events.next('ADDED', g.namespace, rbacName(g.name));
+    const created = Date.now();
+    await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(Date.now() + 120_000).toISOString() });
+    await added;
+    return (await waitForAccess(api, g.user, g.namespace, true)) - created;
+  }));
+  return summarize(latencies);
+}
+
+async function measureIsolatedExpiries(api: KubeApi, events: BindingEvents, next: Next): Promise<Summary> {
+  const base = Date.now() + 5000;
+  const grants = Array.from({ length: 10 }, (_, i) => ({ ...next('iso'), at: base + i * 700 }));
+  await Promise.all(grants.map(async (g) => {
+    const added = events.next('ADDED', g.namespace, rbacName(g.name));
+    await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() });
+    await added;
+  }));
+  const lateness: number[] = [];
+  for (const g of grants) {
+    await sleep(g.at - 20 - Date.now());
+    lateness.push((await waitForAccess(api, g.user, g.namespace, false, 60_000, 1)) - g.at);
+  }
+  return summarize(lateness);
+}
+
+async function measureBurst(api: KubeApi, events: BindingEvents, next: Next, size: number): Promise<Summary> {
+  const second = Math.ceil((Date.now() + 8000 + size * 10) / 1000) * 1000;
+  const grants = Array.from({ length: size }, (_, i) => ({ ...next('burst'), at: second + Math.floor((i * 1000) / size) }));
+  const limit = new Semaphore(32);
+  const revoked = grants.map((g) => events.next('DELETED', g.namespace, rbacName(g.name)).then(async () => (await waitForAccess(api, g.user, g.namespace, false)) - g.at));
+  await Promise.all(grants.map((g) => limit.run(async () => {
+    const added = events.next('ADDED', g.namespace, rbacName(g.name));
+    await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() });
+    await added;
+  })));
+  if (Date.now() > second) say(`warning: the burst's grants were not all active before their deadline (${String(Date.now() - second)} ms late)`);
+  return summarize(await Promise.all(revoked));
+}
+
+async function requestsPerLifecycle(api: KubeApi, events: BindingEvents, op: OperatorProcess, next: Next, ttl: string): Promise<number> {
+  await operatorSettled(op.metricsUrl);
+  const before = await operatorRequests(op.metricsUrl);
+  const grants = Array.from({ length: 20 }, () => next(`life${ttl}`));
+  await Promise.all(grants.map(async (g) => {
+    const gone = events.next('DELETED', g.namespace, rbacName(g.name));
+    await createGrant(api, { ...g, ttl });
+    await gone;
+  }));
+  await operatorSettled(op.metricsUrl, 3000);
+  return (await operatorRequests(op.metricsUrl) - before) / grants.length;
+}
+
+async function bindUser(api: KubeApi, namespace: string, name: string, user: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): Promise<void> {
+  await api.rbac.createNamespacedRoleBinding({
+    namespace,
+    body: { metadata: { name, labels, annotations }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'bench-exec' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] },
+  });
+}
+
+async function ensureExecRoles(api: KubeApi, namespaces: string[]): Promise<void> {
+  await Promise.all(namespaces.map((namespace) => api.rbac.createNamespacedRole({
+    namespace, body: { metadata: { name: 'bench-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: [POD] }] },
+  }).catch(() => undefined)));
+}
+
+async function measureFloor(api: KubeApi, namespaces: string[], burstSize: number): Promise<{ isolated: Summary; burst: Summary }> {
+  await ensureExecRoles(api, namespaces);
+  const isolated: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const namespace = namespaces[i % namespaces.length] ?? '';
+    const user = `floor-${String(i)}`;
+    await bindUser(api, namespace, user, user);
+    await waitForAccess(api, user, namespace, true);
+    const t0 = Date.now();
+    await api.rbac.deleteNamespacedRoleBinding({ namespace, name: user });
+    isolated.push((await waitForAccess(api, user, namespace, false, 60_000, 1)) - t0);
+  }
+  const limit = new Semaphore(32);
+  const burst = Array.from({ length: burstSize }, (_, i) => ({ namespace: namespaces[i % namespaces.length] ?? '', user: `floor-burst-${String(i)}` }));
+  await Promise.all(burst.map((b) => limit.run(() => bindUser(api, b.namespace, b.user, b.user))));
+  await Promise.all(burst.slice(0, 20).map((b) => waitForAccess(api, b.user, b.namespace, true)));
+  const t0 = Date.now();
+  // The same parallelism as the operator's deadline path.
+  const lateness = await Promise.all(burst.map((b) => limit.run(() => api.rbac.deleteNamespacedRoleBinding({ namespace: b.namespace, name: b.user }))
+    .then(async () => (await waitForAccess(api, b.user, b.namespace, false)) - t0)));
+  return { isolated: summarize(isolated), burst: summarize(lateness) };
+}
+
+/** The cron-style alternative: list every 30 s, delete what has expired. */
+async function measurePollingReaper(api: KubeApi, namespaces: string[]): Promise<Summary> {
+  const base = Date.now() + 5000;
+  const bindings = Array.from({ length: 200 }, (_, i) => ({ namespace: namespaces[i % namespaces.length] ?? '', user: `poll-${String(i)}`, at: base + i * 150 }));
+  await Promise.all(bindings.map((b) => bindUser(api, b.namespace, b.user, b.user, { bench: 'polling' }, { expiresAt: String(b.at) })));
+  const lastExpiry = base + 200 * 150;
+  const deleted = new Map<string, number>();
+  while (deleted.size < bindings.length) {
+    await sleep(POLL_INTERVAL_MS);
+    const list = await api.rbac.listRoleBindingForAllNamespaces({ labelSelector: 'bench=polling' });
+    const now = Date.now();
+    await Promise.all(list.items.filter((b) => Number(b.metadata?.annotations?.expiresAt ?? Infinity) <= now).map(async (b) => {
+      await api.rbac.deleteNamespacedRoleBinding({ namespace: b.metadata?.namespace ?? '', name: b.metadata?.name ?? '' });
+      deleted.set(`${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`, now);
+    }));
+    if (now > lastExpiry + 2 * POLL_INTERVAL_MS) break;
+  }
+  const lateness = await Promise.all(bindings.map(async (b) => (await waitForAccess(api, b.user, b.namespace, false, 120_000, 5)) - b.at));
+  return summarize(lateness);
+}
+
+function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: Summary }; polling: Summary; requestsPerLifecycle: { ttl5s: number; ttl20s: number }; machine: { cpus: number; cpuModel: string; memoryGb: number } }): string {
+  const rows = r.scales.flatMap((s) => [
+    [String(s.scale), 'activation (create → SAR allows), 100/s', ms(s.activation.p50), ms(s.activation.p99), ms(s.activation.max), String(s.activation.n)],
+    [String(s.scale), 'isolated expiry lateness (deadline → SAR denies)', ms(s.isolated.p50), ms(s.isolated.p99), ms(s.isolated.max), String(s.isolated.n)],
+    [String(s.scale), `${String(s.burst.n)} expiring in one second: lateness`, ms(s.burst.p50), ms(s.burst.p99), ms(s.burst.max), String(s.burst.n)],
+  ]);
+  rows.push(
+    ['-', 'floor: admin deletes one RoleBinding → SAR denies', ms(r.floor.isolated.p50), ms(r.floor.isolated.p99), ms(r.floor.isolated.max), String(r.floor.isolated.n)],
+    ['-', `floor: admin deletes ${String(r.floor.burst.n)} at once → SAR denies`, ms(r.floor.burst.p50), ms(r.floor.burst.p99), ms(r.floor.burst.max), String(r.floor.burst.n)],
+    ['-', 'polling reaper (30 s) lateness', ms(r.polling.p50), ms(r.polling.p99), ms(r.polling.max), String(r.polling.n)],
+  );
+  const usage = r.scales.map((s) => [String(s.scale), `${s.rssMb.toFixed(0)} MB`, `${s.cpuSeconds.toFixed(1)} s`]);
+  return [
+    `machine: ${String(r.machine.cpus)} × ${r.machine.cpuModel}, ${String(r.machine.memoryGb)} GiB`,
+    '',
+    table(['active grants', 'measure', 'p50', 'p99', 'max', 'n'], rows),
+    '',
+    table(['active grants', 'operator RSS', 'operator CPU (cumulative)'], usage),
+    '',
+    `API requests per grant lifecycle: ${r.requestsPerLifecycle.ttl5s.toFixed(1)} (ttl 5s), ${r.requestsPerLifecycle.ttl20s.toFixed(1)} (ttl 20s)`,
+  ].join('\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
