@@ -110,6 +110,13 @@ export function processUsage(pid: number): { rssMb: number; cpuSeconds: number }
   return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
 }
 
+/** V8 heap in use and Node's total heap (MB), from the operator's own process metrics. */
+export async function operatorHeap(metricsUrl: string): Promise<{ heapUsedMb: number; heapTotalMb: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const read = (name: string): number => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return { heapUsedMb: read('debuggrant_process_nodejs_heap_size_used_bytes'), heapTotalMb: read('debuggrant_process_nodejs_heap_size_total_bytes') };
+}
+
 /** Total API requests the operator has made (its own histogram's count). */
 export async function operatorRequests(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();

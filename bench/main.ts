@@ -13,7 +13,7 @@ import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { Semaphore } from '../src/runtime/semaphore.ts';
 import {
-  POD, adminApi, createGrant, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
+  POD, adminApi, createGrant, operatorHeap, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
   waitForAccess, watchBindings, type OperatorProcess,
 } from './cluster.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
@@ -45,6 +45,8 @@ interface ScaleResult {
   isolated: Summary;
   burst: Summary;
   rssMb: number;
+  heapUsedMb: number;
+  heapTotalMb: number;
   cpuSeconds: number;
   apiLatency: Record<string, { count: number; meanMs: number }>;
 }
@@ -90,11 +92,11 @@ async function main(): Promise<void> {
       say(`scale ${String(scale)}: ${String(burstSize)} grants expiring in the same second`);
       const burst = await measureBurst(api, events, next, burstSize);
       await operatorSettled(op.metricsUrl);
-      const usage = processUsage(op.child.pid ?? 0);
+      const usage = { ...processUsage(op.child.pid ?? 0), ...(await operatorHeap(op.metricsUrl)) };
       const api2 = await operatorRequestLatency(op.metricsUrl);
       results.push({ scale, activation, isolated, burst, ...usage, apiLatency: api2 });
       say(`scale ${String(scale)}: operator API requests: ${Object.entries(api2).sort((a, b) => b[1].count - a[1].count).slice(0, 8).map(([k, v]) => `${k} ${String(v.count)}×${v.meanMs.toFixed(1)}ms`).join(', ')}`);
-      say(`scale ${String(scale)}: activation p99 ${ms(activation.p99)}, isolated expiry p99 ${ms(isolated.p99)}, burst p99 ${ms(burst.p99)}, RSS ${usage.rssMb.toFixed(0)} MB`);
+      say(`scale ${String(scale)}: activation p99 ${ms(activation.p99)}, isolated expiry p99 ${ms(isolated.p99)}, burst p99 ${ms(burst.p99)}, RSS ${usage.rssMb.toFixed(0)} MB, heap ${usage.heapUsedMb.toFixed(0)} MB`);
     }
 
     say('requests per grant lifecycle, at two TTLs');
@@ -252,13 +254,13 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
     ['-', `floor: admin deletes ${String(r.floor.burst.n)} at once → SAR denies`, ms(r.floor.burst.p50), ms(r.floor.burst.p99), ms(r.floor.burst.max), String(r.floor.burst.n)],
     ['-', 'polling reaper (30 s) lateness', ms(r.polling.p50), ms(r.polling.p99), ms(r.polling.max), String(r.polling.n)],
   );
-  const usage = r.scales.map((s) => [String(s.scale), `${s.rssMb.toFixed(0)} MB`, `${s.cpuSeconds.toFixed(1)} s`]);
+  const usage = r.scales.map((s) => [String(s.scale), `${s.rssMb.toFixed(0)} MB`, `${s.heapUsedMb.toFixed(0)} / ${s.heapTotalMb.toFixed(0)} MB`, `${s.cpuSeconds.toFixed(1)} s`]);
   return [
     `machine: ${String(r.machine.cpus)} × ${r.machine.cpuModel}, ${String(r.machine.memoryGb)} GiB`,
     '',
     table(['active grants', 'measure', 'p50', 'p99', 'max', 'n'], rows),
     '',
-    table(['active grants', 'operator RSS', 'operator CPU (cumulative)'], usage),
+    table(['active grants', 'operator RSS', 'V8 heap used / total', 'operator CPU (cumulative)'], usage),
     '',
     `API requests per grant lifecycle: ${r.requestsPerLifecycle.ttl5s.toFixed(1)} (ttl 5s), ${r.requestsPerLifecycle.ttl20s.toFixed(1)} (ttl 20s)`,
   ].join('\n');

@@ -87,7 +87,21 @@ export class Operator {
     const informers = <T extends KubernetesObject>(name: string, make: (ns?: string) => ListWatchLike<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
       new MultiCache(namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, make(ns), clock, log, on, () => { this.resyncAll(); })));
 
-    this.grants = informers('debuggrants', (ns) => grantSource(api, ns), (g) => { this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? '')); });
+    // Whether a pod's ephemeral containers are sanctioned depends on which Active grants list
+    // it: when a grant's pods or phase change (as the cache now shows), re-check the pods it
+    // lists and those it listed before.
+    const grantPods = new Map<string, { phase: string | undefined; pods: string[] }>();
+    this.grants = informers('debuggrants', (ns) => grantSource(api, ns), (g, event) => {
+      const namespace = g.metadata.namespace ?? '';
+      const key = grantKey(namespace, g.metadata.name ?? '');
+      this.grantQueue.add(key);
+      const before = grantPods.get(key);
+      const after = event === 'delete' ? { phase: undefined, pods: [] } : { phase: g.status?.phase, pods: g.status?.pods ?? [] };
+      if (event === 'delete') grantPods.delete(key);
+      else grantPods.set(key, after);
+      if (before && before.phase === after.phase && before.pods.join() === after.pods.join()) return;
+      for (const pod of new Set([...(before?.pods ?? []), ...after.pods])) this.podQueue.add(grantKey(namespace, pod));
+    });
     this.pods = informers('pods', (ns) => podSource(api, ns), (p) => { this.podChanged(p); });
     const ownedChanged = (o: V1Role | V1RoleBinding): void => {
       const grant = o.metadata?.labels?.[GRANT_LABEL];
@@ -124,7 +138,6 @@ export class Operator {
       grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings, indexes: this.indexes,
       scheduleDeadline: (key, at) => { if (at === undefined) this.deadlines.cancel(key); else this.deadlines.schedule(key, at); },
       requeueAfter: (key, delay) => { this.grantQueue.addAfter(key, delay); },
-      podsTouched: (ns, pods) => { for (const p of pods) this.podQueue.add(grantKey(ns, p)); },
     });
     const lingering = new LingeringReconciler({ api, clock, log, metrics: this.metrics, events, grants: this.grants, pods: this.pods, identity });
     const onError = (controller: string) => (key: string, err: unknown, attempt: number): void => {

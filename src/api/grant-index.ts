@@ -16,6 +16,7 @@ export interface ActiveGrantEntry {
   pods: string[];
   image: string;
   profile: Profile;
+  activatedAt: string;
   expiresAt: string;
 }
 
@@ -81,6 +82,11 @@ export function applyIndexChange(current: IndexContent, change: IndexChange, now
 
 function sortByGrant<T extends { grant: string }>(xs: readonly T[]): T[] {
   return [...xs].sort((a, b) => a.grant.localeCompare(b.grant));
+}
+
+/** This grant's own active entry: its deadline is on record here before any RBAC exists. */
+export function activeRecord(content: IndexContent, grant: string, uid: string): ActiveGrantEntry | undefined {
+  return content.active.find((e) => e.grant === grant && e.uid === uid);
 }
 
 export function endedRecord(content: IndexContent, grant: string): EndedGrantEntry | undefined {

@@ -3,7 +3,7 @@
 // and running it twice in a row sends nothing the second time.
 import type { V1Pod, V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { permissionsFor } from '../api/access.ts';
-import { contentOf, endedRecord, type DebugGrantIndex } from '../api/grant-index.ts';
+import { activeRecord, contentOf, endedRecord, type DebugGrantIndex } from '../api/grant-index.ts';
 import { FINALIZER, INDEX_NAME, rbacName, subjectText } from '../api/names.ts';
 import type { DebugGrantSpec } from '../api/schema.ts';
 import type { DebugGrant, LingeringContainer } from '../api/types.ts';
@@ -48,8 +48,6 @@ export interface GrantReconcilerDeps {
   /** Wake this grant at its deadline (the reaper's heap). */
   scheduleDeadline(key: string, at: number | undefined): void;
   requeueAfter(key: string, delayMs: number): void;
-  /** A grant changed which pods it covers: re-check them for lingering containers. */
-  podsTouched(namespace: string, pods: readonly string[]): void;
   /** Identity written into audit lines as `by`. */
   identity: string;
 }
@@ -68,6 +66,8 @@ export class GrantReconciler {
   private readonly ownWrites = new Map<string, { superseded: Set<string>; grant: DebugGrant }>();
   /** The same for each namespace's index: grants of one namespace write it back to back. */
   private readonly ownIndexWrites = new Map<string, { superseded: Set<string>; index: DebugGrantIndex }>();
+  /** Grants whose RoleBinding the deadline's fast path deleted (so the reconcile need not again). */
+  private readonly revokedAtDeadline = new Set<string>();
 
   constructor(deps: GrantReconcilerDeps) {
     this.d = deps;
@@ -82,31 +82,27 @@ export class GrantReconciler {
       this.d.scheduleDeadline(key, undefined);
       return;
     }
+    let current = grant;
     if (!grant.metadata.deletionTimestamp && !(grant.metadata.finalizers ?? []).includes(FINALIZER)) {
-      // The update event this causes brings us back with the finalizer in place.
-      await addFinalizer(this.d.api, grant);
-      return;
+      // Before anything is granted: deleting the grant must always come back to us.
+      current = this.wrote(key, grant, await addFinalizer(this.d.api, grant));
     }
     const now = new Date(this.d.clock.now());
     const index = this.knownIndex(namespace);
     const decision = planGrant({
-      grant, pods: this.d.pods.list(namespace), ended: endedRecord(contentOf(index), name), now, config: this.d.config,
+      grant, pods: this.d.pods.list(namespace), now, config: this.d.config,
+      ended: endedRecord(contentOf(index), name), active: activeRecord(contentOf(index), name, grant.metadata.uid ?? ''),
     });
     const previousPhase = grant.status?.phase;
     const log = this.d.log.child({ kind: 'DebugGrant', namespace, name, generation: grant.metadata.generation });
 
-    let current = grant;
-    if (decision.phase === 'Active' && grant.status?.expiresAt === undefined) {
-      // Persist the deadline before anything is granted: a crash after granting must not
-      // let a later reconcile compute a fresh (later) deadline.
-      current = this.wrote(key, grant, await writeGrantStatus(this.d.api, grant, {
-        phase: 'Active', activatedAt: decision.activatedAt, expiresAt: decision.expiresAt, observedGeneration: grant.metadata.generation,
-      }));
-    }
-
-    const rbacChanged = await this.applyRbac(decision, previousPhase, now);
+    // The index entry (with the deadline) is written before the RBAC it stands for, so a
+    // crash in between never lets a later reconcile compute a fresh, later deadline.
     const indexChange = decision.indexChange;
-    if (indexChange) await this.updateIndex(namespace, (current) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), current));
+    if (indexChange && indexChange.kind === 'upsert') await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
+    const rbacChanged = await this.applyRbac(decision, previousPhase, now);
+    // Ending: the entry goes after the RoleBinding, in the same step.
+    if (indexChange && indexChange.kind !== 'upsert') await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
 
     const verification = await this.verify(decision, current, rbacChanged, now);
     const lingering = decision.phase === 'Expired' || decision.phase === 'Revoked'
@@ -114,7 +110,7 @@ export class GrantReconciler {
     const status = desiredStatus(decision, current.status, verification, lingering, grant.metadata.generation ?? 0, now);
     if (!sameStatus(current.status, status)) current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
 
-    await this.recordTransition(decision, grant, previousPhase, verification, log, now);
+    this.recordTransition(decision, grant, previousPhase, verification, log, now);
     this.d.scheduleDeadline(key, decision.deadline?.getTime());
     if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
     log.debug({ phase: decision.phase, reason: decision.reason, ms: this.d.clock.now() - now.getTime() }, 'reconciled');
@@ -131,9 +127,9 @@ export class GrantReconciler {
     const expiresAt = grant?.status?.expiresAt;
     const now = this.d.clock.now();
     if (grant?.status?.phase !== 'Active' || !expiresAt || Date.parse(expiresAt) > now) return;
-    if (await deleteRoleBinding(this.d.api, namespace, rbacName(name))) {
-      this.d.metrics.revocationLateness.observe(Math.max(0, now - Date.parse(expiresAt)) / 1000);
-    }
+    const deleted = await deleteRoleBinding(this.d.api, namespace, rbacName(name));
+    this.revokedAtDeadline.add(key);
+    if (deleted) this.d.metrics.revocationLateness.observe(Math.max(0, now - Date.parse(expiresAt)) / 1000);
   }
 
   private freshest(key: string, cached: DebugGrant | undefined): DebugGrant | undefined {
@@ -155,10 +151,12 @@ export class GrantReconciler {
     const { namespace, name } = d.ref;
     const objName = rbacName(name);
     if (!d.rbac) {
-      // Ending a grant deletes unconditionally (the cache may lag a just-created binding);
-      // in a steady state the cache says whether anything is left to delete.
+      // Ending a grant deletes unconditionally (the cache may lag a just-created binding),
+      // unless the deadline's fast path just did; in a steady state the cache says whether
+      // anything is left to delete.
       const ending = previousPhase === 'Active';
-      const bindingThere = ending || this.d.bindings.get(objName, namespace) !== undefined;
+      const fastPathDone = this.revokedAtDeadline.delete(grantKey(namespace, name));
+      const bindingThere = (ending && !fastPathDone) || this.d.bindings.get(objName, namespace) !== undefined;
       const roleThere = ending || this.d.roles.get(objName, namespace) !== undefined;
       // The binding goes first: once it is gone no access remains, whatever happens next.
       const removedBinding = bindingThere && await deleteRoleBinding(this.d.api, namespace, objName);
@@ -168,6 +166,8 @@ export class GrantReconciler {
       const removedRole = roleThere && await deleteRole(this.d.api, namespace, objName);
       return removedBinding || removedRole;
     }
+    // The Role first: RBAC's escalation check resolves the Role a new binding refers to,
+    // and refuses the binding (to anyone without `bind`) while the Role does not exist.
     let changed = false;
     if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
       await applyRole(this.d.api, d.rbac.role);
@@ -189,7 +189,13 @@ export class GrantReconciler {
       if (!rbacChanged && ready?.status === 'True' && sameMembers(grant.status?.pods, d.pods)) {
         return { granted: { ok: true, message: ready.message } };
       }
-      const missing = await this.accessFound(spec, d, true);
+      // RBAC changes reach the authorizer's cache within milliseconds: a few quick looks
+      // before falling back to a requeue.
+      let missing = await this.accessFound(spec, d, true);
+      for (let i = 0; i < 5 && missing.length > 0; i++) {
+        await new Promise<void>((r) => { this.d.clock.setTimer(r, 20); });
+        missing = await this.accessFound(spec, d, true);
+      }
       if (missing.length > 0) {
         // RBAC changes reach the authorizer's cache within milliseconds; look again shortly.
         this.d.requeueAfter(grantKey(d.ref.namespace, d.ref.name), VERIFY_RETRY_MS);
@@ -246,7 +252,7 @@ export class GrantReconciler {
     const fresh = result.slice(previous.length);
     if (fresh.length > 0) {
       const what = fresh.map((l) => `${l.pod}/${l.container}`).join(', ');
-      await this.event(d, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
+      this.event(d, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
       this.auditLine(log, 'pod.lingering', d, 'LingeringEphemeralContainer', new Date(this.d.clock.now()), fresh.map((l) => l.pod));
     }
     if (spec.onExpiry === 'Evict') await this.evict(d, result, log);
@@ -258,7 +264,7 @@ export class GrantReconciler {
       const pod = this.d.pods.get(podName, d.ref.namespace);
       if (!pod || pod.metadata?.deletionTimestamp) continue;
       if (!hasController(pod)) {
-        await this.event(d, 'Warning', 'NotEvicted', `pod ${podName} has no controller to recreate it, so it is flagged, not evicted`);
+        this.event(d, 'Warning', 'NotEvicted', `pod ${podName} has no controller to recreate it, so it is flagged, not evicted`);
         continue;
       }
       try {
@@ -271,30 +277,29 @@ export class GrantReconciler {
       }
       const at = new Date(this.d.clock.now()).toISOString();
       for (const l of lingering) if (l.pod === podName) l.evictedAt = at;
-      await this.event(d, 'Normal', 'Evicted', `evicted pod ${podName} to end its lingering ephemeral containers (onExpiry: Evict)`);
+      this.event(d, 'Normal', 'Evicted', `evicted pod ${podName} to end its lingering ephemeral containers (onExpiry: Evict)`);
       this.auditLine(log, 'pod.evicted', d, 'Evicted', new Date(this.d.clock.now()), [podName]);
     }
   }
 
-  private async recordTransition(d: GrantDecision, grant: DebugGrant, previousPhase: string | undefined, v: Verification, log: Logger, now: Date): Promise<void> {
+  private recordTransition(d: GrantDecision, grant: DebugGrant, previousPhase: string | undefined, v: Verification, log: Logger, now: Date): void {
     const podsChanged = d.phase === 'Active' && previousPhase === 'Active' && !sameMembers(grant.status?.pods, d.pods);
     if (previousPhase === d.phase && !podsChanged) {
       const wasVerified = findCondition(grant.status?.conditions, 'RevocationVerified');
-      if (v.revoked && !wasVerified) await this.recordRevocationCheck(d, v.revoked, log, now);
+      if (v.revoked && !wasVerified) this.recordRevocationCheck(d, v.revoked, log, now);
       return;
     }
     const event: AuditEvent = podsChanged ? 'grant.pods-changed' : ({
       Pending: 'grant.activated', Active: 'grant.activated', Expired: 'grant.expired', Revoked: 'grant.revoked', Denied: 'grant.denied',
     } as const)[d.phase];
     const type: EventType = d.phase === 'Denied' ? 'Warning' : 'Normal';
-    await this.event(d, type, podsChanged ? 'PodsChanged' : d.reason, d.message);
+    this.event(d, type, podsChanged ? 'PodsChanged' : d.reason, d.message);
     this.auditLine(log, event, d, d.reason, now, d.pods);
-    this.d.podsTouched(d.ref.namespace, [...new Set([...(grant.status?.pods ?? []), ...d.pods])]);
-    if (v.revoked) await this.recordRevocationCheck(d, v.revoked, log, now);
+    if (v.revoked) this.recordRevocationCheck(d, v.revoked, log, now);
   }
 
-  private async recordRevocationCheck(d: GrantDecision, r: { ok: boolean; message: string }, log: Logger, now: Date): Promise<void> {
-    if (!r.ok) await this.event(d, 'Warning', 'StandingAccess', r.message);
+  private recordRevocationCheck(d: GrantDecision, r: { ok: boolean; message: string }, log: Logger, now: Date): void {
+    if (!r.ok) this.event(d, 'Warning', 'StandingAccess', r.message);
     this.auditLine(log, r.ok ? 'grant.revocation-verified' : 'grant.standing-access', d, r.ok ? 'NoAccessRemains' : 'StandingAccess', now, d.pods);
   }
 
@@ -305,7 +310,12 @@ export class GrantReconciler {
     });
   }
 
-  private async event(d: GrantDecision, type: EventType, reason: string, message: string): Promise<void> {
+  /** Events are a courtesy (status and audit line are the record): sent without waiting. */
+  private event(d: GrantDecision, type: EventType, reason: string, message: string): void {
+    void this.sendEvent(d, type, reason, message);
+  }
+
+  private async sendEvent(d: GrantDecision, type: EventType, reason: string, message: string): Promise<void> {
     try {
       await this.d.events.record({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', namespace: d.ref.namespace, name: d.ref.name, uid: d.ref.uid }, type, reason, message);
     } catch (err) {

@@ -1,7 +1,7 @@
 // planGrant: the desired state of one grant, decided from what is observed and nothing
 // else. Pure, so every rule of the grant lifecycle is unit-tested with a fake clock.
 import type { V1Pod } from '@kubernetes/client-node';
-import type { EndedGrantEntry, IndexChange } from '../api/grant-index.ts';
+import type { ActiveGrantEntry, EndedGrantEntry, IndexChange } from '../api/grant-index.ts';
 import { REVOKE_ANNOTATION, subjectUsername } from '../api/names.ts';
 import { grantPolicyProblems } from '../api/policy.ts';
 import { DebugGrantSpecSchema, describeIssues, type DebugGrantSpec } from '../api/schema.ts';
@@ -17,6 +17,8 @@ export interface GrantObservation {
   pods: readonly V1Pod[];
   /** The operator's record of a grant of this name that already ended, if any. */
   ended: EndedGrantEntry | undefined;
+  /** This grant's active index entry, if written: it carries the deadline fixed at activation. */
+  active?: ActiveGrantEntry | undefined;
   now: Date;
   config: OperatorConfig;
 }
@@ -102,9 +104,10 @@ export function planGrant(o: GrantObservation): GrantDecision {
   if (!wasActivated && notAfter && notAfter.getTime() <= now.getTime()) {
     return denied('NotAfterInPast', `spec.notAfter ${spec.notAfter ?? ''} is already past; nothing to grant`);
   }
-  const activatedAt = status.activatedAt ?? nowIso;
-  // Fixed at first activation and never recomputed: a restart or a re-sync cannot extend it.
-  const expiresAt = status.expiresAt ?? new Date(Math.min(
+  // Fixed at first activation (recorded in the index before any RBAC exists, then in status)
+  // and never recomputed: a crash, a restart or a re-sync cannot extend it.
+  const activatedAt = status.activatedAt ?? o.active?.activatedAt ?? nowIso;
+  const expiresAt = status.expiresAt ?? o.active?.expiresAt ?? new Date(Math.min(
     Date.parse(activatedAt) + (parseDuration(spec.ttl) ?? 0),
     notAfter?.getTime() ?? Number.POSITIVE_INFINITY,
   )).toISOString();
@@ -136,7 +139,7 @@ export function planGrant(o: GrantObservation): GrantDecision {
       entry: {
         grant: ref.name, uid: ref.uid, subject: spec.subject,
         username: subjectUsername(spec.subject) ?? '', group: spec.subject.kind === 'Group' ? spec.subject.name : '',
-        pods, image: spec.image, profile: spec.profile, expiresAt,
+        pods, image: spec.image, profile: spec.profile, activatedAt, expiresAt,
       },
     },
     deadline: new Date(expiresAt),

@@ -14,13 +14,13 @@ export async function writeGrantStatus(api: KubeApi, grant: DebugGrant, status: 
   return (await api.custom.patchNamespacedCustomObjectStatus({ ...at(grant), body }, mergePatch)) as DebugGrant;
 }
 
-export async function addFinalizer(api: KubeApi, grant: DebugGrant): Promise<void> {
+export async function addFinalizer(api: KubeApi, grant: DebugGrant): Promise<DebugGrant> {
   const finalizers = grant.metadata.finalizers;
   const body = [
     { op: 'test', path: '/metadata/resourceVersion', value: grant.metadata.resourceVersion },
     finalizers ? { op: 'add', path: '/metadata/finalizers/-', value: FINALIZER } : { op: 'add', path: '/metadata/finalizers', value: [FINALIZER] },
   ];
-  await api.custom.patchNamespacedCustomObject({ ...at(grant), body }, jsonPatch);
+  return (await api.custom.patchNamespacedCustomObject({ ...at(grant), body }, jsonPatch)) as DebugGrant;
 }
 
 export async function removeFinalizer(api: KubeApi, grant: DebugGrant): Promise<void> {

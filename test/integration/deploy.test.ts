@@ -63,7 +63,7 @@ describe('deployment', () => {
       } });
       operator = new Operator({
         api: fromKubeConfig(kc), config: parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns], revocationSettle: '1s' }),
-        log: makeLogger('silent'), processMetrics: false, identity: 'sa-operator',
+        log: makeLogger(process.env.TEST_OPERATOR_LOG ?? 'silent'), processMetrics: false, identity: 'sa-operator',
       });
       await operator.start();
     });
