@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../hack/controlplane/install.ts';
 import type { PlaneState } from '../hack/controlplane/plane.ts';
-import { loopbackPort, stopPid } from '../hack/controlplane/processes.ts';
+import { loopbackPort, stopPid, stopWhenOwnerDies } from '../hack/controlplane/processes.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.ts';
 import { fromKubeConfig, type KubeApi } from '../src/kube/client.ts';
 import { Semaphore } from '../src/runtime/semaphore.ts';
@@ -91,6 +91,7 @@ export async function startOperator(state: PlaneState, dir: string, workers: num
     stdio: ['ignore', log, log],
     env: { ...process.env, DEBUGGRANT_CONFIG: configFile, DEBUGGRANT_KUBECONFIG: state.kubeconfig, DEBUGGRANT_CONTEXT: 'admin', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   });
+  if (child.pid) stopWhenOwnerDies(child.pid);
   const base = `http://127.0.0.1:${String(port)}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`operator exited; see ${join(dir, 'bench-operator.log')}`);

@@ -30,7 +30,7 @@ export function startProcess(name: string, bin: string, args: string[], logFile:
  * A detached watchdog that stops the child once this process is gone, however it went
  * (a killed test run, a closed terminal): the control plane never outlives its owner.
  */
-function stopWhenOwnerDies(child: number): void {
+export function stopWhenOwnerDies(child: number): void {
   const script = `while kill -0 ${String(process.pid)} 2>/dev/null; do sleep 1; done; kill -TERM ${String(child)} 2>/dev/null; sleep 5; kill -KILL ${String(child)} 2>/dev/null`;
   spawn('sh', ['-c', script], { stdio: 'ignore', detached: true }).unref();
 }

@@ -2,6 +2,7 @@
 // and the operator's memory of grants that ended (so a re-applied copy cannot grant
 // again). Only the operator may write it; pure functions here compute its next state.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { sameContent } from './equal.ts';
 import type { Profile, Subject } from './schema.ts';
 import type { GrantPhase } from './types.ts';
 
@@ -77,7 +78,8 @@ export function applyIndexChange(current: IndexContent, change: IndexChange, now
   const horizon = now.getTime() - retentionMs;
   ended = ended.filter((e) => Date.parse(e.endedAt) >= horizon);
   const next = { active: sortByGrant(active), ended: sortByGrant(ended) };
-  return JSON.stringify(next) === JSON.stringify({ active: sortByGrant(current.active), ended: sortByGrant(current.ended) }) ? undefined : next;
+  // Semantic comparison: what the API server returns has its keys in another order.
+  return sameContent(next, { active: sortByGrant(current.active), ended: sortByGrant(current.ended) }) ? undefined : next;
 }
 
 function sortByGrant<T extends { grant: string }>(xs: readonly T[]): T[] {

@@ -1,7 +1,7 @@
 // Reconcile one DebugGrant: observe (caches), decide (planGrant), act (src/kube), record
 // (status, Events, audit line). Level-triggered: it never trusts the event that woke it,
 // and running it twice in a row sends nothing the second time.
-import type { V1Pod, V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { permissionsFor } from '../api/access.ts';
 import { activeRecord, contentOf, endedRecord, type DebugGrantIndex } from '../api/grant-index.ts';
 import { FINALIZER, INDEX_NAME, rbacName, subjectText } from '../api/names.ts';
@@ -10,46 +10,30 @@ import type { DebugGrant, LingeringContainer } from '../api/types.ts';
 import type { OperatorConfig } from '../config.ts';
 import { ms } from '../config.ts';
 import { subjectCan } from '../kube/access-review.ts';
-import type { KubeApi } from '../kube/client.ts';
-import type { EventRecorder, EventType } from '../kube/events.ts';
+import type { EventType } from '../kube/events.ts';
 import { changeIndex } from '../kube/grant-index.ts';
 import { addFinalizer, removeFinalizer, writeGrantStatus } from '../kube/grants.ts';
 import { evictPod } from '../kube/pods.ts';
 import { applyRole, applyRoleBinding, deleteRole, deleteRoleBinding } from '../kube/rbac.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
 import { coveredPods, hasController, runningEphemeralContainers } from '../reaper/lingering.ts';
-import type { Clock } from '../runtime/clock.ts';
 import { apiMessage } from '../runtime/errors.ts';
 import { findCondition } from './conditions.ts';
+import type { Cache, ReconcilerContext } from './context.ts';
 import { grantKey, splitKey } from './keys.ts';
 import { planGrant, type GrantDecision } from './plan.ts';
 import { bindingMatches, roleMatches } from './rbac.ts';
 import { selectorMatches } from './selector.ts';
 import { desiredStatus, sameStatus, type Verification } from './status.ts';
 
-export interface Cache<T> {
-  get(name: string, namespace?: string): T | undefined;
-  list(namespace?: string): readonly T[];
-}
-
-export interface GrantReconcilerDeps {
-  api: KubeApi;
+export interface GrantReconcilerDeps extends ReconcilerContext {
   config: OperatorConfig;
-  clock: Clock;
-  log: Logger;
-  metrics: Metrics;
-  events: EventRecorder;
-  grants: Cache<DebugGrant>;
-  pods: Cache<V1Pod>;
   roles: Cache<V1Role>;
   bindings: Cache<V1RoleBinding>;
   indexes: Cache<DebugGrantIndex>;
   /** Wake this grant at its deadline (the reaper's heap). */
   scheduleDeadline(key: string, at: number | undefined): void;
   requeueAfter(key: string, delayMs: number): void;
-  /** Identity written into audit lines as `by`. */
-  identity: string;
 }
 
 const VERIFY_RETRY_MS = 100;

@@ -4,7 +4,7 @@ import type { V1OwnerReference, V1PolicyRule, V1Role, V1RoleBinding, RbacV1Subje
 import { permissionsFor } from '../api/access.ts';
 import { GRANT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, rbacName } from '../api/names.ts';
 import { API_VERSION, KIND, type DebugGrantSpec, type Subject } from '../api/schema.ts';
-import { sameContent } from './equal.ts';
+import { sameContent } from '../api/equal.ts';
 
 export interface GrantRef {
   name: string;

@@ -2,7 +2,7 @@
 // decision plus what verification by SubjectAccessReview found.
 import type { DebugGrantStatus, LingeringContainer } from '../api/types.ts';
 import { setConditions, type ConditionInput } from './conditions.ts';
-import { sameContent } from './equal.ts';
+import { sameContent } from '../api/equal.ts';
 import type { GrantDecision } from './plan.ts';
 
 export interface Verification {

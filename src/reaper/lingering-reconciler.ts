@@ -1,36 +1,19 @@
 // Reconcile one pod's lingering flag: running ephemeral containers on a pod that no
 // Active grant covers get an annotation, a Warning Event and an audit line; the flag
 // goes away when they stop. Covers containers left after expiry and ones added outside any grant.
-import type { V1Pod } from '@kubernetes/client-node';
 import { LINGERING_ANNOTATION } from '../api/names.ts';
-import type { DebugGrant } from '../api/types.ts';
-import type { Cache } from '../controller/grant-reconciler.ts';
+import type { ReconcilerContext } from '../controller/context.ts';
 import { splitKey } from '../controller/keys.ts';
-import type { KubeApi } from '../kube/client.ts';
-import type { EventRecorder } from '../kube/events.ts';
 import { setLingeringAnnotation } from '../kube/pods.ts';
-import { audit, type Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Clock } from '../runtime/clock.ts';
+import { audit } from '../log.ts';
 import { apiMessage } from '../runtime/errors.ts';
 import { coveredPods, lingeringAnnotation, runningEphemeralContainers } from './lingering.ts';
 
-export interface LingeringDeps {
-  api: KubeApi;
-  clock: Clock;
-  log: Logger;
-  metrics: Metrics;
-  events: EventRecorder;
-  grants: Cache<DebugGrant>;
-  pods: Cache<V1Pod>;
-  identity: string;
-}
-
 export class LingeringReconciler {
-  private readonly d: LingeringDeps;
+  private readonly d: ReconcilerContext;
   private readonly counts = new Map<string, number>();
 
-  constructor(deps: LingeringDeps) {
+  constructor(deps: ReconcilerContext) {
     this.d = deps;
   }
 

@@ -9,7 +9,7 @@ import { GROUP, VERSION, type Profile } from '../../src/api/schema.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import { canI, clientsFor, eventually, freshNamespace, kubectl, rejection } from '../support/cluster.ts';
 import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
-import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 import { APPROVED_REGISTRY } from '../support/policy.ts';
 
@@ -41,7 +41,6 @@ async function standingDebugRbac(namespace: string): Promise<void> {
 
 let seq = 0;
 const name = (): string => `dbg-${String(seq++)}`;
-const ready = (g: Awaited<ReturnType<typeof getGrant>>) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 describe('admission policies', () => {
   let ns: string;
@@ -68,7 +67,7 @@ describe('admission policies', () => {
     await createGrant(ns, 'alice-general', grantSpec({ image: SYS_IMAGE, profile: 'general', podSelector: { matchLabels: { app: 'gen' } } }));
     await createGrant(ns2, 'bob-bobs', grantSpec({ subject: { kind: 'User', name: 'bob' }, podSelector: { matchLabels: { app: 'bobs' } } }));
     for (const [n, g] of [[ns, 'alice-web'], [ns, 'engineers-net'], [ns, 'carol-host'], [ns, 'alice-general'], [ns2, 'bob-bobs']] as const) {
-      await eventually(() => getGrant(n, g), ready);
+      await eventually(() => getGrant(n, g), isReady);
     }
   });
   afterAll(async () => { await op.stop(); });
@@ -172,7 +171,7 @@ describe('admission policies', () => {
 
   test('an expired grant no longer admits, even with standing RBAC', async () => {
     await createGrant(ns, 'alice-temp', grantSpec({ ttl: '3s', podSelector: { matchLabels: { app: 'temp' } } }));
-    await eventually(() => getGrant(ns, 'alice-temp'), ready);
+    await eventually(() => getGrant(ns, 'alice-temp'), isReady);
     await addEphemeralContainer('alice', ns, 'temp-1', debugContainer(name(), DEBUG_IMAGE, 'restricted'));
     await eventually(() => getGrant(ns, 'alice-temp'), (g) => g?.status?.phase === 'Expired');
     const refused = await rejection(addEphemeralContainer('alice', ns, 'temp-1', debugContainer(name(), DEBUG_IMAGE, 'restricted')));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, plane } from '../support/cluster.ts';
-import { allRbac, createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { allRbac, createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -23,7 +23,6 @@ async function cli(context: string, args: string[]): Promise<{ code: number; std
   }
 }
 
-const ready = (g: Awaited<ReturnType<typeof getGrant>>) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 describe('kubectl debuggrant', () => {
   let ns: string;
@@ -44,7 +43,7 @@ describe('kubectl debuggrant', () => {
     expect(checked.stdout).toContain('ok: 1 DebugGrant(s) in 1 file(s) are valid');
     const applied = await kubectl('gitops', ['apply', '-f', file]);
     expect(applied.code).toBe(0);
-    await eventually(() => getGrant(ns, 'from-cli'), ready);
+    await eventually(() => getGrant(ns, 'from-cli'), isReady);
   });
 
   test('list shows phase, pods and time left', async () => {
@@ -83,7 +82,7 @@ describe('kubectl debuggrant', () => {
   test('audit lists standing debug access outside grants, not the grants themselves', async () => {
     const admin = clientsFor('admin');
     await createGrant(ns, 'audited', grantSpec({ ttl: '10m' }));
-    await eventually(() => getGrant(ns, 'audited'), ready);
+    await eventually(() => getGrant(ns, 'audited'), isReady);
     await admin.rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] }] } });
     await admin.rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-exec' }, subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] } });
     const out = await cli('admin', ['audit', '-o', 'json']);

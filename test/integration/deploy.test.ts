@@ -15,7 +15,7 @@ import { makeLogger } from '../../src/log.ts';
 import { Operator } from '../../src/operator.ts';
 import { canI, clientsFor, eventually, freshNamespace, kubectl, plane, writePodStatus } from '../support/cluster.ts';
 import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
-import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { APPROVED_REGISTRY, DEBUG_IMAGE, TEST_POLICY } from '../support/policy.ts';
 
 const SA = 'system:serviceaccount:debuggrant-system:debuggrant-operator';
@@ -71,7 +71,7 @@ describe('deployment', () => {
 
     test('its RBAC covers activation, verification, expiry, lingering flags and eviction', async () => {
       await createGrant(ns, 'cart', grantSpec({ ttl: '3s', onExpiry: 'Evict', podSelector: { matchLabels: { app: 'cart' } } }));
-      await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+      await eventually(() => getGrant(ns, 'cart'), isReady);
       await addEphemeralContainer('alice', ns, 'cart-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
       await writePodStatus(ns, 'cart-1', { ephemeralContainerStatuses: [{ name: 'dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } }] });
       const ended = await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined, 20_000);

@@ -3,7 +3,7 @@
 // verbs on exactly the matched pods; expiry revokes on time with an Event and an audit line.
 import { rbacName } from '../../src/api/names.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace } from '../support/cluster.ts';
-import { createGrant, getGrant, grantSpec, rbacFor } from '../support/grants.ts';
+import { createGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
 import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
@@ -27,7 +27,7 @@ describe('grant lifecycle', () => {
     const created = await createGrant(ns, 'inc-1', grantSpec({ ttl: '6s', access: ['debug', 'exec'] }));
     const createdAt = Date.parse(created.metadata.creationTimestamp as unknown as string);
 
-    const active = await eventually(() => getGrant(ns, 'inc-1'), (g) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+    const active = await eventually(() => getGrant(ns, 'inc-1'), isReady);
     expect(active?.status?.phase).toBe('Active');
     expect(active?.status?.pods).toEqual(['checkout-1', 'checkout-2']);
     expect(active?.status?.observedGeneration).toBe(active?.metadata.generation);

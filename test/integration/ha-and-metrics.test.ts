@@ -8,10 +8,9 @@ import { makeLogger } from '../../src/log.ts';
 import { Manager } from '../../src/manager.ts';
 import { serveProbes } from '../../src/probes.ts';
 import { clientsFor, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
-import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { APPROVED_REGISTRY } from '../support/policy.ts';
 
-const ready = (g: Awaited<ReturnType<typeof getGrant>>) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 describe('leader election and metrics', () => {
   let ns: string;
@@ -51,7 +50,7 @@ describe('leader election and metrics', () => {
     expect(lease.spec?.holderIdentity).toBe('replica-a');
 
     await createGrant(ns, 'first', grantSpec());
-    await eventually(() => getGrant(ns, 'first'), ready);
+    await eventually(() => getGrant(ns, 'first'), isReady);
 
     // Kill: no release, the Lease must lapse (3 s) before b may take it.
     const killedAt = Date.now();
@@ -60,7 +59,7 @@ describe('leader election and metrics', () => {
     const takeover = Date.now() - killedAt;
     expect(takeover).toBeLessThan(10_000);
     await createGrant(ns, 'second', grantSpec());
-    await eventually(() => getGrant(ns, 'second'), ready);
+    await eventually(() => getGrant(ns, 'second'), isReady);
 
     // Graceful: b releases the Lease and c takes it on its next try.
     const c = replica('replica-c');

@@ -3,7 +3,7 @@
 import { rbacName } from '../../src/api/names.ts';
 import { mergePatch } from '../../src/kube/client.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace } from '../support/cluster.ts';
-import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const canDebug = (ns: string, pod: string) => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: pod });
@@ -16,7 +16,7 @@ describe('pods that come and go, and hand edits', () => {
     await createPod(ns, 'web-1', { app: 'web' });
     op = await startTestOperator([ns]);
     await createGrant(ns, 'web-debug', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
-    await eventually(() => getGrant(ns, 'web-debug'), (g) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+    await eventually(() => getGrant(ns, 'web-debug'), isReady);
   });
   afterAll(async () => { await op.stop(); });
 

@@ -1,11 +1,10 @@
 // Access never outlives its deadline because the operator was down, and a grant that
 // ended never grants again, even when GitOps re-applies the same YAML after a delete.
 import { canI, createPod, eventually, freshNamespace } from '../support/cluster.ts';
-import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, rbacFor } from '../support/grants.ts';
+import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
 import { startTestOperator } from '../support/operator.ts';
 
 const canDebug = (ns: string, pod: string) => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: pod });
-const readyTrue = (g: Awaited<ReturnType<typeof getGrant>>) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 describe('operator restarts and GitOps re-creation', () => {
   let ns: string;
@@ -17,7 +16,7 @@ describe('operator restarts and GitOps re-creation', () => {
   test('stopped before the deadline, started after it: revokes before start() returns', async () => {
     const first = await startTestOperator([ns]);
     await createGrant(ns, 'while-down', grantSpec({ ttl: '3s' }));
-    const g = await eventually(() => getGrant(ns, 'while-down'), readyTrue);
+    const g = await eventually(() => getGrant(ns, 'while-down'), isReady);
     await first.stop();
     const expiresAt = Date.parse(g?.status?.expiresAt ?? '');
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 1000));
@@ -60,7 +59,7 @@ describe('operator restarts and GitOps re-creation', () => {
     const op = await startTestOperator([ns]);
     try {
       await createGrant(ns, 'short-lived', grantSpec({ ttl: '1h' }));
-      await eventually(() => getGrant(ns, 'short-lived'), readyTrue);
+      await eventually(() => getGrant(ns, 'short-lived'), isReady);
       expect(await canDebug(ns, 'api-1')).toBe(true);
       await deleteGrant(ns, 'short-lived');
       await eventually(() => getGrant(ns, 'short-lived'), (x) => x === undefined);

@@ -2,7 +2,7 @@
 // then used the way a requester would: `kubectl debug` as alice works, as bob it does not.
 import { REPO_ROOT } from '../../hack/controlplane/install.ts';
 import { eventually, kubectl } from '../support/cluster.ts';
-import { getGrant } from '../support/grants.ts';
+import { getGrant, isReady } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const IMAGE = 'registry.example.com/debug/netshoot@sha256:0f8e0ff5dd4a1d2c0a2d3b0d7c9c4a1e2f3b4c5d6e7f8091a2b3c4d5e6f70819';
@@ -19,7 +19,7 @@ describe('config/samples', () => {
     const applied = await kubectl('gitops', ['apply', '-f', `${REPO_ROOT}config/samples/debuggrant.yaml`]);
     expect(applied.stderr).toBe('');
     expect(applied.stdout).toContain('debuggrant.debuggrant.dev/inc-4211-checkout created');
-    await eventually(() => getGrant('shop', 'inc-4211-checkout'), (g) => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+    await eventually(() => getGrant('shop', 'inc-4211-checkout'), isReady);
 
     const listed = await kubectl('alice', ['get', 'dg', '-n', 'shop']);
     expect(listed.stdout).toMatch(/inc-4211-checkout\s+alice\s+Active\s+checkout-1\s+20\d\d-/);

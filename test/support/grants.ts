@@ -55,3 +55,6 @@ export async function allRbac(namespace: string): Promise<string[]> {
   const bindings = await admin.rbac.listNamespacedRoleBinding({ namespace });
   return [...roles.items.map((r) => `Role/${r.metadata?.name ?? ''}`), ...bindings.items.map((b) => `RoleBinding/${b.metadata?.name ?? ''}`)];
 }
+
+/** The grant's access is in place and verified by SubjectAccessReview. */
+export const isReady = (g: DebugGrant | undefined): boolean => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';

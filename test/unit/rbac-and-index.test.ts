@@ -66,6 +66,12 @@ describe('grant index', () => {
     expect(ended?.ended).toEqual([{ grant: 'a', uid: 'u', phase: 'Expired', endedAt: now.toISOString() }]);
   });
 
+  test('an entry the API server returned with its keys in another order is not a change', () => {
+    const mine = entry('a');
+    const fromServer = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(mine).sort(([x], [y]) => y.localeCompare(x))))) as ActiveGrantEntry;
+    expect(applyIndexChange({ active: [fromServer], ended: [] }, { kind: 'upsert', entry: mine }, now, 1e9)).toBeUndefined();
+  });
+
   test('ended records are kept for the retention period, then dropped', () => {
     const old = { active: [], ended: [{ grant: 'x', uid: 'u', phase: 'Expired' as const, endedAt: new Date(now.getTime() - 5000).toISOString() }] };
     expect(applyIndexChange(old, { kind: 'upsert', entry: entry('y') }, now, 10_000)?.ended).toHaveLength(1);
