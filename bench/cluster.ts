@@ -10,6 +10,10 @@ import type { PlaneState } from '../hack/controlplane/plane.ts';
 import { loopbackPort, stopPid, stopWhenOwnerDies } from '../hack/controlplane/processes.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.ts';
 import { fromKubeConfig, type KubeApi } from '../src/kube/client.ts';
+import { roleBindingSource } from '../src/kube/informers.ts';
+import { makeLogger } from '../src/log.ts';
+import { systemClock } from '../src/runtime/clock.ts';
+import { ResilientInformer } from '../src/runtime/informer.ts';
 import { Semaphore } from '../src/runtime/semaphore.ts';
 
 export const IMAGE = `registry.example.com/debug/netshoot@sha256:${'e'.repeat(64)}`;
@@ -67,12 +71,16 @@ export async function createGrant(api: KubeApi, g: GrantRequest): Promise<void> 
   });
 }
 
-/** RoleBinding events of the operator's grants, by namespace/name, as they happen. */
-export function watchBindings(api: KubeApi, on: (type: 'ADDED' | 'DELETED', key: string) => void): Promise<AbortController> {
-  return api.watch.watch('/apis/rbac.authorization.k8s.io/v1/rolebindings', { labelSelector: 'app.kubernetes.io/managed-by=debuggrant' },
-    (type: string, obj: k8s.V1RoleBinding) => {
-      if (type === 'ADDED' || type === 'DELETED') on(type, `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
-    }, () => undefined);
+/**
+ * RoleBinding events of the operator's grants, by namespace/name, as they happen: the
+ * operator's own resilient informer, so a watch the server closes is resumed.
+ */
+export async function watchBindings(api: KubeApi, on: (type: 'ADDED' | 'DELETED', key: string) => void): Promise<{ stop(): Promise<void> }> {
+  const informer = new ResilientInformer('bench-rolebindings', roleBindingSource(api), systemClock, makeLogger('silent'), (obj, event) => {
+    if (event !== 'update') on(event === 'add' ? 'ADDED' : 'DELETED', `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
+  });
+  await informer.start();
+  return informer;
 }
 
 export interface OperatorProcess {

@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     const floor = await measureFloor(api, namespaces, floorBurstSize);
     say('baseline: a polling reaper every 30 s (takes about a minute)');
     const polling = await measurePollingReaper(api, namespaces);
-    watch.abort();
+    await watch.stop();
 
     const report = {
       when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
