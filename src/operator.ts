@@ -94,6 +94,7 @@ export class Operator {
     this.grants = informers('debuggrants', (ns) => grantSource(api, ns), (g, event) => {
       const namespace = g.metadata.namespace ?? '';
       const key = grantKey(namespace, g.metadata.name ?? '');
+      this.grantReconciler.observed(key, g);
       this.grantQueue.add(key);
       const before = grantPods.get(key);
       const after = event === 'delete' ? { phase: undefined, pods: [] } : { phase: g.status?.phase, pods: g.status?.pods ?? [] };
@@ -131,7 +132,9 @@ export class Operator {
     this.deadlines = new DeadlineQueue(clock, (key) => {
       void revocations.run(() => this.grantReconciler.revokeAtDeadline(key))
         .catch((err: unknown) => { log.warn({ key, err: apiMessage(err) }, 'deadline revocation failed; the reconcile retries it'); })
-        .finally(() => { this.grantQueue.add(key); });
+        // The rest of the expiry (status, index, verification, Events) waits a moment, so a
+        // burst of deadlines has the API server to itself for the deletes that end access.
+        .finally(() => { this.grantQueue.addAfter(key, 1000); });
     });
     this.grantReconciler = new GrantReconciler({
       api, config, clock, log, metrics: this.metrics, events, identity,

@@ -3,13 +3,12 @@
 // again). Only the operator may write it; pure functions here compute its next state.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { sameContent } from './equal.ts';
-import type { Profile, Subject } from './schema.ts';
+import type { Profile } from './schema.ts';
 import type { GrantPhase } from './types.ts';
 
 export interface ActiveGrantEntry {
   grant: string;
   uid: string;
-  subject: Subject;
   /** What request.userInfo.username is for this subject ('' for a Group). */
   username: string;
   /** The group a Group subject names ('' otherwise). */

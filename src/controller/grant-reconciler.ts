@@ -116,6 +116,12 @@ export class GrantReconciler {
     if (deleted) this.d.metrics.revocationLateness.observe(Math.max(0, now - Date.parse(expiresAt)) / 1000);
   }
 
+  /** The watch delivered a version of the grant: our remembered write is no longer needed once it is newer. */
+  observed(key: string, grant: DebugGrant): void {
+    const own = this.ownWrites.get(key);
+    if (own && !own.superseded.has(grant.metadata.resourceVersion ?? '')) this.ownWrites.delete(key);
+  }
+
   private freshest(key: string, cached: DebugGrant | undefined): DebugGrant | undefined {
     const own = this.ownWrites.get(key);
     if (!own || !cached) return cached;

@@ -137,7 +137,7 @@ export function planGrant(o: GrantObservation): GrantDecision {
     indexChange: {
       kind: 'upsert',
       entry: {
-        grant: ref.name, uid: ref.uid, subject: spec.subject,
+        grant: ref.name, uid: ref.uid,
         username: subjectUsername(spec.subject) ?? '', group: spec.subject.kind === 'Group' ? spec.subject.name : '',
         pods, image: spec.image, profile: spec.profile, activatedAt, expiresAt,
       },

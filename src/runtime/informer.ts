@@ -16,6 +16,10 @@ export interface ListWatchLike<T extends KubernetesObject> {
 
 export type ObjectHandler<T> = (obj: T, event: 'add' | 'update' | 'delete') => void;
 
+function trim(o: KubernetesObject): void {
+  if (o.metadata) delete o.metadata.managedFields;
+}
+
 export class ResilientInformer<T extends KubernetesObject> {
   private healthy = false;
   private stopped = false;
@@ -36,8 +40,11 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.clock = clock;
     this.log = log;
     this.onRestart = onRestart;
-    inner.on('add', (o) => { onObject(o, 'add'); });
-    inner.on('update', (o) => { onObject(o, 'update'); });
+    // The cache holds the very objects these callbacks get: trimming them here trims the
+    // cache (client-go's SetTransform). managedFields are often half an object's size and
+    // nothing here reads them.
+    inner.on('add', (o) => { trim(o); onObject(o, 'add'); });
+    inner.on('update', (o) => { trim(o); onObject(o, 'update'); });
     inner.on('delete', (o) => { onObject(o, 'delete'); });
     inner.on('error', (err) => { this.failed(err); });
   }

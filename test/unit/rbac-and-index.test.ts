@@ -53,7 +53,7 @@ describe('selectors', () => {
 describe('grant index', () => {
   const now = new Date('2026-11-23T10:00:00Z');
   const entry = (grant: string, uid = 'u'): ActiveGrantEntry => ({
-    grant, uid, subject, username: 'alice', group: '', pods: ['p'], image: 'i', profile: 'restricted', activatedAt: now.toISOString(), expiresAt: now.toISOString(),
+    grant, uid, username: 'alice', group: '', pods: ['p'], image: 'i', profile: 'restricted', activatedAt: now.toISOString(), expiresAt: now.toISOString(),
   });
 
   test('upsert, end with a record, and no write when nothing changes', () => {
