@@ -26,7 +26,6 @@ export class Manager {
   readonly operator: Operator;
   private readonly elector: LeaderElector | undefined;
   private readonly opts: ManagerOptions;
-  private leaderSince: number | undefined;
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
@@ -50,7 +49,6 @@ export class Manager {
     }
     this.elector.run({
       onStartedLeading: () => {
-        this.leaderSince = Date.now();
         this.operator.start().catch((err: unknown) => { this.opts.onFatal(`operator failed to start: ${String(err)}`); });
       },
       onStoppedLeading: () => { this.opts.onFatal('lost the leader lease'); },
@@ -65,10 +63,6 @@ export class Manager {
   /** A standby replica is ready (to take over); the leader is ready once its caches are. */
   get ready(): boolean {
     return this.elector && !this.elector.isLeader ? true : this.operator.ready;
-  }
-
-  get leadingSince(): number | undefined {
-    return this.leaderSince;
   }
 
   /** Graceful: stop acting first, then hand the Lease over. `crash` skips the release, as a killed process would. */

@@ -177,12 +177,6 @@ export class Operator {
     return this.started && [this.grants, this.pods, this.roles, this.bindings, this.indexes].every((c) => c.informers.every((i) => i.ready));
   }
 
-  /** Resolves when both queues are empty: for tests and benchmarks, never for logic. */
-  async idle(): Promise<void> {
-    await this.grantQueue.idle();
-    await this.podQueue.idle();
-  }
-
   async stop(): Promise<void> {
     this.started = false;
     this.resyncTimer?.();

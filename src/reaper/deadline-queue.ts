@@ -40,10 +40,6 @@ export class DeadlineQueue {
     return this.current.size;
   }
 
-  deadlineOf(key: string): number | undefined {
-    return this.current.get(key)?.at;
-  }
-
   stop(): void {
     this.stopped = true;
     this.cancelTimer?.();
