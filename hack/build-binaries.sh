@@ -24,21 +24,8 @@ command -v go >/dev/null || { log "go is not installed: it is needed once to bui
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$out.partial"
 
-# go build -v names each package as it compiles; print a line every 200 so a
-# multi-minute cold build shows it is moving.
-build() { # module-dir output package ldflags
-  local dir="$1" bin="$2" pkg="$3" ldflags="$4" start n=0
-  start=$(date +%s)
-  log "building $bin ($pkg) — a one-off, a few minutes on a cold cache"
-  (cd "$HACK_DIR/tools/$dir" && go build -v -trimpath -ldflags "$ldflags" -o "$out.partial/$bin" "$pkg" 2>&1) |
-    while IFS= read -r line; do
-      n=$((n + 1))
-      # package paths have no spaces; compiler errors and "# pkg" headers do
-      if [[ "$line" == *" "* ]]; then printf '%s\n' "$line" >&2; fi
-      if ((n % 200 == 0)); then log "  $bin: $n packages compiled, $(($(date +%s) - start))s"; fi
-    done
-  [[ -x "$out.partial/$bin" ]] || { log "building $bin failed"; exit 1; }
-  log "built $bin in $(($(date +%s) - start))s"
+build() { # module-dir binary package ldflags
+  go_build "$1" "$out.partial/$2" "$3" "$4"
 }
 
 ver="${KUBE_VERSION#v}"

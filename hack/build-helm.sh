@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds helm from the pinned Go module in hack/tools/helm into the cache outside the
+# repo, once (the chart tests render and lint with it). Prints the path of the binary.
+# HELM (a helm binary) wins when set.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+if [[ -n "${HELM:-}" ]]; then
+  [[ -x "$HELM" ]] || { log "HELM=$HELM is not executable"; exit 1; }
+  echo "$HELM"
+  exit 0
+fi
+
+version="$(required_version "$HACK_DIR/tools/helm/go.mod" helm.sh/helm/v4)"
+[[ -n "$version" ]] || { log "cannot read the pinned helm version from hack/tools/helm/go.mod"; exit 1; }
+key="$(cat "$HACK_DIR/tools/helm/go.mod" "$HACK_DIR/tools/helm/go.sum" | sha256sum | cut -c1-12)"
+out="$DEBUGGRANT_CACHE_DIR/bin/helm-$version-$key"
+if [[ -x "$out/helm" ]]; then
+  echo "$out/helm"
+  exit 0
+fi
+command -v go >/dev/null || { log "go is not installed: it is needed once to build helm"; exit 1; }
+rm -rf "$out.partial" && mkdir -p "$out.partial"
+go_build helm "$out.partial/helm" helm.sh/helm/v4/cmd/helm "-s -w -X helm.sh/helm/v4/internal/version.version=$version -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+rm -rf "$out"
+mv "$out.partial" "$out"
+log "helm ready in $out"
+echo "$out/helm"
