@@ -90,9 +90,13 @@ export interface OperatorProcess {
 }
 
 export async function startOperator(state: PlaneState, dir: string, workers: number): Promise<OperatorProcess> {
-  const port = await loopbackPort();
+  const probesPort = await loopbackPort();
+  const metricsPort = await loopbackPort();
   const configFile = join(dir, 'bench-operator.yaml');
-  writeFileSync(configFile, stringify({ approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers, metricsPort: port, revocationSettle: '2s' }));
+  writeFileSync(configFile, stringify({
+    approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers, revocationSettle: '2s',
+    healthProbeBindAddress: `127.0.0.1:${String(probesPort)}`, metrics: { bindAddress: `127.0.0.1:${String(metricsPort)}`, secure: false },
+  }));
   const log = openSync(join(dir, 'bench-operator.log'), 'a');
   const nodeArgs = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'src/main.ts')], {
@@ -100,14 +104,13 @@ export async function startOperator(state: PlaneState, dir: string, workers: num
     env: { ...process.env, DEBUGGRANT_CONFIG: configFile, DEBUGGRANT_KUBECONFIG: state.kubeconfig, DEBUGGRANT_CONTEXT: 'admin', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   });
   if (child.pid) stopWhenOwnerDies(child.pid);
-  const base = `http://127.0.0.1:${String(port)}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`operator exited; see ${join(dir, 'bench-operator.log')}`);
-    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) break;
+    if (await fetch(`http://127.0.0.1:${String(probesPort)}/readyz`).then((r) => r.ok, () => false)) break;
     if (i > 600) throw new Error('operator not ready after 60 s');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, metricsUrl: `${base}/metrics`, stop: () => stopPid(child.pid ?? 0) };
+  return { child, metricsUrl: `http://127.0.0.1:${String(metricsPort)}/metrics`, stop: () => stopPid(child.pid ?? 0) };
 }
 
 /** Resident memory (MB) and CPU time (s) of a process, from /proc. */
@@ -123,7 +126,7 @@ export function processUsage(pid: number): { rssMb: number; cpuSeconds: number }
 export async function operatorHeap(metricsUrl: string): Promise<{ heapUsedMb: number; heapTotalMb: number }> {
   const text = await (await fetch(metricsUrl)).text();
   const read = (name: string): number => Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
-  return { heapUsedMb: read('debuggrant_process_nodejs_heap_size_used_bytes'), heapTotalMb: read('debuggrant_process_nodejs_heap_size_total_bytes') };
+  return { heapUsedMb: read('nodejs_heap_size_used_bytes'), heapTotalMb: read('nodejs_heap_size_total_bytes') };
 }
 
 /** Total API requests the operator has made (its own histogram's count). */

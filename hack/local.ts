@@ -28,10 +28,11 @@ async function stop(): Promise<void> {
 const sampleConfig = (): Record<string, unknown> =>
   parse(readFileSync(`${REPO_ROOT}config/samples/operator-config.yaml`, 'utf8')) as Record<string, unknown>;
 
-function startOperator(state: PlaneState, metricsPort: number): ChildProcess {
+function startOperator(state: PlaneState, probesPort: number, metricsPort: number): ChildProcess {
   const config = sampleConfig();
   const configFile = resolve(dir, 'operator.yaml');
-  writeFileSync(configFile, stringify({ ...config, metricsPort }));
+  // Plain-HTTP metrics are allowed on loopback only; a cluster gets HTTPS + TokenReview.
+  writeFileSync(configFile, stringify({ ...config, healthProbeBindAddress: `127.0.0.1:${String(probesPort)}`, metrics: { bindAddress: `127.0.0.1:${String(metricsPort)}`, secure: false } }));
   const log = openSync(resolve(dir, 'operator.log'), 'a');
   return spawn(process.execPath, [`${REPO_ROOT}src/main.ts`], {
     stdio: ['ignore', log, log],
@@ -65,9 +66,10 @@ async function start(): Promise<void> {
   installAdmission(state, parseConfig(sampleConfig(), 'config/samples/operator-config.yaml'));
   kubectlAs(state, 'admin', ['apply', '-f', `${REPO_ROOT}config/samples/workload.yaml`]);
 
+  const probesPort = await loopbackPort();
   const metricsPort = await loopbackPort();
   say('starting the operator');
-  const operator = startOperator(state, metricsPort);
+  const operator = startOperator(state, probesPort, metricsPort);
   writeFileSync(stateFile(dir), JSON.stringify({ ...state, operatorPid: operator.pid }, null, 2), { mode: 0o600 });
   const shutdown = (code: number): void => {
     say('stopping');
@@ -76,7 +78,7 @@ async function start(): Promise<void> {
   process.once('SIGINT', () => { shutdown(0); });
   process.once('SIGTERM', () => { shutdown(0); });
   try {
-    await waitForReady(metricsPort, operator);
+    await waitForReady(probesPort, operator);
   } catch (err) {
     say(err instanceof Error ? err.message : String(err));
     shutdown(1);

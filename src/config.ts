@@ -6,6 +6,23 @@ import { z } from 'zod';
 import { CRD_MAX_TTL, PROFILES, describeIssues } from './api/schema.ts';
 import { parseDuration } from './api/duration.ts';
 
+/** `host:port` or `:port` (all interfaces); "0" turns the server off. */
+export interface BindAddress { host: string | undefined; port: number }
+
+export function parseBindAddress(address: string): BindAddress | undefined {
+  if (address === '0') return undefined;
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]*):(\d{1,5})$/.exec(address);
+  if (!m?.[2] || Number(m[2]) > 65535) throw new Error(`bind address ${address} is not host:port, :port or 0`);
+  const host = m[1]?.replace(/^\[|\]$/g, '');
+  return { host: host === '' ? undefined : host, port: Number(m[2]) };
+}
+
+const isLoopback = (host: string | undefined): boolean => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host ?? '');
+
+const Bind = (what: string) => z.string().refine((a) => {
+  try { parseBindAddress(a); return true; } catch { return false; }
+}, `${what} must be host:port, :port, or 0 to turn it off`);
+
 const Duration = (what: string) => z.string().refine((d) => parseDuration(d) !== undefined, `${what} must be a duration like 30m or 2h`);
 
 export const OperatorConfigSchema = z.strictObject({
@@ -29,7 +46,17 @@ export const OperatorConfigSchema = z.strictObject({
   workers: z.number().int().min(1).max(64).default(4),
   /** How long after a revocation SubjectAccessReview may still allow before access counts as standing. */
   revocationSettle: Duration('revocationSettle').default('5s'),
-  metricsPort: z.number().int().min(0).max(65535).default(8080),
+  /** /healthz and /readyz, plain HTTP for the kubelet's probes. */
+  healthProbeBindAddress: Bind('healthProbeBindAddress').default(':8081'),
+  /** /metrics: HTTPS, and only for callers whose token may `get /metrics` (TokenReview + SubjectAccessReview). */
+  metrics: z.strictObject({
+    bindAddress: Bind('metrics.bindAddress').default(':8443'),
+    secure: z.boolean().default(true),
+    /** A directory holding tls.crt and tls.key (e.g. a cert-manager Secret); without it a self-signed certificate is made at start. */
+    certDir: z.string().min(1).optional(),
+  }).default({ bindAddress: ':8443', secure: true })
+    .refine((m) => m.secure || m.bindAddress === '0' || isLoopback(parseBindAddress(m.bindAddress)?.host),
+      { message: 'metrics.secure: false serves metrics to anyone who can connect: allowed only on a loopback address (127.0.0.1:PORT)', path: ['secure'] }),
   leaderElection: z.strictObject({
     enabled: z.boolean().default(false),
     namespace: z.string().default('debuggrant-system'),

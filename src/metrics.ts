@@ -1,6 +1,8 @@
 // Prometheus metrics. Phase counts are computed at scrape time from the informer cache,
-// so they can never drift from what the operator actually holds.
+// so they can never drift from what the operator actually holds. Process and Node.js
+// metrics keep their conventional names (process_cpu_seconds_total, nodejs_heap_size_used_bytes).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from './version.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -14,7 +16,8 @@ export interface Metrics {
 
 export function makeMetrics(grantsByPhase: () => Record<string, number>, overdueGrants: () => number, defaults = true): Metrics {
   const registry = new Registry();
-  if (defaults) collectDefaultMetrics({ register: registry, prefix: 'debuggrant_process_' });
+  if (defaults) collectDefaultMetrics({ register: registry });
+  new Gauge({ name: 'debuggrant_build_info', help: 'Always 1; the running version in its label', labelNames: ['version'], registers: [registry] }).set({ version: VERSION }, 1);
   new Gauge({
     name: 'debuggrant_grants', help: 'DebugGrants by phase', labelNames: ['phase'], registers: [registry],
     collect() {

@@ -14,10 +14,14 @@ export function kubectlAs(state: PlaneState, context: string, args: string[], in
   });
 }
 
-/** The CRDs and who may write and read grants (config/rbac/grant-roles.yaml). */
+/**
+ * The CRDs and who may write and read grants (config/rbac/grant-roles.yaml); the local
+ * users' requesters (group engineers) opt in to reading grants (config/samples/viewers.yaml).
+ */
 export function installCrds(state: PlaneState): void {
   kubectlAs(state, 'admin', ['apply', '--server-side', '-k', `${REPO_ROOT}crds/`]);
   kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}config/rbac/grant-roles.yaml`]);
+  kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}config/samples/viewers.yaml`]);
   kubectlAs(state, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/debuggrants.debuggrant.dev', 'crd/debuggrantindexes.debuggrant.dev']);
 }
 

@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config.ts';
 import { fromKubeConfig } from '../../src/kube/client.ts';
 import { makeLogger } from '../../src/log.ts';
 import { Manager } from '../../src/manager.ts';
+import { serveMetrics } from '../../src/metrics-server.ts';
 import { serveProbes } from '../../src/probes.ts';
 import { clientsFor, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
@@ -73,24 +74,29 @@ describe('leader election and metrics', () => {
     process.stderr.write(`[ha] takeover after a kill: ${String(takeover)} ms; after a graceful stop: ${String(Date.now() - releasedAt)} ms\n`);
   });
 
-  test('/healthz, /readyz and /metrics over HTTP', async () => {
+  test('/healthz, /readyz and (plain HTTP on loopback) /metrics', async () => {
     const leader = managers.find((m) => m.isLeader);
     if (!leader) throw new Error('no leader');
-    const server: Server = await serveProbes(leader, 0, '127.0.0.1');
+    const probes: Server = await serveProbes(leader, { host: '127.0.0.1', port: 0 });
+    const metricsServer: Server = await serveMetrics({ registry: leader.operator.metrics.registry, bind: { host: '127.0.0.1', port: 0 }, log: makeLogger('silent') });
+    const base = (s: Server): string => {
+      const address = s.address();
+      return `http://127.0.0.1:${String(typeof address === 'object' && address ? address.port : 0)}`;
+    };
     try {
-      const address = server.address();
-      const base = `http://127.0.0.1:${String(typeof address === 'object' && address ? address.port : 0)}`;
-      expect((await fetch(`${base}/healthz`)).status).toBe(200);
-      await eventually(async () => (await fetch(`${base}/readyz`)).status, (s) => s === 200);
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect((await fetch(`${base(probes)}/healthz`)).status).toBe(200);
+      await eventually(async () => (await fetch(`${base(probes)}/readyz`)).status, (s) => s === 200);
+      expect((await fetch(`${base(probes)}/metrics`)).status).toBe(404);
+      const metrics = await (await fetch(`${base(metricsServer)}/metrics`)).text();
       expect(metrics).toMatch(/^debuggrant_grants\{phase="Active"\} 2$/m);
       expect(metrics).toContain('debuggrant_reconcile_duration_seconds_bucket');
       expect(metrics).toContain('debuggrant_revocation_lateness_seconds');
       expect(metrics).toContain('debuggrant_lingering_ephemeral_containers 0');
       expect(metrics).toContain('debuggrant_api_request_duration_seconds');
-      expect((await fetch(`${base}/nope`)).status).toBe(404);
+      expect((await fetch(`${base(metricsServer)}/nope`)).status).toBe(404);
     } finally {
-      server.close();
+      probes.close();
+      metricsServer.close();
     }
   });
 });

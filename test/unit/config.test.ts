@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig, parseBindAddress, parseConfig } from '../../src/config.ts';
 
 describe('operator configuration', () => {
   test('defaults fill in around the one required field', () => {
@@ -17,9 +17,25 @@ describe('operator configuration', () => {
     [{ approvedRegistries: ['r.io/'], allowedProfiles: ['privileged'] }, 'allowedProfiles.0'],
     [{ approvedRegistries: ['r.io/'], workers: 0 }, 'workers'],
     [{ approvedRegistries: ['r.io/'], typo: 1 }, 'typo'],
+    [{ approvedRegistries: ['r.io/'], metricsPort: 8080 }, 'metricsPort'],
+    [{ approvedRegistries: ['r.io/'], metrics: { bindAddress: '8443' } }, 'metrics.bindAddress must be host:port'],
+    [{ approvedRegistries: ['r.io/'], healthProbeBindAddress: 'localhost:99999' }, 'healthProbeBindAddress must be host:port'],
+    [{ approvedRegistries: ['r.io/'], metrics: { secure: false } }, 'metrics.secure: false serves metrics to anyone'],
+    [{ approvedRegistries: ['r.io/'], metrics: { bindAddress: '0.0.0.0:8080', secure: false } }, 'allowed only on a loopback address'],
   ])('%j is refused naming %s', (raw, fragment) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(fragment);
+  });
+
+  test('metrics are HTTPS on :8443 and probes on :8081 unless told otherwise; plain HTTP only on loopback', () => {
+    const c = parseConfig({ approvedRegistries: ['r.io/'] });
+    expect(c.metrics).toEqual({ bindAddress: ':8443', secure: true });
+    expect(parseBindAddress(c.metrics.bindAddress)).toEqual({ host: undefined, port: 8443 });
+    expect(parseBindAddress(c.healthProbeBindAddress)).toEqual({ host: undefined, port: 8081 });
+    expect(parseBindAddress('0')).toBeUndefined();
+    expect(parseBindAddress('[::1]:9090')).toEqual({ host: '::1', port: 9090 });
+    expect(parseConfig({ approvedRegistries: ['r.io/'], metrics: { bindAddress: '127.0.0.1:9090', secure: false } }).metrics.secure).toBe(false);
+    expect(parseConfig({ approvedRegistries: ['r.io/'], metrics: { bindAddress: '0', secure: false } }).metrics.bindAddress).toBe('0');
   });
 
   test('file problems say which file', () => {
