@@ -10,10 +10,12 @@ import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { GrantReconciler } from './controller/grant-reconciler.ts';
 import { grantKey } from './controller/keys.ts';
+import { keysDueBy } from './controller/records.ts';
 import { selectorMatches } from './controller/selector.ts';
 import type { KubeApi } from './kube/client.ts';
 import { eventRecorder } from './kube/events.ts';
 import { instrumentApi } from './kube/instrument.ts';
+import { RequestLanes } from './kube/request-lanes.ts';
 import { grantSource, indexSource, podSource, roleBindingSource, roleSource } from './kube/informers.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
@@ -22,7 +24,6 @@ import { LingeringReconciler } from './reaper/lingering-reconciler.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { apiMessage } from './runtime/errors.ts';
 import { ResilientInformer, type ListWatchLike } from './runtime/informer.ts';
-import { Semaphore } from './runtime/semaphore.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 
 export interface OperatorOptions {
@@ -36,6 +37,11 @@ export interface OperatorOptions {
   processMetrics?: boolean;
   resyncPeriodMs?: number;
 }
+
+/** RoleBinding deletes of due deadlines in flight at once. */
+const URGENT_REQUESTS = 32;
+/** A grant still on record as active this long after its deadline counts as overdue (the gauge). */
+const OVERDUE_AFTER_MS = 5000;
 
 function indexEntries(i: DebugGrantIndex): Map<string, string> {
   return new Map([...(i.active ?? []), ...(i.ended ?? [])].map((e) => [e.grant, JSON.stringify(e)]));
@@ -82,7 +88,11 @@ export class Operator {
     this.clock = clock;
     this.metrics = makeMetrics(() => this.countByPhase(), () => this.countOverdue(), opts.processMetrics ?? true);
     // Watches are long-lived streams, not requests: they stay on the raw client.
-    const api = { ...instrumentApi(opts.api, this.metrics.apiRequestDuration), watch: opts.api.watch };
+    const measured = { ...instrumentApi(opts.api, this.metrics.apiRequestDuration), watch: opts.api.watch };
+    // Deletes first: while deadlines are due, their RoleBinding deletes go ahead of every other request.
+    const lanes = new RequestLanes(URGENT_REQUESTS);
+    const api = lanes.view(measured, 'normal');
+    const urgentApi = lanes.view(measured, 'urgent');
     const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
     const informers = <T extends KubernetesObject>(name: string, make: (ns?: string) => ListWatchLike<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
       new MultiCache(namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, make(ns), clock, log, on, () => { this.resyncAll(); })));
@@ -95,6 +105,8 @@ export class Operator {
       const namespace = g.metadata.namespace ?? '';
       const key = grantKey(namespace, g.metadata.name ?? '');
       this.grantReconciler.observed(key, g);
+      // Armed from what is persisted, whenever it is seen (after a restart, before any reconcile).
+      if (event !== 'delete' && g.status?.phase === 'Active' && g.status.expiresAt) this.deadlines.schedule(key, Date.parse(g.status.expiresAt));
       this.grantQueue.add(key);
       const before = grantPods.get(key);
       const after = event === 'delete' ? { phase: undefined, pods: [] } : { phase: g.status?.phase, pods: g.status?.pods ?? [] };
@@ -118,26 +130,25 @@ export class Operator {
       const before = lastIndex.get(namespace) ?? new Map<string, string>();
       const after = event === 'delete' ? new Map<string, string>() : indexEntries(i);
       lastIndex.set(namespace, after);
-      for (const name of new Set([...before.keys(), ...after.keys()])) {
-        if (before.get(name) !== after.get(name)) this.grantQueue.add(grantKey(namespace, name));
-      }
+      const changed = new Set([...new Set([...before.keys(), ...after.keys()])].filter((name) => before.get(name) !== after.get(name)));
+      for (const name of changed) this.grantQueue.add(grantKey(namespace, name));
+      // An active entry's deadline is armed as soon as it is seen: it is written before any RBAC.
+      const active = event === 'delete' ? [] : (i.active ?? []);
+      for (const e of active) if (changed.has(e.grant)) this.deadlines.schedule(grantKey(namespace, e.grant), Date.parse(e.expiresAt));
     });
 
     const events = eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now()));
     const identity = opts.identity ?? 'debuggrant-operator';
-    // At a deadline the RoleBinding goes at once, many in parallel, ahead of the full
-    // reconcile queued behind it: a burst of expiries must not wait for each other's
-    // status writes and verifications.
-    const revocations = new Semaphore(32);
+    // At a deadline the RoleBinding goes at once, in the urgent lane, ahead of the full
+    // reconcile queued behind it: the rest of the expiry (status, index, verification,
+    // Events) is in the normal lane, which waits while any revocation is pending.
     this.deadlines = new DeadlineQueue(clock, (key) => {
-      void revocations.run(() => this.grantReconciler.revokeAtDeadline(key))
+      void this.grantReconciler.revokeAtDeadline(key)
         .catch((err: unknown) => { log.warn({ key, err: apiMessage(err) }, 'deadline revocation failed; the reconcile retries it'); })
-        // The rest of the expiry (status, index, verification, Events) waits a moment, so a
-        // burst of deadlines has the API server to itself for the deletes that end access.
-        .finally(() => { this.grantQueue.addAfter(key, 1000); });
+        .finally(() => { this.grantQueue.add(key); });
     });
     this.grantReconciler = new GrantReconciler({
-      api, config, clock, log, metrics: this.metrics, events, identity,
+      api, urgentApi, apiUntil: (deadline) => lanes.until(measured, deadline, () => clock.now()), config, clock, log, metrics: this.metrics, events, identity,
       grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings, indexes: this.indexes,
       scheduleDeadline: (key, at) => { if (at === undefined) this.deadlines.cancel(key); else this.deadlines.schedule(key, at); },
       requeueAfter: (key, delay) => { this.grantQueue.addAfter(key, delay); },
@@ -160,12 +171,12 @@ export class Operator {
     this.grantQueue.pause(true);
     this.podQueue.pause(true);
     await Promise.all(all.map((i) => i.start()));
-    // Before anything else: take away every access whose deadline passed while we were away.
-    const now = this.clock.now();
-    const overdue = this.grants.list().filter((g) => g.status?.expiresAt && Date.parse(g.status.expiresAt) <= now && g.status.phase === 'Active');
-    if (overdue.length > 0) this.opts.log.info({ overdue: overdue.length }, 'revoking grants that expired while the operator was down');
-    await Promise.all(overdue.map((g) => this.grantReconciler.reconcile(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''))
-      .catch((err: unknown) => { this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? '')); this.opts.log.warn({ err: apiMessage(err) }, 'overdue revocation failed; retrying'); })));
+    // Before anything else: take away every access whose deadline passed while we were away,
+    // as the record has it (index entries too: a grant may have RBAC and no status yet).
+    const overdue = keysDueBy(this.indexes.list(), this.grants.list(), this.clock.now());
+    if (overdue.size > 0) this.opts.log.info({ overdue: overdue.size }, 'revoking grants that expired while the operator was down');
+    await Promise.all([...overdue].map((key) => this.grantReconciler.reconcile(key)
+      .catch((err: unknown) => { this.grantQueue.add(key); this.opts.log.warn({ key, err: apiMessage(err) }, 'overdue revocation failed; retrying'); })));
     this.grantQueue.pause(false);
     this.podQueue.pause(false);
     this.resyncAll();
@@ -211,8 +222,7 @@ export class Operator {
   }
 
   private countOverdue(): number {
-    const limit = this.clock.now() - 5000;
-    return this.grants.list().filter((g) => g.status?.phase === 'Active' && g.status.expiresAt !== undefined && Date.parse(g.status.expiresAt) < limit).length;
+    return keysDueBy(this.indexes.list(), this.grants.list(), this.clock.now() - OVERDUE_AFTER_MS).size;
   }
 
   private countByPhase(): Record<string, number> {

@@ -25,6 +25,9 @@ export interface EndedGrantEntry {
   uid: string;
   phase: GrantPhase;
   endedAt: string;
+  /** For a grant that held access: when, until when (a lost status is restored from these). */
+  activatedAt?: string;
+  expiresAt?: string;
 }
 
 export interface DebugGrantIndex {
@@ -48,7 +51,7 @@ export function contentOf(index: DebugGrantIndex | undefined): IndexContent {
 
 export type IndexChange =
   | { kind: 'upsert'; entry: ActiveGrantEntry }
-  | { kind: 'end'; grant: string; uid: string; phase: GrantPhase; endedAt: string }
+  | ({ kind: 'end' } & EndedGrantEntry)
   | { kind: 'remove'; grant: string; uid: string };
 
 /**
@@ -66,8 +69,9 @@ export function applyIndexChange(current: IndexContent, change: IndexChange, now
     case 'end':
       active = active.filter((e) => keep(e, change.grant, change.uid));
       if (!ended.some((e) => e.grant === change.grant && e.uid === change.uid)) {
-        ended = [...ended.filter((e) => e.grant !== change.grant),
-          { grant: change.grant, uid: change.uid, phase: change.phase, endedAt: change.endedAt }];
+        const entry: EndedGrantEntry = { grant: change.grant, uid: change.uid, phase: change.phase, endedAt: change.endedAt };
+        if (change.activatedAt && change.expiresAt) Object.assign(entry, { activatedAt: change.activatedAt, expiresAt: change.expiresAt });
+        ended = [...ended.filter((e) => e.grant !== change.grant), entry];
       }
       break;
     case 'remove':

@@ -6,23 +6,27 @@ import { permissionsFor } from '../api/access.ts';
 import { activeRecord, contentOf, endedRecord, type DebugGrantIndex } from '../api/grant-index.ts';
 import { FINALIZER, INDEX_NAME, rbacName, subjectText } from '../api/names.ts';
 import type { DebugGrantSpec } from '../api/schema.ts';
-import type { DebugGrant, LingeringContainer } from '../api/types.ts';
+import { isTerminal, type DebugGrant, type GrantPhase, type LingeringContainer } from '../api/types.ts';
 import type { OperatorConfig } from '../config.ts';
 import { ms } from '../config.ts';
 import { subjectCan } from '../kube/access-review.ts';
+import type { KubeApi } from '../kube/client.ts';
 import type { EventType } from '../kube/events.ts';
 import { changeIndex } from '../kube/grant-index.ts';
 import { addFinalizer, removeFinalizer, writeGrantStatus } from '../kube/grants.ts';
 import { evictPod } from '../kube/pods.ts';
 import { applyRole, applyRoleBinding, deleteRole, deleteRoleBinding } from '../kube/rbac.ts';
+import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
 import { coveredPods, hasController, runningEphemeralContainers } from '../reaper/lingering.ts';
 import { apiMessage } from '../runtime/errors.ts';
+import { KeyedLock } from '../runtime/keyed-lock.ts';
 import { findCondition } from './conditions.ts';
 import type { Cache, ReconcilerContext } from './context.ts';
 import { grantKey, splitKey } from './keys.ts';
 import { planGrant, type GrantDecision } from './plan.ts';
 import { bindingMatches, roleMatches } from './rbac.ts';
+import { entrySubject, findPredecessor, recordedDeadline } from './records.ts';
 import { selectorMatches } from './selector.ts';
 import { desiredStatus, sameStatus, type Verification } from './status.ts';
 
@@ -31,17 +35,35 @@ export interface GrantReconcilerDeps extends ReconcilerContext {
   roles: Cache<V1Role>;
   bindings: Cache<V1RoleBinding>;
   indexes: Cache<DebugGrantIndex>;
+  /** The API in the urgent lane: deleting a RoleBinding whose grant must end. */
+  urgentApi: KubeApi;
+  /** The API in the normal lane, refusing to start any request at or after `deadline`. */
+  apiUntil(deadline: number): KubeApi;
   /** Wake this grant at its deadline (the reaper's heap). */
   scheduleDeadline(key: string, at: number | undefined): void;
   requeueAfter(key: string, delayMs: number): void;
 }
 
+/** Verification looks again after this, doubling per attempt up to the cap: never a tight loop. */
 const VERIFY_RETRY_MS = 100;
+const VERIFY_RETRY_CAP_MS = 60_000;
+/** RBAC changes reach the authorizer's cache within milliseconds: a few quick looks first. */
+const QUICK_LOOKS = 5;
+const QUICK_LOOK_MS = 20;
+
+type RbacOutcome = 'unchanged' | 'changed';
 
 export class GrantReconciler {
   private readonly d: GrantReconcilerDeps;
   /** Index writes of one namespace go one at a time: they share one object. */
-  private readonly indexLocks = new Map<string, Promise<unknown>>();
+  private readonly indexLocks = new KeyedLock();
+  /**
+   * One grant's RBAC is written by one party at a time: the deadline's fast path never
+   * deletes while an apply of the same grant is in flight (the apply would land after it).
+   */
+  private readonly rbacLocks = new KeyedLock();
+  /** Verification attempts per grant that found access not (yet) as it should be. */
+  private readonly verifyAttempts = new Map<string, number>();
   /**
    * Our own latest write of each grant and the resourceVersions it supersedes. The watch
    * lags our writes by milliseconds; a reconcile in that gap must not act on the older copy
@@ -62,6 +84,7 @@ export class GrantReconciler {
     const grant = this.freshest(key, this.d.grants.get(name, namespace));
     if (!grant) {
       this.ownWrites.delete(key);
+      this.verifyAttempts.delete(key);
       await this.cleanUpOrphans(namespace, name);
       this.d.scheduleDeadline(key, undefined);
       return;
@@ -72,48 +95,68 @@ export class GrantReconciler {
       current = this.wrote(key, grant, await addFinalizer(this.d.api, grant));
     }
     const now = new Date(this.d.clock.now());
-    const index = this.knownIndex(namespace);
+    const index = contentOf(this.knownIndex(namespace));
+    const uid = grant.metadata.uid ?? '';
+    const objName = rbacName(name);
     const decision = planGrant({
       grant, pods: this.d.pods.list(namespace), now, config: this.d.config,
-      ended: endedRecord(contentOf(index), name), active: activeRecord(contentOf(index), name, grant.metadata.uid ?? ''),
+      ended: endedRecord(index, name), active: activeRecord(index, name, uid),
+      predecessor: findPredecessor(index, name, uid, [this.d.roles.get(objName, namespace), this.d.bindings.get(objName, namespace)]),
     });
     const previousPhase = grant.status?.phase;
     const log = this.d.log.child({ kind: 'DebugGrant', namespace, name, generation: grant.metadata.generation });
+    // Armed before anything is written: whichever write fails next, the deadline holds.
+    if (decision.deadline) this.d.scheduleDeadline(key, decision.deadline.getTime());
 
     // The index entry (with the deadline) is written before the RBAC it stands for, so a
     // crash in between never lets a later reconcile compute a fresh, later deadline.
     const indexChange = decision.indexChange;
     if (indexChange && indexChange.kind === 'upsert') await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
-    const rbacChanged = await this.applyRbac(decision, previousPhase, now);
+    let rbac: RbacOutcome;
+    try {
+      rbac = await this.applyRbac(key, decision, previousPhase, now);
+    } catch (err) {
+      if (!(err instanceof DeadlinePassedError)) throw err;
+      // Decided before the deadline, reached the write after it: decide again (it ends now).
+      log.debug({ err: err.message }, 'deadline passed during the reconcile; deciding again');
+      this.d.requeueAfter(key, 0);
+      return;
+    }
     // Ending: the entry goes after the RoleBinding, in the same step.
     if (indexChange && indexChange.kind !== 'upsert') await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
 
-    const verification = await this.verify(decision, current, rbacChanged, now);
+    const verification = await this.verify(decision, current, rbac === 'changed', now);
     const lingering = decision.phase === 'Expired' || decision.phase === 'Revoked'
       ? await this.lingeringFor(decision, current, log) : undefined;
     const status = desiredStatus(decision, current.status, verification, lingering, grant.metadata.generation ?? 0, now);
     if (!sameStatus(current.status, status)) current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
 
     this.recordTransition(decision, grant, previousPhase, verification, log, now);
-    this.d.scheduleDeadline(key, decision.deadline?.getTime());
+    if (!decision.deadline) {
+      this.d.scheduleDeadline(key, undefined);
+      this.verifyAttempts.delete(key);
+    }
     if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
     log.debug({ phase: decision.phase, reason: decision.reason, ms: this.d.clock.now() - now.getTime() }, 'reconciled');
   }
 
   /**
-   * The deadline's fast path: delete the RoleBinding of a grant whose recorded expiry has
-   * passed, nothing else. Always safe (past its deadline a grant may hold no access); the
-   * full reconcile that follows does the rest.
+   * The deadline's fast path: delete the RoleBinding of a grant whose recorded deadline has
+   * passed, nothing else, in the urgent lane. Always safe (past its deadline a grant may hold
+   * no access); the full reconcile that follows does the rest. It waits for an RBAC write of
+   * the same grant already in flight, so that write can never land after this delete.
    */
   async revokeAtDeadline(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
-    const grant = this.freshest(key, this.d.grants.get(name, namespace));
-    const expiresAt = grant?.status?.expiresAt;
-    const now = this.d.clock.now();
-    if (grant?.status?.phase !== 'Active' || !expiresAt || Date.parse(expiresAt) > now) return;
-    const deleted = await deleteRoleBinding(this.d.api, namespace, rbacName(name));
-    this.revokedAtDeadline.add(key);
-    if (deleted) this.d.metrics.revocationLateness.observe(Math.max(0, now - Date.parse(expiresAt)) / 1000);
+    await this.rbacLocks.run(key, async () => {
+      const deadline = recordedDeadline(contentOf(this.knownIndex(namespace)), name, this.freshest(key, this.d.grants.get(name, namespace)));
+      if (deadline === undefined || deadline > this.d.clock.now()) return;
+      // Already done, and nothing seen since: a re-armed deadline need not send it again.
+      if (this.revokedAtDeadline.has(key) && !this.d.bindings.get(rbacName(name), namespace)) return;
+      const deleted = await deleteRoleBinding(this.d.urgentApi, namespace, rbacName(name));
+      this.revokedAtDeadline.add(key);
+      if (deleted) this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - deadline) / 1000);
+    });
   }
 
   /** The watch delivered a version of the grant: our remembered write is no longer needed once it is newer. */
@@ -137,37 +180,47 @@ export class GrantReconciler {
     return after;
   }
 
-  private async applyRbac(d: GrantDecision, previousPhase: string | undefined, now: Date): Promise<boolean> {
-    const { namespace, name } = d.ref;
-    const objName = rbacName(name);
-    if (!d.rbac) {
-      // Ending a grant deletes unconditionally (the cache may lag a just-created binding),
-      // unless the deadline's fast path just did; in a steady state the cache says whether
-      // anything is left to delete.
-      const ending = previousPhase === 'Active';
-      const fastPathDone = this.revokedAtDeadline.delete(grantKey(namespace, name));
-      const bindingThere = (ending && !fastPathDone) || this.d.bindings.get(objName, namespace) !== undefined;
-      const roleThere = ending || this.d.roles.get(objName, namespace) !== undefined;
-      // The binding goes first: once it is gone no access remains, whatever happens next.
-      const removedBinding = bindingThere && await deleteRoleBinding(this.d.api, namespace, objName);
-      if (removedBinding && d.expiresAt && (d.phase === 'Expired')) {
-        this.d.metrics.revocationLateness.observe(Math.max(0, now.getTime() - Date.parse(d.expiresAt)) / 1000);
+  /** Under the grant's RBAC lock; every write of an active grant planned against its deadline. */
+  private async applyRbac(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined, now: Date): Promise<RbacOutcome> {
+    return this.rbacLocks.run(key, async () => {
+      const { namespace, name } = d.ref;
+      const objName = rbacName(name);
+      if (!d.rbac) return await this.removeRbac(key, d, previousPhase) ? 'changed' : 'unchanged';
+      // Refused at the moment of sending (also after waiting behind revocations) from the deadline on.
+      const api = this.d.apiUntil(d.deadline?.getTime() ?? now.getTime());
+      // The Role first: RBAC's escalation check resolves the Role a new binding refers to,
+      // and refuses the binding (to anyone without `bind`) while the Role does not exist.
+      let changed = false;
+      if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
+        await applyRole(api, d.rbac.role);
+        changed = true;
       }
-      const removedRole = roleThere && await deleteRole(this.d.api, namespace, objName);
-      return removedBinding || removedRole;
+      if (!bindingMatches(this.d.bindings.get(objName, namespace), d.rbac.binding)) {
+        await applyRoleBinding(api, d.rbac.binding);
+        changed = true;
+      }
+      return changed ? 'changed' : 'unchanged';
+    });
+  }
+
+  private async removeRbac(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined): Promise<boolean> {
+    const { namespace } = d.ref;
+    const objName = rbacName(d.ref.name);
+    // Ending a grant that held access deletes unconditionally (the cache may lag a
+    // just-created binding), unless the deadline's fast path just did; in a steady state the
+    // cache says whether anything is left to delete. Access existed when the status says so,
+    // or, with no status yet, when its index entry was written (RBAC may follow it at once).
+    const heldAccess = previousPhase === 'Active' || (!isTerminal(previousPhase) && d.phase !== 'Denied' && d.activatedAt !== undefined);
+    const fastPathDone = this.revokedAtDeadline.delete(key);
+    const bindingThere = (heldAccess && !fastPathDone) || this.d.bindings.get(objName, namespace) !== undefined;
+    const roleThere = heldAccess || this.d.roles.get(objName, namespace) !== undefined;
+    // The binding goes first, in the urgent lane: once it is gone no access remains, whatever happens next.
+    const removedBinding = bindingThere && await deleteRoleBinding(this.d.urgentApi, namespace, objName);
+    if (removedBinding && d.expiresAt && d.phase === 'Expired') {
+      this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - Date.parse(d.expiresAt)) / 1000);
     }
-    // The Role first: RBAC's escalation check resolves the Role a new binding refers to,
-    // and refuses the binding (to anyone without `bind`) while the Role does not exist.
-    let changed = false;
-    if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
-      await applyRole(this.d.api, d.rbac.role);
-      changed = true;
-    }
-    if (!bindingMatches(this.d.bindings.get(objName, namespace), d.rbac.binding)) {
-      await applyRoleBinding(this.d.api, d.rbac.binding);
-      changed = true;
-    }
-    return changed;
+    const removedRole = roleThere && await deleteRole(this.d.api, namespace, objName);
+    return removedBinding || removedRole;
   }
 
   /** Asks the authorizer, not our own bookkeeping, whether the grant holds (or is gone). */
@@ -179,18 +232,12 @@ export class GrantReconciler {
       if (!rbacChanged && ready?.status === 'True' && sameMembers(grant.status?.pods, d.pods)) {
         return { granted: { ok: true, message: ready.message } };
       }
-      // RBAC changes reach the authorizer's cache within milliseconds: a few quick looks
-      // before falling back to a requeue.
-      let missing = await this.accessFound(spec, d, true);
-      for (let i = 0; i < 5 && missing.length > 0; i++) {
-        await new Promise<void>((r) => { this.d.clock.setTimer(r, 20); });
-        missing = await this.accessFound(spec, d, true);
-      }
+      const missing = await this.quickLooks(() => this.accessFound(spec, d, true));
       if (missing.length > 0) {
-        // RBAC changes reach the authorizer's cache within milliseconds; look again shortly.
-        this.d.requeueAfter(grantKey(d.ref.namespace, d.ref.name), VERIFY_RETRY_MS);
+        this.lookAgainLater(d);
         return { granted: { ok: false, message: `SubjectAccessReview does not yet allow: ${missing.slice(0, 5).join(', ')}` } };
       }
+      this.verifyAttempts.delete(grantKey(d.ref.namespace, d.ref.name));
       if (ready?.status !== 'True' && grant.metadata.creationTimestamp) {
         this.d.metrics.activationLatency.observe(Math.max(0, now.getTime() - new Date(grant.metadata.creationTimestamp).getTime()) / 1000);
       }
@@ -199,19 +246,36 @@ export class GrantReconciler {
     if ((d.phase === 'Expired' || d.phase === 'Revoked') && d.pods.length > 0) {
       const done = findCondition(grant.status?.conditions, 'RevocationVerified');
       if (done && done.status !== 'Unknown' && !rbacChanged) return { revoked: { ok: done.status === 'True', message: done.message } };
-      const settleUntil = Date.parse(d.endedAt ?? now.toISOString()) + ms(this.d.config.revocationSettle);
-      for (;;) {
-        const remaining = await this.accessFound(spec, d, false);
-        if (remaining.length === 0) {
-          return { revoked: { ok: true, message: `SubjectAccessReview denies ${subjectText(spec.subject)} every access this grant gave` } };
-        }
-        if (this.d.clock.now() >= settleUntil) {
-          return { revoked: { ok: false, message: `${subjectText(spec.subject)} still has access through other RBAC bindings: ${remaining.slice(0, 8).join(', ')}` } };
-        }
-        await new Promise<void>((r) => { this.d.clock.setTimer(r, VERIFY_RETRY_MS); });
+      const remaining = await this.quickLooks(() => this.accessFound(spec, d, false));
+      if (remaining.length === 0) {
+        return { revoked: { ok: true, message: `SubjectAccessReview denies ${subjectText(spec.subject)} every access this grant gave` } };
       }
+      // Access the authorizer still allows after the settle time comes from other bindings.
+      const settleUntil = Date.parse(d.endedAt ?? now.toISOString()) + ms(this.d.config.revocationSettle);
+      if (this.d.clock.now() >= settleUntil) {
+        return { revoked: { ok: false, message: `${subjectText(spec.subject)} still has access through other RBAC bindings: ${remaining.slice(0, 8).join(', ')}` } };
+      }
+      this.d.requeueAfter(grantKey(d.ref.namespace, d.ref.name), Math.min(settleUntil - this.d.clock.now(), VERIFY_RETRY_MS * 2));
     }
     return {};
+  }
+
+  /** RBAC changes reach the authorizer's cache within milliseconds: a few quick looks (≤ 100 ms) while it catches up. */
+  private async quickLooks(found: () => Promise<string[]>): Promise<string[]> {
+    let result = await found();
+    for (let i = 0; i < QUICK_LOOKS && result.length > 0; i++) {
+      await new Promise<void>((r) => { this.d.clock.setTimer(r, QUICK_LOOK_MS); });
+      result = await found();
+    }
+    return result;
+  }
+
+  /** Access not effective yet: look again later, backing off (a cluster that never allows it is not hammered). */
+  private lookAgainLater(d: GrantDecision): void {
+    const key = grantKey(d.ref.namespace, d.ref.name);
+    const attempt = (this.verifyAttempts.get(key) ?? 0) + 1;
+    this.verifyAttempts.set(key, attempt);
+    this.d.requeueAfter(key, Math.min(VERIFY_RETRY_CAP_MS, VERIFY_RETRY_MS * 2 ** Math.min(attempt - 1, 20)));
   }
 
   /** Active: the promised accesses the authorizer does NOT allow. Ended: those it STILL allows. */
@@ -272,7 +336,14 @@ export class GrantReconciler {
     }
   }
 
-  private recordTransition(d: GrantDecision, grant: DebugGrant, previousPhase: string | undefined, v: Verification, log: Logger, now: Date): void {
+  private recordTransition(d: GrantDecision, grant: DebugGrant, previousPhase: GrantPhase | undefined, v: Verification, log: Logger, now: Date): void {
+    if (d.predecessorEnded) this.recordPredecessorEnd(d, log, now);
+    const ended = d.phase === 'Expired' || d.phase === 'Revoked';
+    if (ended && previousPhase !== 'Active' && !isTerminal(grant.status?.phase) && d.activatedAt !== undefined) {
+      // Its access existed (the index entry precedes any RBAC) but no status ever said so
+      // (a crash or a failed status write in between): the record tells it anyway.
+      this.auditLine(log, 'grant.activated', d, 'ActivatedUnrecorded', new Date(d.activatedAt), d.pods);
+    }
     const podsChanged = d.phase === 'Active' && previousPhase === 'Active' && !sameMembers(grant.status?.pods, d.pods);
     if (previousPhase === d.phase && !podsChanged) {
       const wasVerified = findCondition(grant.status?.conditions, 'RevocationVerified');
@@ -286,6 +357,18 @@ export class GrantReconciler {
     this.event(d, type, podsChanged ? 'PodsChanged' : d.reason, d.message);
     this.auditLine(log, event, d, d.reason, now, d.pods);
     if (v.revoked) this.recordRevocationCheck(d, v.revoked, log, now);
+  }
+
+  /** A previous grant of this name ended without anyone recording it (finalizer removed by hand). */
+  private recordPredecessorEnd(d: GrantDecision, log: Logger, now: Date): void {
+    const previous = d.predecessorEnded;
+    if (!previous) return;
+    const message = `grant ${d.ref.name} uid ${previous.uid} was deleted without its finalizer running; its access is removed and recorded as ${previous.phase}`;
+    this.event(d, 'Warning', 'PredecessorEnded', message);
+    audit(log, {
+      event: previous.phase === 'Expired' ? 'grant.expired' : 'grant.revoked', grant: `${d.ref.namespace}/${d.ref.name}`,
+      subject: previous.subject, pods: [], by: this.d.identity, at: now.toISOString(), reason: 'DeletedUnobserved',
+    });
   }
 
   private recordRevocationCheck(d: GrantDecision, r: { ok: boolean; message: string }, log: Logger, now: Date): void {
@@ -317,14 +400,21 @@ export class GrantReconciler {
   /** The grant is gone without our finalizer running (forced removal): take its access away anyway. */
   private async cleanUpOrphans(namespace: string, name: string): Promise<void> {
     const objName = rbacName(name);
-    if (this.d.bindings.get(objName, namespace)) await deleteRoleBinding(this.d.api, namespace, objName);
-    if (this.d.roles.get(objName, namespace)) await deleteRole(this.d.api, namespace, objName);
-    const entry = contentOf(this.d.indexes.get(INDEX_NAME, namespace)).active.find((e) => e.grant === name);
-    if (entry) {
-      const now = new Date(this.d.clock.now());
-      await this.updateIndex(namespace, (current) => changeIndex(this.d.api, namespace,
-        { kind: 'end', grant: name, uid: entry.uid, phase: 'Revoked', endedAt: now.toISOString() }, now, ms(this.d.config.endedRetention), current));
-    }
+    await this.rbacLocks.run(grantKey(namespace, name), async () => {
+      if (this.d.bindings.get(objName, namespace)) await deleteRoleBinding(this.d.urgentApi, namespace, objName);
+      if (this.d.roles.get(objName, namespace)) await deleteRole(this.d.api, namespace, objName);
+    });
+    const entry = contentOf(this.knownIndex(namespace)).active.find((e) => e.grant === name);
+    if (!entry) return;
+    // Its end is recorded, so a re-applied copy of the same name is refused.
+    const now = new Date(this.d.clock.now());
+    const phase: GrantPhase = Date.parse(entry.expiresAt) <= now.getTime() ? 'Expired' : 'Revoked';
+    await this.updateIndex(namespace, (current) => changeIndex(this.d.api, namespace,
+      { kind: 'end', grant: name, uid: entry.uid, phase, endedAt: now.toISOString() }, now, ms(this.d.config.endedRetention), current));
+    audit(this.d.log.child({ kind: 'DebugGrant', namespace, name }), {
+      event: phase === 'Expired' ? 'grant.expired' : 'grant.revoked', grant: `${namespace}/${name}`, subject: entrySubject(entry),
+      pods: entry.pods, by: this.d.identity, at: now.toISOString(), reason: 'DeletedUnobserved',
+    });
   }
 
   /** The cached index, or our own later write while the watch has not delivered it yet. */
@@ -339,7 +429,7 @@ export class GrantReconciler {
 
   /** One index write at a time per namespace, each starting from the freshest copy we know. */
   private async updateIndex(namespace: string, write: (current: DebugGrantIndex | undefined) => Promise<DebugGrantIndex | undefined>): Promise<void> {
-    await this.withIndexLock(namespace, async () => {
+    await this.indexLocks.run(namespace, async () => {
       const current = this.knownIndex(namespace);
       let written: DebugGrantIndex | undefined;
       try {
@@ -354,18 +444,6 @@ export class GrantReconciler {
         this.ownIndexWrites.set(namespace, { superseded, index: written });
       }
     });
-  }
-
-  private async withIndexLock<T>(namespace: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.indexLocks.get(namespace) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const settled = run.catch(() => undefined);
-    this.indexLocks.set(namespace, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.indexLocks.get(namespace) === settled) this.indexLocks.delete(namespace);
-    }
   }
 }
 

@@ -9,6 +9,7 @@ import { isTerminal, type DebugGrant, type GrantPhase } from '../api/types.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { OperatorConfig } from '../config.ts';
 import { planGrantRbac, type GrantRbac, type GrantRef } from './rbac.ts';
+import type { Predecessor } from './records.ts';
 import { selectorMatches } from './selector.ts';
 
 export interface GrantObservation {
@@ -19,6 +20,12 @@ export interface GrantObservation {
   ended: EndedGrantEntry | undefined;
   /** This grant's active index entry, if written: it carries the deadline fixed at activation. */
   active?: ActiveGrantEntry | undefined;
+  /**
+   * A previous grant of this name (another uid) whose access is still on record (its active
+   * index entry, or RBAC it owns) although nobody recorded its end: it was deleted with its
+   * finalizer removed by hand, or while the operator was away.
+   */
+  predecessor?: Predecessor | undefined;
   now: Date;
   config: OperatorConfig;
 }
@@ -43,6 +50,8 @@ export interface GrantDecision {
   indexChange: IndexChange | undefined;
   /** When to look again without any event: the expiry. */
   deadline: Date | undefined;
+  /** The end of a previous grant of this name, recorded now (its index entry is rewritten to it). */
+  predecessorEnded?: (EndedGrantEntry & { subject: string }) | undefined;
 }
 
 export function planGrant(o: GrantObservation): GrantDecision {
@@ -52,15 +61,20 @@ export function planGrant(o: GrantObservation): GrantDecision {
   const parsed = DebugGrantSpecSchema.safeParse(grant.spec);
   const spec = parsed.success ? parsed.data : undefined;
   const nowIso = now.toISOString();
-  const wasActivated = status.activatedAt !== undefined;
+  // The index entry is written before any RBAC: with it, access may have existed even when
+  // no status says so (a crash or a failed status write right after the RoleBinding).
+  const ownEnd = o.ended?.uid === ref.uid ? o.ended : undefined;
+  const recordedActivation = status.activatedAt ?? o.active?.activatedAt ?? ownEnd?.activatedAt;
+  const recordedExpiry = status.expiresAt ?? o.active?.expiresAt ?? ownEnd?.expiresAt;
+  const wasActivated = recordedActivation !== undefined;
   const base = {
-    ref, spec, activatedAt: status.activatedAt, expiresAt: status.expiresAt, endedAt: status.endedAt ?? nowIso,
-    pods: status.pods ?? [], rbac: undefined, deadline: undefined,
+    ref, spec, activatedAt: recordedActivation, expiresAt: recordedExpiry, endedAt: status.endedAt ?? nowIso,
+    pods: status.pods ?? o.active?.pods ?? [], rbac: undefined, deadline: undefined,
   };
   const ended = (phase: GrantPhase, reason: PhaseReason, message: string): GrantDecision => ({
     ...base, phase, reason, message,
     indexChange: wasActivated || phase === 'Expired' || phase === 'Revoked'
-      ? { kind: 'end', grant: ref.name, uid: ref.uid, phase, endedAt: base.endedAt }
+      ? { kind: 'end', grant: ref.name, uid: ref.uid, phase, endedAt: base.endedAt, ...heldAccess(base.activatedAt, base.expiresAt) }
       : { kind: 'remove', grant: ref.name, uid: ref.uid },
   });
   const denied = (reason: PhaseReason, message: string): GrantDecision => ({
@@ -71,6 +85,16 @@ export function planGrant(o: GrantObservation): GrantDecision {
   if (o.ended && o.ended.uid !== ref.uid) {
     return denied('AlreadyUsed', `a grant named ${ref.name} was already used here and ended (${o.ended.phase} at ${o.ended.endedAt}); ` +
       'a re-applied copy never grants again: open a new grant with a new name and a new approval');
+  }
+  if (o.predecessor) {
+    const previous = o.predecessor;
+    const phase: GrantPhase = previous.expiresAt !== undefined && Date.parse(previous.expiresAt) <= now.getTime() ? 'Expired' : 'Revoked';
+    return {
+      ...denied('AlreadyUsed', `a grant named ${ref.name} (uid ${previous.uid}) was already active here and ended (${phase}, its record ` +
+        'was left behind when it was deleted); a re-applied copy never grants again: open a new grant with a new name and a new approval'),
+      indexChange: { kind: 'end', grant: ref.name, uid: previous.uid, phase, endedAt: nowIso },
+      predecessorEnded: { grant: ref.name, uid: previous.uid, phase, endedAt: nowIso, subject: previous.subject },
+    };
   }
   if (isTerminal(status.phase)) {
     // Terminal is terminal: keep the reason it ended with.
@@ -106,8 +130,8 @@ export function planGrant(o: GrantObservation): GrantDecision {
   }
   // Fixed at first activation (recorded in the index before any RBAC exists, then in status)
   // and never recomputed: a crash, a restart or a re-sync cannot extend it.
-  const activatedAt = status.activatedAt ?? o.active?.activatedAt ?? nowIso;
-  const expiresAt = status.expiresAt ?? o.active?.expiresAt ?? new Date(Math.min(
+  const activatedAt = recordedActivation ?? nowIso;
+  const expiresAt = recordedExpiry ?? new Date(Math.min(
     Date.parse(activatedAt) + (parseDuration(spec.ttl) ?? 0),
     notAfter?.getTime() ?? Number.POSITIVE_INFINITY,
   )).toISOString();
@@ -144,4 +168,9 @@ export function planGrant(o: GrantObservation): GrantDecision {
     },
     deadline: new Date(expiresAt),
   };
+}
+
+/** The access window an ended record keeps, when the grant had one. */
+function heldAccess(activatedAt: string | undefined, expiresAt: string | undefined): { activatedAt?: string; expiresAt?: string } {
+  return activatedAt && expiresAt ? { activatedAt, expiresAt } : {};
 }

@@ -4,7 +4,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig, type OperatorConfig } from '../../src/config.ts';
-import { fromKubeConfig } from '../../src/kube/client.ts';
+import { fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
 import { makeLogger } from '../../src/log.ts';
 import { Operator } from '../../src/operator.ts';
 import type { AuditRecord } from '../../src/log.ts';
@@ -22,7 +22,12 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-export async function startTestOperator(namespaces: string[], overrides: Record<string, unknown> = {}): Promise<TestOperator> {
+export interface TestOperatorOptions {
+  /** Put something between the operator and its real client (e.g. withFaults from api-faults.ts). */
+  wrapApi?: (api: KubeApi) => KubeApi;
+}
+
+export async function startTestOperator(namespaces: string[], overrides: Record<string, unknown> = {}, options: TestOperatorOptions = {}): Promise<TestOperator> {
   const config = parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces, maxTtl: '2h', workers: 4, revocationSettle: '2s', ...overrides });
   const lines: Record<string, unknown>[] = [];
   const file: WriteStream = createWriteStream(join(plane().dir, `operator-${namespaces.join('-')}.log`), { flags: 'a' });
@@ -34,7 +39,8 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
     },
   });
   const log = makeLogger('debug', sink);
-  const operator = new Operator({ api: fromKubeConfig(kubeConfigFor('admin')), config, log, processMetrics: false, identity: 'test-operator' });
+  const api = fromKubeConfig(kubeConfigFor('admin'));
+  const operator = new Operator({ api: options.wrapApi ? options.wrapApi(api) : api, config, log, processMetrics: false, identity: 'test-operator' });
   await operator.start();
   return {
     operator, config, lines,

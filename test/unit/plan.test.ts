@@ -121,4 +121,33 @@ describe('planGrant', () => {
     const group = planGrant(observe(grant({ subject: { kind: 'Group', name: 'oncall' } })));
     expect(group.indexChange).toMatchObject({ entry: { username: '', group: 'oncall' } });
   });
+
+  describe('what is on record decides, not only the status', () => {
+    const entry = { grant: 'g', uid: 'uid-1', username: 'alice', group: '', pods: ['web-1'], image, profile: 'restricted' as const, activatedAt: t0.toISOString(), expiresAt: at(3000).toISOString() };
+
+    test('an index entry with no status (crash before the status write) keeps its deadline, never a fresh one', () => {
+      const d = planGrant(observe(grant({ ttl: '1h' }), at(1000), { active: entry }));
+      expect(d).toMatchObject({ phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(3000).toISOString() });
+      expect(d.deadline).toEqual(at(3000));
+    });
+
+    test('past its recorded deadline with no status, it ends Expired (it held access), not Denied/NotAfterInPast', () => {
+      const d = planGrant(observe(grant({ notAfter: at(3000).toISOString() }), at(10_000), { active: entry }));
+      expect(d).toMatchObject({ phase: 'Expired', reason: 'NotAfterReached', activatedAt: t0.toISOString(), expiresAt: at(3000).toISOString(), pods: ['web-1'], rbac: undefined });
+      expect(d.indexChange).toMatchObject({ kind: 'end', uid: 'uid-1', phase: 'Expired' });
+    });
+
+    test('without any record, notAfter in the past is still Denied', () => {
+      expect(planGrant(observe(grant({ notAfter: at(3000).toISOString() }), at(10_000))).reason).toBe('NotAfterInPast');
+    });
+
+    test('a previous grant of the same name still on record (finalizer removed by hand) ends, and the newcomer is AlreadyUsed', () => {
+      const d = planGrant(observe(grant(), at(10_000), { predecessor: { uid: 'uid-0', expiresAt: at(3000).toISOString(), subject: 'User alice' } }));
+      expect(d).toMatchObject({ phase: 'Denied', reason: 'AlreadyUsed', rbac: undefined, deadline: undefined });
+      expect(d.indexChange).toEqual({ kind: 'end', grant: 'g', uid: 'uid-0', phase: 'Expired', endedAt: at(10_000).toISOString() });
+      expect(d.predecessorEnded).toMatchObject({ uid: 'uid-0', phase: 'Expired', subject: 'User alice' });
+      const early = planGrant(observe(grant(), t0, { predecessor: { uid: 'uid-0', expiresAt: at(3000).toISOString(), subject: 'User alice' } }));
+      expect(early.indexChange).toMatchObject({ uid: 'uid-0', phase: 'Revoked' });
+    });
+  });
 });

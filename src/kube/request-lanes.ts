@@ -1,0 +1,62 @@
+// Revocation first. Every API request the operator makes passes through one of two lanes:
+// the urgent lane (deleting a RoleBinding whose deadline is due) starts at once, up to a
+// limit; the normal lane (everything else: applies, status, index, reviews, Events) starts
+// only while no urgent request is queued or in flight. A burst of deadlines so has the API
+// server to itself for the deletes that end access; the rest of each expiry follows them.
+import type { KubeApi } from './client.ts';
+import { wrapCalls } from './wrap-calls.ts';
+
+export type Lane = 'urgent' | 'normal';
+
+/** A request planned against the clock refused to start: its deadline passed while it waited. */
+export class DeadlinePassedError extends Error {
+  constructor(deadline: number) {
+    super(`refused to send: its deadline ${new Date(deadline).toISOString()} has passed`);
+    this.name = 'DeadlinePassedError';
+  }
+}
+
+export class RequestLanes {
+  private urgentRunning = 0;
+  private readonly urgentWaiting: (() => void)[] = [];
+  private readonly normalWaiting: (() => void)[] = [];
+  private readonly urgentLimit: number;
+
+  constructor(urgentLimit: number) {
+    this.urgentLimit = urgentLimit;
+  }
+
+  /** Urgent requests queued or in flight. */
+  get urgentPending(): number {
+    return this.urgentRunning + this.urgentWaiting.length;
+  }
+
+  /** Runs `send` in a lane; `beforeSend` runs at the moment it may start (it may throw to refuse). */
+  async run<T>(lane: Lane, send: () => Promise<T>, beforeSend?: () => void): Promise<T> {
+    if (lane === 'normal') {
+      while (this.urgentPending > 0) await new Promise<void>((resolve) => this.normalWaiting.push(resolve));
+      beforeSend?.();
+      return send();
+    }
+    if (this.urgentRunning < this.urgentLimit) this.urgentRunning++;
+    else await new Promise<void>((resolve) => this.urgentWaiting.push(resolve)); // the slot is handed over
+    try {
+      beforeSend?.();
+      return await send();
+    } finally {
+      const next = this.urgentWaiting.shift();
+      if (next) next();
+      else if (--this.urgentRunning === 0) for (const resume of this.normalWaiting.splice(0)) resume();
+    }
+  }
+
+  /** The API with every request in `lane`; `beforeSend` as in run(). Watches are streams, not requests: untouched. */
+  view(api: KubeApi, lane: Lane, beforeSend?: () => void): KubeApi {
+    return wrapCalls(api, (_operation, _args, send) => this.run(lane, send, beforeSend));
+  }
+
+  /** The normal lane, refusing any request that would start at or after `deadline`. */
+  until(api: KubeApi, deadline: number, now: () => number): KubeApi {
+    return this.view(api, 'normal', () => { if (now() >= deadline) throw new DeadlinePassedError(deadline); });
+  }
+}

@@ -1,0 +1,84 @@
+import { DeadlinePassedError, RequestLanes } from '../../src/kube/request-lanes.ts';
+import { KeyedLock } from '../../src/runtime/keyed-lock.ts';
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** A request that completes when told to, recording when it started. */
+function pending(log: string[], name: string): { send: () => Promise<string>; finish: () => void } {
+  let finish = (): void => undefined;
+  return {
+    send: () => { log.push(`start ${name}`); return new Promise<string>((r) => { finish = () => { r(name); }; }); },
+    finish: () => { finish(); },
+  };
+}
+
+describe('RequestLanes', () => {
+  test('normal requests wait while any urgent one is queued or in flight, then all start', async () => {
+    const lanes = new RequestLanes(1);
+    const log: string[] = [];
+    const u1 = pending(log, 'u1');
+    const u2 = pending(log, 'u2');
+    const n1 = pending(log, 'n1');
+    const done = [lanes.run('urgent', u1.send), lanes.run('urgent', u2.send), lanes.run('normal', n1.send)];
+    await tick();
+    expect(log).toEqual(['start u1']); // u2 waits for the urgent limit, n1 for both
+    u1.finish();
+    await tick();
+    expect(log).toEqual(['start u1', 'start u2']);
+    u2.finish();
+    await tick();
+    expect(log).toEqual(['start u1', 'start u2', 'start n1']);
+    n1.finish();
+    expect(await Promise.all(done)).toEqual(['u1', 'u2', 'n1']);
+    expect(lanes.urgentPending).toBe(0);
+  });
+
+  test('with no urgent work, normal requests start at once and in parallel', async () => {
+    const lanes = new RequestLanes(4);
+    const log: string[] = [];
+    const a = pending(log, 'a');
+    const b = pending(log, 'b');
+    const done = Promise.all([lanes.run('normal', a.send), lanes.run('normal', b.send)]);
+    await tick();
+    expect(log).toEqual(['start a', 'start b']);
+    a.finish(); b.finish();
+    await done;
+  });
+
+  test('a request planned against a deadline is refused when its turn comes after it', async () => {
+    const lanes = new RequestLanes(1);
+    let now = 1000;
+    const log: string[] = [];
+    const u = pending(log, 'u');
+    const urgent = lanes.run('urgent', u.send);
+    const write = lanes.run('normal', () => Promise.resolve('sent'), () => { if (now >= 1500) throw new DeadlinePassedError(1500); });
+    await tick();
+    now = 1500; // the deadline passes while the write waits behind a revocation
+    u.finish();
+    await urgent;
+    await expect(write).rejects.toBeInstanceOf(DeadlinePassedError);
+  });
+});
+
+describe('KeyedLock', () => {
+  test('one holder per key, in order; other keys do not wait', async () => {
+    const lock = new KeyedLock();
+    const log: string[] = [];
+    let release = (): void => undefined;
+    const first = lock.run('k', async () => { log.push('first in'); await new Promise<void>((r) => { release = r; }); log.push('first out'); });
+    const second = lock.run('k', () => { log.push('second'); return Promise.resolve(); });
+    const other = lock.run('other', () => { log.push('other'); return Promise.resolve(); });
+    await other;
+    await tick();
+    expect(log).toEqual(['first in', 'other']);
+    release();
+    await Promise.all([first, second]);
+    expect(log).toEqual(['first in', 'other', 'first out', 'second']);
+  });
+
+  test('a failed holder releases the key', async () => {
+    const lock = new KeyedLock();
+    await expect(lock.run('k', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await lock.run('k', () => Promise.resolve(1))).toBe(1);
+  });
+});
