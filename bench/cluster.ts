@@ -1,13 +1,9 @@
 // The benchmark's view of the cluster: the real local control plane, the real operator in
 // its own process, and SubjectAccessReview from outside as the only judge of access.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { stringify } from 'yaml';
-import { REPO_ROOT } from '../hack/controlplane/install.ts';
 import type { PlaneState } from '../hack/controlplane/plane.ts';
-import { loopbackPort, stopPid, stopWhenOwnerDies } from '../hack/controlplane/processes.ts';
+import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.ts';
 import { fromKubeConfig, type KubeApi } from '../src/kube/client.ts';
 import { roleBindingSource } from '../src/kube/informers.ts';
@@ -83,34 +79,17 @@ export async function watchBindings(api: KubeApi, on: (type: 'ADDED' | 'DELETED'
   return informer;
 }
 
-export interface OperatorProcess {
-  child: ChildProcess;
-  metricsUrl: string;
-  stop(): Promise<void>;
-}
+export type { OperatorProcess } from '../hack/operator-process.ts';
 
 export async function startOperator(state: PlaneState, dir: string, workers: number): Promise<OperatorProcess> {
-  const probesPort = await loopbackPort();
-  const metricsPort = await loopbackPort();
-  const configFile = join(dir, 'bench-operator.yaml');
-  writeFileSync(configFile, stringify({
-    approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers, revocationSettle: '2s',
-    healthProbeBindAddress: `127.0.0.1:${String(probesPort)}`, metrics: { bindAddress: `127.0.0.1:${String(metricsPort)}`, secure: false },
-  }));
-  const log = openSync(join(dir, 'bench-operator.log'), 'a');
-  const nodeArgs = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'src/main.ts')], {
-    stdio: ['ignore', log, log],
-    env: { ...process.env, DEBUGGRANT_CONFIG: configFile, DEBUGGRANT_KUBECONFIG: state.kubeconfig, DEBUGGRANT_CONTEXT: 'admin', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+  const operator = await spawnOperator({
+    kubeconfig: state.kubeconfig, dir, name: 'bench-operator',
+    config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers, revocationSettle: '2s' },
+    nodeArgs: (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   });
-  if (child.pid) stopWhenOwnerDies(child.pid);
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`operator exited; see ${join(dir, 'bench-operator.log')}`);
-    if (await fetch(`http://127.0.0.1:${String(probesPort)}/readyz`).then((r) => r.ok, () => false)) break;
-    if (i > 600) throw new Error('operator not ready after 60 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, metricsUrl: `http://127.0.0.1:${String(metricsPort)}/metrics`, stop: () => stopPid(child.pid ?? 0) };
+  await operator.waitUntilReady(60_000);
+  return operator;
 }
 
 /** Resident memory (MB) and CPU time (s) of a process, from /proc. */

@@ -1,15 +1,15 @@
 // `npm run local`: a real control plane, the CRDs, the operator (its own process) and a
 // sample grant, in the foreground; Ctrl-C stops everything. `stop` stops a plane that
 // another run left behind.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { ensureBinaries } from './controlplane/binaries.ts';
 import { parseConfig } from '../src/config.ts';
 import { REPO_ROOT, installAdmission, installCrds, kubectlAs } from './controlplane/install.ts';
 import { readState, startControlPlane, stateFile, stopControlPlane, type PlaneState } from './controlplane/plane.ts';
-import { isAlive, loopbackPort, stopPid } from './controlplane/processes.ts';
+import { isAlive, stopPid } from './controlplane/processes.ts';
+import { spawnOperator } from './operator-process.ts';
 
 const dir = resolve(process.env.DEBUGGRANT_LOCAL_DIR ?? '.local');
 const say = (msg: string): void => { process.stderr.write(`[local] ${msg}\n`); };
@@ -28,28 +28,6 @@ async function stop(): Promise<void> {
 const sampleConfig = (): Record<string, unknown> =>
   parse(readFileSync(`${REPO_ROOT}config/samples/operator-config.yaml`, 'utf8')) as Record<string, unknown>;
 
-function startOperator(state: PlaneState, probesPort: number, metricsPort: number): ChildProcess {
-  const config = sampleConfig();
-  const configFile = resolve(dir, 'operator.yaml');
-  // Plain-HTTP metrics are allowed on loopback only; a cluster gets HTTPS + TokenReview.
-  writeFileSync(configFile, stringify({ ...config, healthProbeBindAddress: `127.0.0.1:${String(probesPort)}`, metrics: { bindAddress: `127.0.0.1:${String(metricsPort)}`, secure: false } }));
-  const log = openSync(resolve(dir, 'operator.log'), 'a');
-  return spawn(process.execPath, [`${REPO_ROOT}src/main.ts`], {
-    stdio: ['ignore', log, log],
-    env: { ...process.env, DEBUGGRANT_CONFIG: configFile, DEBUGGRANT_KUBECONFIG: state.kubeconfig, DEBUGGRANT_CONTEXT: 'admin' },
-  });
-}
-
-async function waitForReady(port: number, operator: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (operator.exitCode !== null) throw new Error(`the operator exited (code ${String(operator.exitCode)}); see ${resolve(dir, 'operator.log')}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the operator did not become ready; see ${resolve(dir, 'operator.log')}`);
-}
-
 async function start(): Promise<void> {
   if (existsSync(stateFile(dir))) {
     const old = readState(dir);
@@ -66,19 +44,17 @@ async function start(): Promise<void> {
   installAdmission(state, parseConfig(sampleConfig(), 'config/samples/operator-config.yaml'));
   kubectlAs(state, 'admin', ['apply', '-f', `${REPO_ROOT}config/samples/workload.yaml`]);
 
-  const probesPort = await loopbackPort();
-  const metricsPort = await loopbackPort();
   say('starting the operator');
-  const operator = startOperator(state, probesPort, metricsPort);
+  const operator = await spawnOperator({ kubeconfig: state.kubeconfig, config: sampleConfig(), dir, name: 'operator' });
   writeFileSync(stateFile(dir), JSON.stringify({ ...state, operatorPid: operator.pid }, null, 2), { mode: 0o600 });
   const shutdown = (code: number): void => {
     say('stopping');
-    void (operator.pid ? stopPid(operator.pid) : Promise.resolve()).then(() => stopControlPlane(state)).then(() => process.exit(code));
+    void operator.stop().then(() => stopControlPlane(state)).then(() => process.exit(code));
   };
   process.once('SIGINT', () => { shutdown(0); });
   process.once('SIGTERM', () => { shutdown(0); });
   try {
-    await waitForReady(probesPort, operator);
+    await operator.waitUntilReady(30_000);
   } catch (err) {
     say(err instanceof Error ? err.message : String(err));
     shutdown(1);
@@ -92,7 +68,7 @@ async function start(): Promise<void> {
     '',
     `debuggrant running locally. API server ${state.server}; Ctrl-C stops everything.`,
     `  kubeconfig:  ${state.kubeconfig}  (contexts: admin, alice, bob, gitops, carol)`,
-    `  operator:    log ${resolve(dir, 'operator.log')}, metrics http://127.0.0.1:${metricsPort}/metrics`,
+    `  operator:    log ${operator.logFile}, metrics ${operator.metricsUrl}`,
     '',
     'Try it from another shell (our kubectl matches the API server version; the machine\'s may not):',
     `  export KUBECONFIG=${state.kubeconfig}; alias kubectl=${state.kubectl}`,
@@ -103,8 +79,8 @@ async function start(): Promise<void> {
     `  kubectl describe dg -n shop inc-4211-checkout`,
     '',
   ].join('\n'));
-  operator.once('exit', (code) => {
-    say(`the operator exited (code ${String(code)}); see ${resolve(dir, 'operator.log')}`);
+  operator.child.once('exit', (code) => {
+    say(`the operator exited (code ${String(code)}); see ${operator.logFile}`);
     shutdown(1);
   });
   setInterval(() => {

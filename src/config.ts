@@ -57,6 +57,12 @@ export const OperatorConfigSchema = z.strictObject({
   }).default({ bindAddress: ':8443', secure: true })
     .refine((m) => m.secure || m.bindAddress === '0' || isLoopback(parseBindAddress(m.bindAddress)?.host),
       { message: 'metrics.secure: false serves metrics to anyone who can connect: allowed only on a loopback address (127.0.0.1:PORT)', path: ['secure'] }),
+  /** Every API request fails after requestTimeout and is retried on a fresh connection; watches have none. */
+  api: z.strictObject({
+    requestTimeout: Duration('api.requestTimeout').default('10s'),
+    /** Each attempt of a RoleBinding delete (the request that ends access), retried at once on a fresh connection. */
+    revocationTimeout: Duration('api.revocationTimeout').default('1s'),
+  }).default({ requestTimeout: '10s', revocationTimeout: '1s' }),
   leaderElection: z.strictObject({
     enabled: z.boolean().default(false),
     namespace: z.string().default('debuggrant-system'),

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig, parseBindAddress, type OperatorConfig } from './config.ts';
-import { connect, type KubeApi } from './kube/client.ts';
+import { connect, requestPolicy, type KubeApi } from './kube/client.ts';
 import { makeLogger } from './log.ts';
 import { Manager } from './manager.ts';
 import { requestReviewer } from './kube/request-review.ts';
@@ -15,7 +15,7 @@ const log = makeLogger();
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const api = connect({ kubeconfig: process.env.DEBUGGRANT_KUBECONFIG, context: process.env.DEBUGGRANT_CONTEXT });
+  const api = connect({ kubeconfig: process.env.DEBUGGRANT_KUBECONFIG, context: process.env.DEBUGGRANT_CONTEXT, ...requestPolicy(config, log) });
   // The Pod name (downward API) identifies a replica in the Lease and in audit lines.
   const identity = process.env.POD_NAME ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   let stopping = false;

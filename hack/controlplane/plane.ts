@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { makePki } from './pki.ts';
-import { loopbackPort, startProcess, stopPid, waitUntilReady, type Started } from './processes.ts';
+import { isAlive, loopbackPort, startProcess, stopPid, waitUntilReady, type Started } from './processes.ts';
 import { LOCAL_USERS } from './users.ts';
 
 export interface PlaneState {
@@ -19,6 +19,10 @@ export interface PlaneState {
   caFile: string;
   tokens: Record<string, string>;
   pids: { etcd: number; apiserver: number };
+  /** How the API server was started, so restartApiServer can start it again the same way. */
+  apiserver: { bin: string; args: string[] };
+  /** The process the control plane must not outlive. */
+  ownerPid: number;
 }
 
 export interface StartOptions {
@@ -66,7 +70,8 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
 
     say(`starting kube-apiserver on https://127.0.0.1:${apiPort}`);
     const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = startProcess('kube-apiserver', join(opts.binDir, 'kube-apiserver'), [
+    const apiserverBin = join(opts.binDir, 'kube-apiserver');
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
       `--secure-port=${apiPort}`, `--cert-dir=${join(opts.dir, 'pki')}`,
       `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
@@ -84,7 +89,8 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
       `--service-account-issuer=${server}`, `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`, `--api-audiences=${server}`,
       '--v=1',
-    ], join(opts.dir, 'kube-apiserver.log'));
+    ];
+    const apiserver = startProcess('kube-apiserver', apiserverBin, apiserverArgs, join(opts.dir, 'kube-apiserver.log'));
     started.push(apiserver);
     const ca = readFileSync(pki.caCert);
     await waitUntilReady(apiserver, () => httpsOk(`${server}/readyz`, ca, tokens.admin ?? ''), 90_000);
@@ -94,6 +100,7 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
     const state: PlaneState = {
       dir: opts.dir, server, kubeconfig, binDir: opts.binDir, kubectl: join(opts.binDir, 'kubectl'),
       caFile: pki.caCert, tokens, pids: { etcd: pidOf(etcd), apiserver: pidOf(apiserver) },
+      apiserver: { bin: apiserverBin, args: apiserverArgs }, ownerPid: process.pid,
     };
     writeFileSync(stateFile(opts.dir), JSON.stringify(state, null, 2), { mode: 0o600 });
     say(`control plane ready: ${server}, kubeconfig ${kubeconfig}`);
@@ -108,6 +115,27 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
 export async function stopControlPlane(state: Pick<PlaneState, 'pids'>): Promise<void> {
   await stopPid(state.pids.apiserver);
   await stopPid(state.pids.etcd);
+}
+
+/**
+ * Kills the API server outright (SIGKILL: no graceful shutdown, watches cut mid-stream),
+ * keeps it down for `downMs`, and starts it again with the same flags and etcd data.
+ * Resolves once it is ready again, with the state (new pid) also written to state.json.
+ */
+export async function restartApiServer(state: PlaneState, downMs = 0): Promise<PlaneState> {
+  process.kill(state.pids.apiserver, 'SIGKILL');
+  while (isAlive(state.pids.apiserver)) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, downMs));
+  const apiserver = startProcess('kube-apiserver', state.apiserver.bin, state.apiserver.args, join(state.dir, 'kube-apiserver.log'), state.ownerPid);
+  try {
+    await waitUntilReady(apiserver, () => httpsOk(`${state.server}/readyz`, readFileSync(state.caFile), state.tokens.admin ?? ''), 90_000);
+  } catch (err) {
+    if (apiserver.child.pid) await stopPid(apiserver.child.pid);
+    throw err;
+  }
+  const restarted = { ...state, pids: { ...state.pids, apiserver: pidOf(apiserver) } };
+  writeFileSync(stateFile(state.dir), JSON.stringify(restarted, null, 2), { mode: 0o600 });
+  return restarted;
 }
 
 export function readState(dir: string): PlaneState {

@@ -11,14 +11,15 @@ export interface Started {
   exited: Promise<number | null>;
 }
 
-export function startProcess(name: string, bin: string, args: string[], logFile: string): Started {
+/** `owner`: the process it must not outlive (this one unless said otherwise). */
+export function startProcess(name: string, bin: string, args: string[], logFile: string, owner = process.pid): Started {
   if (!existsSync(bin)) {
     throw new Error(`${name} binary not found at ${bin}: run hack/build-binaries.sh or set KUBEBUILDER_ASSETS`);
   }
   const fd = openSync(logFile, 'a');
   const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
   closeSync(fd);
-  if (child.pid) stopWhenOwnerDies(child.pid);
+  if (child.pid) stopWhenOwnerDies(child.pid, owner);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => { resolve(code); });
     child.once('error', () => { resolve(-1); });
@@ -30,8 +31,8 @@ export function startProcess(name: string, bin: string, args: string[], logFile:
  * A detached watchdog that stops the child once this process is gone, however it went
  * (a killed test run, a closed terminal): the control plane never outlives its owner.
  */
-export function stopWhenOwnerDies(child: number): void {
-  const script = `while kill -0 ${String(process.pid)} 2>/dev/null; do sleep 1; done; kill -TERM ${String(child)} 2>/dev/null; sleep 5; kill -KILL ${String(child)} 2>/dev/null`;
+export function stopWhenOwnerDies(child: number, owner = process.pid): void {
+  const script = `while kill -0 ${String(owner)} 2>/dev/null; do sleep 1; done; kill -TERM ${String(child)} 2>/dev/null; sleep 5; kill -KILL ${String(child)} 2>/dev/null`;
   spawn('sh', ['-c', script], { stdio: 'ignore', detached: true }).unref();
 }
 

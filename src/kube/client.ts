@@ -1,9 +1,11 @@
 // The one place that builds API clients. Everything else in src/kube/ takes a KubeApi.
 import * as k8s from '@kubernetes/client-node';
-import { PooledKubeConfig } from './kubeconfig.ts';
+import { ms, type OperatorConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { DEFAULT_TIMEOUTS, PooledKubeConfig, type ConnectionRetired, type RequestTimeouts } from './kubeconfig.ts';
 
 export interface KubeApi {
-  kc: k8s.KubeConfig;
+  kc: PooledKubeConfig;
   core: k8s.CoreV1Api;
   rbac: k8s.RbacAuthorizationV1Api;
   authz: k8s.AuthorizationV1Api;
@@ -18,16 +20,31 @@ export interface KubeConnection {
   context?: string;
 }
 
-export function connect(opts: KubeConnection = {}): KubeApi {
+export interface RequestPolicy {
+  timeouts?: RequestTimeouts;
+  onConnectionRetired?: ConnectionRetired;
+}
+
+/** Timeouts from the operator configuration; every replaced connection is logged. */
+export function requestPolicy(config: OperatorConfig, log: Logger): RequestPolicy {
+  return {
+    timeouts: { requestMs: ms(config.api.requestTimeout), revocationMs: ms(config.api.revocationTimeout) },
+    onConnectionRetired: (why) => { log.warn(why, 'replaced the connection to the API server'); },
+  };
+}
+
+export function connect(opts: KubeConnection & RequestPolicy = {}): KubeApi {
   const kc = new PooledKubeConfig();
   if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
   else kc.loadFromDefault();
   if (opts.context) kc.setCurrentContext(opts.context);
-  return fromKubeConfig(kc);
+  return fromKubeConfig(kc, opts);
 }
 
-export function fromKubeConfig(source: k8s.KubeConfig): KubeApi {
+export function fromKubeConfig(source: k8s.KubeConfig, policy: RequestPolicy = {}): KubeApi {
   const kc = pooled(source);
+  kc.timeouts = policy.timeouts ?? DEFAULT_TIMEOUTS;
+  kc.onConnectionRetired = policy.onConnectionRetired;
   return {
     kc,
     core: kc.makeApiClient(k8s.CoreV1Api),

@@ -3,8 +3,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type * as k8s from '@kubernetes/client-node';
 import { parseConfig, type OperatorConfig } from '../../src/config.ts';
-import { fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
+import { fromKubeConfig, requestPolicy, type KubeApi } from '../../src/kube/client.ts';
 import { makeLogger } from '../../src/log.ts';
 import { Operator } from '../../src/operator.ts';
 import type { AuditRecord } from '../../src/log.ts';
@@ -25,6 +26,8 @@ export interface TestOperator {
 export interface TestOperatorOptions {
   /** Put something between the operator and its real client (e.g. withFaults from api-faults.ts). */
   wrapApi?: (api: KubeApi) => KubeApi;
+  /** How the operator reaches the API server (e.g. through a FaultProxy); admin directly by default. */
+  kubeConfig?: k8s.KubeConfig;
 }
 
 export async function startTestOperator(namespaces: string[], overrides: Record<string, unknown> = {}, options: TestOperatorOptions = {}): Promise<TestOperator> {
@@ -39,7 +42,7 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
     },
   });
   const log = makeLogger('debug', sink);
-  const api = fromKubeConfig(kubeConfigFor('admin'));
+  const api = fromKubeConfig(options.kubeConfig ?? kubeConfigFor('admin'), requestPolicy(config, log));
   const operator = new Operator({ api: options.wrapApi ? options.wrapApi(api) : api, config, log, processMetrics: false, identity: 'test-operator' });
   await operator.start();
   return {

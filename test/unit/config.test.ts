@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, parseBindAddress, parseConfig } from '../../sr
 describe('operator configuration', () => {
   test('defaults fill in around the one required field', () => {
     const c = parseConfig({ approvedRegistries: ['registry.example.com/debug/'] });
-    expect(c).toMatchObject({ maxTtl: '4h', allowedProfiles: ['baseline', 'restricted', 'netadmin'], namespaces: [], workers: 4 });
+    expect(c).toMatchObject({ maxTtl: '4h', allowedProfiles: ['baseline', 'restricted', 'netadmin'], namespaces: [], workers: 4, api: { requestTimeout: '10s', revocationTimeout: '1s' } });
   });
 
   test.each([
@@ -22,6 +22,7 @@ describe('operator configuration', () => {
     [{ approvedRegistries: ['r.io/'], healthProbeBindAddress: 'localhost:99999' }, 'healthProbeBindAddress must be host:port'],
     [{ approvedRegistries: ['r.io/'], metrics: { secure: false } }, 'metrics.secure: false serves metrics to anyone'],
     [{ approvedRegistries: ['r.io/'], metrics: { bindAddress: '0.0.0.0:8080', secure: false } }, 'allowed only on a loopback address'],
+    [{ approvedRegistries: ['r.io/'], api: { requestTimeout: 'soon' } }, 'api.requestTimeout must be a duration'],
   ])('%j is refused naming %s', (raw, fragment) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(fragment);

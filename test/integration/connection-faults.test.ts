@@ -1,0 +1,75 @@
+// A bad connection must not delay revocation: the operator reaches the API server through
+// a fault-injecting TCP proxy (TLS untouched); SubjectAccessReview, asked directly, judges.
+import { canI, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
+import { FaultProxy, throughProxy } from '../support/fault-proxy.ts';
+import { createGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
+import { startTestOperator, type TestOperator } from '../support/operator.ts';
+
+const canDebug = (ns: string): Promise<boolean> => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' });
+
+/** Polls SubjectAccessReview until access is gone; the time it was. */
+async function accessEndedAt(ns: string): Promise<number> {
+  await eventually(() => canDebug(ns), (allowed) => !allowed, 60_000, 20);
+  return Date.now();
+}
+
+describe('connection faults between the operator and the API server', () => {
+  let ns: string;
+  let proxy: FaultProxy;
+  let op: TestOperator | undefined;
+
+  beforeAll(async () => {
+    ns = await freshNamespace('faults');
+    await createPod(ns, 'api-1', { app: 'checkout' });
+  });
+  beforeEach(async () => { proxy = await FaultProxy.start(kubeConfigFor('admin').getCurrentCluster()?.server ?? ''); });
+  afterEach(async () => {
+    await op?.stop();
+    op = undefined;
+    await proxy.close();
+  });
+
+  test('a connection stalled just before the deadline: access ends within 2 s of it, over a fresh connection', async () => {
+    op = await startTestOperator([ns], {}, { kubeConfig: throughProxy(kubeConfigFor('admin'), proxy) });
+    await createGrant(ns, 'stalled', grantSpec({ ttl: '4s' }));
+    const active = await eventually(() => getGrant(ns, 'stalled'), isReady);
+    const expiresAt = Date.parse(active?.status?.expiresAt ?? '');
+    expect(await canDebug(ns)).toBe(true);
+    const acceptedBefore = proxy.accepted;
+
+    // Everything open (requests, watches) hangs from just before the deadline on.
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() - 300)));
+    expect(proxy.stallAll()).toBeGreaterThan(0);
+    const lateness = (await accessEndedAt(ns)) - expiresAt;
+    process.stderr.write(`[faults] stalled connection at the deadline: access ended ${String(lateness)} ms after it\n`);
+    expect(lateness).toBeLessThan(2000);
+    expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
+    // The stalled connection is found out (no answer to a probe either) and destroyed.
+    const lines = op.lines;
+    await eventually(() => Promise.resolve(lines.filter((l) => l.msg === 'replaced the connection to the API server')), (r) => r.some((l) => l.stalled === true), 10_000);
+
+    // The rest of the expiry completes over the fresh connection while the old one stays stalled.
+    const ended = await eventually(() => getGrant(ns, 'stalled'), (g) => g?.status?.phase === 'Expired', 30_000);
+    expect(ended?.status?.expiresAt).toBe(active?.status?.expiresAt);
+    expect(await rbacFor(ns, 'stalled')).toEqual({ role: false, binding: false });
+  });
+
+  test('every connection reset and new ones refused around the deadline: access ends within the outage plus the retry bound', async () => {
+    op = await startTestOperator([ns], {}, { kubeConfig: throughProxy(kubeConfigFor('admin'), proxy) });
+    await createGrant(ns, 'reset', grantSpec({ ttl: '4s' }));
+    const active = await eventually(() => getGrant(ns, 'reset'), isReady);
+    const expiresAt = Date.parse(active?.status?.expiresAt ?? '');
+
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() - 300)));
+    proxy.newConnections('reset');
+    expect(proxy.cutAll()).toBeGreaterThan(0);
+    const outageMs = 3000;
+    setTimeout(() => { proxy.newConnections('forward'); }, outageMs - 300);
+    const lateness = (await accessEndedAt(ns)) - expiresAt;
+    process.stderr.write(`[faults] connections reset for ${String(outageMs)} ms around the deadline: access ended ${String(lateness)} ms after it\n`);
+    // Work-queue backoff doubles from 100 ms: after a 3 s outage the next try comes within ~3.2 s.
+    expect(lateness).toBeLessThan(outageMs + 4000);
+    await eventually(() => getGrant(ns, 'reset'), (g) => g?.status?.phase === 'Expired', 30_000);
+    expect(await rbacFor(ns, 'reset')).toEqual({ role: false, binding: false });
+  });
+});
