@@ -273,7 +273,9 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
   ].join('\n');
 }
 
-main().catch((err: unknown) => {
+// `npm run bench -- cli`: CLI start-up only (bench/cli.ts), no control plane.
+const scenario = process.argv[2] === 'cli' ? (await import('./cli.ts')).benchCli : main;
+scenario().catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -16,4 +16,7 @@ function readVersion(): string {
   }
 }
 
-export const VERSION = readVersion();
+/** Set by hack/bundle.ts: a bundle carries its version and needs no package.json. */
+declare const DEBUGGRANT_VERSION: string | undefined;
+
+export const VERSION = typeof DEBUGGRANT_VERSION === 'string' ? DEBUGGRANT_VERSION : readVersion();

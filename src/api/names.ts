@@ -7,8 +7,13 @@ export const MANAGED_BY = 'debuggrant';
 export const GRANT_LABEL = 'debuggrant.dev/grant';
 export const FINALIZER = 'debuggrant.dev/revoke';
 export const LINGERING_ANNOTATION = 'debuggrant.dev/lingering';
-/** Set (by `kubectl debuggrant revoke`) to end a grant now; its value says who and why. */
+/** Set (by `kubectl debuggrant revoke`) to end a grant now; its value says why. */
 export const REVOKE_ANNOTATION = 'debuggrant.dev/revoke';
+/**
+ * Who asked for the revocation: an admission policy (config/admission/revocation.yaml)
+ * requires it to be the requesting user's own name, so it is the API server's word.
+ */
+export const REVOKED_BY_ANNOTATION = 'debuggrant.dev/revoked-by';
 export const FIELD_MANAGER = 'debuggrant-operator';
 
 export const INDEX_KIND = 'DebugGrantIndex';

@@ -31,6 +31,8 @@ export interface DebugGrantStatus {
   expiresAt?: string;
   endedAt?: string;
   pods?: string[];
+  /** Who revoked it on request (their username, as the API server authenticated them). */
+  revokedBy?: string;
   lingering?: LingeringContainer[];
   conditions?: Condition[];
   observedGeneration?: number;

@@ -12,6 +12,10 @@ export interface GrantRow {
   pods: string[];
   timeLeft: string;
   reason: string;
+  image: string;
+  profile: string;
+  access: string[];
+  expiresAt: string;
 }
 
 export function grantRows(grants: readonly DebugGrant[], now: number): GrantRow[] {
@@ -26,6 +30,8 @@ export function grantRows(grants: readonly DebugGrant[], now: number): GrantRow[
       subject: spec.success ? `${spec.data.subject.kind}/${spec.data.subject.name}` : '?',
       phase: g.status?.phase ?? 'Pending', pods: g.status?.phase === 'Active' ? g.status.pods ?? [] : [],
       timeLeft, reason: spec.success ? spec.data.reason : '',
+      image: spec.success ? spec.data.image : '', profile: spec.success ? spec.data.profile : '', access: spec.success ? spec.data.access : [],
+      expiresAt: g.status?.expiresAt ?? '',
     };
   }).sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
 }
@@ -36,10 +42,16 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return all.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-export function formatGrantRows(rows: GrantRow[]): string {
-  if (rows.length === 0) return 'no DebugGrants\n';
-  return formatTable(['NAMESPACE', 'NAME', 'SUBJECT', 'PHASE', 'PODS', 'TIME LEFT', 'REASON'],
-    rows.map((r) => [r.namespace, r.name, r.subject, r.phase, r.pods.join(',') || '-', r.timeLeft, r.reason.length > 48 ? `${r.reason.slice(0, 47)}…` : r.reason]));
+/** kubectl's table: NAMESPACE only with -A, more columns with -o wide. */
+export function formatGrantRows(rows: GrantRow[], opts: { wide: boolean; namespaces: boolean }): string {
+  const cut = (text: string) => (text.length > 48 ? `${text.slice(0, 47)}…` : text);
+  const headers = [...(opts.namespaces ? ['NAMESPACE'] : []), 'NAME', 'SUBJECT', 'PHASE', 'PODS', 'TIME LEFT', 'REASON',
+    ...(opts.wide ? ['EXPIRES AT', 'PROFILE', 'ACCESS', 'IMAGE'] : [])];
+  return formatTable(headers, rows.map((r) => [
+    ...(opts.namespaces ? [r.namespace] : []), r.name, r.subject, r.phase, r.pods.join(',') || '-', r.timeLeft,
+    opts.wide ? r.reason : cut(r.reason),
+    ...(opts.wide ? [r.expiresAt || '-', r.profile, r.access.join(','), r.image] : []),
+  ]));
 }
 
 export function subjectIs(s: Subject, me: Identity): boolean {

@@ -1,9 +1,12 @@
 // `kubectl debuggrant new`: a DebugGrant YAML for a pull request, validated before printing.
+import { writeFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { stringify } from 'yaml';
 import { parseDuration } from '../api/duration.ts';
 import { API_VERSION, DebugGrantDocumentSchema, KIND, describeIssues } from '../api/schema.ts';
+import { str, type Invocation } from './args.ts';
 import { UsageError } from './errors.ts';
+import { EXIT_OK } from './spec.ts';
 
 export interface NewGrantFlags {
   name?: string;
@@ -77,3 +80,23 @@ export function buildGrant(f: NewGrantFlags, now: DateTime): Record<string, unkn
 }
 
 export const grantYaml = (doc: Record<string, unknown>): string => stringify(doc);
+
+export function runNew(inv: Invocation): number {
+  const f = inv.flags;
+  if (inv.positionals.length > 0) throw new UsageError(`new takes no arguments, only flags (got "${inv.positionals.join(' ')}")`);
+  const doc = buildGrant({
+    name: str(f, 'name'), namespace: str(f, 'namespace'), user: str(f, 'user'), group: str(f, 'group'), serviceAccount: str(f, 'service-account'),
+    selector: str(f, 'selector'), image: str(f, 'image'), ttl: str(f, 'ttl') ?? '', reason: str(f, 'reason'), approval: str(f, 'approval'),
+    access: (str(f, 'access') ?? '').split(',').map((a) => a.trim()), profile: str(f, 'profile') ?? '', onExpiry: str(f, 'on-expiry') ?? '',
+    mergeWindow: str(f, 'merge-window') ?? '',
+  }, DateTime.now());
+  const text = str(f, 'output') === 'json' ? JSON.stringify(doc, null, 2) + '\n' : grantYaml(doc);
+  const file = str(f, 'write');
+  if (file) {
+    writeFileSync(file, text);
+    process.stderr.write(`wrote ${file}: commit it and open a pull request\n`);
+  } else {
+    process.stdout.write(text);
+  }
+  return EXIT_OK;
+}

@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { grantPolicyProblems } from '../api/policy.ts';
 import { DebugGrantDocumentSchema, KIND, describeIssues } from '../api/schema.ts';
-import type { OperatorConfig } from '../config.ts';
+import { ConfigError, loadConfig, type OperatorConfig } from '../config.ts';
+import { str, type Invocation } from './args.ts';
+import { UsageError } from './errors.ts';
+import { EXIT_OK, EXIT_PROBLEMS } from './spec.ts';
 
 export interface Problem {
   file: string;
@@ -71,4 +74,23 @@ export function formatReport(r: ValidationReport, withPolicy: boolean): string {
     ? `ok: ${String(r.grants)} DebugGrant(s) in ${String(r.files)} file(s) are valid${withPolicy ? '' : ' (schema only: pass --config for the cluster policy)'}`
     : `${String(r.problems.length)} problem(s) in ${String(r.grants)} DebugGrant(s), ${String(r.files)} file(s)`;
   return [...lines, summary].join('\n') + '\n';
+}
+
+export function runValidate(inv: Invocation): number {
+  if (inv.positionals.length === 0) throw new UsageError('validate needs at least one FILE or DIR');
+  const configFile = str(inv.flags, 'config');
+  const config = configFile ? configFrom(configFile) : undefined;
+  const report = validatePaths(inv.positionals, config);
+  process.stdout.write(str(inv.flags, 'output') === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, config !== undefined));
+  return report.valid ? EXIT_OK : EXIT_PROBLEMS;
+}
+
+/** The operator configuration named by --config; a bad one is a usage error. */
+export function configFrom(file: string): OperatorConfig {
+  try {
+    return loadConfig({ DEBUGGRANT_CONFIG: file });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`--config: ${err.message}`);
+    throw err;
+  }
 }

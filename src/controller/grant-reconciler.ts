@@ -379,7 +379,8 @@ export class GrantReconciler {
   private auditLine(log: Logger, event: AuditEvent, d: GrantDecision, reason: string, now: Date, pods: string[]): void {
     audit(log, {
       event, grant: `${d.ref.namespace}/${d.ref.name}`, subject: d.spec ? subjectText(d.spec.subject) : '(invalid)',
-      pods, by: this.d.identity, at: now.toISOString(), reason,
+      // A revocation on request is the requester's act; everything else the operator's.
+      pods, by: event === 'grant.revoked' && d.revokedBy ? d.revokedBy : this.d.identity, at: now.toISOString(), reason,
     });
   }
 

@@ -2,7 +2,7 @@
 // else. Pure, so every rule of the grant lifecycle is unit-tested with a fake clock.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ActiveGrantEntry, EndedGrantEntry, IndexChange } from '../api/grant-index.ts';
-import { REVOKE_ANNOTATION, subjectUsername } from '../api/names.ts';
+import { REVOKED_BY_ANNOTATION, REVOKE_ANNOTATION, subjectUsername } from '../api/names.ts';
 import { grantPolicyProblems } from '../api/policy.ts';
 import { DebugGrantSpecSchema, describeIssues, type DebugGrantSpec } from '../api/schema.ts';
 import { isTerminal, type DebugGrant, type GrantPhase } from '../api/types.ts';
@@ -52,6 +52,8 @@ export interface GrantDecision {
   deadline: Date | undefined;
   /** The end of a previous grant of this name, recorded now (its index entry is rewritten to it). */
   predecessorEnded?: (EndedGrantEntry & { subject: string }) | undefined;
+  /** Revoked on request: who asked (the API server checked it was them, config/admission/revocation.yaml). */
+  revokedBy?: string | undefined;
 }
 
 export function planGrant(o: GrantObservation): GrantDecision {
@@ -69,7 +71,7 @@ export function planGrant(o: GrantObservation): GrantDecision {
   const wasActivated = recordedActivation !== undefined;
   const base = {
     ref, spec, activatedAt: recordedActivation, expiresAt: recordedExpiry, endedAt: status.endedAt ?? nowIso,
-    pods: status.pods ?? o.active?.pods ?? [], rbac: undefined, deadline: undefined,
+    pods: status.pods ?? o.active?.pods ?? [], rbac: undefined, deadline: undefined, revokedBy: status.revokedBy,
   };
   const ended = (phase: GrantPhase, reason: PhaseReason, message: string): GrantDecision => ({
     ...base, phase, reason, message,
@@ -112,7 +114,11 @@ export function planGrant(o: GrantObservation): GrantDecision {
   const revokeRequest = grant.metadata.annotations?.[REVOKE_ANNOTATION];
   if (revokeRequest !== undefined) {
     // Revoked even before activation, so a revoked name stays spent.
-    return ended('Revoked', 'RevokedByRequest', `revoked on request: ${revokeRequest || '(no reason given)'}`);
+    const by = grant.metadata.annotations?.[REVOKED_BY_ANNOTATION];
+    return {
+      ...ended('Revoked', 'RevokedByRequest', `revoked by ${by ?? '(unnamed)'}: ${revokeRequest || '(no reason given)'}`),
+      revokedBy: by,
+    };
   }
   if (!spec) {
     return denied('InvalidSpec', describeIssues(parsed.error as NonNullable<typeof parsed.error>, 'spec').join('; '));

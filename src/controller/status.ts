@@ -47,6 +47,7 @@ export function desiredStatus(
     expiresAt: d.expiresAt,
     endedAt: d.phase === 'Active' ? undefined : d.endedAt,
     pods: d.pods,
+    revokedBy: d.phase === 'Revoked' ? d.revokedBy : undefined,
     lingering: ended ? lingering ?? previous?.lingering ?? [] : undefined,
     observedGeneration: generation,
     conditions: setConditions(previous?.conditions?.filter((c) => c.type !== 'RevocationVerified' || ended), conditions, generation, now),

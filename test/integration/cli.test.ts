@@ -37,7 +37,7 @@ describe('kubectl debuggrant', () => {
   test('new writes a grant that validate accepts and the API server takes from gitops', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'dg-cli-')), 'grant.yaml');
     const made = await cli('admin', ['new', '--name', 'from-cli', '-n', ns, '--user', 'alice', '--selector', 'app=checkout',
-      '--image', DEBUG_IMAGE, '--ttl', '30m', '--reason', 'INC-9 checkout errors, need tcpdump', '--approval', 'https://git.example.com/pr/9', '-o', file]);
+      '--image', DEBUG_IMAGE, '--ttl', '30m', '--reason', 'INC-9 checkout errors, need tcpdump', '--approval', 'https://git.example.com/pr/9', '--write', file]);
     expect(made.code).toBe(0);
     const checked = await cli('admin', ['validate', file, '--config', CONFIG]);
     expect(checked.stdout).toContain('ok: 1 DebugGrant(s) in 1 file(s) are valid');
@@ -49,9 +49,11 @@ describe('kubectl debuggrant', () => {
   test('list shows phase, pods and time left', async () => {
     const out = await cli('alice', ['list', '-n', ns]);
     expect(out.code).toBe(0);
-    expect(out.stdout).toMatch(new RegExp(`${ns}\\s+from-cli\\s+User/alice\\s+Active\\s+checkout-1\\s+(29m\\d*s?|30m)`));
-    const json = JSON.parse((await cli('alice', ['list', '-A', '-o', 'json'])).stdout) as { name: string }[];
-    expect(json.map((r) => r.name)).toContain('from-cli');
+    expect(out.stdout).toMatch(/^NAME\s+SUBJECT\s+PHASE/);
+    expect(out.stdout).toMatch(/\nfrom-cli\s+User\/alice\s+Active\s+checkout-1\s+(29m\d*s?|30m)/);
+    const json = JSON.parse((await cli('admin', ['list', '-A', '-o', 'json'])).stdout) as { kind: string; items: { metadata: { name: string } }[] };
+    expect(json.kind).toBe('List');
+    expect(json.items.map((g) => g.metadata.name)).toContain('from-cli');
   });
 
   test('debug runs kubectl debug with the grant\'s image and profile', async () => {
@@ -72,11 +74,16 @@ describe('kubectl debuggrant', () => {
     expect(out.code).toBe(0);
     expect(out.stdout).toContain('delete the grant\'s file from the repository');
     const g = await eventually(() => getGrant(ns, 'from-cli'), (x) => x?.status?.phase === 'Revoked');
-    expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')?.message).toMatch(/^revoked on request: carol at .*: incident closed$/);
+    expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')?.message).toBe('revoked by carol: incident closed');
+    expect(g?.status?.revokedBy).toBe('carol');
     expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
     expect(await allRbac(ns)).toEqual([]);
-    // alice cannot revoke (or un-revoke) grants: she may only read them.
-    expect((await cli('alice', ['revoke', 'from-cli', '-n', ns])).stderr).toContain('forbidden');
+    // Revoking an ended grant says so and changes nothing.
+    const again = await cli('admin', ['revoke', 'from-cli', '-n', ns, '--reason', 'twice']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`${ns}/from-cli already ended (Revoked at `);
+    expect(again.stdout).toContain('nothing changed');
+    expect((await getGrant(ns, 'from-cli'))?.metadata.annotations).toMatchObject({ 'debuggrant.dev/revoke': 'incident closed', 'debuggrant.dev/revoked-by': 'carol' });
   });
 
   test('audit lists standing debug access outside grants, not the grants themselves', async () => {

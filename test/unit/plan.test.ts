@@ -98,8 +98,11 @@ describe('planGrant', () => {
   });
 
   test('a revoke annotation ends the grant as Revoked, active or not', () => {
-    const active = planGrant(observe(grant({}, { phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(9e6).toISOString() }, { annotations: { 'debuggrant.dev/revoke': 'carol: done' } })));
-    expect(active).toMatchObject({ phase: 'Revoked', reason: 'RevokedByRequest', message: 'revoked on request: carol: done', rbac: undefined, indexChange: { kind: 'end' } });
+    const annotations = { 'debuggrant.dev/revoke': 'done', 'debuggrant.dev/revoked-by': 'carol' };
+    const active = planGrant(observe(grant({}, { phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(9e6).toISOString() }, { annotations })));
+    expect(active).toMatchObject({ phase: 'Revoked', reason: 'RevokedByRequest', message: 'revoked by carol: done', revokedBy: 'carol', rbac: undefined, indexChange: { kind: 'end' } });
+    // Once Revoked, later reconciles keep who revoked it.
+    expect(planGrant(observe(grant({}, { phase: 'Revoked', revokedBy: 'carol' }, { annotations }))).revokedBy).toBe('carol');
     expect(planGrant(observe(grant({}, undefined, { annotations: { 'debuggrant.dev/revoke': '' } }))).phase).toBe('Revoked');
   });
 
