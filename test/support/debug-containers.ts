@@ -27,3 +27,67 @@ export function addEphemeralContainer(user: LocalUserName, namespace: string, po
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch),
   );
 }
+
+/** Who sends a request: a local user, or anyone the admin impersonates (plus system:authenticated). */
+export type Requester = LocalUserName | { user: string; groups: string[] };
+
+/** How a request to pods/ephemeralcontainers is shaped; see test/support/ephemeral-catalogue.ts. */
+export type RequestShape = 'strategic' | 'merge' | 'json' | 'put' | 'apply';
+
+export interface EphemeralRequest {
+  as: Requester;
+  namespace: string;
+  pod: string;
+  container: k8s.V1EphemeralContainer;
+  shape: RequestShape;
+  /** '' sends none (the API server derives one from the user agent). */
+  fieldManager?: string;
+  /** managedFields the request carries (a forgery attempt). */
+  managedFields?: k8s.V1ManagedFieldsEntry[];
+}
+
+function requesterOptions(as: Requester, contentType?: string): { api: k8s.CoreV1Api; options: ReturnType<typeof k8s.setHeaderOptions> | undefined } {
+  let options = contentType ? k8s.setHeaderOptions('Content-Type', contentType) : undefined;
+  if (typeof as === 'string') return { api: clientsFor(as).core, options };
+  options = k8s.setHeaderOptions('Impersonate-User', as.user, options);
+  for (const g of as.groups) options = k8s.setHeaderOptions('Impersonate-Group', g, options);
+  return { api: clientsFor('admin').core, options };
+}
+
+/** Adds one ephemeral container the way `shape` says; resolves to the pod as written. */
+export async function sendEphemeral(r: EphemeralRequest): Promise<k8s.V1Pod> {
+  const fieldManager = r.fieldManager === '' ? undefined : (r.fieldManager ?? 'kubectl');
+  const at = { namespace: r.namespace, name: r.pod, fieldManager };
+  const current = async (): Promise<k8s.V1Pod> => clientsFor('admin').core.readNamespacedPod({ namespace: r.namespace, name: r.pod });
+  const forged = r.managedFields ? { managedFields: r.managedFields } : {};
+  switch (r.shape) {
+    case 'strategic': {
+      const { api, options } = requesterOptions(r.as, k8s.PatchStrategy.StrategicMergePatch);
+      return api.patchNamespacedPodEphemeralcontainers({ ...at, body: { metadata: forged, spec: { ephemeralContainers: [r.container] } } }, options);
+    }
+    case 'merge': {
+      const list = [...((await current()).spec?.ephemeralContainers ?? []), r.container];
+      const { api, options } = requesterOptions(r.as, k8s.PatchStrategy.MergePatch);
+      return api.patchNamespacedPodEphemeralcontainers({ ...at, body: { metadata: forged, spec: { ephemeralContainers: list } } }, options);
+    }
+    case 'json': {
+      const list = [...((await current()).spec?.ephemeralContainers ?? []), r.container];
+      const ops: object[] = [{ op: 'add', path: '/spec/ephemeralContainers', value: list }];
+      if (r.managedFields) ops.push({ op: 'replace', path: '/metadata/managedFields', value: r.managedFields });
+      const { api, options } = requesterOptions(r.as, k8s.PatchStrategy.JsonPatch);
+      return api.patchNamespacedPodEphemeralcontainers({ ...at, body: ops }, options);
+    }
+    case 'put': {
+      const pod = await current();
+      pod.spec = { ...pod.spec, containers: pod.spec?.containers ?? [], ephemeralContainers: [...(pod.spec?.ephemeralContainers ?? []), r.container] };
+      if (r.managedFields) pod.metadata = { ...pod.metadata, managedFields: r.managedFields };
+      const { api, options } = requesterOptions(r.as);
+      return api.replaceNamespacedPodEphemeralcontainers({ ...at, body: pod }, options);
+    }
+    case 'apply': {
+      const { api, options } = requesterOptions(r.as, k8s.PatchStrategy.ServerSideApply);
+      const body = { apiVersion: 'v1', kind: 'Pod', metadata: { name: r.pod, namespace: r.namespace, ...forged }, spec: { ephemeralContainers: [r.container] } };
+      return api.patchNamespacedPodEphemeralcontainers({ ...at, fieldManager: fieldManager ?? 'apply', body }, options);
+    }
+  }
+}
