@@ -65,6 +65,11 @@ export class Manager {
     return this.elector && !this.elector.isLeader ? true : this.operator.ready;
   }
 
+  /** Why this replica is not ready (empty when it is): the informers that are down and why. */
+  get notReady(): string[] {
+    return this.elector && !this.elector.isLeader ? [] : this.operator.notReady;
+  }
+
   /** Graceful: stop acting first, then hand the Lease over. `crash` skips the release, as a killed process would. */
   async stop(crash = false): Promise<void> {
     await this.operator.stop();

@@ -1,10 +1,9 @@
 // The operator as one object: informers feed two keyed work queues (grants, pods), the
 // reaper's deadline heap wakes grants at expiry, and start() revokes whatever is already
 // overdue before doing anything else. main.ts adds configuration, probes and signals.
-import type { KubernetesObject, V1Pod, V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import type { DebugGrantIndex } from './api/grant-index.ts';
-import { GRANT_LABEL } from './api/names.ts';
-import { DebugGrantSpecSchema } from './api/schema.ts';
+import { GRANT_LABEL, LINGERING_ANNOTATION } from './api/names.ts';
+import { DebugGrantSpecSchema, type PodSelector } from './api/schema.ts';
 import type { DebugGrant } from './api/types.ts';
 import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
@@ -13,6 +12,7 @@ import { grantKey } from './controller/keys.ts';
 import { keysDueBy } from './controller/records.ts';
 import { selectorMatches } from './controller/selector.ts';
 import type { KubeApi } from './kube/client.ts';
+import type { CachedPod, CachedRole, CachedRoleBinding } from './kube/cached.ts';
 import { eventRecorder } from './kube/events.ts';
 import { instrumentApi } from './kube/instrument.ts';
 import { RequestLanes } from './kube/request-lanes.ts';
@@ -23,7 +23,7 @@ import { DeadlineQueue } from './reaper/deadline-queue.ts';
 import { LingeringReconciler } from './reaper/lingering-reconciler.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { apiMessage } from './runtime/errors.ts';
-import { ResilientInformer, type ListWatchLike } from './runtime/informer.ts';
+import { ResilientInformer, type CachedObject, type ListWatchSource } from './runtime/informer.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 
 export interface OperatorOptions {
@@ -48,7 +48,7 @@ function indexEntries(i: DebugGrantIndex): Map<string, string> {
 }
 
 /** A cache that merges one informer per watched namespace (or one for all). */
-class MultiCache<T extends KubernetesObject> {
+class MultiCache<T extends CachedObject> {
   readonly informers: ResilientInformer<T>[];
   constructor(informers: ResilientInformer<T>[]) {
     this.informers = informers;
@@ -65,15 +65,34 @@ class MultiCache<T extends KubernetesObject> {
   }
 }
 
+interface WatchedGrant {
+  phase: string | undefined;
+  pods: string[];
+  /** Undefined when the spec does not parse (the grant is or will be Denied). */
+  selector: PodSelector | undefined;
+}
+
+function watchedGrant(g: DebugGrant): WatchedGrant {
+  const spec = DebugGrantSpecSchema.safeParse(g.spec);
+  return { phase: g.status?.phase, pods: g.status?.pods ?? [], selector: spec.success ? spec.data.podSelector : undefined };
+}
+
+/** Only pods with ephemeral containers, or our flag to take down, can need the lingering check. */
+function mayLinger(pod: CachedPod): boolean {
+  return (pod.status?.ephemeralContainerStatuses ?? []).length > 0 || pod.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined;
+}
+
 export class Operator {
   readonly metrics: Metrics;
   private readonly opts: OperatorOptions;
   private readonly clock: Clock;
-  private readonly grants: MultiCache<DebugGrant & KubernetesObject>;
-  private readonly pods: MultiCache<V1Pod>;
-  private readonly roles: MultiCache<V1Role>;
-  private readonly bindings: MultiCache<V1RoleBinding>;
-  private readonly indexes: MultiCache<DebugGrantIndex & KubernetesObject>;
+  private readonly grants: MultiCache<DebugGrant>;
+  private readonly pods: MultiCache<CachedPod>;
+  private readonly roles: MultiCache<CachedRole>;
+  private readonly bindings: MultiCache<CachedRoleBinding>;
+  private readonly indexes: MultiCache<DebugGrantIndex>;
+  /** Per namespace, what pod events need of each grant: its phase, pods and parsed selector. */
+  private readonly grantWatch = new Map<string, Map<string, WatchedGrant>>();
   private readonly grantQueue: WorkQueue;
   private readonly podQueue: WorkQueue;
   private readonly deadlines: DeadlineQueue;
@@ -94,34 +113,35 @@ export class Operator {
     const api = lanes.view(measured, 'normal');
     const urgentApi = lanes.view(measured, 'urgent');
     const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
-    const informers = <T extends KubernetesObject>(name: string, make: (ns?: string) => ListWatchLike<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
+    const informers = <T extends CachedObject>(name: string, make: (ns?: string) => ListWatchSource<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
       new MultiCache(namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, make(ns), clock, log, on, () => { this.resyncAll(); })));
 
     // Whether a pod's ephemeral containers are sanctioned depends on which Active grants list
     // it: when a grant's pods or phase change (as the cache now shows), re-check the pods it
     // lists and those it listed before.
-    const grantPods = new Map<string, { phase: string | undefined; pods: string[] }>();
     this.grants = informers('debuggrants', (ns) => grantSource(api, ns), (g, event) => {
       const namespace = g.metadata.namespace ?? '';
-      const key = grantKey(namespace, g.metadata.name ?? '');
+      const name = g.metadata.name ?? '';
+      const key = grantKey(namespace, name);
       this.grantReconciler.observed(key, g);
       // Armed from what is persisted, whenever it is seen (after a restart, before any reconcile).
       if (event !== 'delete' && g.status?.phase === 'Active' && g.status.expiresAt) this.deadlines.schedule(key, Date.parse(g.status.expiresAt));
       this.grantQueue.add(key);
-      const before = grantPods.get(key);
-      const after = event === 'delete' ? { phase: undefined, pods: [] } : { phase: g.status?.phase, pods: g.status?.pods ?? [] };
-      if (event === 'delete') grantPods.delete(key);
-      else grantPods.set(key, after);
-      if (before && before.phase === after.phase && before.pods.join() === after.pods.join()) return;
-      for (const pod of new Set([...(before?.pods ?? []), ...after.pods])) this.podQueue.add(grantKey(namespace, pod));
+      const before = this.grantWatch.get(namespace)?.get(name);
+      const after = event === 'delete' ? undefined : watchedGrant(g);
+      this.setWatchedGrant(namespace, name, after);
+      const podsBefore = before?.pods ?? [];
+      const podsAfter = after?.pods ?? [];
+      if (before && after && before.phase === after.phase && podsBefore.join() === podsAfter.join()) return;
+      for (const pod of new Set([...podsBefore, ...podsAfter])) this.podQueue.add(grantKey(namespace, pod));
     });
     this.pods = informers('pods', (ns) => podSource(api, ns), (p) => { this.podChanged(p); });
-    const ownedChanged = (o: V1Role | V1RoleBinding): void => {
+    const ownedChanged = (o: CachedRole | CachedRoleBinding): void => {
       const grant = o.metadata?.labels?.[GRANT_LABEL];
       if (grant) this.grantQueue.add(grantKey(o.metadata?.namespace ?? '', grant));
     };
-    this.roles = informers('roles', (ns) => roleSource(api, ns), ownedChanged);
-    this.bindings = informers('rolebindings', (ns) => roleBindingSource(api, ns), ownedChanged);
+    this.roles = informers<CachedRole>('roles', (ns) => roleSource(api, ns), ownedChanged);
+    this.bindings = informers<CachedRoleBinding>('rolebindings', (ns) => roleBindingSource(api, ns), ownedChanged);
     // Only grants whose entry changed need a look (a hand edit, or our own write echoing
     // back): re-checking every grant of the namespace on each write would be quadratic.
     const lastIndex = new Map<string, Map<string, string>>();
@@ -167,7 +187,7 @@ export class Operator {
   }
 
   async start(): Promise<void> {
-    const all = [this.grants, this.pods, this.roles, this.bindings, this.indexes].flatMap((c) => c.informers as ResilientInformer<KubernetesObject>[]);
+    const all = this.allInformers();
     this.grantQueue.pause(true);
     this.podQueue.pause(true);
     await Promise.all(all.map((i) => i.start()));
@@ -185,7 +205,17 @@ export class Operator {
   }
 
   get ready(): boolean {
-    return this.started && [this.grants, this.pods, this.roles, this.bindings, this.indexes].every((c) => c.informers.every((i) => i.ready));
+    return this.notReady.length === 0;
+  }
+
+  /** Why the operator is not ready (for /readyz): each informer that is down and why. */
+  get notReady(): string[] {
+    const reasons = this.allInformers().flatMap((i) => i.notReadyReason ?? []);
+    return this.started || reasons.length > 0 ? reasons : ['starting: revoking overdue grants'];
+  }
+
+  private allInformers(): ResilientInformer<CachedObject>[] {
+    return [this.grants, this.pods, this.roles, this.bindings, this.indexes].flatMap((c) => c.informers as ResilientInformer<CachedObject>[]);
   }
 
   async stop(): Promise<void> {
@@ -194,7 +224,7 @@ export class Operator {
     this.deadlines.stop();
     this.grantQueue.stop();
     this.podQueue.stop();
-    await Promise.all([this.grants, this.pods, this.roles, this.bindings, this.indexes].flatMap((c) => c.informers.map((i) => i.stop())));
+    await Promise.all(this.allInformers().map((i) => i.stop()));
   }
 
   private scheduleResync(): void {
@@ -205,19 +235,28 @@ export class Operator {
   private resyncAll(): void {
     for (const g of this.grants.list()) this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
     for (const p of this.pods.list()) {
-      if ((p.status?.ephemeralContainerStatuses ?? []).length > 0 || p.metadata?.annotations) this.podQueue.add(grantKey(p.metadata?.namespace ?? '', p.metadata?.name ?? ''));
+      if (mayLinger(p)) this.podQueue.add(grantKey(p.metadata?.namespace ?? '', p.metadata?.name ?? ''));
     }
   }
 
-  private podChanged(pod: V1Pod): void {
+  private setWatchedGrant(namespace: string, name: string, watched: WatchedGrant | undefined): void {
+    let grants = this.grantWatch.get(namespace);
+    if (watched) {
+      if (!grants) { grants = new Map(); this.grantWatch.set(namespace, grants); }
+      grants.set(name, watched);
+    } else if (grants?.delete(name) && grants.size === 0) {
+      this.grantWatch.delete(namespace);
+    }
+  }
+
+  /** Work proportional to what changed: the grants of the pod's namespace, selectors parsed once per grant event. */
+  private podChanged(pod: CachedPod): void {
     const namespace = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
-    this.podQueue.add(grantKey(namespace, name));
-    for (const g of this.grants.list(namespace)) {
-      if (g.status?.phase === 'Denied') continue;
-      const spec = DebugGrantSpecSchema.safeParse(g.spec);
-      const concerned = (g.status?.pods ?? []).includes(name) || (spec.success && selectorMatches(spec.data.podSelector, pod.metadata?.labels));
-      if (concerned) this.grantQueue.add(grantKey(namespace, g.metadata.name ?? ''));
+    if (mayLinger(pod)) this.podQueue.add(grantKey(namespace, name));
+    for (const [grant, g] of this.grantWatch.get(namespace) ?? []) {
+      if (g.phase === 'Denied') continue;
+      if (g.pods.includes(name) || (g.selector && selectorMatches(g.selector, pod.metadata?.labels))) this.grantQueue.add(grantKey(namespace, grant));
     }
   }
 

@@ -1,6 +1,6 @@
 // What every reconciler is given: the API, time, logs, metrics, Events, and read-only
 // caches of what the informers observe. Reconcilers never list from the API server.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CachedPod } from '../kube/cached.ts';
 import type { DebugGrant } from '../api/types.ts';
 import type { KubeApi } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -20,7 +20,7 @@ export interface ReconcilerContext {
   metrics: Metrics;
   events: EventRecorder;
   grants: Cache<DebugGrant>;
-  pods: Cache<V1Pod>;
+  pods: Cache<CachedPod>;
   /** Identity written into audit lines as `by`. */
   identity: string;
 }

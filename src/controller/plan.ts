@@ -1,6 +1,6 @@
 // planGrant: the desired state of one grant, decided from what is observed and nothing
 // else. Pure, so every rule of the grant lifecycle is unit-tested with a fake clock.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CachedPod } from '../kube/cached.ts';
 import type { ActiveGrantEntry, EndedGrantEntry, IndexChange } from '../api/grant-index.ts';
 import { REVOKED_BY_ANNOTATION, REVOKE_ANNOTATION, subjectUsername } from '../api/names.ts';
 import { grantPolicyProblems } from '../api/policy.ts';
@@ -15,7 +15,7 @@ import { selectorMatches } from './selector.ts';
 export interface GrantObservation {
   grant: DebugGrant;
   /** Pods in the grant's namespace, from the cache. */
-  pods: readonly V1Pod[];
+  pods: readonly CachedPod[];
   /** The operator's record of a grant of this name that already ended, if any. */
   ended: EndedGrantEntry | undefined;
   /** This grant's active index entry, if written: it carries the deadline fixed at activation. */

@@ -1,49 +1,51 @@
 // List+watch sources for what the operator observes: its grants and indexes, the pods
-// grants select, and the Roles/RoleBindings it owns (selected by label).
-import * as k8s from '@kubernetes/client-node';
+// grants select, and the Roles/RoleBindings it owns (selected by label). Each keeps only
+// the fields the operator reads (cached.ts), picked as objects arrive.
 import type { DebugGrantIndex } from '../api/grant-index.ts';
 import { INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL } from '../api/names.ts';
 import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { DebugGrant } from '../api/types.ts';
+import type { ListWatchSource } from '../runtime/informer.ts';
+import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding, type CachedPod, type CachedRole, type CachedRoleBinding } from './cached.ts';
 import type { KubeApi } from './client.ts';
+import { describeFailure } from './failure.ts';
+import { listPage, openWatch, serverOf } from './list-watch.ts';
 
 const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+
+/** The server ends each watch after this long (plus jitter), as client-go's reflector asks. */
+const WATCH_TIMEOUT_S = 300;
+/** No event and no bookmark for this long: the connection is dead, not quiet. */
+const WATCH_IDLE_MS = 150_000;
 
 function scoped(prefix: string, resource: string, namespace: string | undefined): string {
   return namespace ? `${prefix}/namespaces/${namespace}/${resource}` : `${prefix}/${resource}`;
 }
 
-function customListWatch<T extends k8s.KubernetesObject>(api: KubeApi, plural: string, namespace: string | undefined): k8s.ListWatch<T> {
-  const list = async (): Promise<k8s.KubernetesListObject<T>> => {
-    const res: unknown = namespace
-      ? await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
-      : await api.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural });
-    return res as k8s.KubernetesListObject<T>;
+function source<T>(api: KubeApi, path: string, transform: (raw: unknown) => T, labelSelector?: string): ListWatchSource<T> {
+  const server = serverOf(api.kc);
+  return {
+    server,
+    transform,
+    list: (limit, continueToken) => listPage(api.kc, path, { limit, continueToken, labelSelector }),
+    watch: (resourceVersion, onEvent) => openWatch(api.kc, path, {
+      resourceVersion, labelSelector, timeoutSeconds: WATCH_TIMEOUT_S + Math.floor(Math.random() * WATCH_TIMEOUT_S), idleMs: WATCH_IDLE_MS,
+    }, onEvent),
+    describe: (err) => describeFailure(err, server),
   };
-  return new k8s.ListWatch<T>(scoped(`/apis/${GROUP}/${VERSION}`, plural, namespace), api.watch, list, false);
 }
 
-export const grantSource = (api: KubeApi, ns?: string): k8s.ListWatch<DebugGrant & k8s.KubernetesObject> =>
-  customListWatch(api, PLURAL, ns);
+export const grantSource = (api: KubeApi, ns?: string): ListWatchSource<DebugGrant> =>
+  source(api, scoped(`/apis/${GROUP}/${VERSION}`, PLURAL, ns), cachedGrant);
 
-export const indexSource = (api: KubeApi, ns?: string): k8s.ListWatch<DebugGrantIndex & k8s.KubernetesObject> =>
-  customListWatch(api, INDEX_PLURAL, ns);
+export const indexSource = (api: KubeApi, ns?: string): ListWatchSource<DebugGrantIndex> =>
+  source(api, scoped(`/apis/${GROUP}/${VERSION}`, INDEX_PLURAL, ns), cachedIndex);
 
-export function podSource(api: KubeApi, namespace?: string): k8s.ListWatch<k8s.V1Pod> {
-  const list = () => namespace ? api.core.listNamespacedPod({ namespace }) : api.core.listPodForAllNamespaces();
-  return new k8s.ListWatch(scoped('/api/v1', 'pods', namespace), api.watch, list, false);
-}
+export const podSource = (api: KubeApi, ns?: string): ListWatchSource<CachedPod> =>
+  source(api, scoped('/api/v1', 'pods', ns), cachedPod);
 
-export function roleSource(api: KubeApi, namespace?: string): k8s.ListWatch<k8s.V1Role> {
-  const list = () => namespace
-    ? api.rbac.listNamespacedRole({ namespace, labelSelector: managedSelector })
-    : api.rbac.listRoleForAllNamespaces({ labelSelector: managedSelector });
-  return new k8s.ListWatch(scoped('/apis/rbac.authorization.k8s.io/v1', 'roles', namespace), api.watch, list, false, managedSelector);
-}
+export const roleSource = (api: KubeApi, ns?: string): ListWatchSource<CachedRole> =>
+  source(api, scoped('/apis/rbac.authorization.k8s.io/v1', 'roles', ns), cachedRole, managedSelector);
 
-export function roleBindingSource(api: KubeApi, namespace?: string): k8s.ListWatch<k8s.V1RoleBinding> {
-  const list = () => namespace
-    ? api.rbac.listNamespacedRoleBinding({ namespace, labelSelector: managedSelector })
-    : api.rbac.listRoleBindingForAllNamespaces({ labelSelector: managedSelector });
-  return new k8s.ListWatch(scoped('/apis/rbac.authorization.k8s.io/v1', 'rolebindings', namespace), api.watch, list, false, managedSelector);
-}
+export const roleBindingSource = (api: KubeApi, ns?: string): ListWatchSource<CachedRoleBinding> =>
+  source(api, scoped('/apis/rbac.authorization.k8s.io/v1', 'rolebindings', ns), cachedRoleBinding, managedSelector);

@@ -1,6 +1,6 @@
 // Ephemeral containers cannot be removed from a pod. What the operator can do is notice
 // the ones still running where no active grant covers the pod, and say so loudly.
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CachedPod } from '../kube/cached.ts';
 import type { DebugGrant } from '../api/types.ts';
 
 export interface RunningEphemeral {
@@ -9,7 +9,7 @@ export interface RunningEphemeral {
 }
 
 /** Ephemeral containers the kubelet reports as running (status, not spec: a spec entry may never start). */
-export function runningEphemeralContainers(pod: V1Pod): RunningEphemeral[] {
+export function runningEphemeralContainers(pod: CachedPod): RunningEphemeral[] {
   const images = new Map((pod.spec?.ephemeralContainers ?? []).map((c) => [c.name, c.image ?? '']));
   return (pod.status?.ephemeralContainerStatuses ?? [])
     .filter((s) => s.state?.running !== undefined)
@@ -22,7 +22,7 @@ export function lingeringAnnotation(lingering: readonly RunningEphemeral[]): str
   return lingering.length === 0 ? null : lingering.map((l) => `${l.container}=${l.image}`).join(',');
 }
 
-export function hasController(pod: V1Pod): boolean {
+export function hasController(pod: CachedPod): boolean {
   return (pod.metadata?.ownerReferences ?? []).some((o) => o.controller === true);
 }
 

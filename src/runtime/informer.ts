@@ -1,116 +1,269 @@
-// An informer that never dies silently. client-node's ListWatch relists on 410 by itself
-// but stops on any other error; this restarts it with capped, jittered backoff, and says
-// whether its cache can be trusted (for /readyz).
-import type { KubernetesObject } from '@kubernetes/client-node';
+// An informer that lists in pages, watches from the list's resourceVersion, keeps only what
+// its transform picks, and never dies silently (client-go's Reflector, in small):
+// - the list is paged (`limit` + `continue`): memory during a start is one page, never the
+//   whole cluster's objects in one response; a continue token that expired (410) starts a
+//   fresh list;
+// - a watch the server ends (timeout) resumes from the last resourceVersion at once; a 410
+//   relists; any other failure retries after a short, capped backoff (at most 2 s, reset
+//   by the next success), so watches resume within seconds of the API server answering;
+// - a failure is logged as one line naming the server and the cause, at most every 30 s
+//   while it lasts, and the informer reports itself not ready, with that reason, for /readyz.
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
+import { httpStatus } from './errors.ts';
 
-export interface ListWatchLike<T extends KubernetesObject> {
-  on(verb: 'add' | 'update' | 'delete', cb: (obj: T) => void): void;
-  on(verb: 'error' | 'connect', cb: (err?: unknown) => void): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  get(name: string, namespace?: string): T | undefined;
-  list(namespace?: string): readonly T[];
+export interface ListPage {
+  items: unknown[];
+  resourceVersion: string;
+  /** Set when more pages follow. */
+  continueToken: string | undefined;
+}
+
+export interface WatchStream {
+  /** Resolves when the server ends the stream, rejects when it fails or stalls. */
+  readonly ended: Promise<void>;
+  stop(): void;
+}
+
+/** Where an informer's objects come from (src/kube/informers.ts builds these). */
+export interface ListWatchSource<T> {
+  /** The API server, for log lines. */
+  readonly server: string;
+  list(limit: number, continueToken: string | undefined): Promise<ListPage>;
+  watch(resourceVersion: string, onEvent: (type: string, object: unknown) => void): Promise<WatchStream>;
+  /** The cached form of an object: only what the operator reads. */
+  transform(raw: unknown): T;
+  /** A failure in words a person can act on (connection refused, TLS, 401, 403 with the permission). */
+  describe(err: unknown): string;
+}
+
+export interface CachedObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
 export type ObjectHandler<T> = (obj: T, event: 'add' | 'update' | 'delete') => void;
 
-function trim(o: KubernetesObject): void {
-  if (o.metadata) delete o.metadata.managedFields;
+export interface InformerOptions {
+  pageSize?: number;
+  /** Backoff cap after failures; kept low so watches resume soon after the server is back. */
+  maxBackoffMs?: number;
+  /** At most one failure line per this period while failures last. */
+  logEveryMs?: number;
 }
 
-export class ResilientInformer<T extends KubernetesObject> {
-  private healthy = false;
-  private stopped = false;
-  private syncing = false;
-  private erroredDuringSync = false;
-  private failures = 0;
-  private cancelRestart: (() => void) | undefined;
+class Gone extends Error {}
 
+const DEFAULT_PAGE = 500;
+
+export class ResilientInformer<T extends CachedObject> {
   readonly name: string;
-  private readonly inner: ListWatchLike<T>;
+  private readonly source: ListWatchSource<T>;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly onRestart: (() => void) | undefined;
+  private readonly onObject: ObjectHandler<T>;
+  private readonly onRelist: (() => void) | undefined;
+  private readonly opts: Required<InformerOptions>;
+  private readonly objects = new Map<string, Map<string, T>>();
+  private resourceVersion = '';
+  private synced = false;
+  private healthy = false;
+  private stopped = false;
+  private failures = 0;
+  private failingSince: number | undefined;
+  private lastLogged = 0;
+  private suppressed = 0;
+  private problem = 'initial list not done yet';
+  private stream: WatchStream | undefined;
+  private cancelWait: (() => void) | undefined;
+  private firstSync: Promise<void> | undefined;
 
-  constructor(name: string, inner: ListWatchLike<T>, clock: Clock, log: Logger, onObject: ObjectHandler<T>, onRestart?: () => void) {
+  /** `onRelist` runs after a list that followed a failure: events may have been missed meanwhile. */
+  constructor(name: string, source: ListWatchSource<T>, clock: Clock, log: Logger, onObject: ObjectHandler<T>, onRelist?: () => void, opts: InformerOptions = {}) {
     this.name = name;
-    this.inner = inner;
+    this.source = source;
     this.clock = clock;
     this.log = log;
-    this.onRestart = onRestart;
-    // The cache holds the very objects these callbacks get: trimming them here trims the
-    // cache (client-go's SetTransform). managedFields are often half an object's size and
-    // nothing here reads them.
-    inner.on('add', (o) => { trim(o); onObject(o, 'add'); });
-    inner.on('update', (o) => { trim(o); onObject(o, 'update'); });
-    inner.on('delete', (o) => { onObject(o, 'delete'); });
-    inner.on('error', (err) => { this.failed(err); });
+    this.onObject = onObject;
+    this.onRelist = onRelist;
+    this.opts = { pageSize: opts.pageSize ?? DEFAULT_PAGE, maxBackoffMs: opts.maxBackoffMs ?? 2000, logEveryMs: opts.logEveryMs ?? 30_000 };
   }
 
-  /** Resolves once the first list has landed in the cache (retrying until it does). */
+  /** Resolves once the first full list is in the cache (retrying until it is), or on stop. */
   start(): Promise<void> {
-    return this.syncUntilHealthy();
+    this.firstSync ??= new Promise<void>((resolve) => { void this.run(resolve); });
+    return this.firstSync;
   }
 
+  /** Listed once, and the watch not failing now. */
   get ready(): boolean {
-    return this.healthy;
+    return this.synced && this.healthy;
+  }
+
+  /** Why it is not ready, for /readyz; undefined when ready. */
+  get notReadyReason(): string | undefined {
+    return this.ready ? undefined : `${this.name}: ${this.problem}`;
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.inner.get(name, namespace);
+    return this.objects.get(namespace ?? '')?.get(name);
   }
 
   list(namespace?: string): readonly T[] {
-    return this.inner.list(namespace);
+    if (namespace !== undefined) return [...(this.objects.get(namespace)?.values() ?? [])];
+    const all: T[] = [];
+    for (const ns of this.objects.values()) for (const o of ns.values()) all.push(o);
+    return all;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
-    this.cancelRestart?.();
-    await this.inner.stop();
+    this.cancelWait?.();
+    this.stream?.stop();
+    return Promise.resolve();
   }
 
-  private async syncUntilHealthy(): Promise<void> {
-    this.syncing = true;
+  private async run(firstSynced: () => void): Promise<void> {
     while (!this.stopped) {
-      this.erroredDuringSync = false;
       try {
-        await this.inner.start();
+        if (!this.resourceVersion) {
+          const afterFailure = this.failures > 0 || this.synced;
+          await this.relist();
+          this.recovered();
+          if (!this.synced) { this.synced = true; firstSynced(); } else if (afterFailure) this.onRelist?.();
+        }
+        await this.watch();
       } catch (err) {
-        this.erroredDuringSync = true;
-        this.log.warn({ informer: this.name, err }, 'informer could not start');
+        if (this.isStopped()) break;
+        if (err instanceof Gone || httpStatus(err) === 410) {
+          // Too old to resume from: list afresh, at once.
+          this.log.info({ informer: this.name }, 'resourceVersion expired (410); listing again');
+          this.resourceVersion = '';
+          continue;
+        }
+        this.failed(err);
+        await this.wait(this.backoff());
       }
-      // ListWatch reports a failed list through its error callback, not by rejecting.
-      if (!this.erroredDuringSync) {
-        this.healthy = true;
-        this.failures = 0;
-        break;
-      }
-      this.failures++;
-      await new Promise<void>((resolve) => { this.cancelRestart = this.clock.setTimer(resolve, this.backoff()); });
     }
-    this.syncing = false;
+    firstSynced();
+  }
+
+  /** Pages through the whole collection; objects it no longer contains are deleted from the cache. */
+  /** A method, so the compiler does not assume it unchanged across awaits. */
+  private isStopped(): boolean {
+    return this.stopped;
+  }
+
+  private async relist(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const seen = new Set<string>();
+      let token: string | undefined;
+      let listedAt: string;
+      try {
+        do {
+          const page = await this.source.list(this.opts.pageSize, token);
+          for (const raw of page.items) seen.add(this.upsert(this.source.transform(raw)));
+          token = page.continueToken;
+          listedAt = page.resourceVersion;
+        } while (token && !this.stopped);
+      } catch (err) {
+        // The continue token expired (the snapshot it pages through was compacted): start over.
+        if (httpStatus(err) === 410 && token !== undefined && attempt < 5) {
+          this.log.info({ informer: this.name, attempt: attempt + 1 }, 'list continue token expired (410); listing from the start');
+          continue;
+        }
+        throw err;
+      }
+      for (const [namespace, objs] of this.objects) {
+        for (const [name, obj] of objs) {
+          if (seen.has(`${namespace}/${name}`)) continue;
+          objs.delete(name);
+          this.onObject(obj, 'delete');
+        }
+        if (objs.size === 0) this.objects.delete(namespace);
+      }
+      this.resourceVersion = listedAt;
+      return;
+    }
+  }
+
+  private async watch(): Promise<void> {
+    this.stream = await this.source.watch(this.resourceVersion, (type, raw) => { this.event(type, raw); });
+    if (this.stopped) { this.stream.stop(); return; }
+    this.recovered();
+    await this.stream.ended;
+  }
+
+  private event(type: string, raw: unknown): void {
+    if (type === 'ERROR') {
+      const status = raw as { code?: number; message?: string } | undefined;
+      if (status?.code === 410) throw new Gone(status.message ?? 'Gone');
+      throw new Error(`watch error from the API server: ${status?.message ?? JSON.stringify(raw)}`);
+    }
+    const rv = (raw as CachedObject | undefined)?.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (type === 'BOOKMARK') return;
+    const obj = this.source.transform(raw);
+    if (type === 'DELETED') {
+      const { name = '', namespace = '' } = obj.metadata ?? {};
+      const objs = this.objects.get(namespace);
+      const known = objs?.get(name);
+      objs?.delete(name);
+      if (objs?.size === 0) this.objects.delete(namespace);
+      this.onObject(known ?? obj, 'delete');
+    } else {
+      this.upsert(obj);
+    }
+  }
+
+  /** Returns the object's key. */
+  private upsert(obj: T): string {
+    const { name = '', namespace = '', resourceVersion } = obj.metadata ?? {};
+    let objs = this.objects.get(namespace);
+    if (!objs) { objs = new Map(); this.objects.set(namespace, objs); }
+    const known = objs.get(name);
+    if (!known || known.metadata?.resourceVersion !== resourceVersion) {
+      objs.set(name, obj);
+      this.onObject(obj, known ? 'update' : 'add');
+    }
+    return `${namespace}/${name}`;
+  }
+
+  private recovered(): void {
+    if (this.failingSince !== undefined) {
+      this.log.info({ informer: this.name, server: this.source.server, downForMs: this.clock.now() - this.failingSince, attempts: this.failures }, 'API server answers again; informer resumed');
+    }
+    this.healthy = true;
+    this.failures = 0;
+    this.failingSince = undefined;
+    this.suppressed = 0;
+    this.lastLogged = 0;
   }
 
   private failed(err: unknown): void {
-    if (this.stopped) return;
+    const now = this.clock.now();
     this.healthy = false;
-    if (this.syncing) {
-      this.erroredDuringSync = true;
+    this.failures++;
+    this.failingSince ??= now;
+    const cause = this.source.describe(err);
+    this.problem = `${cause} (failing since ${new Date(this.failingSince).toISOString()}, ${String(this.failures)} attempts)`;
+    if (now - this.lastLogged < this.opts.logEveryMs && this.lastLogged !== 0) {
+      this.suppressed++;
       return;
     }
-    this.failures++;
-    this.log.warn({ informer: this.name, err, attempt: this.failures }, 'watch failed; restarting informer');
-    void this.syncUntilHealthy().then(() => {
-      // Events may have been missed while the watch was down: let the owner re-check everything.
-      if (this.healthy) this.onRestart?.();
-    });
+    this.log.error({ informer: this.name, server: this.source.server, cause, attempts: this.failures, suppressed: this.suppressed }, `cannot list/watch ${this.name}: ${cause}`);
+    this.lastLogged = now;
+    this.suppressed = 0;
   }
 
   private backoff(): number {
-    const exp = Math.min(30_000, 200 * 2 ** Math.min(this.failures, 10));
+    const exp = Math.min(this.opts.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10));
     return Math.round(exp / 2 + Math.random() * (exp / 2));
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const cancel = this.clock.setTimer(() => { this.cancelWait = undefined; resolve(); }, ms);
+      this.cancelWait = () => { cancel(); resolve(); };
+    });
   }
 }

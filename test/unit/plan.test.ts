@@ -1,7 +1,7 @@
 import { parseConfig } from '../../src/config.ts';
 import { planGrant, type GrantObservation } from '../../src/controller/plan.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CachedPod } from '../../src/kube/cached.ts';
 
 const config = parseConfig({ approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h' });
 const image = `registry.example.com/debug/netshoot@sha256:${'a'.repeat(64)}`;
@@ -15,7 +15,7 @@ function grant(spec: Record<string, unknown> = {}, status?: DebugGrant['status']
     status,
   };
 }
-const pod = (name: string, labels: Record<string, string>, extra: Partial<V1Pod> = {}): V1Pod => ({ metadata: { name, labels }, ...extra });
+const pod = (name: string, labels: Record<string, string>, extra: Partial<CachedPod> = {}): CachedPod => ({ metadata: { name, labels }, ...extra });
 const pods = [pod('web-1', { app: 'web' }), pod('web-2', { app: 'web' }), pod('db-1', { app: 'db' })];
 const observe = (g: DebugGrant, now = t0, o: Partial<GrantObservation> = {}): GrantObservation => ({ grant: g, pods, ended: undefined, now, config, ...o });
 
@@ -53,7 +53,7 @@ describe('planGrant', () => {
   });
 
   test('terminating and finished pods are not granted', () => {
-    const d = planGrant(observe(grant(), t0, { pods: [pod('web-1', { app: 'web' }, { status: { phase: 'Succeeded' } }), pod('web-2', { app: 'web' }, { metadata: { name: 'web-2', labels: { app: 'web' }, deletionTimestamp: t0 } })] }));
+    const d = planGrant(observe(grant(), t0, { pods: [pod('web-1', { app: 'web' }, { status: { phase: 'Succeeded' } }), pod('web-2', { app: 'web' }, { metadata: { name: 'web-2', labels: { app: 'web' }, deletionTimestamp: t0.toISOString() } })] }));
     expect(d.pods).toEqual([]);
   });
 

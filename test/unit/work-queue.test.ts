@@ -53,4 +53,20 @@ describe('WorkQueue', () => {
     await q.idle();
     expect(seen.sort()).toEqual(['x', 'y']);
   });
+
+  test('keys run in the order they were added, across many thousands (the FIFO compacts as it drains)', async () => {
+    const seen: string[] = [];
+    const q = new WorkQueue((k) => { seen.push(k); return Promise.resolve(); }, { workers: 1, clock: systemClock });
+    q.pause(true);
+    const keys = Array.from({ length: 5000 }, (_, i) => `ns/pod-${String(i)}`);
+    for (const k of keys) q.add(k);
+    for (const k of keys.slice(0, 100)) q.add(k); // duplicates of queued keys collapse
+    expect(q.length).toBe(5000);
+    q.pause(false);
+    await q.idle();
+    expect(seen).toEqual(keys);
+    q.add('late');
+    await q.idle();
+    expect(seen.at(-1)).toBe('late');
+  });
 });

@@ -1,0 +1,160 @@
+// What the informer caches keep of each object: only the fields the operator reads, picked
+// as objects arrive (list pages and watch events), as client-go's SetTransform does. A pod
+// is 3-5 KB on the wire, most of it containers, env, volumes and status the operator never
+// looks at; kept whole, 50,000 of them cost over a gigabyte. Reading a field that is not
+// kept here means adding it here (test/unit/cached.test.ts lists the kept set).
+import type { V1PolicyRule, V1RoleRef, RbacV1Subject } from '@kubernetes/client-node';
+import type { DebugGrantIndex } from '../api/grant-index.ts';
+import type { DebugGrant } from '../api/types.ts';
+
+type Json = Record<string, unknown>;
+
+const OUR_PREFIX = 'debuggrant.dev/';
+
+export interface CachedMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  /** Only the operator's own (`debuggrant.dev/…`): others, such as kubectl's last-applied copy, can be large. */
+  annotations?: Record<string, string>;
+}
+
+export interface CachedOwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+}
+
+export interface CachedEphemeralContainer {
+  name: string;
+  image?: string;
+  securityContext?: Json;
+}
+
+export interface CachedContainerState {
+  running?: { startedAt?: string };
+  waiting?: { reason?: string };
+  terminated?: { reason?: string; exitCode?: number };
+}
+
+export interface CachedEphemeralStatus {
+  name: string;
+  image: string;
+  state?: CachedContainerState;
+}
+
+export interface CachedPod {
+  metadata?: CachedMeta & { ownerReferences?: CachedOwnerReference[]; deletionTimestamp?: string };
+  spec?: { hostNetwork?: boolean; hostPID?: boolean; hostIPC?: boolean; ephemeralContainers?: CachedEphemeralContainer[] };
+  status?: { phase?: string; ephemeralContainerStatuses?: CachedEphemeralStatus[] };
+}
+
+export interface CachedRole {
+  metadata?: CachedMeta;
+  rules?: V1PolicyRule[];
+}
+
+export interface CachedRoleBinding {
+  metadata?: CachedMeta;
+  roleRef: V1RoleRef;
+  subjects?: RbacV1Subject[];
+}
+
+const asObject = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Copies only the listed keys that are present (so absent stays absent, not `undefined`). */
+function pick<K extends string>(from: Json | undefined, keys: readonly K[]): Partial<Record<K, unknown>> {
+  const out: Partial<Record<K, unknown>> = {};
+  if (!from) return out;
+  for (const k of keys) if (from[k] !== undefined) out[k] = from[k];
+  return out;
+}
+
+function stringMap(v: unknown, keep: (key: string) => boolean = () => true): Record<string, string> | undefined {
+  const from = asObject(v);
+  if (!from) return undefined;
+  const out: Record<string, string> = {};
+  let any = false;
+  for (const [k, val] of Object.entries(from)) {
+    if (typeof val === 'string' && keep(k)) { out[k] = val; any = true; }
+  }
+  return any ? out : undefined;
+}
+
+function meta(raw: Json | undefined, withLabels: boolean): CachedMeta {
+  const m = asObject(raw?.metadata);
+  const out: CachedMeta = pick(m, ['name', 'namespace', 'uid', 'resourceVersion']) as CachedMeta;
+  const labels = withLabels ? stringMap(m?.labels) : undefined;
+  if (labels) out.labels = labels;
+  const annotations = stringMap(m?.annotations, (k) => k.startsWith(OUR_PREFIX));
+  if (annotations) out.annotations = annotations;
+  return out;
+}
+
+function nonEmpty<T>(xs: T[]): T[] | undefined {
+  return xs.length > 0 ? xs : undefined;
+}
+
+function containerState(v: unknown): CachedContainerState | undefined {
+  const s = asObject(v);
+  if (!s) return undefined;
+  const out: CachedContainerState = {};
+  if (asObject(s.running)) out.running = pick(asObject(s.running), ['startedAt']) as CachedContainerState['running'];
+  if (asObject(s.waiting)) out.waiting = pick(asObject(s.waiting), ['reason']) as CachedContainerState['waiting'];
+  if (asObject(s.terminated)) out.terminated = pick(asObject(s.terminated), ['reason', 'exitCode']) as CachedContainerState['terminated'];
+  return out;
+}
+
+export function cachedPod(raw: unknown): CachedPod {
+  const o = asObject(raw);
+  const m = asObject(o?.metadata);
+  const spec = asObject(o?.spec);
+  const status = asObject(o?.status);
+  const metadata: NonNullable<CachedPod['metadata']> = meta(o, true);
+  const owners = nonEmpty(asArray(m?.ownerReferences).map((r) => pick(asObject(r), ['apiVersion', 'kind', 'name', 'uid', 'controller']) as CachedOwnerReference));
+  if (owners) metadata.ownerReferences = owners;
+  const deletion = asString(m?.deletionTimestamp);
+  if (deletion) metadata.deletionTimestamp = deletion;
+
+  const pod: CachedPod = { metadata };
+  const hostFlags = pick(spec, ['hostNetwork', 'hostPID', 'hostIPC']);
+  const ephemeral = nonEmpty(asArray(spec?.ephemeralContainers).map((c) => pick(asObject(c), ['name', 'image', 'securityContext']) as CachedEphemeralContainer));
+  if (ephemeral || Object.keys(hostFlags).length > 0) pod.spec = { ...hostFlags, ...(ephemeral ? { ephemeralContainers: ephemeral } : {}) } as CachedPod['spec'];
+  const statuses = nonEmpty(asArray(status?.ephemeralContainerStatuses).map((c) => {
+    const s = asObject(c);
+    const state = containerState(s?.state);
+    return { ...(pick(s, ['name', 'image']) as { name: string; image: string }), ...(state ? { state } : {}) };
+  }));
+  const phase = asString(status?.phase);
+  if (phase || statuses) pod.status = { ...(phase ? { phase } : {}), ...(statuses ? { ephemeralContainerStatuses: statuses } : {}) };
+  return pod;
+}
+
+export function cachedRole(raw: unknown): CachedRole {
+  const o = asObject(raw);
+  return { metadata: meta(o, true), rules: asArray(o?.rules) as V1PolicyRule[] };
+}
+
+export function cachedRoleBinding(raw: unknown): CachedRoleBinding {
+  const o = asObject(raw);
+  return { metadata: meta(o, true), roleRef: asObject(o?.roleRef) as unknown as V1RoleRef, subjects: asArray(o?.subjects) as RbacV1Subject[] };
+}
+
+/** Grants keep spec and status whole (both small, both read); metadata loses what nothing reads. */
+export function cachedGrant(raw: unknown): DebugGrant {
+  const o = asObject(raw);
+  const m = asObject(o?.metadata);
+  const metadata = { ...meta(o, false), ...pick(m, ['generation', 'creationTimestamp', 'deletionTimestamp', 'finalizers']) };
+  return { ...pick(o, ['apiVersion', 'kind', 'spec', 'status']), metadata } as DebugGrant;
+}
+
+export function cachedIndex(raw: unknown): DebugGrantIndex {
+  const o = asObject(raw);
+  return { ...pick(o, ['apiVersion', 'kind', 'active', 'ended']), metadata: meta(o, false) } as DebugGrantIndex;
+}

@@ -1,0 +1,192 @@
+// The informers against the real API server: paged lists (every pod seen, no response over
+// one page), a continue token expired by a real etcd compaction (410) recovered, cached pods
+// holding only the kept fields, and an unreachable or refusing API server reported loudly.
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import * as k8s from '@kubernetes/client-node';
+import { loopbackPort } from '../../hack/controlplane/processes.ts';
+import { parseConfig } from '../../src/config.ts';
+import type { CachedPod } from '../../src/kube/cached.ts';
+import { fromKubeConfig } from '../../src/kube/client.ts';
+import { podSource } from '../../src/kube/informers.ts';
+import { makeLogger } from '../../src/log.ts';
+import { Manager } from '../../src/manager.ts';
+import { serveProbes } from '../../src/probes.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { httpStatus } from '../../src/runtime/errors.ts';
+import { ResilientInformer, type ListWatchSource } from '../../src/runtime/informer.ts';
+import { Semaphore } from '../../src/runtime/semaphore.ts';
+import { clientsFor, eventually, freshNamespace, kubeConfigFor, plane, writePodStatus } from '../support/cluster.ts';
+import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
+
+const IMAGE = `registry.example.com/shop/app@sha256:${'a'.repeat(64)}`;
+const PODS = 500;
+const PAGE = 50;
+
+const waitFor = (cond: () => boolean): Promise<boolean> => eventually(() => Promise.resolve(cond()), (ok) => ok, 20_000);
+
+function logSink(): { log: ReturnType<typeof makeLogger>; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: makeLogger('info', sink), lines };
+}
+
+/** Compacts etcd up to its current revision: every continue token issued before is now expired. */
+async function compactEtcd(): Promise<void> {
+  const cmdline = readFileSync(`/proc/${String(plane().pids.etcd)}/cmdline`, 'utf8').split('\0');
+  const url = cmdline.find((a) => a.startsWith('--listen-client-urls='))?.split('=')[1];
+  if (!url) throw new Error('cannot find the etcd client URL');
+  const range = await fetch(`${url}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('/').toString('base64') }) });
+  const revision = ((await range.json()) as { header: { revision: string } }).header.revision;
+  const res = await fetch(`${url}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision, physical: true }) });
+  if (!res.ok) throw new Error(`etcd compaction failed: ${String(res.status)} ${await res.text()}`);
+}
+
+/** A continue token as a list that started at revision 1 would hold it (compacted away by now). */
+function expiredToken(token: string): string {
+  const decoded = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return Buffer.from(JSON.stringify({ ...decoded, rv: 1 })).toString('base64url');
+}
+
+/** The pod source, recording how many objects each list response carried. */
+function recorded(base: ListWatchSource<CachedPod>): { source: ListWatchSource<CachedPod>; pages: number[] } {
+  const pages: number[] = [];
+  return {
+    pages,
+    source: {
+      ...base,
+      list: async (limit, token) => {
+        const page = await base.list(limit, token);
+        pages.push(page.items.length);
+        return page;
+      },
+    },
+  };
+}
+
+describe('informers against the real API server', () => {
+  let namespace: string;
+  const api = () => fromKubeConfig(kubeConfigFor('admin'));
+
+  beforeAll(async () => {
+    namespace = await freshNamespace('informer');
+    const core = clientsFor('admin').core;
+    const limit = new Semaphore(16);
+    await Promise.all(Array.from({ length: PODS }, (_, i) => limit.run(async () => {
+      const name = `pod-${String(i).padStart(3, '0')}`;
+      await core.createNamespacedPod({ namespace, body: realisticPodSpec(name, { app: `app-${String(i % 7)}` }, IMAGE) });
+      if (i % 10 === 0) await writePodStatus(namespace, name, runningStatus(i, IMAGE));
+    })));
+  }, 120_000);
+
+  test(`lists ${String(PODS)} pods in pages of ${String(PAGE)}: every pod seen once, no response larger than a page, then watches`, async () => {
+    const { source, pages } = recorded(podSource(api(), namespace));
+    const added = new Set<string>();
+    const informer = new ResilientInformer('pods', source, systemClock, logSink().log, (p, event) => { if (event === 'add') added.add(p.metadata?.name ?? ''); }, undefined, { pageSize: PAGE });
+    try {
+      await informer.start();
+      expect(added.size).toBe(PODS);
+      expect(informer.list(namespace)).toHaveLength(PODS);
+      expect(pages).toHaveLength(PODS / PAGE);
+      expect(Math.max(...pages)).toBeLessThanOrEqual(PAGE);
+      // Every cached pod holds only the kept fields, and status written as a kubelet does arrives as its phase.
+      const outside = informer.list(namespace).flatMap((p) => fieldPaths(p).filter((f) => !POD_FIELDS.some((re) => re.test(f))));
+      expect([...new Set(outside)]).toEqual([]);
+      expect(informer.get('pod-010', namespace)?.status?.phase).toBe('Running');
+      // The watch carries on from the list: a status write shows up, trimmed the same way.
+      await writePodStatus(namespace, 'pod-001', { ...runningStatus(1, IMAGE), phase: 'Failed' });
+      await waitFor(() => informer.get('pod-001', namespace)?.status?.phase === 'Failed');
+      expect(fieldPaths(informer.get('pod-001', namespace)).filter((f) => !POD_FIELDS.some((re) => re.test(f)))).toEqual([]);
+    } finally {
+      await informer.stop();
+    }
+  });
+
+  test('a continue token that expired mid-list (410 from the API server) starts a fresh list and still sees every pod', async () => {
+    // The third page is asked with the token a list that began before an etcd compaction
+    // holds (the same token, its snapshot revision older than the compaction): what a slow
+    // start sees when the API server compacts (every 5 minutes) while it pages.
+    await compactEtcd();
+    const base = podSource(api(), namespace);
+    const statuses: (number | undefined)[] = [];
+    let calls = 0;
+    const { source, pages } = recorded({
+      ...base,
+      list: async (limit, token) => {
+        calls++;
+        try {
+          return await base.list(limit, calls === 3 && token ? expiredToken(token) : token);
+        } catch (err) {
+          statuses.push(httpStatus(err));
+          throw err;
+        }
+      },
+    });
+    const { log, lines } = logSink();
+    const informer = new ResilientInformer('pods', source, systemClock, log, () => undefined, undefined, { pageSize: PAGE });
+    try {
+      await informer.start();
+      expect(statuses).toEqual([410]);
+      expect(lines.some((l) => String(l.msg).includes('continue token expired (410)'))).toBe(true);
+      // 2 pages, the 410, then a whole list from the start.
+      expect(pages).toHaveLength(2 + PODS / PAGE);
+      expect(Math.max(...pages)).toBeLessThanOrEqual(PAGE);
+      expect(informer.list(namespace)).toHaveLength(PODS);
+      expect(informer.ready).toBe(true);
+    } finally {
+      await informer.stop();
+    }
+  });
+
+  test('an unreachable API server: an error line naming the server and the cause, and /readyz not ready with the reason', async () => {
+    const port = await loopbackPort();
+    const dead = `https://127.0.0.1:${String(port)}`;
+    const kc = kubeConfigFor('admin');
+    const moved = new k8s.KubeConfig();
+    moved.loadFromOptions({ clusters: kc.getClusters().map((c) => ({ ...c, server: dead })), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext() });
+    const { log, lines } = logSink();
+    const config = parseConfig({ approvedRegistries: ['registry.example.com/debug/'], namespaces: [namespace] });
+    const manager = new Manager({ api: fromKubeConfig(moved), config, log, identity: 'unreachable-test', processMetrics: false, onFatal: () => undefined });
+    const server = await serveProbes(manager, { host: '127.0.0.1', port: 0 });
+    try {
+      void manager.start();
+      await waitFor(() => lines.some((l) => l.level === 50));
+      const error = lines.find((l) => l.level === 50 && l.informer === `pods@${namespace}`) ?? lines.find((l) => l.level === 50);
+      expect(error).toMatchObject({ server: dead });
+      expect(String(error?.msg)).toContain(`connection refused (${dead})`);
+      expect(JSON.stringify(error)).not.toContain('    at ');
+      const res = await fetch(`http://127.0.0.1:${String((server.address() as AddressInfo).port)}/readyz`);
+      const body = await res.text();
+      expect(res.status).toBe(503);
+      expect(body).toContain(`pods@${namespace}: connection refused (${dead})`);
+      expect(body).toContain(`debuggrants@${namespace}: connection refused`);
+      // Rate-limited: a few seconds of retries (every ≤ 2 s) give one line per informer, not one per attempt.
+      await new Promise((r) => setTimeout(r, 4000));
+      const perInformer = lines.filter((l) => l.level === 50 && l.informer === `pods@${namespace}`);
+      expect(perInformer).toHaveLength(1);
+    } finally {
+      server.close();
+      await manager.stop();
+    }
+  });
+
+  test('a refusing API server (403): the reason names the permission that is missing', async () => {
+    const { log, lines } = logSink();
+    // bob may not list pods in this namespace.
+    const informer = new ResilientInformer('pods', podSource(fromKubeConfig(kubeConfigFor('bob')), namespace), systemClock, log, () => undefined);
+    try {
+      void informer.start();
+      await waitFor(() => informer.notReadyReason?.includes('403') === true);
+      expect(informer.notReadyReason).toMatch(/403 Forbidden from https:\/\/127\.0\.0\.1:\d+: pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace/);
+      expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
+    } finally {
+      await informer.stop();
+    }
+  });
+});

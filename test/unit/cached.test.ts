@@ -1,0 +1,88 @@
+import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding } from '../../src/kube/cached.ts';
+import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
+
+const IMAGE = `registry.example.com/shop/checkout@sha256:${'d'.repeat(64)}`;
+
+/** A pod as the API server sends it: everything a cluster fills in, plus a debug container. */
+function wirePod(): unknown {
+  const pod = JSON.parse(JSON.stringify({ ...realisticPodSpec('checkout-1', { app: 'checkout' }, IMAGE), status: runningStatus(7, IMAGE) })) as Record<string, Record<string, unknown>>;
+  Object.assign(pod.metadata ?? {}, {
+    namespace: 'shop', uid: 'u-1', resourceVersion: '42', creationTimestamp: '2026-11-20T08:00:00Z', generation: 1,
+    deletionTimestamp: '2026-11-20T09:00:00Z',
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7c9f8d6b5', uid: 'rs-1', controller: true, blockOwnerDeletion: true }],
+    managedFields: [{ manager: 'kubelet', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': {} } }],
+  });
+  (pod.metadata?.annotations as Record<string, string>)['debuggrant.dev/lingering'] = 'debugger=busybox';
+  Object.assign(pod.spec ?? {}, {
+    hostPID: true,
+    ephemeralContainers: [{ name: 'debugger', image: 'busybox', targetContainerName: 'app', stdin: true, tty: true, securityContext: { privileged: false }, env: [{ name: 'X', value: 'y' }] }],
+  });
+  Object.assign(pod.status ?? {}, {
+    ephemeralContainerStatuses: [{ name: 'debugger', image: 'busybox', imageID: 'sha256:x', containerID: 'containerd://y', ready: false, restartCount: 0, state: { running: { startedAt: '2026-11-20T08:30:00Z' } }, lastState: {} }],
+  });
+  return pod;
+}
+
+describe('cached objects keep only what the operator reads', () => {
+  test('a pod keeps identity, labels, our annotations, owners, host flags and ephemeral containers; nothing else', () => {
+    const raw = wirePod();
+    const pod = cachedPod(raw);
+    const outside = fieldPaths(pod).filter((p) => !POD_FIELDS.some((re) => re.test(p)));
+    expect(outside).toEqual([]);
+    expect(pod).toEqual({
+      metadata: {
+        name: 'checkout-1', namespace: 'shop', uid: 'u-1', resourceVersion: '42', deletionTimestamp: '2026-11-20T09:00:00Z',
+        labels: { app: 'checkout', 'pod-template-hash': '7c9f8d6b5', 'app.kubernetes.io/version': '1.24.3' },
+        annotations: { 'debuggrant.dev/lingering': 'debugger=busybox' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7c9f8d6b5', uid: 'rs-1', controller: true }],
+      },
+      spec: { hostPID: true, ephemeralContainers: [{ name: 'debugger', image: 'busybox', securityContext: { privileged: false } }] },
+      status: { phase: 'Running', ephemeralContainerStatuses: [{ name: 'debugger', image: 'busybox', state: { running: { startedAt: '2026-11-20T08:30:00Z' } } }] },
+    });
+    // The point of it: a realistic pod shrinks by an order of magnitude.
+    expect(JSON.stringify(pod).length * 8).toBeLessThan(JSON.stringify(raw).length);
+  });
+
+  test('a plain pod has no spec at all and only its phase in status', () => {
+    const pod = cachedPod({ metadata: { name: 'p', namespace: 'n', resourceVersion: '1' }, spec: { containers: [{ name: 'c', image: 'i' }] }, status: { phase: 'Pending' } });
+    expect(pod).toEqual({ metadata: { name: 'p', namespace: 'n', resourceVersion: '1' }, status: { phase: 'Pending' } });
+  });
+
+  test('malformed input never throws: missing parts stay missing', () => {
+    expect(cachedPod(null)).toEqual({ metadata: {} });
+    expect(cachedPod({ metadata: { labels: { ok: 'y', bad: 3 } }, spec: { ephemeralContainers: 'x' } })).toEqual({ metadata: { labels: { ok: 'y' } } });
+  });
+
+  test('a grant keeps spec and status whole, and drops managedFields, labels and foreign annotations', () => {
+    const spec = { subject: { kind: 'User', name: 'alice' }, podSelector: { matchLabels: { app: 'web' } } };
+    const status = { phase: 'Active', pods: ['web-1'] };
+    const grant = cachedGrant({
+      apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', spec, status,
+      metadata: {
+        name: 'g', namespace: 'shop', uid: 'u', resourceVersion: '9', generation: 2, creationTimestamp: '2026-11-20T08:00:00Z', finalizers: ['debuggrant.dev/revoke'],
+        labels: { team: 'x' }, managedFields: [{ manager: 'argocd' }],
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ spec }), 'debuggrant.dev/revoke': 'bob: done' },
+      },
+    });
+    expect(grant).toEqual({
+      apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', spec, status,
+      metadata: {
+        name: 'g', namespace: 'shop', uid: 'u', resourceVersion: '9', generation: 2, creationTimestamp: '2026-11-20T08:00:00Z',
+        finalizers: ['debuggrant.dev/revoke'], annotations: { 'debuggrant.dev/revoke': 'bob: done' },
+      },
+    });
+  });
+
+  test('Roles, RoleBindings and indexes keep their content and identity only', () => {
+    const metadata = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, managedFields: [{}], ownerReferences: [{}], creationTimestamp: 'x' };
+    const kept = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' } };
+    const rules = [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: ['web-1'] }];
+    expect(cachedRole({ metadata, rules })).toEqual({ metadata: kept, rules });
+    const roleRef = { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'debuggrant-g' };
+    const subjects = [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }];
+    expect(cachedRoleBinding({ metadata, roleRef, subjects })).toEqual({ metadata: kept, roleRef, subjects });
+    const active = [{ grant: 'g', expiresAt: '2026-11-20T10:00:00Z' }];
+    expect(cachedIndex({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata, active, ended: [] }))
+      .toEqual({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3' }, active, ended: [] });
+  });
+});
