@@ -5,43 +5,44 @@
 // authenticated, pooled connection as every other call.
 import { createInterface } from 'node:readline';
 import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-
 import type { ListPage, WatchStream } from '../runtime/informer.ts';
+import type { PooledKubeConfig } from './kubeconfig.ts';
 
 export type WatchHandler = (type: string, object: unknown) => void;
 
-const LIST_TIMEOUT_MS = 60_000;
+/** A page of 500 pods is ~2 MB: more time than a small request, still bounded. */
+const LIST_PAGE_TIMEOUT_MS = 30_000;
 
 /** The API server's URL for a path, as a kubeconfig names it. */
 export function serverOf(kc: KubeConfig): string {
   return kc.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
 }
 
-async function send(kc: KubeConfig, path: string, query: Record<string, string | undefined>, signal: AbortSignal, bodyTimeout: number) {
+async function authenticated(kc: KubeConfig, path: string, query: Record<string, string | undefined>): Promise<{ url: URL; ctx: RequestContext }> {
   const url = new URL(serverOf(kc).replace(/\/$/, '') + path);
   for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
   const ctx = new RequestContext(url.toString(), HttpMethod.GET);
   ctx.setHeaderParam('Accept', 'application/json');
   await kc.applySecurityAuthentication(ctx);
-  const dispatcher = ctx.getDispatcher();
-  if (!dispatcher) throw new Error(`no connection for ${url.origin}`);
-  const res = await dispatcher.request({
-    origin: url.origin, path: url.pathname + url.search, method: 'GET', headers: ctx.getHeaders(), signal,
-    headersTimeout: LIST_TIMEOUT_MS, bodyTimeout,
-  });
-  if (res.statusCode !== 200) {
-    const text = await res.body.text();
-    // The same error the generated clients throw, so status and message read the same way.
-    throw new ApiException(res.statusCode, `HTTP ${String(res.statusCode)} from GET ${url.pathname}`, text, {});
-  }
-  return res.body;
+  return { url, ctx };
 }
 
-/** One page of a list (`limit` items at most), resumed with `continueToken`. */
-export async function listPage(kc: KubeConfig, path: string, opts: { limit: number; continueToken?: string; labelSelector?: string }): Promise<ListPage> {
-  const body = await send(kc, path, { limit: String(opts.limit), continue: opts.continueToken, labelSelector: opts.labelSelector },
-    AbortSignal.timeout(LIST_TIMEOUT_MS), LIST_TIMEOUT_MS);
-  const list = (await body.json()) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+/** The same error the generated clients throw, so status and message read the same way. */
+const failure = (status: number, url: URL, body: string): ApiException<string> =>
+  new ApiException(status, `HTTP ${String(status)} from GET ${url.pathname}`, body, {});
+
+/**
+ * One page of a list (`limit` items at most), resumed with `continueToken`. It rides the
+ * pooled connection with a deadline like every other request (a stalled one is replaced).
+ */
+export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit: number; continueToken?: string; labelSelector?: string }): Promise<ListPage> {
+  const { url, ctx } = await authenticated(kc, path, { limit: String(opts.limit), continue: opts.continueToken, labelSelector: opts.labelSelector });
+  const http = kc.within(Math.max(LIST_PAGE_TIMEOUT_MS, kc.timeouts.requestMs)).httpApi;
+  if (!http) throw new Error('no HTTP client for list requests');
+  const res = await http.send(ctx).toPromise();
+  const text = await res.body.text();
+  if (res.httpStatusCode !== 200) throw failure(res.httpStatusCode, url, text);
+  const list = JSON.parse(text) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
   return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '', continueToken: list.metadata?.continue || undefined };
 }
 
@@ -52,9 +53,19 @@ export async function listPage(kc: KubeConfig, path: string, opts: { limit: numb
  */
 export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVersion: string; labelSelector?: string; timeoutSeconds: number; idleMs: number }, onEvent: WatchHandler): Promise<WatchStream> {
   const abort = new AbortController();
-  const body = await send(kc, path, {
+  const { url, ctx } = await authenticated(kc, path, {
     watch: 'true', resourceVersion: opts.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(opts.timeoutSeconds), labelSelector: opts.labelSelector,
-  }, abort.signal, 0);
+  });
+  const dispatcher = ctx.getDispatcher();
+  if (!dispatcher) throw new Error(`no connection for ${url.origin}`);
+  // A stream, so not through the buffering request path: straight on the pooled connection
+  // (when that connection is replaced as stalled, this stream ends and the informer resumes).
+  const res = await dispatcher.request({
+    origin: url.origin, path: url.pathname + url.search, method: 'GET', headers: ctx.getHeaders(), signal: abort.signal,
+    headersTimeout: LIST_PAGE_TIMEOUT_MS, bodyTimeout: 0,
+  });
+  if (res.statusCode !== 200) throw failure(res.statusCode, url, await res.body.text());
+  const body = res.body;
   let idle: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve, reject) => {
     const stalled = (): void => {
