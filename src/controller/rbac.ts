@@ -3,7 +3,7 @@
 import type { V1OwnerReference, V1PolicyRule, V1Role, V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
 import { permissionsFor } from '../api/access.ts';
 import { GRANT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, rbacName } from '../api/names.ts';
-import { API_VERSION, KIND, type DebugGrantSpec, type Subject } from '../api/schema.ts';
+import { API_VERSION, GROUP, KIND, PLURAL, type DebugGrantSpec, type Subject } from '../api/schema.ts';
 import { sameContent } from '../api/equal.ts';
 
 export interface GrantRef {
@@ -24,12 +24,18 @@ export interface GrantRbac {
 export function planGrantRbac(grant: GrantRef, spec: Pick<DebugGrantSpec, 'access' | 'subject'>, pods: readonly string[]): GrantRbac | undefined {
   if (pods.length === 0) return undefined;
   const resourceNames = [...new Set(pods)].sort();
-  const rules: V1PolicyRule[] = permissionsFor(spec.access).map((p) => ({
-    apiGroups: [''],
-    resources: [p.subresource ? `pods/${p.subresource}` : 'pods'],
-    verbs: [...p.verbs],
-    resourceNames,
-  }));
+  const rules: V1PolicyRule[] = [
+    ...permissionsFor(spec.access).map((p) => ({
+      apiGroups: [''],
+      resources: [p.subresource ? `pods/${p.subresource}` : 'pods'],
+      verbs: [...p.verbs],
+      resourceNames,
+    })),
+    // The subject may end this grant early (`kubectl debuggrant revoke`), and only this one.
+    // The revocation policy (config/admission/revocation.yaml) lets such a patch change nothing
+    // but the revocation annotations, and records the subject as the revoker.
+    { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'patch'], resourceNames: [grant.name] },
+  ];
   const metadata = {
     name: rbacName(grant.name),
     namespace: grant.namespace,

@@ -1,28 +1,15 @@
 // kubectl-debuggrant against the real control plane, run as its own process like a user
 // would: new → validate → apply as gitops, list, debug (with our kubectl), revoke, audit.
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, plane } from '../support/cluster.ts';
+import { cli } from '../support/cli.ts';
 import { allRbac, createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const CONFIG = fileURLToPath(new URL('../../config/samples/operator-config.yaml', import.meta.url));
-
-async function cli(context: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, '--kubeconfig', plane().kubeconfig, '--context', context, ...args], { encoding: 'utf8' });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
-
 
 describe('kubectl debuggrant', () => {
   let ns: string;

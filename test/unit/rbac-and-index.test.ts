@@ -20,9 +20,13 @@ describe('RBAC planning', () => {
     expect(planGrantRbac(ref, { access: ['debug'], subject }, [])).toBeUndefined();
   });
 
-  test('every rule names the pods, sorted and deduplicated', () => {
+  test('every pod rule names the pods, sorted and deduplicated; the one grant rule names the grant', () => {
     const rbac = planGrantRbac(ref, { access: ['logs'], subject }, ['b', 'a', 'b']);
-    expect(rbac?.role.rules?.every((r) => r.resourceNames?.join() === 'a,b')).toBe(true);
+    const [grantRule, ...others] = rbac?.role.rules?.filter((r) => r.apiGroups?.join() !== '') ?? [];
+    expect(rbac?.role.rules?.filter((r) => r.apiGroups?.join() === '').every((r) => r.resourceNames?.join() === 'a,b')).toBe(true);
+    // The subject may end this grant (kubectl debuggrant revoke): get and patch on it, nothing more.
+    expect(grantRule).toEqual({ apiGroups: ['debuggrant.dev'], resources: ['debuggrants'], verbs: ['get', 'patch'], resourceNames: [ref.name] });
+    expect(others).toEqual([]);
     expect(rbac?.binding.subjects).toEqual([{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }]);
   });
 
