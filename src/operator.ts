@@ -8,6 +8,7 @@ import type { DebugGrant } from './api/types.ts';
 import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { GrantReconciler } from './controller/grant-reconciler.ts';
+import { IndexPresence } from './controller/index-presence.ts';
 import { grantKey } from './controller/keys.ts';
 import { keysDueBy } from './controller/records.ts';
 import { selectorMatches } from './controller/selector.ts';
@@ -97,6 +98,7 @@ export class Operator {
   private readonly podQueue: WorkQueue;
   private readonly deadlines: DeadlineQueue;
   private readonly grantReconciler: GrantReconciler;
+  private readonly indexPresence: IndexPresence;
   private started = false;
   private resyncTimer: (() => void) | undefined;
 
@@ -157,6 +159,7 @@ export class Operator {
       for (const e of active) if (changed.has(e.grant)) this.deadlines.schedule(grantKey(namespace, e.grant), Date.parse(e.expiresAt));
     });
 
+    this.indexPresence = new IndexPresence({ api, indexes: this.indexes, log });
     const events = eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now()));
     const identity = opts.identity ?? 'debuggrant-operator';
     // At a deadline the RoleBinding goes at once, in the urgent lane, ahead of the full
@@ -200,6 +203,7 @@ export class Operator {
     this.grantQueue.pause(false);
     this.podQueue.pause(false);
     this.resyncAll();
+    for (const ns of new Set([...this.opts.config.namespaces, ...this.pods.list().map((p) => p.metadata?.namespace ?? '')])) this.indexPresence.ensure(ns);
     this.started = true;
     this.scheduleResync();
   }
@@ -254,6 +258,7 @@ export class Operator {
     const namespace = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
     if (mayLinger(pod)) this.podQueue.add(grantKey(namespace, name));
+    if (this.started) this.indexPresence.ensure(namespace);
     for (const [grant, g] of this.grantWatch.get(namespace) ?? []) {
       if (g.phase === 'Denied') continue;
       if (g.pods.includes(name) || (g.selector && selectorMatches(g.selector, pod.metadata?.labels))) this.grantQueue.add(grantKey(namespace, grant));

@@ -17,6 +17,22 @@ export async function readIndex(api: KubeApi, namespace: string): Promise<DebugG
   }
 }
 
+/** Creates an empty index; false when one exists already (it is never overwritten). */
+export async function createIndexIfAbsent(api: KubeApi, namespace: string): Promise<boolean> {
+  const body: DebugGrantIndex = {
+    apiVersion: API_VERSION, kind: INDEX_KIND,
+    metadata: { name: INDEX_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+    active: [], ended: [],
+  };
+  try {
+    await api.custom.createNamespacedCustomObject({ ...at(namespace), body });
+    return true;
+  } catch (err) {
+    if (isConflict(err)) return false;
+    throw err;
+  }
+}
+
 /**
  * Applies one change, starting from `cached` when given (saves a GET on the hot path).
  * Returns the index as written, or as found when nothing needed writing.

@@ -5,11 +5,10 @@
 // grant's expiresAt and refused from then on, by the API server's own clock, whatever the
 // request shape or managedFields planted or forged; and with an operator again, revoked.
 import * as k8s from '@kubernetes/client-node';
-import { contentOf, type DebugGrantIndex } from '../../src/api/grant-index.ts';
-import { INDEX_NAME } from '../../src/api/names.ts';
-import { GROUP, VERSION } from '../../src/api/schema.ts';
-import { clientsFor, eventually, freshNamespace, kubectl, rejection } from '../support/cluster.ts';
-import { mergePatch } from '../../src/kube/client.ts';
+import { contentOf } from '../../src/api/grant-index.ts';
+import { readIndex } from '../../src/kube/grant-index.ts';
+import { clientsFor, eventually, freshNamespace, kubeConfigFor, kubectl, rejection } from '../support/cluster.ts';
+import { fromKubeConfig, mergePatch } from '../../src/kube/client.ts';
 import { sendEphemeral, type Requester } from '../support/debug-containers.ts';
 import { CATALOGUE, EXPIRED, NET_IMAGE, SYS_IMAGE, shaped, type Place } from '../support/ephemeral-catalogue.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
@@ -61,6 +60,7 @@ async function standingDebugRbac(namespace: string): Promise<void> {
   });
 }
 
+const adminApi = () => fromKubeConfig(kubeConfigFor('admin'));
 const readPod = (namespace: string, name: string): Promise<k8s.V1Pod> => clientsFor('admin').core.readNamespacedPod({ namespace, name });
 const podState = (p: k8s.V1Pod) => ({ resourceVersion: p.metadata?.resourceVersion, ephemeral: (p.spec?.ephemeralContainers ?? []).map((c) => c.name) });
 
@@ -95,7 +95,7 @@ function serverTimeOf(p: k8s.V1Pod, manager: string): number {
 }
 
 describe('catalogue of bad ephemeral containers, operator stopped', () => {
-  const ns: Record<Place | 'expiring', string> = { main: '', other: '', 'no-index': '', expiring: '' };
+  const ns: Record<Place | 'expiring', string> = { main: '', other: '', served: '', 'no-index': '', expiring: '' };
   let op: TestOperator | undefined;
   let expiresAt = 0;
 
@@ -104,9 +104,10 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
     for (const [name, app, spec] of MAIN_PODS) await pod(ns.main, name, app, spec);
     await pod(ns.other, 'web-1', 'web');
     await pod(ns['no-index'], 'web-1', 'web');
+    await pod(ns.served, 'web-1', 'web');
     await pod(ns.expiring, 'exp-1', 'exp');
     await pod(ns.expiring, 'exp-2', 'exp');
-    for (const place of ['main', 'other', 'no-index'] as const) await standingDebugRbac(ns[place]);
+    for (const place of ['main', 'other', 'served', 'no-index'] as const) await standingDebugRbac(ns[place]);
     // A grant allows patch, not update: so that a forged PUT meets the policy rather than
     // RBAC, bob may update (never patch) ephemeral containers where his grant expires.
     await clientsFor('admin').rbac.createNamespacedRole({ namespace: ns.expiring, body: { metadata: { name: 'put-only' }, rules: [{ apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['update'] }] } });
@@ -114,7 +115,7 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
       namespace: ns.expiring,
       body: { metadata: { name: 'put-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'put-only' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'bob' }] },
     });
-    op = await startTestOperator([ns.main, ns.other, ns.expiring], ALL_PROFILES);
+    op = await startTestOperator([ns.main, ns.other, ns.served, ns.expiring], ALL_PROFILES);
     const grants: [string, string, Record<string, unknown>][] = [
       [ns.main, 'alice-web', { podSelector: { matchLabels: { app: 'web' } } }],
       [ns.main, 'alice-base', { profile: 'baseline', podSelector: { matchLabels: { app: 'base' } } }],
@@ -129,7 +130,9 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
     // RBAC in that namespace: the grant's RoleBinding is all he has.
     await createGrant(ns.expiring, 'bob-exp', grantSpec({ subject: { kind: 'User', name: 'bob' }, ttl: `${String(EXPIRING_TTL_S)}s`, podSelector: { matchLabels: { app: 'exp' } } }));
     await eventually(() => getGrant(ns.expiring, 'bob-exp'), isReady);
-    const index = (await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrantIndex', metadata: { name: INDEX_NAME, namespace: ns.expiring } })) as unknown as DebugGrantIndex;
+    // A namespace with pods and no grant gets an empty index from the operator.
+    await eventually(() => readIndex(adminApi(), ns.served), (i) => i !== undefined);
+    const index = await readIndex(adminApi(), ns.expiring);
     expiresAt = Date.parse(contentOf(index).active.find((e) => e.grant === 'bob-exp')?.expiresAt ?? '');
     // From here on the API server decides alone.
     await op.stop();
@@ -232,7 +235,7 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
     await eventually(() => getGrant(ns.expiring, 'bob-exp'), (g) => g?.status?.phase === 'Expired');
     const message = await refusedAndUnchanged(ns.expiring, 'exp-1', () => kubectlDebug(ns.expiring, 'exp-1', 'late'));
     expect(message).toMatch(/User "bob" cannot (get|patch) resource "pods/);
-    const index = await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrantIndex', metadata: { name: INDEX_NAME, namespace: ns.expiring } }) as unknown as DebugGrantIndex;
+    const index = await readIndex(adminApi(), ns.expiring);
     expect(contentOf(index).active).toEqual([]);
   });
 });

@@ -42,8 +42,11 @@ export type Identity = 'alice' | 'bob' | 'carol' | { user: string; groups: strin
  */
 export type Shape = 'strategic' | 'merge' | 'json' | 'put' | 'apply';
 
-/** Which fixture namespace: the catalogue's, a second one with only bob's grant, one without an index. */
-export type Place = 'main' | 'other' | 'no-index';
+/**
+ * Which fixture namespace: the catalogue's, a second one with only bob's grant, one the operator
+ * serves where no grant was ever made, one no operator serves (no index at all).
+ */
+export type Place = 'main' | 'other' | 'served' | 'no-index';
 
 export interface CatalogueCase {
   what: string;
@@ -120,7 +123,8 @@ export const CATALOGUE: CatalogueCase[] = [
   { what: 'a group that only resembles break-glass', check: 'grant', as: { user: 'mallory', groups: ['debuggrant:break-glass-x'] }, pod: 'web-1', container: restricted({}), message: 'no active DebugGrant lets mallory' },
   { what: 'a group only resembling system:masters', check: 'grant', as: { user: 'mallory', groups: ['system:master'] }, pod: 'web-1', container: restricted({}), message: 'no active DebugGrant lets mallory' },
   { what: 'a group grant for a pod it does not select', check: 'grant', as: 'bob', pod: 'web-1', container: shaped('netadmin', NET_IMAGE), message: 'no active DebugGrant lets bob' },
-  { what: 'a namespace without an index', check: 'grant', as: 'alice', pod: 'web-1', place: 'no-index', container: restricted({}), message: 'no params found for policy binding' },
+  { what: 'a namespace served by the operator where no grant was ever made', check: 'grant', as: 'alice', pod: 'web-1', place: 'served', container: restricted({}), message: 'no active DebugGrant lets alice add ephemeral containers to pod {ns}/web-1: ask for one through a pull request' },
+  { what: 'a namespace no operator serves (no index)', check: 'grant', as: 'alice', pod: 'web-1', place: 'no-index', container: restricted({}), message: 'failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction' },
   // Images
   { what: 'another approved image', check: 'image', as: 'alice', pod: 'web-1', container: shaped('restricted', OTHER_IMAGE), message: `image must be ${DEBUG_IMAGE} as granted by {ns}/alice-web, not ${OTHER_IMAGE}` },
   { what: 'a tag instead of the digest', check: 'image', as: 'alice', pod: 'web-1', container: shaped('restricted', `${APPROVED_REGISTRY}netshoot:latest`), message: 'not registry.example.com/debug/netshoot:latest' },
