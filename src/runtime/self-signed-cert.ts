@@ -50,7 +50,8 @@ export function selfSignedCert(hosts: readonly string[], now = new Date()): Serv
   ));
   const name = commonName(`debuggrant-metrics@${String(Math.floor(now.getTime() / 1000))}`);
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  // DER integers are minimal: a leading zero byte is illegal padding, a leading 1 bit negative.
+  serial[0] = 0x40 | ((serial[0] ?? 0) & 0x3f);
   const tbs = seq(
     tlv(0xa0, tlv(0x02, Buffer.from([2]))), // v3
     positiveInteger(serial),

@@ -27,6 +27,12 @@ describe('self-signed serving certificate', () => {
     expect(a.serialNumber).not.toBe(b.serialNumber);
     expect(a.fingerprint256).not.toBe(b.fingerprint256);
   });
+
+  test('every random serial is a minimal positive DER integer (1 in 512 was padded before)', () => {
+    // X509Certificate refuses a padded or negative serial with "illegal padding".
+    const serials = new Set(Array.from({ length: 2000 }, () => new X509Certificate(selfSignedCert(['localhost']).cert).serialNumber));
+    expect(serials.size).toBe(2000);
+  });
 });
 
 describe('verdict cache', () => {
