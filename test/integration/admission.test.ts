@@ -36,6 +36,9 @@ async function standingDebugRbac(namespace: string): Promise<void> {
   });
 }
 
+/** The message of a Status body, as kubectl prints it. */
+const statusMessage = (body: string): string => (JSON.parse(body) as { message?: string }).message ?? body;
+
 let seq = 0;
 const name = (): string => `dbg-${String(seq++)}`;
 
@@ -157,16 +160,26 @@ describe('admission policies', () => {
 
     const refusedCreate: [string, LocalUserName, Record<string, unknown>, string][] = [
       ['alice for herself', 'alice', {}, 'alice may not create DebugGrants: they are created by debuggrant:gitops, debuggrant:approvers'],
-      ['an approver for herself', 'carol', { subject: { kind: 'User', name: 'carol' } }, 'carol cannot approve a DebugGrant for themselves'],
-      ['an approver for her own group', 'carol', { subject: { kind: 'Group', name: 'debuggrant:approvers' } }, 'carol cannot approve a DebugGrant for themselves (subject Group debuggrant:approvers)'],
-      ['ttl over the maximum', 'gitops', { ttl: '5h' }, 'ttl 5h is longer than the maximum of 4h'],
-      ['an unapproved registry', 'gitops', { image: `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}` }, 'is not from an approved registry (registry.example.com/debug/)'],
+      ['an approver for herself', 'carol', { subject: { kind: 'User', name: 'carol' } }, 'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves'],
+      ['an approver for her own group', 'carol', { subject: { kind: 'Group', name: 'debuggrant:approvers' } }, 'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves (subject Group debuggrant:approvers)'],
+      ['ttl over the maximum', 'gitops', { ttl: '5h' }, 'spec.ttl: Invalid value: "5h": longer than the maximum of 4h'],
+      ['an unapproved registry', 'gitops', { image: `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}` }, `spec.image: Invalid value: "docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}": not from an approved registry (registry.example.com/debug/)`],
+      ['notAfter already past', 'gitops', { notAfter: '2020-01-01T00:00:00Z' }, 'spec.notAfter: Invalid value: "2020-01-01T00:00:00Z": already past (the API server\'s time is 20'],
     ];
     test.each(refusedCreate)('refused: %s', async (_what, user, over, message) => {
       const grantName = `refused-${String(seq++)}`;
       const refused = await rejection(createGrant(ns, grantName, grantSpec(over), user));
-      expect(refused.message).toContain(message);
+      expect(statusMessage(refused.message)).toContain(message);
       expect(await getGrant(ns, grantName)).toBeUndefined();
+    });
+
+    test('a forged creationTimestamp does not make a past notAfter look future: the API server sets it before admission', async () => {
+      const refused = await rejection(clientsFor('gitops').objects.create({
+        apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name: 'forged-time', namespace: ns, creationTimestamp: new Date('2019-01-01T00:00:00Z') },
+        spec: grantSpec({ notAfter: '2020-01-01T00:00:00Z' }),
+      } as never));
+      expect(statusMessage(refused.message)).toContain('spec.notAfter: Invalid value: "2020-01-01T00:00:00Z": already past (the API server\'s time is 2026');
+      expect(await getGrant(ns, 'forged-time')).toBeUndefined();
     });
 
     test('the gitops identity creates a grant for alice', async () => {
