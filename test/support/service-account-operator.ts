@@ -1,0 +1,128 @@
+// The operator run with the ServiceAccount token an installation (kustomize or the Helm
+// chart) gave it: its RBAC must carry a whole grant lifecycle and its secure metrics, and
+// no more. Declares a describe block; call it from a test file after the install step.
+import type { Server } from 'node:http';
+import { request } from 'node:https';
+import * as k8s from '@kubernetes/client-node';
+import { parseConfig } from '../../src/config.ts';
+import { fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
+import { requestReviewer } from '../../src/kube/request-review.ts';
+import { makeLogger } from '../../src/log.ts';
+import { serveMetrics } from '../../src/metrics-server.ts';
+import { Operator } from '../../src/operator.ts';
+import { canI, clientsFor, eventually, freshNamespace, plane, writePodStatus } from './cluster.ts';
+import { addEphemeralContainer, debugContainer } from './debug-containers.ts';
+import { createGrant, getGrant, grantSpec, isReady } from './grants.ts';
+import { APPROVED_REGISTRY, DEBUG_IMAGE } from './policy.ts';
+
+export interface InstalledOperator {
+  /** Where the installation put the operator's ServiceAccount. */
+  namespace: string;
+  serviceAccount: string;
+  /** The installation's metrics-reader ClusterRole. */
+  metricsReaderRole: string;
+}
+
+/** A bound token of a ServiceAccount, as the kubelet would mount it. */
+export async function serviceAccountToken(namespace: string, name: string): Promise<string> {
+  const token = await clientsFor('admin').core.createNamespacedServiceAccountToken({
+    namespace, name, body: { spec: { audiences: [plane().server], expirationSeconds: 3600 } },
+  });
+  return token.status?.token ?? '';
+}
+
+function apiWithToken(token: string): KubeApi {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'local', server: plane().server, caFile: plane().caFile }],
+    users: [{ name: 'operator', token }],
+    contexts: [{ name: 'operator', cluster: 'local', user: 'operator' }],
+    currentContext: 'operator',
+  });
+  return fromKubeConfig(kc);
+}
+
+function scrapeStatus(port: number, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject).end();
+  });
+}
+
+export function describeOperatorWithOwnToken(title: string, installed: () => InstalledOperator): void {
+  describe(title, () => {
+    let ns: string;
+    let operator: Operator;
+    let api: KubeApi;
+    let sa: string;
+    beforeAll(async () => {
+      const inst = installed();
+      sa = `system:serviceaccount:${inst.namespace}:${inst.serviceAccount}`;
+      ns = await freshNamespace('sa');
+      api = apiWithToken(await serviceAccountToken(inst.namespace, inst.serviceAccount));
+      await clientsFor('admin').core.createNamespacedPod({ namespace: ns, body: {
+        metadata: { name: 'cart-1', labels: { app: 'cart' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart', uid: '3f1c2b9a-0000-4000-8000-000000000002', controller: true }] },
+        spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
+      } });
+      operator = new Operator({
+        api, config: parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns], revocationSettle: '1s' }),
+        log: makeLogger(process.env.TEST_OPERATOR_LOG ?? 'silent'), processMetrics: false, identity: 'sa-operator',
+      });
+      await operator.start();
+    });
+    afterAll(async () => { await operator.stop(); });
+
+    test('its RBAC covers activation, verification, expiry, lingering flags and eviction', async () => {
+      await createGrant(ns, 'cart', grantSpec({ ttl: '3s', onExpiry: 'Evict', podSelector: { matchLabels: { app: 'cart' } } }));
+      await eventually(() => getGrant(ns, 'cart'), isReady);
+      await addEphemeralContainer('alice', ns, 'cart-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
+      await writePodStatus(ns, 'cart-1', { ephemeralContainerStatuses: [{ name: 'dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } }] });
+      const ended = await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined, 20_000);
+      expect(ended?.status?.conditions?.find((c) => c.type === 'RevocationVerified')?.status).toBe('True');
+      await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'cart-1' }).then(() => true, () => false), (exists) => !exists);
+      const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } }) as unknown as { ended?: { grant: string }[] };
+      expect(index.ended?.map((e) => e.grant)).toEqual(['cart']);
+      expect(await operator.metrics.registry.getSingleMetricAsString('debuggrant_reconcile_errors_total')).not.toMatch(/ [1-9]\d*$/m);
+    });
+
+    test('its RBAC lets it authenticate and authorize metrics scrapes (TokenReview, SubjectAccessReview)', async () => {
+      const core = clientsFor('admin').core;
+      await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'scraper' } } });
+      await clientsFor('admin').rbac.createClusterRoleBinding({ body: {
+        metadata: { name: `${ns}-scraper` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: installed().metricsReaderRole },
+        subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: ns }],
+      } });
+      const server: Server = await serveMetrics({
+        registry: operator.metrics.registry, bind: { host: '127.0.0.1', port: 0 }, log: makeLogger('silent'), secure: { reviewer: requestReviewer(api) },
+      });
+      try {
+        const address = server.address();
+        const port = typeof address === 'object' && address ? address.port : 0;
+        expect(await scrapeStatus(port, await serviceAccountToken(ns, 'scraper'))).toBe(200);
+        expect(await scrapeStatus(port, await serviceAccountToken(ns, 'default'))).toBe(403);
+      } finally {
+        server.close();
+        await clientsFor('admin').rbac.deleteClusterRoleBinding({ name: `${ns}-scraper` });
+      }
+    });
+
+    test.each([
+      ['get', 'secrets', '', ''], ['list', 'secrets', '', ''], ['delete', 'pods', '', ''], ['create', 'pods', '', ''],
+      ['update', 'pods', 'ephemeralcontainers', ''], ['create', 'clusterroles', '', 'rbac.authorization.k8s.io'],
+      ['create', 'clusterrolebindings', '', 'rbac.authorization.k8s.io'], ['escalate', 'roles', '', 'rbac.authorization.k8s.io'],
+      ['bind', 'roles', '', 'rbac.authorization.k8s.io'], ['create', 'validatingadmissionpolicies', '', 'admissionregistration.k8s.io'],
+      ['delete', 'validatingadmissionpolicybindings', '', 'admissionregistration.k8s.io'], ['create', 'debuggrants', '', 'debuggrant.dev'],
+      ['delete', 'debuggrants', '', 'debuggrant.dev'], ['impersonate', 'users', '', ''], ['get', 'nodes', '', ''],
+      ['update', 'leases', '', 'coordination.k8s.io'],
+    ])('and no more: it cannot %s %s %s (%s)', async (verb, resource, subresource, group) => {
+      const inst = installed();
+      expect(await canI({
+        user: sa, groups: ['system:serviceaccounts', `system:serviceaccounts:${inst.namespace}`, 'system:authenticated'],
+        namespace: 'default', verb, resource, subresource: subresource || undefined, group,
+      })).toBe(false);
+    });
+  });
+}
