@@ -20,6 +20,11 @@ if [[ -x "$out/helm" ]]; then
   exit 0
 fi
 command -v go >/dev/null || { log "go is not installed: it is needed once to build helm"; exit 1; }
+# Two test workers asking at once: one builds, the other waits for it.
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
+if [[ -x "$out/helm" ]]; then echo "$out/helm"; exit 0; fi
 rm -rf "$out.partial" && mkdir -p "$out.partial"
 go_build helm "$out.partial/helm" helm.sh/helm/v4/cmd/helm "-s -w -X helm.sh/helm/v4/internal/version.version=$version -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 rm -rf "$out"
