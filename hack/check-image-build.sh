@@ -4,6 +4,12 @@
 # runtime stage has everything it needs and nothing from devDependencies.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Under the Node.js major the image runs (distroless nodejsNN), whatever the caller's PATH has.
+image_major="$(grep -oE 'distroless/nodejs[0-9]+' "$REPO_DIR/Dockerfile" | grep -oE '[0-9]+$' | head -1)"
+PATH="$(bash "$HACK_DIR/ensure-node.sh" --exact):$PATH"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[[ "$node_major" == "$image_major" ]] || { log "the image runs Node.js $image_major but hack/ensure-node.sh pins $node_major"; exit 1; }
+log "image build check under Node.js $(node --version), npm $(npm --version)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp "$REPO_DIR"/package.json "$REPO_DIR"/package-lock.json "$REPO_DIR"/tsconfig.json "$REPO_DIR"/tsconfig.build.json "$work"/

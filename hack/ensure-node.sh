@@ -2,6 +2,7 @@
 # Prints a directory whose `node` is Node.js 24 or newer, for the project's scripts to put
 # first on PATH. When the machine's node is older, Node 24 comes from the npm registry's
 # node-<os>-<arch> package (the binary the `node` package itself installs), cached outside the repo.
+# With --exact, only Node.js of exactly this major will do (the image's runtime, for its build check).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -10,7 +11,7 @@ want_major=${NODE_VERSION%%.*}
 
 if command -v node >/dev/null; then
   have=$(node -p 'process.versions.node.split(".")[0]')
-  if ((have >= want_major)); then dirname "$(command -v node)"; exit 0; fi
+  if ((have == want_major)) || { ((have > want_major)) && [[ "${1:-}" != --exact ]]; }; then dirname "$(command -v node)"; exit 0; fi
 fi
 
 case "$(uname -m)" in
