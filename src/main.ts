@@ -10,6 +10,7 @@ import { Manager } from './manager.ts';
 import { requestReviewer } from './kube/request-review.ts';
 import { serveMetrics } from './metrics-server.ts';
 import { serveProbes } from './probes.ts';
+import { VERSION } from './version.ts';
 
 const log = makeLogger();
 
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   const close = (): void => { for (const s of servers) s.close(); };
   process.once('SIGTERM', () => { close(); exit(0, 'SIGTERM'); });
   process.once('SIGINT', () => { close(); exit(0, 'SIGINT'); });
-  log.info({ identity, namespaces: config.namespaces.length > 0 ? config.namespaces : 'all', maxTtl: config.maxTtl, leaderElection: config.leaderElection.enabled }, 'starting');
+  log.info({ version: VERSION, identity, namespaces: config.namespaces.length > 0 ? config.namespaces : 'all', maxTtl: config.maxTtl, leaderElection: config.leaderElection.enabled }, 'starting');
   await manager.start();
 }
 

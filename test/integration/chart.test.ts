@@ -142,6 +142,18 @@ describe('Helm chart', () => {
     }
   });
 
+  test.each([
+    [{ config: { maxTTL: '2h' } }, "additional properties 'maxTTL' not allowed"],
+    [{ config: { approvedRegistries: [] } }, '/config/approvedRegistries'],
+    [{ config: { metrics: { secure: 'sometimes' } } }, '/config/metrics/secure'],
+    [{ image: { digest: 'latest' } }, '/image/digest'],
+  ])('bad values %j are refused before anything renders, naming the key', async (values, message) => {
+    const out = await helm(['template', 'debuggrant', CHART, '-f', valuesFile(values)]);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain(message);
+    expect(out.stdout).toBe('');
+  });
+
   test('its defaults render what config/default (kustomize) ships, object for object', async () => {
     const chart = await template('debuggrant', 'debuggrant-system', {});
     const kustomized = await kubectl('admin', ['kustomize', join(REPO_ROOT, 'config/default')]);

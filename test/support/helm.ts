@@ -13,10 +13,13 @@ export function ensureHelm(): string {
   return binary;
 }
 
+/** helm's own notice that the chart reads crds/ and config/ through links: expected, not a problem. */
+const SYMLINK_NOTICE = /^level=INFO msg="found symbolic link in path.*\n/gm;
+
 export function helm(args: string[]): Promise<KubectlResult> {
   return new Promise((resolve) => {
     execFile(ensureHelm(), args, { encoding: 'utf8', maxBuffer: 32 * 2 ** 20, env: { ...process.env, HELM_CACHE_HOME: '/tmp/debuggrant-helm/cache', HELM_CONFIG_HOME: '/tmp/debuggrant-helm/config', HELM_DATA_HOME: '/tmp/debuggrant-helm/data' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr: stderr.replace(SYMLINK_NOTICE, '') });
     });
   });
 }

@@ -55,7 +55,7 @@ Call with (dict "root" $ "file" "rbac/operator.yaml"); renders a YAML list of ob
 {{- define "debuggrant.rules" -}}
 {{- $found := list -}}
 {{- range $obj := include "debuggrant.documents" . | fromYamlArray -}}
-{{- if eq $obj.metadata.name $.name }}{{ $found = $obj.rules }}{{ end -}}
+{{- if and (has $obj.kind (list "Role" "ClusterRole")) (eq $obj.metadata.name $.name) }}{{ $found = $obj.rules }}{{ end -}}
 {{- end -}}
 {{- if not $found }}{{ fail (printf "files/%s has no role %s" .file .name) }}{{ end -}}
 {{- toYaml $found -}}
