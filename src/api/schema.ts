@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ACCESS_KINDS } from './access.ts';
 import { DURATION_PATTERN, parseDuration } from './duration.ts';
+import { LABEL_KEY_MESSAGE, LABEL_NAME_MESSAGE, LABEL_VALUE_MESSAGE, SUBDOMAIN_MESSAGE, isDnsLabel, isLabelKey, isLabelValue, isSubdomain } from './labels.ts';
 
 export const GROUP = 'debuggrant.dev';
 export const VERSION = 'v1alpha1';
@@ -41,15 +42,32 @@ export const SubjectSchema = z.strictObject({
   }
 });
 
+// Limits as in the CRD: they keep the CEL rules' cost within the API server's budget.
+export const MAX_MATCH_LABELS = 32;
+export const MAX_MATCH_EXPRESSIONS = 16;
+export const MAX_EXPRESSION_VALUES = 64;
+
 const LabelSelectorRequirement = z.strictObject({
-  key: z.string().min(1).max(317),
+  key: z.string().min(1).max(317).refine(isLabelKey, LABEL_KEY_MESSAGE),
   operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-  values: z.array(z.string().max(63)).optional(),
+  values: z.array(z.string().max(63).refine(isLabelValue, LABEL_VALUE_MESSAGE)).max(MAX_EXPRESSION_VALUES).optional(),
+}).superRefine((e, ctx) => {
+  // metav1.LabelSelector's own rules, which the CRD restates in CEL.
+  const count = e.values?.length ?? 0;
+  if ((e.operator === 'In' || e.operator === 'NotIn') && count === 0) ctx.addIssue({ code: 'custom', path: ['values'], message: 'values must be non-empty for In and NotIn' });
+  if ((e.operator === 'Exists' || e.operator === 'DoesNotExist') && count > 0) ctx.addIssue({ code: 'custom', path: ['values'], message: 'values must be empty for Exists and DoesNotExist' });
 });
 
 export const PodSelectorSchema = z.strictObject({
-  matchLabels: z.record(z.string().min(1).max(317), z.string().max(63)).optional(),
-  matchExpressions: z.array(LabelSelectorRequirement).optional(),
+  matchLabels: z.record(z.string(), z.string().max(63)).optional(),
+  matchExpressions: z.array(LabelSelectorRequirement).max(MAX_MATCH_EXPRESSIONS).optional(),
+}).superRefine((s, ctx) => {
+  const labels = Object.entries(s.matchLabels ?? {});
+  if (labels.length > MAX_MATCH_LABELS) ctx.addIssue({ code: 'custom', path: ['matchLabels'], message: `may have at most ${String(MAX_MATCH_LABELS)} labels` });
+  for (const [key, value] of labels) {
+    if (!isLabelKey(key)) ctx.addIssue({ code: 'custom', path: ['matchLabels', key], message: LABEL_KEY_MESSAGE });
+    if (!isLabelValue(value)) ctx.addIssue({ code: 'custom', path: ['matchLabels', key], message: LABEL_VALUE_MESSAGE });
+  }
 }).refine(
   (s) => Object.keys(s.matchLabels ?? {}).length > 0 || (s.matchExpressions ?? []).some((e) => e.operator === 'In' || e.operator === 'Exists'),
   'podSelector must name the pods: give matchLabels or an In/Exists expression (an empty or only-negative selector matches every pod)',
@@ -79,9 +97,20 @@ export type DebugGrantSpec = z.infer<typeof DebugGrantSpecSchema>;
 export type Subject = DebugGrantSpec['subject'];
 export type PodSelector = DebugGrantSpec['podSelector'];
 
+const LabelsSchema = z.record(z.string(), z.string()).superRefine((labels, ctx) => {
+  for (const [key, value] of Object.entries(labels)) {
+    if (!isLabelKey(key)) ctx.addIssue({ code: 'custom', path: [key], message: LABEL_KEY_MESSAGE });
+    if (!isLabelValue(value)) ctx.addIssue({ code: 'custom', path: [key], message: LABEL_VALUE_MESSAGE });
+  }
+});
+
+/** What the API server checks of a grant's metadata (apimachinery's ObjectMeta rules), and our length limit. */
 export const GrantMetadataSchema = z.object({
-  name: z.string().min(1).max(MAX_GRANT_NAME, `grant names may be at most ${MAX_GRANT_NAME} characters (they label the Role and RoleBinding)`),
-  namespace: z.string().min(1),
+  name: z.string().min(1).max(MAX_GRANT_NAME, `grant names may be at most ${MAX_GRANT_NAME} characters (they label the Role and RoleBinding)`)
+    .refine(isSubdomain, SUBDOMAIN_MESSAGE),
+  namespace: z.string().min(1).refine(isDnsLabel, LABEL_NAME_MESSAGE),
+  labels: LabelsSchema.optional(),
+  annotations: z.record(z.string().refine(isLabelKey, 'annotation keys must be qualified names, like label keys'), z.string()).optional(),
 }).loose();
 
 /** A whole DebugGrant document as written in Git (what `validate` and the CRD check). */
@@ -92,10 +121,49 @@ export const DebugGrantDocumentSchema = z.strictObject({
   spec: DebugGrantSpecSchema,
 });
 
+export interface FieldIssue {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** zod's issues in the words a person needs, one per field (each unknown field apart). */
+export function fieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.flatMap((i): FieldIssue[] => i.code === 'unrecognized_keys'
+    ? i.keys.map((k) => ({ path: [...i.path, k], message: 'unknown field: the API server refuses it (field names are case-sensitive)' }))
+    : [{ path: i.path, message: humanMessage(i) }]);
+}
+
+function humanMessage(i: z.core.$ZodIssue): string {
+  const custom = !i.message.startsWith('Invalid') && !i.message.startsWith('Too ');
+  switch (i.code) {
+    case 'invalid_type':
+      return i.message.endsWith('received undefined') ? 'is required' : `must be ${i.expected === 'array' ? 'a list' : i.expected === 'object' ? 'a mapping' : `a ${i.expected}`}`;
+    case 'invalid_value':
+      return `must be one of: ${i.values.map(String).join(', ')}`;
+    case 'too_small':
+      if (custom) return i.message;
+      if (i.origin === 'string') return Number(i.minimum) === 1 ? 'must not be empty' : `must be at least ${String(i.minimum)} characters`;
+      return `needs at least ${String(i.minimum)} item(s)`;
+    case 'too_big':
+      if (custom) return i.message;
+      return i.origin === 'string' ? `may be at most ${String(i.maximum)} characters` : `may have at most ${String(i.maximum)} items`;
+    case 'invalid_format':
+      if (custom) return i.message;
+      return i.format === 'datetime' ? 'must be an RFC 3339 date-time with a zone, e.g. 2026-11-23T18:00:00Z' : `must be a valid ${i.format}`;
+    default:
+      return i.message;
+  }
+}
+
+/** A field path as kubectl prints it: spec.podSelector.matchExpressions[0].key. */
+export function fieldPath(path: readonly PropertyKey[], prefix = ''): string {
+  return path.reduce<string>((acc, p) => typeof p === 'number' ? `${acc}[${String(p)}]` : acc ? `${acc}.${String(p)}` : String(p), prefix);
+}
+
 /** One line per problem, each naming its field: what a person needs to fix the grant. */
 export function describeIssues(error: z.ZodError, prefix = ''): string[] {
-  return error.issues.map((i) => {
-    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+  return fieldIssues(error).map((i) => {
+    const path = fieldPath(i.path, prefix);
     return path ? `${path}: ${i.message}` : i.message;
   });
 }

@@ -3,9 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { DateTime } from 'luxon';
 import { stringify } from 'yaml';
 import { parseDuration } from '../api/duration.ts';
-import { API_VERSION, DebugGrantDocumentSchema, KIND, describeIssues } from '../api/schema.ts';
+import { API_VERSION, KIND, fieldPath } from '../api/schema.ts';
+import type { OperatorConfig } from '../config.ts';
 import { str, type Invocation } from './args.ts';
 import { UsageError } from './errors.ts';
+import { parseSelector } from './selector.ts';
+import { configFrom, grantProblems } from './validate.ts';
 import { EXIT_OK } from './spec.ts';
 
 export interface NewGrantFlags {
@@ -26,16 +29,6 @@ export interface NewGrantFlags {
   mergeWindow: string;
 }
 
-function parseSelector(text: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [k, v, ...rest] = part.split('=');
-    if (!k || v === undefined || rest.length > 0) throw new UsageError(`--selector takes key=value pairs separated by commas, not "${part}"`);
-    labels[k] = v;
-  }
-  return labels;
-}
-
 function subjectOf(f: NewGrantFlags): Record<string, string> {
   const given = [f.user && 'user', f.group && 'group', f.serviceAccount && 'service-account'].filter(Boolean);
   if (given.length !== 1) throw new UsageError('name exactly one subject: --user, --group or --service-account NAMESPACE/NAME');
@@ -47,7 +40,7 @@ function subjectOf(f: NewGrantFlags): Record<string, string> {
 }
 
 /** The grant document, or the list of problems (each naming its field). */
-export function buildGrant(f: NewGrantFlags, now: DateTime): Record<string, unknown> {
+export function buildGrant(f: NewGrantFlags, now: DateTime, config?: OperatorConfig): Record<string, unknown> {
   for (const [flag, value] of [['--name', f.name], ['--namespace', f.namespace], ['--selector', f.selector], ['--image', f.image], ['--reason', f.reason]] as const) {
     if (!value) throw new UsageError(`${flag} is required`);
   }
@@ -61,7 +54,7 @@ export function buildGrant(f: NewGrantFlags, now: DateTime): Record<string, unkn
     metadata: { name: f.name, namespace: f.namespace },
     spec: {
       subject: subjectOf(f),
-      podSelector: { matchLabels: parseSelector(f.selector ?? '') },
+      podSelector: parseSelector(f.selector ?? ''),
       image: f.image,
       ttl: f.ttl,
       // A hard end: if the PR merges late, or GitOps re-applies the file later, the grant
@@ -74,8 +67,9 @@ export function buildGrant(f: NewGrantFlags, now: DateTime): Record<string, unkn
       ...(f.approval ? { approval: { ref: f.approval } } : {}),
     },
   };
-  const parsed = DebugGrantDocumentSchema.safeParse(doc);
-  if (!parsed.success) throw new UsageError(`the grant would be invalid:\n  ${describeIssues(parsed.error).join('\n  ')}`);
+  // The same checks as `validate`: what the API server (and with --config the operator) would refuse.
+  const problems = grantProblems(doc, config);
+  if (problems.length > 0) throw new UsageError(`the grant would be refused:\n  ${problems.map((p) => `${fieldPath(p.path)}: ${p.message}`).join('\n  ')}`);
   return doc;
 }
 
@@ -89,7 +83,7 @@ export function runNew(inv: Invocation): number {
     selector: str(f, 'selector'), image: str(f, 'image'), ttl: str(f, 'ttl') ?? '', reason: str(f, 'reason'), approval: str(f, 'approval'),
     access: (str(f, 'access') ?? '').split(',').map((a) => a.trim()), profile: str(f, 'profile') ?? '', onExpiry: str(f, 'on-expiry') ?? '',
     mergeWindow: str(f, 'merge-window') ?? '',
-  }, DateTime.now());
+  }, DateTime.now(), str(f, 'config') ? configFrom(str(f, 'config') ?? '') : undefined);
   const text = str(f, 'output') === 'json' ? JSON.stringify(doc, null, 2) + '\n' : grantYaml(doc);
   const file = str(f, 'write');
   if (file) {

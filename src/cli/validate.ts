@@ -1,10 +1,11 @@
-// `kubectl debuggrant validate FILE|DIR…`: offline checks for PR CI, against the schema the
-// CRD enforces and the policy the operator (and admission) enforce.
+// `kubectl debuggrant validate FILE|DIR…`: offline checks for PR CI, giving the verdict the
+// API server would (CRD schema and CEL, name and label rules: the zod schema states them)
+// and, with --config, the operator's policy. Each problem once, at its field.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { grantPolicyProblems } from '../api/policy.ts';
-import { DebugGrantDocumentSchema, KIND, describeIssues } from '../api/schema.ts';
+import { DebugGrantDocumentSchema, GROUP, KIND, fieldIssues, fieldPath, type FieldIssue } from '../api/schema.ts';
 import { ConfigError, loadConfig, type OperatorConfig } from '../config.ts';
 import { str, type Invocation } from './args.ts';
 import { UsageError } from './errors.ts';
@@ -13,7 +14,11 @@ import { EXIT_OK, EXIT_PROBLEMS } from './spec.ts';
 export interface Problem {
   file: string;
   line: number;
+  column: number;
+  /** namespace/name of the grant, when known. */
   grant: string;
+  /** The field, as kubectl names it (spec.podSelector.matchLabels.tier!), or '' for the whole document. */
+  field: string;
   message: string;
 }
 
@@ -24,65 +29,105 @@ export interface ValidationReport {
   problems: Problem[];
 }
 
+/** Problems of one grant document (parsed YAML), schema first, then policy when configured. */
+export function grantProblems(value: unknown, config: OperatorConfig | undefined): FieldIssue[] {
+  const parsed = DebugGrantDocumentSchema.safeParse(value);
+  if (!parsed.success) return fieldIssues(parsed.error);
+  if (!config) return [];
+  return grantPolicyProblems(parsed.data.spec, config).map((p) => {
+    const [field = '', ...rest] = p.split(': ');
+    return { path: field.split('.'), message: rest.join(': ') };
+  });
+}
+
 function yamlFiles(path: string): string[] {
   const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) return [path]; // reported as unreadable below
-  if (!st.isDirectory()) return [path];
+  if (!st?.isDirectory()) return [path]; // a missing file is reported as unreadable
   return readdirSync(path).sort().flatMap((entry) => {
     const full = join(path, entry);
     return statSync(full).isDirectory() ? yamlFiles(full) : /\.ya?ml$/.test(entry) ? [full] : [];
   });
 }
 
+/** 1-based line and column of the deepest part of `path` present in the document. */
+function locate(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): { line: number; column: number } {
+  let node: unknown = doc.contents;
+  let offset = doc.contents?.range?.[0] ?? 0;
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      if (!pair) break;
+      if (isScalar(pair.key) && pair.key.range) offset = pair.key.range[0];
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item: unknown = node.items[segment];
+      if (!item || typeof item !== 'object' || !('range' in item)) break;
+      offset = (item as { range: [number] }).range[0];
+      node = item;
+    } else {
+      break;
+    }
+  }
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+
 export function validatePaths(paths: string[], config: OperatorConfig | undefined): ValidationReport {
   const files = paths.flatMap(yamlFiles);
   const problems: Problem[] = [];
+  const seen = new Set<string>();
+  const add = (p: Problem): void => {
+    const key = JSON.stringify([p.file, p.line, p.column, p.field, p.message]);
+    if (!seen.has(key)) problems.push(p);
+    seen.add(key);
+  };
+  const where = new Map<string, string>();
   let grants = 0;
   for (const file of files) {
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      problems.push({ file, line: 0, grant: '', message: 'cannot read this file' });
+      add({ file, line: 0, column: 0, grant: '', field: '', message: 'cannot read this file' });
       continue;
     }
     const lines = new LineCounter();
     for (const doc of parseAllDocuments(text, { lineCounter: lines })) {
-      const line = lines.linePos(doc.range[0]).line;
-      if (doc.errors.length > 0) {
-        for (const e of doc.errors) problems.push({ file, line: e.linePos?.[0].line ?? line, grant: '', message: `not valid YAML: ${e.message.split('\n')[0] ?? ''}` });
+      const [first] = doc.errors;
+      if (first) {
+        // Later errors of a broken document are echoes of the first.
+        const [line = 0, column = 0] = first.linePos ? [first.linePos[0].line, first.linePos[0].col] : [];
+        add({ file, line, column, grant: '', field: '', message: `not valid YAML: ${(first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}` });
         continue;
       }
       const value: unknown = doc.toJS();
-      if (!value || typeof value !== 'object' || (value as { kind?: unknown }).kind !== KIND) continue;
+      if (!value || typeof value !== 'object') continue;
+      const { kind, apiVersion, metadata } = value as { kind?: unknown; apiVersion?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+      const ours = typeof apiVersion === 'string' && apiVersion.startsWith(`${GROUP}/`);
+      if (kind !== KIND && !ours) continue;
+      const grant = `${typeof metadata?.namespace === 'string' ? metadata.namespace : '?'}/${typeof metadata?.name === 'string' ? metadata.name : '?'}`;
+      if (kind !== KIND) {
+        add({ file, ...locate(doc, lines, ['kind']), grant, field: 'kind', message: `must be ${KIND} (the only kind written in Git; got ${String(kind)})` });
+        continue;
+      }
       grants++;
-      const meta = (value as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
-      const grant = `${typeof meta?.namespace === 'string' ? meta.namespace : '?'}/${typeof meta?.name === 'string' ? meta.name : '?'}`;
-      const parsed = DebugGrantDocumentSchema.safeParse(value);
-      const messages = parsed.success
-        ? (config ? grantPolicyProblems(parsed.data.spec, config) : [])
-        : describeIssues(parsed.error);
-      for (const message of messages) problems.push({ file, line, grant, message });
+      for (const issue of grantProblems(value, config)) {
+        add({ file, ...locate(doc, lines, issue.path), grant, field: fieldPath(issue.path), message: issue.message });
+      }
+      const firstSeen = where.get(grant);
+      if (firstSeen) add({ file, ...locate(doc, lines, ['metadata', 'name']), grant, field: 'metadata.name', message: `${grant} is also defined at ${firstSeen}: one file per grant` });
+      else where.set(grant, `${file}:${String(locate(doc, lines, []).line)}`);
     }
   }
   return { valid: problems.length === 0, files: files.length, grants, problems };
 }
 
 export function formatReport(r: ValidationReport, withPolicy: boolean): string {
-  const lines = r.problems.map((p) => `${p.file}:${String(p.line)}: ${p.grant ? `${p.grant}: ` : ''}${p.message}`);
+  const lines = r.problems.map((p) => `${p.file}:${String(p.line)}:${String(p.column)}: ${p.field ? `${p.field}: ` : ''}${p.message}`);
   const summary = r.valid
     ? `ok: ${String(r.grants)} DebugGrant(s) in ${String(r.files)} file(s) are valid${withPolicy ? '' : ' (schema only: pass --config for the cluster policy)'}`
     : `${String(r.problems.length)} problem(s) in ${String(r.grants)} DebugGrant(s), ${String(r.files)} file(s)`;
   return [...lines, summary].join('\n') + '\n';
-}
-
-export function runValidate(inv: Invocation): number {
-  if (inv.positionals.length === 0) throw new UsageError('validate needs at least one FILE or DIR');
-  const configFile = str(inv.flags, 'config');
-  const config = configFile ? configFrom(configFile) : undefined;
-  const report = validatePaths(inv.positionals, config);
-  process.stdout.write(str(inv.flags, 'output') === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, config !== undefined));
-  return report.valid ? EXIT_OK : EXIT_PROBLEMS;
 }
 
 /** The operator configuration named by --config; a bad one is a usage error. */
@@ -93,4 +138,15 @@ export function configFrom(file: string): OperatorConfig {
     if (err instanceof ConfigError) throw new UsageError(`--config: ${err.message}`);
     throw err;
   }
+}
+
+export function runValidate(inv: Invocation): number {
+  if (inv.positionals.length === 0) throw new UsageError('validate needs at least one FILE or DIR');
+  const configFile = str(inv.flags, 'config');
+  const config = configFile ? configFrom(configFile) : undefined;
+  const report = validatePaths(inv.positionals, config);
+  if (report.files === 0) throw new UsageError(`no *.yaml or *.yml files in ${inv.positionals.join(', ')}`);
+  if (report.grants === 0 && report.valid) throw new UsageError(`no DebugGrant in ${String(report.files)} file(s) of ${inv.positionals.join(', ')}: nothing was checked`);
+  process.stdout.write(str(inv.flags, 'output') === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, config !== undefined));
+  return report.valid ? EXIT_OK : EXIT_PROBLEMS;
 }

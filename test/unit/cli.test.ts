@@ -7,7 +7,8 @@ import { auditRbac, formatAudit } from '../../src/cli/audit.ts';
 import { UsageError } from '../../src/cli/errors.ts';
 import { grantRows, grantsCovering } from '../../src/cli/grants-view.ts';
 import { buildGrant, type NewGrantFlags } from '../../src/cli/new.ts';
-import { validatePaths } from '../../src/cli/validate.ts';
+import { formatReport, validatePaths } from '../../src/cli/validate.ts';
+import { LABEL_KEY_MESSAGE } from '../../src/api/labels.ts';
 
 const image = `registry.example.com/debug/netshoot@sha256:${'a'.repeat(64)}`;
 const flags: NewGrantFlags = {
@@ -27,7 +28,11 @@ describe('kubectl debuggrant new', () => {
     [{ user: undefined }, 'name exactly one subject'],
     [{ group: 'g' }, 'name exactly one subject'],
     [{ user: undefined, serviceAccount: 'bot' }, '--service-account takes NAMESPACE/NAME'],
-    [{ selector: 'app' }, '--selector takes key=value pairs'],
+    [{ selector: 'app in (a' }, '"(" without ")"'],
+    [{ selector: 'app>3' }, 'cannot read "app>3"'],
+    [{ selector: 'tier!=db' }, 'podSelector must name the pods'],
+    [{ selector: 'tier!=db,X_=a' }, 'spec.podSelector.matchLabels.X_: label keys must be qualified names'],
+    [{ name: 'X_bad' }, 'metadata.name: must be a lowercase RFC 1123 subdomain'],
     [{ ttl: '2 hours' }, '--ttl 2 hours is not a duration'],
     [{ image: 'netshoot:latest' }, 'spec.image: image must be pinned by digest'],
     [{ reason: 'debug' }, 'spec.reason: reason must say why'],
@@ -39,22 +44,57 @@ describe('kubectl debuggrant new', () => {
 });
 
 describe('kubectl debuggrant validate', () => {
-  test('names file, line, grant and field; policy needs --config', () => {
+  const good = `apiVersion: debuggrant.dev/v1alpha1\nkind: DebugGrant\nmetadata: {name: ok, namespace: shop}\nspec: {subject: {kind: User, name: alice}, podSelector: {matchLabels: {app: a}}, image: "docker.io/x@sha256:${'b'.repeat(64)}", ttl: 1h, reason: "INC-2 needs a look"}`;
+
+  test('names file, line, column and field of each problem, once; policy needs --config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-validate-'));
     writeFileSync(join(dir, 'a.yaml'), [
       'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}',
-      `apiVersion: debuggrant.dev/v1alpha1\nkind: DebugGrant\nmetadata: {name: ok, namespace: shop}\nspec: {subject: {kind: User, name: alice}, podSelector: {matchLabels: {app: a}}, image: "docker.io/x@sha256:${'b'.repeat(64)}", ttl: 1h, reason: "INC-2 needs a look"}`,
-      'apiVersion: debuggrant.dev/v1alpha1\nkind: DebugGrant\nmetadata: {name: bad, namespace: shop}\nspec: {subject: {kind: User, name: alice}, podSelector: {}, image: "x:latest", ttl: 1h, reason: "INC-2 needs a look"}',
+      good,
+      [
+        'apiVersion: debuggrant.dev/v1alpha1',
+        'kind: DebugGrant',
+        'metadata: {name: X_bad, namespace: shop}',
+        'spec:',
+        '  subject: {kind: User, name: alice}',
+        '  podSelector:',
+        '    matchLabels: {tier!: db}',
+        '  image: x:latest',
+        '  ttl: 1h',
+        '  reason: INC-2 needs a look',
+        '  Profile: general',
+      ].join('\n'),
     ].join('\n---\n'));
-    writeFileSync(join(dir, 'broken.yml'), 'kind: [unclosed');
+    writeFileSync(join(dir, 'broken.yml'), 'kind: [unclosed\nspec: {a: b');
     const schemaOnly = validatePaths([dir], undefined);
     expect(schemaOnly.grants).toBe(2);
-    expect(schemaOnly.problems.map((p) => `${p.file.replace(dir, '')}:${String(p.line)} ${p.grant} ${p.message.split(':')[0] ?? ''}`)).toEqual([
-      '/a.yaml:9 shop/bad spec.podSelector', '/a.yaml:9 shop/bad spec.image', '/broken.yml:1  not valid YAML',
-    ]);
+    expect(formatReport(schemaOnly, false).replaceAll(dir, '')).toBe([
+      '/a.yaml:12:12: metadata.name: must be a lowercase RFC 1123 subdomain: lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit (e.g. inc-4211-checkout)',
+      `/a.yaml:16:19: spec.podSelector.matchLabels.tier!: ${LABEL_KEY_MESSAGE}`,
+      '/a.yaml:17:3: spec.image: image must be pinned by digest, e.g. registry.example.com/debug/netshoot@sha256:<64 hex> (a tag alone can be moved)',
+      '/a.yaml:20:3: spec.Profile: unknown field: the API server refuses it (field names are case-sensitive)',
+      '/broken.yml:2:1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      '5 problem(s) in 2 DebugGrant(s), 2 file(s)',
+      '',
+    ].join('\n'));
     const withPolicy = validatePaths([dir], parseConfig({ approvedRegistries: ['registry.example.com/debug/'] }));
-    expect(withPolicy.problems.some((p) => p.grant === 'shop/ok' && p.message.includes('not from an approved registry'))).toBe(true);
+    expect(withPolicy.problems).toContainEqual(expect.objectContaining({ grant: 'shop/ok', line: 8, column: 82, field: 'spec.image', message: expect.stringContaining('not from an approved registry') as unknown }));
     expect(validatePaths([join(dir, 'missing.yaml')], undefined).problems[0]?.message).toBe('cannot read this file');
+  });
+
+  test('a missing field is reported at its parent, with the API server\'s word for it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-validate-'));
+    writeFileSync(join(dir, 'g.yaml'), good.replace('reason: "INC-2 needs a look"', 'ttl2: 1h').replace(', ttl: 1h', ''));
+    expect(validatePaths([dir], undefined).problems.map((p) => `${String(p.line)}:${String(p.column)} ${p.field}: ${p.message}`)).toEqual([
+      '4:1 spec.ttl: is required', '4:1 spec.reason: is required', '4:176 spec.ttl2: unknown field: the API server refuses it (field names are case-sensitive)',
+    ]);
+  });
+
+  test('the same grant in two files is reported', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-validate-'));
+    writeFileSync(join(dir, 'a.yaml'), good);
+    writeFileSync(join(dir, 'b.yaml'), good);
+    expect(validatePaths([dir], undefined).problems.map((p) => p.message)).toEqual([`shop/ok is also defined at ${join(dir, 'a.yaml')}:1: one file per grant`]);
   });
 });
 

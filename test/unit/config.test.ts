@@ -14,7 +14,7 @@ describe('operator configuration', () => {
     [{ approvedRegistries: ['registry.example.com/debug'] }, 'must end with "/"'],
     [{ approvedRegistries: ['r.io/'], maxTtl: '48h' }, 'maxTtl may be at most 24h'],
     [{ approvedRegistries: ['r.io/'], maxTtl: 'two hours' }, 'maxTtl must be a duration'],
-    [{ approvedRegistries: ['r.io/'], allowedProfiles: ['privileged'] }, 'allowedProfiles.0'],
+    [{ approvedRegistries: ['r.io/'], allowedProfiles: ['privileged'] }, 'allowedProfiles[0]'],
     [{ approvedRegistries: ['r.io/'], workers: 0 }, 'workers'],
     [{ approvedRegistries: ['r.io/'], typo: 1 }, 'typo'],
     [{ approvedRegistries: ['r.io/'], metricsPort: 8080 }, 'metricsPort'],
