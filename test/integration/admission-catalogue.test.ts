@@ -9,7 +9,7 @@ import { contentOf } from '../../src/api/grant-index.ts';
 import { readIndex } from '../../src/kube/grant-index.ts';
 import { clientsFor, eventually, freshNamespace, kubeConfigFor, kubectl, rejection } from '../support/cluster.ts';
 import { fromKubeConfig, mergePatch } from '../../src/kube/client.ts';
-import { sendEphemeral, type Requester } from '../support/debug-containers.ts';
+import { bindRole, sendEphemeral, standingDebugRbac, subjects, type Requester } from '../support/debug-containers.ts';
 import { CATALOGUE, EXPIRED, NET_IMAGE, SYS_IMAGE, shaped, type Place } from '../support/ephemeral-catalogue.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
@@ -41,22 +41,6 @@ async function pod(namespace: string, name: string, app: string, spec: Partial<k
   await clientsFor('admin').core.createNamespacedPod({
     namespace,
     body: { metadata: { name, labels: { app } }, spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: DEBUG_IMAGE }], ...spec } },
-  });
-}
-
-/** Everyone may patch ephemeral containers here by RBAC, so every refusal is the policy's. */
-async function standingDebugRbac(namespace: string): Promise<void> {
-  const admin = clientsFor('admin');
-  await admin.rbac.createNamespacedRole({
-    namespace,
-    body: { metadata: { name: 'legacy-debug' }, rules: [{ apiGroups: [''], resources: ['pods', 'pods/ephemeralcontainers'], verbs: ['get', 'patch', 'update'] }] },
-  });
-  await admin.rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name: 'legacy-debug' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-debug' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }],
-    },
   });
 }
 
@@ -107,14 +91,10 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
     await pod(ns.served, 'web-1', 'web');
     await pod(ns.expiring, 'exp-1', 'exp');
     await pod(ns.expiring, 'exp-2', 'exp');
-    for (const place of ['main', 'other', 'served', 'no-index'] as const) await standingDebugRbac(ns[place]);
+    for (const place of ['main', 'other', 'served', 'no-index'] as const) await standingDebugRbac(ns[place], subjects('group:system:authenticated'));
     // A grant allows patch, not update: so that a forged PUT meets the policy rather than
     // RBAC, bob may update (never patch) ephemeral containers where his grant expires.
-    await clientsFor('admin').rbac.createNamespacedRole({ namespace: ns.expiring, body: { metadata: { name: 'put-only' }, rules: [{ apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['update'] }] } });
-    await clientsFor('admin').rbac.createNamespacedRoleBinding({
-      namespace: ns.expiring,
-      body: { metadata: { name: 'put-only' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'put-only' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'bob' }] },
-    });
+    await bindRole(ns.expiring, 'put-only', [{ apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['update'] }], subjects('bob'));
     op = await startTestOperator([ns.main, ns.other, ns.served, ns.expiring], ALL_PROFILES);
     const grants: [string, string, Record<string, unknown>][] = [
       [ns.main, 'alice-web', { podSelector: { matchLabels: { app: 'web' } } }],

@@ -8,7 +8,7 @@ import { INDEX_NAME, INDEX_PLURAL } from '../../src/api/names.ts';
 import { GROUP, VERSION, type Profile } from '../../src/api/schema.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import { canI, clientsFor, eventually, freshNamespace, kubectl, rejection } from '../support/cluster.ts';
-import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
+import { addEphemeralContainer, debugContainer, standingDebugRbac, subjects } from '../support/debug-containers.ts';
 import { NET_IMAGE, OTHER_IMAGE, SYS_IMAGE } from '../support/ephemeral-catalogue.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
@@ -18,21 +18,6 @@ async function pod(namespace: string, name: string, labels: Record<string, strin
   await clientsFor('admin').core.createNamespacedPod({
     namespace,
     body: { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }], ...spec } },
-  });
-}
-
-async function standingDebugRbac(namespace: string): Promise<void> {
-  const admin = clientsFor('admin');
-  await admin.rbac.createNamespacedRole({
-    namespace,
-    body: { metadata: { name: 'legacy-debug' }, rules: [{ apiGroups: [''], resources: ['pods', 'pods/ephemeralcontainers'], verbs: ['get', 'patch'] }] },
-  });
-  await admin.rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name: 'legacy-debug' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-debug' },
-      subjects: ['alice', 'bob'].map((name) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name })),
-    },
   });
 }
 
@@ -58,8 +43,8 @@ describe('admission policies', () => {
     await pod(ns, 'gen-1', { app: 'gen' });
     await pod(ns2, 'web-1', { app: 'web' });
     await pod(ns2, 'bobs-1', { app: 'bobs' });
-    await standingDebugRbac(ns);
-    await standingDebugRbac(ns2);
+    await standingDebugRbac(ns, subjects('alice', 'bob'));
+    await standingDebugRbac(ns2, subjects('alice', 'bob'));
     op = await startTestOperator([ns, ns2], { allowedProfiles: ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'] });
     await createGrant(ns, 'alice-web', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
     await createGrant(ns, 'engineers-net', grantSpec({ subject: { kind: 'Group', name: 'engineers' }, image: NET_IMAGE, profile: 'netadmin', podSelector: { matchLabels: { app: 'other' } } }));

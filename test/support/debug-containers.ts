@@ -91,3 +91,21 @@ export async function sendEphemeral(r: EphemeralRequest): Promise<k8s.V1Pod> {
     }
   }
 }
+
+const user = (name: string): k8s.RbacV1Subject => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name });
+/** RBAC subjects: users by name, `group:NAME` for a group. */
+export const subjects = (...names: string[]): k8s.RbacV1Subject[] =>
+  names.map((n) => (n.startsWith('group:') ? { ...user(n.slice('group:'.length)), kind: 'Group' } : user(n)));
+
+/** A Role with `rules` bound to `who`, made by the admin (access outside any grant). */
+export async function bindRole(namespace: string, name: string, rules: k8s.V1PolicyRule[], who: k8s.RbacV1Subject[]): Promise<void> {
+  const admin = clientsFor('admin');
+  await admin.rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
+  await admin.rbac.createNamespacedRoleBinding({
+    namespace, body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: who },
+  });
+}
+
+/** Standing rights to add ephemeral containers to any pod, so a refusal is the policy's, not RBAC's. */
+export const standingDebugRbac = (namespace: string, who: k8s.RbacV1Subject[]): Promise<void> =>
+  bindRole(namespace, 'legacy-debug', [{ apiGroups: [''], resources: ['pods', 'pods/ephemeralcontainers'], verbs: ['get', 'patch', 'update'] }], who);
