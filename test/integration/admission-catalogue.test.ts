@@ -29,6 +29,7 @@ const MAIN_PODS: [string, string, Partial<k8s.V1PodSpec>][] = [
   ['hostpid-1', 'web', { hostPID: true }],
   ['hostnet-1', 'web', { hostNetwork: true }],
   ['hostipc-1', 'web', { hostIPC: true }],
+  ['userns-1', 'web', { hostUsers: false }],
   ['lone-1', 'lone', {}],
   ['base-1', 'base', { volumes: [DATA] }],
   ['base-unconfined-1', 'base', { securityContext: { seccompProfile: { type: 'Unconfined' }, appArmorProfile: { type: 'Unconfined' } } }],

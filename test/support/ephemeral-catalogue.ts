@@ -160,7 +160,8 @@ export const CATALOGUE: CatalogueCase[] = [
   { what: 'restricted: SELinux type spc_t', check: 'selinux', as: 'alice', pod: 'web-1', container: restricted({ seLinuxOptions: { type: 'spc_t' } }), message: CHECKS.selinux },
   { what: 'restricted: GMSA credential spec by name', check: 'never', as: 'alice', pod: 'web-1', container: restricted({ windowsOptions: { gmsaCredentialSpecName: 'webapp' } }), message: CHECKS.never },
   { what: 'restricted: GMSA credential spec inline', check: 'never', as: 'alice', pod: 'web-1', container: restricted({ windowsOptions: { gmsaCredentialSpec: '{}' } }), message: CHECKS.never },
-  { what: 'restricted: procMount Unmasked', check: API_SERVER, as: 'alice', pod: 'web-1', container: restricted({ procMount: 'Unmasked' }), message: '`hostUsers` must be false to use `Unmasked`' },
+  { what: 'restricted: procMount Unmasked in a pod with its own user namespace', check: 'never', as: 'alice', pod: 'userns-1', container: restricted({ procMount: 'Unmasked' }), message: CHECKS.never },
+  { what: 'restricted: procMount Unmasked in a pod sharing the host user namespace', check: API_SERVER, as: 'alice', pod: 'web-1', container: restricted({ procMount: 'Unmasked' }), message: '`hostUsers` must be false to use `Unmasked`' },
   { what: 'restricted: Windows hostProcess', check: API_SERVER, as: 'alice', pod: 'web-1', container: restricted({ windowsOptions: { hostProcess: true } }), message: 'all containers must be HostProcess containers' },
   // the other profiles: every field their profile does not allow
   ...perProfile('baseline', 'alice', 'base-1', DEBUG_IMAGE, BASE),
