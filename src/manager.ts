@@ -1,7 +1,7 @@
 // Runs the operator under leader election when configured: every replica competes for the
-// Lease; only the leader starts informers and reconciles. Losing the Lease is fatal (the
-// process exits and Kubernetes restarts it), as in controller-runtime: a replica that
-// cannot prove it leads must stop acting at once.
+// Lease and revokes due deadlines; only the leader reconciles (activates, writes status).
+// Losing the Lease is fatal (the process exits and Kubernetes restarts it), as in
+// controller-runtime: a replica that cannot prove it leads must stop acting at once.
 import type { OperatorConfig } from './config.ts';
 import { ms } from './config.ts';
 import type { KubeApi } from './kube/client.ts';
@@ -47,6 +47,8 @@ export class Manager {
       await this.operator.start();
       return;
     }
+    // Every replica revokes due deadlines; only the leader does the rest.
+    this.operator.startRevoking().catch((err: unknown) => { this.opts.onFatal(`could not start watching deadlines: ${String(err)}`); });
     this.elector.run({
       onStartedLeading: () => {
         this.operator.start().catch((err: unknown) => { this.opts.onFatal(`operator failed to start: ${String(err)}`); });
@@ -60,17 +62,17 @@ export class Manager {
     return this.elector ? this.elector.isLeader : true;
   }
 
-  /** A standby replica is ready (to take over); the leader is ready once its caches are. */
+  /** Ready once the caches this replica acts on (all for the leader, the revoker's for a standby) are synced and watching. */
   get ready(): boolean {
-    return this.elector && !this.elector.isLeader ? true : this.operator.ready;
+    return this.operator.ready;
   }
 
   /** Why this replica is not ready (empty when it is): the informers that are down and why. */
   get notReady(): string[] {
-    return this.elector && !this.elector.isLeader ? [] : this.operator.notReady;
+    return this.operator.notReady;
   }
 
-  /** Graceful: stop acting first, then hand the Lease over. `crash` skips the release, as a killed process would. */
+  /** Graceful: stop acting and drain work in flight first, then hand the Lease over. `crash` skips the release, as a killed process would. */
   async stop(crash = false): Promise<void> {
     await this.operator.stop();
     await this.elector?.stop(!crash);

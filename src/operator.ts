@@ -1,6 +1,7 @@
 // The operator as one object: informers feed two keyed work queues (grants, pods), the
 // reaper's deadline heap wakes grants at expiry, and start() revokes whatever is already
-// overdue before doing anything else. main.ts adds configuration, probes and signals.
+// overdue before doing anything else. startRevoking() alone is a standby replica: it only
+// deletes RoleBindings at their deadlines. main.ts adds configuration, probes and signals.
 import type { DebugGrantIndex } from './api/grant-index.ts';
 import { GRANT_LABEL, LINGERING_ANNOTATION } from './api/names.ts';
 import { DebugGrantSpecSchema, type PodSelector } from './api/schema.ts';
@@ -100,6 +101,12 @@ export class Operator {
   private readonly grantReconciler: GrantReconciler;
   private readonly indexPresence: IndexPresence;
   private started = false;
+  private revoking: Promise<void> | undefined;
+  private revokingReady = false;
+  /** The leader's start() is under way (revoking what is overdue before anything else). */
+  private leaderStarting = false;
+  /** Deadline revocations in flight, drained by stop(). */
+  private readonly inFlight = new Set<Promise<void>>();
   private resyncTimer: (() => void) | undefined;
 
   constructor(opts: OperatorOptions) {
@@ -166,9 +173,10 @@ export class Operator {
     // reconcile queued behind it: the rest of the expiry (status, index, verification,
     // Events) is in the normal lane, which waits while any revocation is pending.
     this.deadlines = new DeadlineQueue(clock, (key) => {
-      void this.grantReconciler.revokeAtDeadline(key)
+      const revocation = this.grantReconciler.revokeAtDeadline(key)
         .catch((err: unknown) => { log.warn({ key, err: apiMessage(err) }, 'deadline revocation failed; the reconcile retries it'); })
-        .finally(() => { this.grantQueue.add(key); });
+        .finally(() => { this.inFlight.delete(revocation); this.grantQueue.add(key); });
+      this.inFlight.add(revocation);
     });
     this.grantReconciler = new GrantReconciler({
       api, urgentApi, apiUntil: (deadline) => lanes.until(measured, deadline, () => clock.now()), config, clock, log, metrics: this.metrics, events, identity,
@@ -189,11 +197,27 @@ export class Operator {
     this.podQueue = new WorkQueue(timed('pod', (k) => lingering.reconcile(k)), { workers: 1, clock, onError: onError('pod') });
   }
 
+  /**
+   * What every replica does, leader or standby: watch grants, their index entries and the
+   * RoleBindings, keep each recorded deadline armed, and at a deadline delete the
+   * RoleBinding (idempotent, so two replicas doing it is harmless). A leader crash near a
+   * deadline so costs no lease duration. Reconciles (activation, status) wait for start().
+   */
+  startRevoking(): Promise<void> {
+    this.revoking ??= (async () => {
+      this.grantQueue.pause(true);
+      this.podQueue.pause(true);
+      await Promise.all(this.informersOf(this.revokerCaches()).map((i) => i.start()));
+      this.revokingReady = true;
+    })();
+    return this.revoking;
+  }
+
+  /** The leader's part: everything else, after whatever is already overdue has been revoked. */
   async start(): Promise<void> {
-    const all = this.allInformers();
-    this.grantQueue.pause(true);
-    this.podQueue.pause(true);
-    await Promise.all(all.map((i) => i.start()));
+    await this.startRevoking();
+    this.leaderStarting = true;
+    await Promise.all(this.informersOf([this.pods, this.roles]).map((i) => i.start()));
     // Before anything else: take away every access whose deadline passed while we were away,
     // as the record has it (index entries too: a grant may have RBAC and no status yet).
     const overdue = keysDueBy(this.indexes.list(), this.grants.list(), this.clock.now());
@@ -208,27 +232,40 @@ export class Operator {
     this.scheduleResync();
   }
 
+  /** The leader: all caches synced and watching. A standby: those it revokes from. */
   get ready(): boolean {
     return this.notReady.length === 0;
   }
 
   /** Why the operator is not ready (for /readyz): each informer that is down and why. */
   get notReady(): string[] {
-    const reasons = this.allInformers().flatMap((i) => i.notReadyReason ?? []);
-    return this.started || reasons.length > 0 ? reasons : ['starting: revoking overdue grants'];
+    const reasons = this.informersOf(this.started ? this.allCaches() : this.revokerCaches()).flatMap((i) => i.notReadyReason ?? []);
+    if (reasons.length > 0) return reasons;
+    if (!this.revokingReady) return ['starting: syncing caches'];
+    return this.leaderStarting && !this.started ? ['starting: revoking overdue grants'] : [];
   }
 
-  private allInformers(): ResilientInformer<CachedObject>[] {
-    return [this.grants, this.pods, this.roles, this.bindings, this.indexes].flatMap((c) => c.informers as ResilientInformer<CachedObject>[]);
+  private revokerCaches(): MultiCache<CachedObject>[] {
+    return [this.grants, this.indexes, this.bindings] as MultiCache<CachedObject>[];
   }
 
+  private allCaches(): MultiCache<CachedObject>[] {
+    return [this.grants, this.pods, this.roles, this.bindings, this.indexes] as MultiCache<CachedObject>[];
+  }
+
+  private informersOf(caches: MultiCache<CachedObject>[]): ResilientInformer<CachedObject>[] {
+    return caches.flatMap((c) => c.informers as ResilientInformer<CachedObject>[]);
+  }
+
+  /** Graceful: nothing new starts, work in flight finishes (so the Lease is released only after it). */
   async stop(): Promise<void> {
     this.started = false;
     this.resyncTimer?.();
     this.deadlines.stop();
     this.grantQueue.stop();
     this.podQueue.stop();
-    await Promise.all(this.allInformers().map((i) => i.stop()));
+    await Promise.all([this.grantQueue.idle(), this.podQueue.idle(), ...this.inFlight]);
+    await Promise.all(this.informersOf(this.allCaches()).map((i) => i.stop()));
   }
 
   private scheduleResync(): void {

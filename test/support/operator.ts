@@ -9,6 +9,7 @@ import { fromKubeConfig, requestPolicy, type KubeApi } from '../../src/kube/clie
 import { makeLogger } from '../../src/log.ts';
 import { Operator } from '../../src/operator.ts';
 import type { AuditRecord } from '../../src/log.ts';
+import { spawnOperator, type OperatorProcess } from '../../hack/operator-process.ts';
 import { kubeConfigFor, plane } from './cluster.ts';
 import { APPROVED_REGISTRY } from './policy.ts';
 
@@ -53,4 +54,16 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
       await new Promise<void>((r) => file.end(r));
     },
   };
+}
+
+/**
+ * The operator as its own process (src/main.ts), for crashes (kill -9) and failover: same
+ * configuration defaults as startTestOperator, its log next to the control plane's.
+ */
+export function spawnTestOperator(name: string, namespaces: string[], overrides: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<OperatorProcess> {
+  return spawnOperator({
+    kubeconfig: plane().kubeconfig, dir: plane().dir, name,
+    config: { approvedRegistries: [APPROVED_REGISTRY], namespaces, maxTtl: '2h', workers: 4, revocationSettle: '2s', ...overrides },
+    env: { DEBUGGRANT_IDENTITY: name, LOG_LEVEL: 'debug', ...env },
+  });
 }
