@@ -37,7 +37,6 @@ describe('two replicas, the leader killed near a deadline', () => {
     // The shipped lease duration: waiting for it would make revocation 15 s late.
     const config = { leaderElection: { enabled: true, namespace: leaseNs, leaseName: 'debuggrant-operator', leaseDuration: '15s' } };
     const [a, b] = await Promise.all([spawnTestOperator('failover-a', [ns], config), spawnTestOperator('failover-b', [ns], config)]);
-    if (!a || !b) throw new Error('replicas did not start');
     replicas.push(a, b);
     await Promise.all([a.waitUntilReady(), b.waitUntilReady()]);
     const holder = await eventually(leaseHolder, (h) => h === 'failover-a' || h === 'failover-b');
