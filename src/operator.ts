@@ -254,7 +254,7 @@ export class Operator {
   }
 
   private informersOf(caches: MultiCache<CachedObject>[]): ResilientInformer<CachedObject>[] {
-    return caches.flatMap((c) => c.informers as ResilientInformer<CachedObject>[]);
+    return caches.flatMap((c) => c.informers);
   }
 
   /** Graceful: nothing new starts, work in flight finishes (so the Lease is released only after it). */
