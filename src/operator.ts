@@ -42,6 +42,8 @@ export interface OperatorOptions {
 
 /** RoleBinding deletes of due deadlines in flight at once. */
 const URGENT_REQUESTS = 32;
+/** A failing deadline revocation is tried again at least this often. */
+const REVOCATION_RETRY_MAX_MS = 1000;
 /** A grant still on record as active this long after its deadline counts as overdue (the gauge). */
 const OVERDUE_AFTER_MS = 5000;
 
@@ -172,9 +174,19 @@ export class Operator {
     // At a deadline the RoleBinding goes at once, in the urgent lane, ahead of the full
     // reconcile queued behind it: the rest of the expiry (status, index, verification,
     // Events) is in the normal lane, which waits while any revocation is pending.
+    // A failed revocation is retried on its own short schedule (REVOCATION_RETRY_MAX_MS
+    // apart at most), on every replica: the reconcile's backoff grows to 30 s, and after an
+    // outage access must end within a moment of the API server answering again.
+    const revocationFailures = new Map<string, number>();
     this.deadlines = new DeadlineQueue(clock, (key) => {
       const revocation = this.grantReconciler.revokeAtDeadline(key)
-        .catch((err: unknown) => { log.warn({ key, err: apiMessage(err) }, 'deadline revocation failed; the reconcile retries it'); })
+        .then(() => { revocationFailures.delete(key); }, (err: unknown) => {
+          const attempt = (revocationFailures.get(key) ?? 0) + 1;
+          revocationFailures.set(key, attempt);
+          const retryInMs = Math.min(REVOCATION_RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
+          log.warn({ key, attempt, retryInMs, err: apiMessage(err) }, 'deadline revocation failed; retrying');
+          this.deadlines.schedule(key, clock.now() + retryInMs);
+        })
         .finally(() => { this.inFlight.delete(revocation); this.grantQueue.add(key); });
       this.inFlight.add(revocation);
     });
