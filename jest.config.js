@@ -1,6 +1,6 @@
 // Imports keep their .ts extension under jest: global setup is loaded by Node itself,
-// which strips types natively. Two projects: unit (pure logic, no cluster) and integration (one real etcd +
-// kube-apiserver per run, started by the global setup).
+// which strips types natively. Three projects: unit (pure logic, no cluster), integration (one real etcd +
+// kube-apiserver per run, started by the global setup) and node (the same plus a real node).
 const transform = {
   '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.jest.json', diagnostics: false }],
 };
@@ -23,6 +23,16 @@ export default {
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
       slowTestThreshold: 20,
+    },
+    {
+      // A control plane plus a real node (kubelet, containerd, controller-manager, scheduler):
+      // run on its own (`npm run test:node`), never in one jest invocation with `integration`.
+      ...common,
+      displayName: 'node',
+      testMatch: ['<rootDir>/test/node/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/node-global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/node-global-teardown.ts',
+      slowTestThreshold: 30,
     },
   ],
 };

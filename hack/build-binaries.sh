@@ -28,13 +28,7 @@ build() { # module-dir binary package ldflags
   go_build "$1" "$out.partial/$2" "$3" "$4"
 }
 
-ver="${KUBE_VERSION#v}"
-major="${ver%%.*}"; minor="${ver#*.}"; minor="${minor%%.*}"
-stamp=""
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  stamp+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
-  stamp+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-done
+stamp="$(kube_version_ldflags)"
 
 total_start=$(date +%s)
 build etcd etcd go.etcd.io/etcd/server/v3 "-s -w"

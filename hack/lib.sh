@@ -23,6 +23,25 @@ binaries_dir() {
   echo "$DEBUGGRANT_CACHE_DIR/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-$(binaries_key)"
 }
 
+# kubelet, kube-controller-manager and kube-scheduler: their own module (hack/tools/node)
+# pinned to the same Kubernetes version, cached apart so the control plane's key is unchanged.
+node_binaries_dir() {
+  local key
+  key="$({ echo "$BUILD_RECIPE"; cat "$HACK_DIR"/tools/node/go.{mod,sum}; } | sha256sum | cut -c1-12)"
+  echo "$DEBUGGRANT_CACHE_DIR/bin/node-$KUBE_VERSION-$key"
+}
+
+# The -X flags that stamp the pinned version into Kubernetes binaries (what `--version`
+# and the API server's /version report).
+kube_version_ldflags() {
+  local ver="${KUBE_VERSION#v}" major minor p
+  major="${ver%%.*}"; minor="${ver#*.}"; minor="${minor%%.*}"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    printf ' -X %s' "$p.gitVersion=$KUBE_VERSION" "$p.gitMajor=$major" "$p.gitMinor=$minor" \
+      "$p.gitTreeState=clean" "$p.buildDate=1970-01-01T00:00:00Z"
+  done
+}
+
 log() { printf '[hack] %s\n' "$*" >&2; }
 
 # go build of a package of one of the hack/tools modules. go build -v names each package

@@ -1,17 +1,21 @@
-// `npm run local`: a real control plane, the CRDs, the operator (its own process) and a
-// sample grant, in the foreground; Ctrl-C stops everything. `stop` stops a plane that
-// another run left behind.
+// `npm run local`: a real control plane, a real node (containerd + kubelet, with
+// kube-controller-manager and kube-scheduler) where the machine can run one, the CRDs, the
+// operator (its own process) and a sample grant, in the foreground; Ctrl-C stops everything.
+// `--no-node` keeps to the API server alone. `stop` stops what another run left behind.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ensureBinaries } from './controlplane/binaries.ts';
 import { parseConfig } from '../src/config.ts';
 import { REPO_ROOT, installAdmission, installCrds, kubectlAs } from './controlplane/install.ts';
 import { readState, startControlPlane, stateFile, stopControlPlane, type PlaneState } from './controlplane/plane.ts';
 import { isAlive, stopPid } from './controlplane/processes.ts';
+import { readNodeState, startNodeIfPossible, stopNode, type NodeState } from './node/node.ts';
+import { sampleWorkload } from './node/sample.ts';
 import { spawnOperator } from './operator-process.ts';
 
 const dir = resolve(process.env.DEBUGGRANT_LOCAL_DIR ?? '.local');
+const nodeDir = resolve(dir, 'node');
 const say = (msg: string): void => { process.stderr.write(`[local] ${msg}\n`); };
 
 async function stop(): Promise<void> {
@@ -21,6 +25,8 @@ async function stop(): Promise<void> {
   }
   const state = readState(dir) as PlaneState & { operatorPid?: number };
   if (state.operatorPid) await stopPid(state.operatorPid);
+  const node = readNodeState(nodeDir);
+  if (node) await stopNode(node);
   await stopControlPlane(state);
   say('stopped');
 }
@@ -39,17 +45,39 @@ async function start(): Promise<void> {
   const state = await startControlPlane({
     dir: resolve(dir, 'plane'), binDir: ensureBinaries(), kubeconfigPath: resolve(dir, 'kubeconfig'), apiPort, progress: say,
   });
+  let node: NodeState | undefined;
+  if (process.argv.includes('--no-node')) {
+    say('API-server-only mode (--no-node): no kubelet, pods stay Pending');
+  } else {
+    const outcome = await startNodeIfPossible({ plane: state, dir: nodeDir, progress: say });
+    node = outcome.node;
+    if (outcome.reason) say(`API-server-only mode: ${outcome.reason}`);
+  }
+  const stopAll = async (): Promise<void> => {
+    if (node) await stopNode(node);
+    await stopControlPlane(state);
+  };
   say('installing the CRDs, grant-writer RBAC and admission policies');
   installCrds(state);
   installAdmission(state, parseConfig(sampleConfig(), 'config/samples/operator-config.yaml'));
-  kubectlAs(state, 'admin', ['apply', '-f', `${REPO_ROOT}config/samples/workload.yaml`]);
+  if (node) {
+    kubectlAs(state, 'admin', ['apply', '-f', '-'], sampleWorkload(node.images).map((d) => stringify(d)).join('---\n'));
+    say('waiting for the checkout pods to run');
+    kubectlAs(state, 'admin', ['-n', 'shop', 'rollout', 'status', 'deployment/checkout', '--timeout=120s']);
+  } else {
+    kubectlAs(state, 'admin', ['apply', '-f', `${REPO_ROOT}config/samples/workload.yaml`]);
+  }
 
   say('starting the operator');
   const operator = await spawnOperator({ kubeconfig: state.kubeconfig, config: sampleConfig(), dir, name: 'operator' });
   writeFileSync(stateFile(dir), JSON.stringify({ ...state, operatorPid: operator.pid }, null, 2), { mode: 0o600 });
+  let stopping = false;
   const shutdown = (code: number): void => {
+    // Ctrl-C stops the operator, whose exit would otherwise start a second, concurrent stop.
+    if (stopping) return;
+    stopping = true;
     say('stopping');
-    void operator.stop().then(() => stopControlPlane(state)).then(() => process.exit(code));
+    void operator.stop().then(stopAll).then(() => process.exit(code));
   };
   process.once('SIGINT', () => { shutdown(0); });
   process.once('SIGTERM', () => { shutdown(0); });
@@ -61,21 +89,32 @@ async function start(): Promise<void> {
     return;
   }
   say('applying the sample grant as the gitops identity');
-  kubectlAs(state, 'gitops', ['apply', '-f', `${REPO_ROOT}config/samples/debuggrant.yaml`]);
+  const grant = parse(readFileSync(`${REPO_ROOT}config/samples/debuggrant.yaml`, 'utf8')) as { spec: { image: string } };
+  // On the node the grant names the image that exists there (non-root, for the restricted profile).
+  if (node) grant.spec.image = node.images.debugNonRoot.ref;
+  kubectlAs(state, 'gitops', ['apply', '-f', '-'], stringify(grant));
 
-  const image = 'registry.example.com/debug/netshoot@sha256:0f8e0ff5dd4a1d2c0a2d3b0d7c9c4a1e2f3b4c5d6e7f8091a2b3c4d5e6f70819';
+  const image = grant.spec.image;
+  const pod = node
+    ? kubectlAs(state, 'admin', ['-n', 'shop', 'get', 'pods', '-l', 'app=checkout', '-o', 'jsonpath={.items[0].metadata.name}'])
+    : 'checkout-1';
   process.stdout.write([
     '',
     `debuggrant running locally. API server ${state.server}; Ctrl-C stops everything.`,
+    node
+      ? `  node:        ${node.nodeName} (kubelet + containerd, logs in ${nodeDir}); images: ${Object.values(node.images).map((i) => i.ref).join(', ')}`
+      : '  node:        none (API-server-only mode: pods stay Pending)',
     `  kubeconfig:  ${state.kubeconfig}  (contexts: admin, alice, bob, gitops, carol)`,
     `  operator:    log ${operator.logFile}, metrics ${operator.metricsUrl}`,
     '',
     'Try it from another shell (our kubectl matches the API server version; the machine\'s may not):',
     `  export KUBECONFIG=${state.kubeconfig}; alias kubectl=${state.kubectl}`,
     `  kubectl get dg -n shop -w`,
-    `  kubectl --context alice -n shop auth can-i patch pods/checkout-1 --subresource=ephemeralcontainers`,
-    `  kubectl --context alice -n shop debug checkout-1 --image=${image} --profile=restricted`,
-    `  kubectl --context bob -n shop debug checkout-1 --image=${image}    # refused: bob has no grant`,
+    `  kubectl --context alice -n shop auth can-i patch pods/${pod} --subresource=ephemeralcontainers`,
+    node
+      ? `  kubectl --context alice -n shop debug -it ${pod} --image=${image} --profile=restricted -- sh   # id -u: 65532`
+      : `  kubectl --context alice -n shop debug ${pod} --image=${image} --profile=restricted`,
+    `  kubectl --context bob -n shop debug ${pod} --image=${image}    # refused: bob has no grant`,
     `  kubectl describe dg -n shop inc-4211-checkout`,
     '',
   ].join('\n'));
@@ -91,7 +130,7 @@ async function start(): Promise<void> {
   }, 2000);
 }
 
-const cmd = process.argv[2] ?? 'start';
+const cmd = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'start';
 const action = cmd === 'stop' ? stop : cmd === 'start' ? start : undefined;
 if (!action) {
   say(`unknown command ${cmd}: use start (default) or stop`);

@@ -13,9 +13,12 @@ export interface PodPermission {
 const STREAM = ['create', 'get'] as const;
 
 export const ACCESS_PERMISSIONS: Readonly<Record<AccessKind, readonly PodPermission[]>> = {
-  // kubectl debug: read the pod, add the ephemeral container, attach to it (falls back to logs).
+  // kubectl debug: read the pod, add the ephemeral container, watch the pod until the container
+  // runs (a watch with fieldSelector metadata.name=POD, which RBAC authorizes by resourceNames;
+  // list when a watch-list is refused), attach to it (falls back to logs). Without list/watch
+  // `kubectl debug -it` hangs after adding the container. The other flows only get the pod.
   debug: [
-    { subresource: '', verbs: ['get'] },
+    { subresource: '', verbs: ['get', 'list', 'watch'] },
     { subresource: 'ephemeralcontainers', verbs: ['patch'] },
     { subresource: 'attach', verbs: STREAM },
     { subresource: 'log', verbs: ['get'] },

@@ -8,6 +8,7 @@ import { isNotFound } from '../runtime/errors.ts';
 import { bool, str, type FlagValues, type Invocation } from './args.ts';
 import { auditRbac, formatAudit } from './audit.ts';
 import { against, openCluster, type Target } from './connection.ts';
+import { deadlineSeconds, withDeadline } from './deadline.ts';
 import { UsageError } from './errors.ts';
 import { formatGrantRows, grantRows, grantsCovering } from './grants-view.ts';
 import { EXIT_OK, EXIT_PROBLEMS } from './spec.ts';
@@ -84,7 +85,8 @@ export async function runDebug(inv: Invocation): Promise<number> {
   const kubectlArgs = [
     ...(str(inv.flags, 'kubeconfig') ? ['--kubeconfig', str(inv.flags, 'kubeconfig') ?? ''] : []), '--context', target.context,
     '-n', ns, 'debug', pod, `--image=${chosen.image}`, `--profile=${chosen.profile}`,
-    ...(targetContainer ? [`--target=${targetContainer}`] : []), ...(bool(inv.flags, 'no-attach') ? [] : ['-it']), ...inv.passthrough,
+    ...withDeadline([...(targetContainer ? [`--target=${targetContainer}`] : []), ...(bool(inv.flags, 'no-attach') ? [] : ['-it']), ...inv.passthrough],
+      deadlineSeconds(chosen.grant.status?.expiresAt, new Date())),
   ];
   progress(`using grant ${ns}/${chosen.grant.metadata.name ?? ''}: ${kubectl} ${kubectlArgs.join(' ')}`);
   const result = spawnSync(kubectl, kubectlArgs, { stdio: 'inherit' });

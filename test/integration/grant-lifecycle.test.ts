@@ -49,7 +49,7 @@ describe('grant lifecycle', () => {
 
     const role = await clientsFor('admin').rbac.readNamespacedRole({ namespace: ns, name: rbacName('inc-1') });
     expect((role.rules ?? []).map((r) => [r.resources?.join(), r.verbs.join(), r.resourceNames?.join()])).toEqual([
-      ['pods', 'get', 'checkout-1,checkout-2'],
+      ['pods', 'get,list,watch', 'checkout-1,checkout-2'],
       ['pods/attach', 'create,get', 'checkout-1,checkout-2'],
       ['pods/ephemeralcontainers', 'patch', 'checkout-1,checkout-2'],
       ['pods/exec', 'create,get', 'checkout-1,checkout-2'],

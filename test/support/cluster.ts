@@ -45,12 +45,17 @@ export function clientsFor(user: LocalUserName): Clients {
   };
 }
 
-/** A new namespace with its `default` ServiceAccount (there is no controller-manager to make it). */
+/**
+ * A new namespace with its `default` ServiceAccount (made here when there is no
+ * controller-manager; on the real node the controller-manager may have made it first).
+ */
 export async function freshNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
   const admin = clientsFor('admin');
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   await admin.core.createNamespace({ body: { metadata: { name, labels } } });
-  await admin.core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } });
+  await admin.core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } }).catch((err: unknown) => {
+    if (statusCode(err) !== 409) throw err;
+  });
   return name;
 }
 
