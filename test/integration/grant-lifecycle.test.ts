@@ -54,6 +54,7 @@ describe('grant lifecycle', () => {
       ['pods/ephemeralcontainers', 'patch', 'checkout-1,checkout-2'],
       ['pods/exec', 'create,get', 'checkout-1,checkout-2'],
       ['pods/log', 'get', 'checkout-1,checkout-2'],
+      ['debuggrants', 'get,patch', 'inc-1'],
     ]);
     expect(role.metadata?.ownerReferences?.[0]?.uid).toBe(created.metadata.uid);
 
