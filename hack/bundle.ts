@@ -1,11 +1,13 @@
-// npm run bundle: one self-contained ESM file each for the CLI (dist/kubectl-debuggrant.mjs,
-// the krew/npm `bin`) and the operator (dist/operator.mjs, the container image's entry).
-// No node_modules are needed next to them.
+// npm run bundle [-- OUTDIR]: one self-contained ESM file each for the CLI
+// (dist/kubectl-debuggrant.mjs, the krew/npm `bin`) and the operator (dist/operator.mjs, the
+// container image's entry), and the krew release of the CLI (hack/krew.ts). No node_modules
+// are needed next to them.
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { VERSION } from '../src/version.ts';
+import { writeKrewRelease } from './krew.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MIN_NODE = 24;
@@ -24,13 +26,14 @@ const guard = `{
 // Bundled CommonJS dependencies call require() for Node builtins.
 const requireShim = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
+const OUT = resolve(process.argv[2] ?? join(ROOT, 'dist'));
 const targets = [
-  { entry: 'src/cli/main.ts', out: 'dist/kubectl-debuggrant.mjs', shebang: true },
-  { entry: 'src/main.ts', out: 'dist/operator.mjs', shebang: false },
+  { entry: 'src/cli/main.ts', out: 'kubectl-debuggrant.mjs', shebang: true },
+  { entry: 'src/main.ts', out: 'operator.mjs', shebang: false },
 ];
 
 for (const t of targets) {
-  const outfile = join(ROOT, t.out);
+  const outfile = join(OUT, t.out);
   mkdirSync(dirname(outfile), { recursive: true });
   const started = Date.now();
   await build({
@@ -51,3 +54,5 @@ for (const t of targets) {
   if (t.shebang) chmodSync(outfile, 0o755);
   process.stderr.write(`[bundle] ${relative(ROOT, outfile)}: ${(statSync(outfile).size / 1024).toFixed(0)} KiB in ${String(Date.now() - started)} ms\n`);
 }
+const krew = writeKrewRelease(ROOT, OUT, VERSION);
+process.stderr.write(`[bundle] ${relative(ROOT, krew.archive)} (sha256 ${krew.sha256}) and ${relative(ROOT, krew.manifest)}\n`);

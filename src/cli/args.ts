@@ -44,7 +44,7 @@ export function suggest(typed: string, candidates: readonly string[]): string | 
   const scored = candidates.map((c) => ({ c, d: c.startsWith(typed) && typed.length >= 2 ? 0 : distance(typed, c) }))
     .sort((x, y) => x.d - y.d);
   const best = scored[0];
-  return best && best.d <= Math.max(1, Math.floor(typed.length / 3)) ? best.c : undefined;
+  return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) && best.d < typed.length ? best.c : undefined;
 }
 
 const didYouMean = (s: string | undefined): string => (s ? `; did you mean ${s}?` : '');

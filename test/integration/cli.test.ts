@@ -1,15 +1,42 @@
 // kubectl-debuggrant against the real control plane, run as its own process like a user
 // would: new → validate → apply as gitops, list, debug (with our kubectl), revoke, audit.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+import { VERSION } from '../../src/version.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, plane } from '../support/cluster.ts';
 import { cli } from '../support/cli.ts';
 import { allRbac, createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const CONFIG = fileURLToPath(new URL('../../config/samples/operator-config.yaml', import.meta.url));
+
+interface Kubeconfig {
+  clusters: { cluster: { server: string } }[];
+  contexts: { context: { namespace?: string } }[];
+  users: { user: Record<string, unknown> }[];
+}
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A copy of the test plane's kubeconfig, changed by `edit`. */
+function kubeconfigWith(edit: (kc: Kubeconfig) => void): string {
+  const kc = parse(readFileSync(plane().kubeconfig, 'utf8')) as Kubeconfig;
+  edit(kc);
+  const file = join(mkdtempSync(join(tmpdir(), 'dg-kubeconfig-')), 'kubeconfig');
+  writeFileSync(file, stringify(kc));
+  return file;
+}
 
 describe('kubectl debuggrant', () => {
   let ns: string;
@@ -41,6 +68,49 @@ describe('kubectl debuggrant', () => {
     const json = JSON.parse((await cli('admin', ['list', '-A', '-o', 'json'])).stdout) as { kind: string; items: { metadata: { name: string } }[] };
     expect(json.kind).toBe('List');
     expect(json.items.map((g) => g.metadata.name)).toContain('from-cli');
+  });
+
+  test('-n defaults to the kubeconfig context\'s namespace; -l, -o name, yaml and wide', async () => {
+    const inNamespace = kubeconfigWith((kc) => { for (const c of kc.contexts) c.context.namespace = ns; });
+    const listed = await cli('admin', ['--kubeconfig', inNamespace, 'list']);
+    expect(listed.stdout).toMatch(/\nfrom-cli\s+User\/alice\s+Active/);
+    expect((await cli('admin', ['list', '-n', ns, '-o', 'name'])).stdout).toBe('debuggrant.debuggrant.dev/from-cli\n');
+    const none = await cli('admin', ['list', '-n', ns, '-l', 'team in (nobody)']);
+    expect(none).toMatchObject({ code: 0, stdout: '', stderr: `No DebugGrants found in ${ns} namespace.\n` });
+    const wide = (await cli('admin', ['list', '-n', ns, '-o', 'wide'])).stdout;
+    expect(wide).toMatch(/^NAME\s+SUBJECT\s+PHASE\s+PODS\s+TIME LEFT\s+REASON\s+EXPIRES AT\s+PROFILE\s+ACCESS\s+IMAGE\n/);
+    expect(wide).toContain(`restricted  debug   ${DEBUG_IMAGE}`);
+    const asYaml = parse((await cli('admin', ['list', '-n', ns, '-o', 'yaml'])).stdout) as { kind: string; items: { kind: string; metadata: { name: string } }[] };
+    expect(asYaml.items.map((g) => `${g.kind}/${g.metadata.name}`)).toEqual(['DebugGrant/from-cli']);
+  });
+
+  test('version: the CLI, the API server, and where the operator is (not) found', async () => {
+    const out = await cli('alice', ['version']);
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(new RegExp(`^Client Version: ${VERSION.replaceAll('.', '\\.')}\nKubernetes Version: v1\\.\\d+\\.\\d+`));
+    expect(out.stdout).toMatch(/Operator Version: (no debuggrant operator Deployment found|unknown \(deployments\.apps is forbidden)/);
+  });
+
+  test('cluster errors name the kubeconfig file, context and server, and say what to do', async () => {
+    const file = plane().kubeconfig;
+    expect(await cli('admin', ['--kubeconfig', '/nonexistent/kubeconfig', 'list'])).toMatchObject({
+      code: 1, stderr: 'error: kubeconfig /nonexistent/kubeconfig does not exist: pass --kubeconfig FILE or set KUBECONFIG to your cluster\'s kubeconfig\n',
+    });
+    const unknown = await cli('admin', ['--context', 'alcie', 'list']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`context "alcie" is not in kubeconfig ${file}; did you mean alice?`);
+    const port = await closedPort();
+    const closed = kubeconfigWith((kc) => { for (const c of kc.clusters) c.cluster.server = `https://127.0.0.1:${String(port)}`; });
+    const unreachable = await cli('admin', ['--kubeconfig', closed, 'list', '-n', ns]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain(`cannot reach the API server at https://127.0.0.1:${String(port)} (context "admin" of ${closed}): `);
+    expect(unreachable.stderr).toContain('check the server address, that the cluster is up, and your network or VPN');
+    const plain = kubeconfigWith((kc) => { for (const c of kc.clusters) c.cluster.server = 'http://127.0.0.1:9'; });
+    expect((await cli('admin', ['--kubeconfig', plain, 'list'])).stderr).toContain(`uses plain http (http://127.0.0.1:9): use its https:// address`);
+    const badToken = kubeconfigWith((kc) => { for (const u of kc.users) u.user = { token: 'not-a-token' }; });
+    const rejected = await cli('admin', ['--kubeconfig', badToken, 'list', '-n', ns]);
+    expect(rejected.stderr).toContain(`did not accept the credentials of user "admin": log in again or refresh the token in the kubeconfig`);
+    expect(rejected.stderr).toContain(`(context "admin" of ${badToken})`);
   });
 
   test('debug runs kubectl debug with the grant\'s image and profile', async () => {

@@ -1,0 +1,54 @@
+// The krew plugin release made with each bundle: dist/kubectl-debuggrant.tar.gz (the bundled
+// CLI, its third-party notices and the licence) and dist/krew/debuggrant.yaml, the manifest
+// for a krew index, naming that archive's sha256. The CLI is one Node.js file, so one archive
+// serves every OS and architecture that runs Node.js 24.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+/** Where releases are published; the manifest's download URL is built from it. */
+export const RELEASES_URL = process.env.DEBUGGRANT_RELEASES_URL ?? 'https://github.com/debuggrant/debuggrant/releases/download';
+
+export function writeKrewRelease(root: string, outDir: string, version: string): { archive: string; manifest: string; sha256: string } {
+  const staging = mkdtempSync(join(tmpdir(), 'debuggrant-krew-'));
+  try {
+    for (const [from, to] of [[join(outDir, 'kubectl-debuggrant.mjs'), 'kubectl-debuggrant.mjs'], [join(outDir, 'kubectl-debuggrant.mjs.LEGAL.txt'), 'THIRD-PARTY-NOTICES.txt'], [join(root, 'LICENSE'), 'LICENSE']] as const) {
+      copyFileSync(from, join(staging, to));
+    }
+    const tarFile = join(outDir, 'kubectl-debuggrant.tar');
+    // Reproducible: fixed order, times and owners, and gzip without a timestamp.
+    execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-cf', tarFile, '-C', staging, '.']);
+    execFileSync('gzip', ['-n', '-9', '-f', tarFile]);
+    const archive = `${tarFile}.gz`;
+    const sha256 = createHash('sha256').update(readFileSync(archive)).digest('hex');
+    const manifest = join(outDir, 'krew', 'debuggrant.yaml');
+    mkdirSync(join(outDir, 'krew'), { recursive: true });
+    writeFileSync(manifest, stringify({
+      apiVersion: 'krew.googlecontainertools.github.com/v1alpha2',
+      kind: 'Plugin',
+      metadata: { name: 'debuggrant' },
+      spec: {
+        version: `v${version}`,
+        homepage: 'https://github.com/debuggrant/debuggrant',
+        shortDescription: 'Time-bounded, approved debug access to pods (DebugGrant)',
+        description: 'Writes and validates DebugGrants offline, lists and revokes them, runs kubectl debug with ' +
+          'your grant\'s image and profile, and audits standing debug privileges that bypass grants.',
+        caveats: 'Needs Node.js 24 or newer on PATH (the plugin is one JavaScript file).\n' +
+          'The cluster needs the debuggrant operator and its CRDs.\n',
+        platforms: [{
+          selector: { matchExpressions: [{ key: 'os', operator: 'In', values: ['linux', 'darwin'] }] },
+          uri: `${RELEASES_URL}/v${version}/kubectl-debuggrant.tar.gz`,
+          sha256,
+          bin: 'kubectl-debuggrant.mjs',
+          files: [{ from: '*', to: '.' }],
+        }],
+      },
+    }));
+    return { archive, manifest, sha256 };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
