@@ -55,14 +55,15 @@ export async function prepareNamespaces(api: KubeApi, count: number): Promise<st
   return names;
 }
 
-export interface GrantRequest { namespace: string; name: string; user: string; ttl: string; notAfter?: string }
+/** `app`: the pods it selects by their app label (default: each namespace's target pod). */
+export interface GrantRequest { namespace: string; name: string; user: string; ttl: string; notAfter?: string; app?: string }
 
 export async function createGrant(api: KubeApi, g: GrantRequest): Promise<void> {
   await api.custom.createNamespacedCustomObject({
     group: GROUP, version: VERSION, plural: PLURAL, namespace: g.namespace,
     body: {
       apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name: g.name, namespace: g.namespace },
-      spec: { subject: { kind: 'User', name: g.user }, podSelector: { matchLabels: { app: 'bench' } }, image: IMAGE, ttl: g.ttl, access: ['exec'], reason: 'benchmark grant, measuring latency', ...(g.notAfter ? { notAfter: g.notAfter } : {}) },
+      spec: { subject: { kind: 'User', name: g.user }, podSelector: { matchLabels: { app: g.app ?? 'bench' } }, image: IMAGE, ttl: g.ttl, access: ['exec'], reason: 'benchmark grant, measuring latency', ...(g.notAfter ? { notAfter: g.notAfter } : {}) },
     },
   });
 }
@@ -92,13 +93,14 @@ export async function startOperator(state: PlaneState, dir: string, workers: num
   return operator;
 }
 
-/** Resident memory (MB) and CPU time (s) of a process, from /proc. */
-export function processUsage(pid: number): { rssMb: number; cpuSeconds: number } {
+/** Resident memory now and at its peak so far (VmHWM), in MB, and CPU time (s) of a process, from /proc. */
+export function processUsage(pid: number): { rssMb: number; peakRssMb: number; cpuSeconds: number } {
   const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
   const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   const ticks = Number(stat[11] ?? 0) + Number(stat[12] ?? 0);
-  return { rssMb: rssKb / 1024, cpuSeconds: ticks / 100 };
+  return { rssMb: rssKb / 1024, peakRssMb: peakKb / 1024, cpuSeconds: ticks / 100 };
 }
 
 /** V8 heap in use and Node's total heap (MB), from the operator's own process metrics. */

@@ -16,6 +16,7 @@ import {
   POD, adminApi, createGrant, operatorHeap, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
   waitForAccess, watchBindings, type OperatorProcess,
 } from './cluster.ts';
+import { BindingEvents, measureIsolatedExpiries, type Next } from './expiry.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
 
 const SCALES = (process.env.BENCH_SCALES ?? '100,1000,10000').split(',').map(Number);
@@ -26,18 +27,6 @@ const BURST = Number(process.env.BENCH_BURST ?? 1000);
 const POLL_INTERVAL_MS = 30_000;
 const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
 const sleep = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t)));
-
-/** Routes RoleBinding watch events to whoever waits for that binding. */
-class BindingEvents {
-  private readonly waiters = new Map<string, () => void>();
-  handle(type: 'ADDED' | 'DELETED', key: string): void {
-    const w = this.waiters.get(`${type} ${key}`);
-    if (w) { this.waiters.delete(`${type} ${key}`); w(); }
-  }
-  next(type: 'ADDED' | 'DELETED', namespace: string, name: string): Promise<void> {
-    return new Promise((resolve) => this.waiters.set(`${type} ${namespace}/${name}`, resolve));
-  }
-}
 
 interface ScaleResult {
   scale: number;
@@ -129,8 +118,6 @@ async function main(): Promise<void> {
   }
 }
 
-type Next = (prefix: string) => { namespace: string; name: string; user: string };
-
 async function measureActivations(api: KubeApi, events: BindingEvents, next: Next, count: number): Promise<Summary> {
   const start = Date.now();
   const latencies = await Promise.all(Array.from({ length: count }, async (_, i) => {
@@ -144,22 +131,6 @@ async function measureActivations(api: KubeApi, events: BindingEvents, next: Nex
     return (await waitForAccess(api, g.user, g.namespace, true, 120_000, 10)) - created;
   }));
   return summarize(latencies);
-}
-
-async function measureIsolatedExpiries(api: KubeApi, events: BindingEvents, next: Next): Promise<Summary> {
-  const base = Date.now() + 5000;
-  const grants = Array.from({ length: 10 }, (_, i) => ({ ...next('iso'), at: base + i * 700 }));
-  await Promise.all(grants.map(async (g) => {
-    const added = events.next('ADDED', g.namespace, rbacName(g.name));
-    await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() });
-    await added;
-  }));
-  const lateness: number[] = [];
-  for (const g of grants) {
-    await sleep(g.at - 20 - Date.now());
-    lateness.push((await waitForAccess(api, g.user, g.namespace, false, 60_000, 1)) - g.at);
-  }
-  return summarize(lateness);
 }
 
 async function measureBurst(api: KubeApi, events: BindingEvents, next: Next, size: number): Promise<Summary> {
@@ -274,7 +245,14 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
 }
 
 // `npm run bench -- cli`: CLI start-up only (bench/cli.ts), no control plane.
-const scenario = process.argv[2] === 'cli' ? (await import('./cli.ts')).benchCli : main;
+// `npm run bench -- cluster`: start time and memory at 1k-50k realistic pods (bench/cluster-scale.ts).
+// `npm run bench -- cache`: heap per cached pod and work-queue drain time, no cluster (bench/cache-cost.ts).
+const scenarios: Record<string, () => Promise<void>> = {
+  cli: async () => { await (await import('./cli.ts')).benchCli(); },
+  cluster: async () => { await (await import('./cluster-scale.ts')).benchCluster(); },
+  cache: async () => { await (await import('./cache-cost.ts')).benchCacheCost(); },
+};
+const scenario = scenarios[process.argv[2] ?? ''] ?? main;
 scenario().catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);

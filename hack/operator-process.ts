@@ -18,6 +18,8 @@ export interface OperatorProcessOptions {
   name: string;
   env?: Record<string, string>;
   nodeArgs?: string[];
+  /** The operator's entry point (default src/main.ts of this checkout; the benchmark compares another). */
+  entry?: string;
 }
 
 export interface OperatorProcess {
@@ -45,7 +47,7 @@ export async function spawnOperator(o: OperatorProcessOptions): Promise<Operator
   }));
   const logFile = join(o.dir, `${o.name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), join(REPO_ROOT, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.entry ?? join(REPO_ROOT, 'src/main.ts')], {
     stdio: ['ignore', fd, fd],
     env: { ...process.env, DEBUGGRANT_CONFIG: configFile, DEBUGGRANT_KUBECONFIG: o.kubeconfig, DEBUGGRANT_CONTEXT: o.context ?? 'admin', ...o.env },
   });
