@@ -58,7 +58,8 @@ describe('pods that come and go, and hand edits', () => {
       },
     });
     await eventually(() => admin.rbac.readNamespacedRole({ namespace: ns, name }),
-      (r) => (r.rules ?? []).every((rule) => (rule.resourceNames ?? []).join() === 'web-3' && !rule.verbs.includes('*')));
+      (r) => (r.rules ?? []).every((rule) => !rule.verbs.includes('*')
+        && (rule.resourceNames ?? []).join() === ((rule.resources ?? []).every((res) => res.startsWith('pods')) ? 'web-3' : 'web-debug')));
     expect(await canI({ user: 'alice', namespace: ns, verb: 'delete', resource: 'pods', name: 'web-3' })).toBe(false);
 
     // Someone adds bob to the binding.
