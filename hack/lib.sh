@@ -5,6 +5,7 @@ HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$HACK_DIR/.." && pwd)"
 # The version a go.mod requires of a module (in a require line or block, not a replace).
 required_version() { # go.mod module
+  [[ -f "$1" ]] || return 0 # (the image build copies only the scripts it needs)
   awk -v m="$2" '($1 == m || ($1 == "require" && $2 == m)) && $0 !~ /=>/ { print ($1 == m ? $2 : $3); exit }' "$1"
 }
 KUBE_VERSION="$(required_version "$HACK_DIR/tools/kube/go.mod" k8s.io/kubernetes)"

@@ -18,9 +18,20 @@ describe('Dockerfile', () => {
     for (const from of froms) expect(from).toMatch(/^FROM \S+@sha256:[a-f0-9]{64}( AS \w+)?$/);
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(finalStage).toMatch(/\nUSER 65532:65532\n/);
-    expect(finalStage).toMatch(/\nCMD \["dist\/main\.js"\]\n/);
-    expect(finalStage).not.toMatch(/npm|RUN /);
+    expect(finalStage).toMatch(/\nCMD \["operator\.mjs"\]\n/);
+    expect(finalStage).not.toMatch(/npm|RUN |node_modules/);
     expect(instructions.some((l) => l.startsWith('ADD '))).toBe(false);
+  });
+
+  test('the runtime stage gets the bundle (npm run bundle) and its licences, nothing else from the build', () => {
+    expect(dockerfile).toMatch(/\nRUN npm run bundle\n/);
+    const copies = instructions.filter((l) => l.startsWith('COPY --from=build'));
+    expect(copies).toEqual(['COPY --from=build /app/dist/operator.mjs /app/dist/operator.mjs.LEGAL.txt ./']);
+    // Every file the build stage needs is let through .dockerignore.
+    const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8');
+    const hackFiles = /COPY (hack\/\S+(?: hack\/\S+)*) \.\/hack\//.exec(dockerfile)?.[1]?.split(' ') ?? [];
+    expect(hackFiles).toContain('hack/bundle.ts');
+    for (const file of hackFiles) expect(ignore).toContain(`!${file}\n`);
   });
 
   test('the Deployment runs it the way it was built for', () => {
