@@ -23,6 +23,7 @@ const Bind = (what: string) => z.string().refine((a) => {
   try { parseBindAddress(a); return true; } catch { return false; }
 }, `${what} must be host:port, :port, or 0 to turn it off`);
 
+const ShortDuration = (what: string) => z.string().refine((d) => shortMs(d) !== undefined, `${what} must be a timeout like 500ms or 10s`);
 const Duration = (what: string) => z.string().refine((d) => parseDuration(d) !== undefined, `${what} must be a duration like 30m or 2h`);
 
 export const OperatorConfigSchema = z.strictObject({
@@ -59,10 +60,10 @@ export const OperatorConfigSchema = z.strictObject({
       { message: 'metrics.secure: false serves metrics to anyone who can connect: allowed only on a loopback address (127.0.0.1:PORT)', path: ['secure'] }),
   /** Every API request fails after requestTimeout and is retried on a fresh connection; watches have none. */
   api: z.strictObject({
-    requestTimeout: Duration('api.requestTimeout').default('10s'),
+    requestTimeout: ShortDuration('api.requestTimeout').default('10s'),
     /** Each attempt of a RoleBinding delete (the request that ends access), retried at once on a fresh connection. */
-    revocationTimeout: Duration('api.revocationTimeout').default('1s'),
-  }).default({ requestTimeout: '10s', revocationTimeout: '1s' }),
+    revocationTimeout: ShortDuration('api.revocationTimeout').default('500ms'),
+  }).default({ requestTimeout: '10s', revocationTimeout: '500ms' }),
   leaderElection: z.strictObject({
     enabled: z.boolean().default(false),
     namespace: z.string().default('debuggrant-system'),
@@ -102,3 +103,10 @@ export function loadConfig(env: Record<string, string | undefined>): OperatorCon
 }
 
 export const ms = (d: string): number => parseDuration(d) ?? 0;
+
+/** Milliseconds of a timeout like "10s", "500ms" or "1s500ms" (Go's units below a minute), or undefined. */
+export function shortMs(d: string): number | undefined {
+  const m = /^(?:(\d+)s)?(?:(\d+)ms)?$/.exec(d);
+  if (!m || d === '' || d === '0s' || d === '0ms') return undefined;
+  return Number(m[1] ?? 0) * 1000 + Number(m[2] ?? 0);
+}

@@ -1,6 +1,6 @@
 // The one place that builds API clients. Everything else in src/kube/ takes a KubeApi.
 import * as k8s from '@kubernetes/client-node';
-import { ms, type OperatorConfig } from '../config.ts';
+import { shortMs, type OperatorConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_TIMEOUTS, PooledKubeConfig, type ConnectionRetired, type RequestTimeouts } from './kubeconfig.ts';
 
@@ -28,7 +28,7 @@ export interface RequestPolicy {
 /** Timeouts from the operator configuration; every replaced connection is logged. */
 export function requestPolicy(config: OperatorConfig, log: Logger): RequestPolicy {
   return {
-    timeouts: { requestMs: ms(config.api.requestTimeout), revocationMs: ms(config.api.revocationTimeout) },
+    timeouts: { requestMs: shortMs(config.api.requestTimeout) ?? DEFAULT_TIMEOUTS.requestMs, revocationMs: shortMs(config.api.revocationTimeout) ?? DEFAULT_TIMEOUTS.revocationMs },
     onConnectionRetired: (why) => { log.warn(why, 'replaced the connection to the API server'); },
   };
 }

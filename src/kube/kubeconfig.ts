@@ -24,7 +24,7 @@ export interface RequestTimeouts {
   revocationMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: RequestTimeouts = { requestMs: 10_000, revocationMs: 1_000 };
+export const DEFAULT_TIMEOUTS: RequestTimeouts = { requestMs: 10_000, revocationMs: 500 };
 
 /** How long a retired connection has to answer before it counts as stalled. */
 const PROBE_MS = 1_000;

@@ -1,12 +1,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseBindAddress, parseConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig, parseBindAddress, parseConfig, shortMs } from '../../src/config.ts';
 
 describe('operator configuration', () => {
   test('defaults fill in around the one required field', () => {
     const c = parseConfig({ approvedRegistries: ['registry.example.com/debug/'] });
-    expect(c).toMatchObject({ maxTtl: '4h', allowedProfiles: ['baseline', 'restricted', 'netadmin'], namespaces: [], workers: 4, api: { requestTimeout: '10s', revocationTimeout: '1s' } });
+    expect(c).toMatchObject({ maxTtl: '4h', allowedProfiles: ['baseline', 'restricted', 'netadmin'], namespaces: [], workers: 4, api: { requestTimeout: '10s', revocationTimeout: '500ms' } });
   });
 
   test.each([
@@ -22,7 +22,8 @@ describe('operator configuration', () => {
     [{ approvedRegistries: ['r.io/'], healthProbeBindAddress: 'localhost:99999' }, 'healthProbeBindAddress must be host:port'],
     [{ approvedRegistries: ['r.io/'], metrics: { secure: false } }, 'metrics.secure: false serves metrics to anyone'],
     [{ approvedRegistries: ['r.io/'], metrics: { bindAddress: '0.0.0.0:8080', secure: false } }, 'allowed only on a loopback address'],
-    [{ approvedRegistries: ['r.io/'], api: { requestTimeout: 'soon' } }, 'api.requestTimeout must be a duration'],
+    [{ approvedRegistries: ['r.io/'], api: { requestTimeout: 'soon' } }, 'api.requestTimeout must be a timeout like 500ms or 10s'],
+    [{ approvedRegistries: ['r.io/'], api: { revocationTimeout: '0s' } }, 'api.revocationTimeout must be a timeout'],
   ])('%j is refused naming %s', (raw, fragment) => {
     expect(() => parseConfig(raw)).toThrow(ConfigError);
     expect(() => parseConfig(raw)).toThrow(fragment);
@@ -37,6 +38,10 @@ describe('operator configuration', () => {
     expect(parseBindAddress('[::1]:9090')).toEqual({ host: '::1', port: 9090 });
     expect(parseConfig({ approvedRegistries: ['r.io/'], metrics: { bindAddress: '127.0.0.1:9090', secure: false } }).metrics.secure).toBe(false);
     expect(parseConfig({ approvedRegistries: ['r.io/'], metrics: { bindAddress: '0', secure: false } }).metrics.bindAddress).toBe('0');
+  });
+
+  test('timeouts take seconds and milliseconds', () => {
+    expect([shortMs('10s'), shortMs('500ms'), shortMs('1s250ms'), shortMs('1m'), shortMs('')]).toEqual([10_000, 500, 1250, undefined, undefined]);
   });
 
   test('file problems say which file', () => {
