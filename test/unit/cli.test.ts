@@ -7,7 +7,8 @@ import { auditRbac, formatAudit } from '../../src/cli/audit.ts';
 import { UsageError } from '../../src/cli/errors.ts';
 import { grantRows, grantsCovering } from '../../src/cli/grants-view.ts';
 import { buildGrant, type NewGrantFlags } from '../../src/cli/new.ts';
-import { formatReport, validatePaths } from '../../src/cli/validate.ts';
+import { formatReport, runValidate, validatePaths } from '../../src/cli/validate.ts';
+import { parseInvocation } from '../../src/cli/args.ts';
 import { LABEL_KEY_MESSAGE } from '../../src/api/labels.ts';
 
 const image = `registry.example.com/debug/netshoot@sha256:${'a'.repeat(64)}`;
@@ -88,6 +89,14 @@ describe('kubectl debuggrant validate', () => {
     expect(validatePaths([dir], undefined).problems.map((p) => `${String(p.line)}:${String(p.column)} ${p.field}: ${p.message}`)).toEqual([
       '4:1 spec.ttl: is required', '4:1 spec.reason: is required', '4:176 spec.ttl2: unknown field: the API server refuses it (field names are case-sensitive)',
     ]);
+  });
+
+  test('nothing to check is a usage error, not an ok', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'dg-validate-'));
+    const validate = (path: string) => () => runValidate({ ...parseInvocation(['validate', path]) });
+    expect(validate(empty)).toThrow(new UsageError(`no *.yaml or *.yml files in ${empty}`));
+    writeFileSync(join(empty, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}');
+    expect(validate(empty)).toThrow(new UsageError(`no DebugGrant in 1 file(s) of ${empty}: nothing was checked`));
   });
 
   test('the same grant in two files is reported', () => {
