@@ -1,13 +1,12 @@
 // npm run bundle [-- OUTDIR]: one self-contained ESM file each for the CLI
 // (dist/kubectl-debuggrant.mjs, the krew/npm `bin`) and the operator (dist/operator.mjs, the
-// container image's entry), and the krew release of the CLI (hack/krew.ts). No node_modules
-// are needed next to them.
+// container image's entry). No node_modules are needed next to them. `npm run krew` packs
+// the CLI for krew (hack/krew.ts).
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { VERSION } from '../src/version.ts';
-import { writeKrewRelease } from './krew.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MIN_NODE = 24;
@@ -54,5 +53,3 @@ for (const t of targets) {
   if (t.shebang) chmodSync(outfile, 0o755);
   process.stderr.write(`[bundle] ${relative(ROOT, outfile)}: ${(statSync(outfile).size / 1024).toFixed(0)} KiB in ${String(Date.now() - started)} ms\n`);
 }
-const krew = writeKrewRelease(ROOT, OUT, VERSION);
-process.stderr.write(`[bundle] ${relative(ROOT, krew.archive)} (sha256 ${krew.sha256}) and ${relative(ROOT, krew.manifest)}\n`);

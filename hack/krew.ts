@@ -1,18 +1,21 @@
-// The krew plugin release made with each bundle: dist/kubectl-debuggrant.tar.gz (the bundled
-// CLI, its third-party notices and the licence) and dist/krew/debuggrant.yaml, the manifest
-// for a krew index, naming that archive's sha256. The CLI is one Node.js file, so one archive
-// serves every OS and architecture that runs Node.js 24.
+// npm run krew [-- OUTDIR]: the krew plugin release of the bundled CLI (run after npm run
+// bundle, with each release): OUTDIR/kubectl-debuggrant.tar.gz (the CLI, its third-party
+// notices and the licence) and OUTDIR/krew/debuggrant.yaml, the manifest for a krew index,
+// naming that archive's sha256. The CLI is one Node.js file, so one archive serves every OS
+// and architecture that runs Node.js 24.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { VERSION } from '../src/version.ts';
 
 /** Where releases are published; the manifest's download URL is built from it. */
 export const RELEASES_URL = process.env.DEBUGGRANT_RELEASES_URL ?? 'https://github.com/debuggrant/debuggrant/releases/download';
 
-export function writeKrewRelease(root: string, outDir: string, version: string): { archive: string; manifest: string; sha256: string } {
+function writeKrewRelease(root: string, outDir: string, version: string): { archive: string; manifest: string; sha256: string } {
   const staging = mkdtempSync(join(tmpdir(), 'debuggrant-krew-'));
   try {
     for (const [from, to] of [[join(outDir, 'kubectl-debuggrant.mjs'), 'kubectl-debuggrant.mjs'], [join(outDir, 'kubectl-debuggrant.mjs.LEGAL.txt'), 'THIRD-PARTY-NOTICES.txt'], [join(root, 'LICENSE'), 'LICENSE']] as const) {
@@ -52,3 +55,7 @@ export function writeKrewRelease(root: string, outDir: string, version: string):
     rmSync(staging, { recursive: true, force: true });
   }
 }
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const release = writeKrewRelease(ROOT, resolve(process.argv[2] ?? join(ROOT, 'dist')), VERSION);
+process.stderr.write(`[krew] ${relative(ROOT, release.archive)} (sha256 ${release.sha256}) and ${relative(ROOT, release.manifest)}\n`);

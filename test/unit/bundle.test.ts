@@ -1,4 +1,4 @@
-// npm run bundle: the CLI is one executable file that runs without node_modules, says which
+// npm run bundle and npm run krew: the CLI is one executable file that runs without node_modules, says which
 // Node.js it needs on an older one, and ships as a krew plugin whose manifest names the
 // archive's digest; the operator bundle starts.
 import { execFile, execFileSync } from 'node:child_process';
@@ -27,6 +27,7 @@ async function run(file: string, args: string[], opts: { cwd?: string; env?: Nod
 
 beforeAll(() => {
   execFileSync(process.execPath, [join(ROOT, 'hack/bundle.ts'), out], { stdio: 'pipe' });
+  execFileSync(process.execPath, [join(ROOT, 'hack/krew.ts'), out], { stdio: 'pipe' });
 }, 180_000);
 
 describe('the bundles', () => {
