@@ -1,22 +1,15 @@
 // The grantee's real path on the real node: for each access kind, the kubectl command a
 // person runs, as that person (alice), against a running pod, with only the grant's Role.
-// The same commands as bob (no grant) are refused, and alice's access ends with the grant.
+// The same commands as bob (no grant) are refused.
 import { request } from 'node:http';
-import { freshNamespace, kubectl } from '../support/cluster.ts';
-import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
+import { eventually, freshNamespace, kubectl } from '../support/cluster.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
-import { describeOnNode, kubectlSession, runningPod, testNode } from '../support/node.ts';
-import { eventually } from '../support/cluster.ts';
+import { activeGrant, describeOnNode, kubectlSession, runningPod, testNode } from '../support/node.ts';
 
 describeOnNode('kubectl as the grantee, on a real node', () => {
   let ns: string;
   let op: TestOperator;
-  const grant = async (name: string, access: string[], labels: Record<string, string>, extra: Record<string, unknown> = {}): Promise<void> => {
-    await createGrant(ns, name, grantSpec({
-      podSelector: { matchLabels: labels }, access, image: testNode().images.debugNonRoot.ref, profile: 'restricted', ...extra,
-    }));
-    await eventually(() => getGrant(ns, name), isReady, 30_000);
-  };
+  const grant = (name: string, access: string[], labels: Record<string, string>) => activeGrant(ns, name, labels, { access });
 
   beforeAll(async () => {
     ns = await freshNamespace('flows');

@@ -6,6 +6,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { readNodeState, type NodeState } from '../../hack/node/node.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import { clientsFor, eventually, plane } from './cluster.ts';
+import { createGrant, getGrant, grantSpec, isReady } from './grants.ts';
 
 const nodeDir = process.env.DEBUGGRANT_TEST_NODE ?? '';
 
@@ -18,7 +19,17 @@ export function testNode(): NodeState {
 /** `describe` where the global setup brought up a node, else skipped (the setup printed why). */
 export const describeOnNode = nodeDir.startsWith('/') ? describe : describe.skip;
 
-export type PodSpecExtra = Partial<k8s.V1PodSpec>;
+/**
+ * A grant for alice on the pods with `labels`, with the node's non-root debug image and the
+ * restricted profile unless `extra` says otherwise; resolves once Ready, with its deadline.
+ */
+export async function activeGrant(namespace: string, name: string, labels: Record<string, string>, extra: Record<string, unknown> = {}): Promise<{ expiresAt: number }> {
+  await createGrant(namespace, name, grantSpec({
+    podSelector: { matchLabels: labels }, image: testNode().images.debugNonRoot.ref, profile: 'restricted', ...extra,
+  }));
+  const ready = await eventually(() => getGrant(namespace, name), isReady, 30_000);
+  return { expiresAt: Date.parse(ready?.status?.expiresAt ?? '') };
+}
 
 /** A pod of the app image (a shell that sleeps) that the real kubelet runs; resolves once Running. */
 export async function runningPod(namespace: string, name: string, labels: Record<string, string>, container: Partial<k8s.V1Container> = {}): Promise<k8s.V1Pod> {
