@@ -70,19 +70,24 @@ describe('kubectl debuggrant', () => {
     expect(json.items.map((g) => g.metadata.name)).toContain('from-cli');
   });
 
+  // Each CLI run is its own Node process (slow on a loaded machine): independent runs go in parallel.
   test('-n defaults to the kubeconfig context\'s namespace; -l, -o name, yaml and wide', async () => {
     const inNamespace = kubeconfigWith((kc) => { for (const c of kc.contexts) c.context.namespace = ns; });
-    const listed = await cli('admin', ['--kubeconfig', inNamespace, 'list']);
+    const [listed, named, none, wideOut, yamlOut] = await Promise.all([
+      cli('admin', ['--kubeconfig', inNamespace, 'list']),
+      cli('admin', ['list', '-n', ns, '-o', 'name']),
+      cli('admin', ['list', '-n', ns, '-l', 'team in (nobody)']),
+      cli('admin', ['list', '-n', ns, '-o', 'wide']),
+      cli('admin', ['list', '-n', ns, '-o', 'yaml']),
+    ]);
     expect(listed.stdout).toMatch(/\nfrom-cli\s+User\/alice\s+Active/);
-    expect((await cli('admin', ['list', '-n', ns, '-o', 'name'])).stdout).toBe('debuggrant.debuggrant.dev/from-cli\n');
-    const none = await cli('admin', ['list', '-n', ns, '-l', 'team in (nobody)']);
+    expect(named.stdout).toBe('debuggrant.debuggrant.dev/from-cli\n');
     expect(none).toMatchObject({ code: 0, stdout: '', stderr: `No DebugGrants found in ${ns} namespace.\n` });
-    const wide = (await cli('admin', ['list', '-n', ns, '-o', 'wide'])).stdout;
-    expect(wide).toMatch(/^NAME\s+SUBJECT\s+PHASE\s+PODS\s+TIME LEFT\s+REASON\s+EXPIRES AT\s+PROFILE\s+ACCESS\s+IMAGE\n/);
-    expect(wide).toContain(`restricted  debug   ${DEBUG_IMAGE}`);
-    const asYaml = parse((await cli('admin', ['list', '-n', ns, '-o', 'yaml'])).stdout) as { kind: string; items: { kind: string; metadata: { name: string } }[] };
+    expect(wideOut.stdout).toMatch(/^NAME\s+SUBJECT\s+PHASE\s+PODS\s+TIME LEFT\s+REASON\s+EXPIRES AT\s+PROFILE\s+ACCESS\s+IMAGE\n/);
+    expect(wideOut.stdout).toContain(`restricted  debug   ${DEBUG_IMAGE}`);
+    const asYaml = parse(yamlOut.stdout) as { kind: string; items: { kind: string; metadata: { name: string } }[] };
     expect(asYaml.items.map((g) => `${g.kind}/${g.metadata.name}`)).toEqual(['DebugGrant/from-cli']);
-  });
+  }, 180_000);
 
   test('version: the CLI, the API server, and where the operator is (not) found', async () => {
     const out = await cli('alice', ['version']);
@@ -93,25 +98,29 @@ describe('kubectl debuggrant', () => {
 
   test('cluster errors name the kubeconfig file, context and server, and say what to do', async () => {
     const file = plane().kubeconfig;
-    expect(await cli('admin', ['--kubeconfig', '/nonexistent/kubeconfig', 'list'])).toMatchObject({
-      code: 1, stderr: 'error: kubeconfig /nonexistent/kubeconfig does not exist: pass --kubeconfig FILE or set KUBECONFIG to your cluster\'s kubeconfig\n',
-    });
-    const unknown = await cli('admin', ['--context', 'alcie', 'list']);
-    expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain(`context "alcie" is not in kubeconfig ${file}; did you mean alice?`);
     const port = await closedPort();
     const closed = kubeconfigWith((kc) => { for (const c of kc.clusters) c.cluster.server = `https://127.0.0.1:${String(port)}`; });
-    const unreachable = await cli('admin', ['--kubeconfig', closed, 'list', '-n', ns]);
+    const plain = kubeconfigWith((kc) => { for (const c of kc.clusters) c.cluster.server = 'http://127.0.0.1:9'; });
+    const badToken = kubeconfigWith((kc) => { for (const u of kc.users) u.user = { token: 'not-a-token' }; });
+    const [missing, unknown, unreachable, plainHttp, rejected] = await Promise.all([
+      cli('admin', ['--kubeconfig', '/nonexistent/kubeconfig', 'list']),
+      cli('admin', ['--context', 'alcie', 'list']),
+      cli('admin', ['--kubeconfig', closed, 'list', '-n', ns]),
+      cli('admin', ['--kubeconfig', plain, 'list']),
+      cli('admin', ['--kubeconfig', badToken, 'list', '-n', ns]),
+    ]);
+    expect(missing).toMatchObject({
+      code: 1, stderr: 'error: kubeconfig /nonexistent/kubeconfig does not exist: pass --kubeconfig FILE or set KUBECONFIG to your cluster\'s kubeconfig\n',
+    });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`context "alcie" is not in kubeconfig ${file}; did you mean alice?`);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain(`cannot reach the API server at https://127.0.0.1:${String(port)} (context "admin" of ${closed}): `);
     expect(unreachable.stderr).toContain('check the server address, that the cluster is up, and your network or VPN');
-    const plain = kubeconfigWith((kc) => { for (const c of kc.clusters) c.cluster.server = 'http://127.0.0.1:9'; });
-    expect((await cli('admin', ['--kubeconfig', plain, 'list'])).stderr).toContain(`uses plain http (http://127.0.0.1:9): use its https:// address`);
-    const badToken = kubeconfigWith((kc) => { for (const u of kc.users) u.user = { token: 'not-a-token' }; });
-    const rejected = await cli('admin', ['--kubeconfig', badToken, 'list', '-n', ns]);
+    expect(plainHttp.stderr).toContain(`uses plain http (http://127.0.0.1:9): use its https:// address`);
     expect(rejected.stderr).toContain(`did not accept the credentials of user "admin": log in again or refresh the token in the kubeconfig`);
     expect(rejected.stderr).toContain(`(context "admin" of ${badToken})`);
-  });
+  }, 180_000);
 
   test('debug runs kubectl debug with the grant\'s image and profile', async () => {
     const out = await cli('alice', ['debug', 'checkout-1', '-n', ns, '--no-attach', '--kubectl', plane().kubectl, '--', '--container=via-cli']);
