@@ -18,4 +18,7 @@ function rewrite(file: string, edits: [RegExp, string][]): void {
 }
 
 rewrite('charts/debuggrant/Chart.yaml', [[/^version: .*$/m, `version: ${VERSION}`], [/^appVersion: .*$/m, `appVersion: "${VERSION}"`]]);
-rewrite('config/manager/manager.yaml', [[/(image: registry\.example\.com\/debuggrant\/operator:).*$/m, `$1${VERSION}`]]);
+rewrite('config/manager/manager.yaml', [
+  [/(image: registry\.example\.com\/debuggrant\/operator:).*$/m, `$1${VERSION}`],
+  [/(app\.kubernetes\.io\/version: )"[^"]*"/, `$1"${VERSION}"`],
+]);

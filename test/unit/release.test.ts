@@ -14,6 +14,7 @@ describe('release', () => {
     const chart = parse(read('charts/debuggrant/Chart.yaml')) as { version: string; appVersion: string };
     expect({ version: chart.version, appVersion: chart.appVersion }).toEqual({ version: pkg.version, appVersion: pkg.version });
     expect(read('config/manager/manager.yaml')).toContain(`image: registry.example.com/debuggrant/operator:${pkg.version}\n`);
+    expect(read('config/manager/manager.yaml')).toContain(`app.kubernetes.io/version: "${pkg.version}"}`);
     expect(read('CHANGELOG.md')).toContain(`\n## [${pkg.version}]`);
   });
 
