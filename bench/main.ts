@@ -25,6 +25,12 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 16);
 const ACTIVATIONS = Number(process.env.BENCH_ACTIVATIONS ?? 200);
 const BURST = Number(process.env.BENCH_BURST ?? 1000);
 const POLL_INTERVAL_MS = 30_000;
+/** BENCH_ONLY=isolated,burst,floor runs just those scenarios (default: all of them). */
+const SCENARIOS = ['activation', 'isolated', 'burst', 'lifecycle', 'floor', 'polling'] as const;
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+for (const s of ONLY ?? []) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+const runs = (scenario: (typeof SCENARIOS)[number]): boolean => !ONLY || ONLY.includes(scenario);
+const skipped = summarize([]);
 const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
 const sleep = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t)));
 
@@ -76,12 +82,12 @@ async function main(): Promise<void> {
       await operatorSettled(op.metricsUrl);
 
       say(`scale ${String(scale)}: ${String(ACTIVATIONS)} activations at 100/s`);
-      const activation = await measureActivations(api, events, next, Math.min(ACTIVATIONS, scale));
+      const activation = runs('activation') ? await measureActivations(api, events, next, Math.min(ACTIVATIONS, scale)) : skipped;
       say(`scale ${String(scale)}: 10 isolated expiries`);
-      const isolated = await measureIsolatedExpiries(api, events, next);
+      const isolated = runs('isolated') ? await measureIsolatedExpiries(api, events, next) : skipped;
       const burstSize = Math.min(BURST, scale);
       say(`scale ${String(scale)}: ${String(burstSize)} grants expiring in the same second`);
-      const burst = await measureBurst(api, events, next, burstSize);
+      const burst = runs('burst') ? await measureBurst(api, events, next, burstSize) : skipped;
       await operatorSettled(op.metricsUrl);
       const usage = { ...processUsage(op.child.pid ?? 0), ...(await operatorHeap(op.metricsUrl)) };
       const api2 = await operatorRequestLatency(op.metricsUrl);
@@ -91,21 +97,21 @@ async function main(): Promise<void> {
     }
 
     say('requests per grant lifecycle, at two TTLs');
-    const perLifecycle = {
+    const perLifecycle = runs('lifecycle') ? {
       ttl5s: await requestsPerLifecycle(api, events, op, next, '5s'),
       ttl20s: await requestsPerLifecycle(api, events, op, next, '20s'),
-    };
+    } : { ttl5s: NaN, ttl20s: NaN };
     const floorBurstSize = Math.min(BURST, SCALES.at(-1) ?? BURST);
     say(`floor: an admin deleting RoleBindings directly (10 isolated, ${String(floorBurstSize)} at once)`);
-    const floor = await measureFloor(api, namespaces, floorBurstSize);
+    const floor = runs('floor') ? await measureFloor(api, namespaces, floorBurstSize) : { isolated: skipped, burst: skipped };
     say('baseline: a polling reaper every 30 s (takes about a minute)');
-    const polling = await measurePollingReaper(api, namespaces);
+    const polling = runs('polling') ? await measurePollingReaper(api, namespaces) : skipped;
     await watch.stop();
 
     const report = {
       when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
-      settings: { namespaces: NAMESPACES, workers: WORKERS, activations: ACTIVATIONS, burst: BURST },
+      settings: { namespaces: NAMESPACES, workers: WORKERS, activations: ACTIVATIONS, burst: BURST, only: ONLY ?? [...SCENARIOS] },
       scales: results, floor, polling, requestsPerLifecycle: perLifecycle,
     };
     mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });

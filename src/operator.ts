@@ -24,7 +24,7 @@ import { makeMetrics, type Metrics } from './metrics.ts';
 import { DeadlineQueue } from './reaper/deadline-queue.ts';
 import { LingeringReconciler } from './reaper/lingering-reconciler.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
-import { apiMessage } from './runtime/errors.ts';
+import { apiMessage, describeError, isPermanent } from './runtime/errors.ts';
 import { ResilientInformer, type CachedObject, type ListWatchSource } from './runtime/informer.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 
@@ -44,6 +44,8 @@ export interface OperatorOptions {
 const URGENT_REQUESTS = 32;
 /** A failing deadline revocation is tried again at least this often. */
 const REVOCATION_RETRY_MAX_MS = 1000;
+/** A request the API server refused outright is tried again after this long. */
+const PERMANENT_RETRY_MS = 5 * 60_000;
 /** A grant still on record as active this long after its deadline counts as overdue (the gauge). */
 const OVERDUE_AFTER_MS = 5000;
 
@@ -199,14 +201,18 @@ export class Operator {
     const lingering = new LingeringReconciler({ api, clock, log, metrics: this.metrics, events, grants: this.grants, pods: this.pods, identity });
     const onError = (controller: string) => (key: string, err: unknown, attempt: number): void => {
       this.metrics.reconcileErrors.inc({ controller });
-      log.warn({ controller, key, attempt, err: apiMessage(err), cause: err instanceof Error && err.cause ? apiMessage(err.cause) : undefined }, 'reconcile failed; retrying with backoff');
+      const permanent = isPermanent(err);
+      log.warn({ controller, key, attempt, permanent, err: describeError(err) }, permanent ? 'reconcile refused; retrying slowly' : 'reconcile failed; retrying with backoff');
+      if (permanent && controller === 'grant') void this.grantReconciler.reportFailure(key, err);
     };
+    // Temporary errors: the queue's capped, jittered backoff. Permanent ones: minutes, not a hammer.
+    const retryDelay = (err: unknown): number | undefined => isPermanent(err) ? PERMANENT_RETRY_MS : undefined;
     const timed = (controller: string, fn: (key: string) => Promise<void>) => async (key: string): Promise<void> => {
       const end = this.metrics.reconcileDuration.startTimer({ controller });
       try { await fn(key); } finally { end(); }
     };
-    this.grantQueue = new WorkQueue(timed('grant', (k) => this.grantReconciler.reconcile(k)), { workers: config.workers, clock, onError: onError('grant') });
-    this.podQueue = new WorkQueue(timed('pod', (k) => lingering.reconcile(k)), { workers: 1, clock, onError: onError('pod') });
+    this.grantQueue = new WorkQueue(timed('grant', (k) => this.grantReconciler.reconcile(k)), { workers: config.workers, clock, onError: onError('grant'), retryDelay });
+    this.podQueue = new WorkQueue(timed('pod', (k) => lingering.reconcile(k)), { workers: 1, clock, onError: onError('pod'), retryDelay });
   }
 
   /**

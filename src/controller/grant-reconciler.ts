@@ -19,16 +19,16 @@ import { applyRole, applyRoleBinding, deleteRole, deleteRoleBinding } from '../k
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
 import { coveredPods, hasController, runningEphemeralContainers } from '../reaper/lingering.ts';
-import { apiMessage } from '../runtime/errors.ts';
+import { apiMessage, describeError } from '../runtime/errors.ts';
 import { KeyedLock } from '../runtime/keyed-lock.ts';
 import { findCondition } from './conditions.ts';
 import type { Cache, ReconcilerContext } from './context.ts';
 import { grantKey, splitKey } from './keys.ts';
 import { planGrant, type GrantDecision } from './plan.ts';
-import { bindingMatches, roleMatches } from './rbac.ts';
+import { bindingMatches, roleMatches, type GrantRef } from './rbac.ts';
 import { entrySubject, findPredecessor, recordedDeadline } from './records.ts';
 import { selectorMatches } from './selector.ts';
-import { desiredStatus, sameStatus, type Verification } from './status.ts';
+import { desiredStatus, failingStatus, sameStatus, type Verification } from './status.ts';
 
 export interface GrantReconcilerDeps extends ReconcilerContext {
   config: OperatorConfig;
@@ -157,6 +157,26 @@ export class GrantReconciler {
       this.revokedAtDeadline.add(key);
       if (deleted) this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - deadline) / 1000);
     });
+  }
+
+  /**
+   * A reconcile the API server refused outright (forbidden, invalid): say so on the grant, as a
+   * Failing condition and a Warning Event (best effort: the refusal may cover these writes too).
+   * The work queue retries it slowly meanwhile.
+   */
+  async reportFailure(key: string, err: unknown): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const grant = this.freshest(key, this.d.grants.get(name, namespace));
+    if (!grant) return;
+    const message = `reconcile refused by the API server, retrying slowly: ${describeError(err)}`;
+    this.event({ namespace, name, uid: grant.metadata.uid ?? '' }, 'Warning', 'ReconcileFailed', message);
+    const status = failingStatus(grant.status, message, grant.metadata.generation ?? 0, new Date(this.d.clock.now()));
+    if (sameStatus(grant.status, status)) return;
+    try {
+      this.wrote(key, grant, await writeGrantStatus(this.d.api, grant, status));
+    } catch (writeErr) {
+      this.d.log.warn({ key, err: apiMessage(writeErr) }, 'could not record the failure on the grant');
+    }
   }
 
   /** The watch delivered a version of the grant: our remembered write is no longer needed once it is newer. */
@@ -306,7 +326,7 @@ export class GrantReconciler {
     const fresh = result.slice(previous.length);
     if (fresh.length > 0) {
       const what = fresh.map((l) => `${l.pod}/${l.container}`).join(', ');
-      this.event(d, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
+      this.event(d.ref, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
       this.auditLine(log, 'pod.lingering', d, 'LingeringEphemeralContainer', new Date(this.d.clock.now()), fresh.map((l) => l.pod));
     }
     if (spec.onExpiry === 'Evict') await this.evict(d, result, log);
@@ -318,7 +338,7 @@ export class GrantReconciler {
       const pod = this.d.pods.get(podName, d.ref.namespace);
       if (!pod || pod.metadata?.deletionTimestamp) continue;
       if (!hasController(pod)) {
-        this.event(d, 'Warning', 'NotEvicted', `pod ${podName} has no controller to recreate it, so it is flagged, not evicted`);
+        this.event(d.ref, 'Warning', 'NotEvicted', `pod ${podName} has no controller to recreate it, so it is flagged, not evicted`);
         continue;
       }
       try {
@@ -331,7 +351,7 @@ export class GrantReconciler {
       }
       const at = new Date(this.d.clock.now()).toISOString();
       for (const l of lingering) if (l.pod === podName) l.evictedAt = at;
-      this.event(d, 'Normal', 'Evicted', `evicted pod ${podName} to end its lingering ephemeral containers (onExpiry: Evict)`);
+      this.event(d.ref, 'Normal', 'Evicted', `evicted pod ${podName} to end its lingering ephemeral containers (onExpiry: Evict)`);
       this.auditLine(log, 'pod.evicted', d, 'Evicted', new Date(this.d.clock.now()), [podName]);
     }
   }
@@ -354,7 +374,7 @@ export class GrantReconciler {
       Pending: 'grant.activated', Active: 'grant.activated', Expired: 'grant.expired', Revoked: 'grant.revoked', Denied: 'grant.denied',
     } as const)[d.phase];
     const type: EventType = d.phase === 'Denied' ? 'Warning' : 'Normal';
-    this.event(d, type, podsChanged ? 'PodsChanged' : d.reason, d.message);
+    this.event(d.ref, type, podsChanged ? 'PodsChanged' : d.reason, d.message);
     this.auditLine(log, event, d, d.reason, now, d.pods);
     if (v.revoked) this.recordRevocationCheck(d, v.revoked, log, now);
   }
@@ -364,7 +384,7 @@ export class GrantReconciler {
     const previous = d.predecessorEnded;
     if (!previous) return;
     const message = `grant ${d.ref.name} uid ${previous.uid} was deleted without its finalizer running; its access is removed and recorded as ${previous.phase}`;
-    this.event(d, 'Warning', 'PredecessorEnded', message);
+    this.event(d.ref, 'Warning', 'PredecessorEnded', message);
     audit(log, {
       event: previous.phase === 'Expired' ? 'grant.expired' : 'grant.revoked', grant: `${d.ref.namespace}/${d.ref.name}`,
       subject: previous.subject, pods: [], by: this.d.identity, at: now.toISOString(), reason: 'DeletedUnobserved',
@@ -372,7 +392,7 @@ export class GrantReconciler {
   }
 
   private recordRevocationCheck(d: GrantDecision, r: { ok: boolean; message: string }, log: Logger, now: Date): void {
-    if (!r.ok) this.event(d, 'Warning', 'StandingAccess', r.message);
+    if (!r.ok) this.event(d.ref, 'Warning', 'StandingAccess', r.message);
     this.auditLine(log, r.ok ? 'grant.revocation-verified' : 'grant.standing-access', d, r.ok ? 'NoAccessRemains' : 'StandingAccess', now, d.pods);
   }
 
@@ -385,13 +405,13 @@ export class GrantReconciler {
   }
 
   /** Events are a courtesy (status and audit line are the record): sent without waiting. */
-  private event(d: GrantDecision, type: EventType, reason: string, message: string): void {
-    void this.sendEvent(d, type, reason, message);
+  private event(ref: GrantRef, type: EventType, reason: string, message: string): void {
+    void this.sendEvent(ref, type, reason, message);
   }
 
-  private async sendEvent(d: GrantDecision, type: EventType, reason: string, message: string): Promise<void> {
+  private async sendEvent(ref: GrantRef, type: EventType, reason: string, message: string): Promise<void> {
     try {
-      await this.d.events.record({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', namespace: d.ref.namespace, name: d.ref.name, uid: d.ref.uid }, type, reason, message);
+      await this.d.events.record({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', namespace: ref.namespace, name: ref.name, uid: ref.uid }, type, reason, message);
     } catch (err) {
       // An Event is a courtesy; the status and audit line are the record.
       this.d.log.warn({ err: apiMessage(err), reason }, 'could not record event');

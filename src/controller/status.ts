@@ -50,13 +50,22 @@ export function desiredStatus(
     revokedBy: d.phase === 'Revoked' ? d.revokedBy : undefined,
     lingering: ended ? lingering ?? previous?.lingering ?? [] : undefined,
     observedGeneration: generation,
-    conditions: setConditions(previous?.conditions?.filter((c) => c.type !== 'RevocationVerified' || ended), conditions, generation, now),
+    // A reconcile that got this far is no longer failing: the Failing condition goes.
+    conditions: setConditions(previous?.conditions?.filter((c) => (c.type !== 'RevocationVerified' || ended) && c.type !== FAILING), conditions, generation, now),
   };
   return stripUndefined(status);
 }
 
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Set by a reconcile the API server refuses outright (forbidden, invalid); cleared by the next one that completes. */
+export const FAILING = 'Failing';
+
+/** The status with a Failing condition saying why the last reconcile could not complete. */
+export function failingStatus(previous: DebugGrantStatus | undefined, message: string, generation: number, now: Date): DebugGrantStatus {
+  return { ...previous, conditions: setConditions(previous?.conditions, [{ type: FAILING, status: 'True', reason: 'PermanentError', message }], generation, now) };
 }
 
 export function sameStatus(a: DebugGrantStatus | undefined, b: DebugGrantStatus): boolean {

@@ -1,5 +1,6 @@
 // Two kinds of error. Temporary ones (network, conflict, throttling, server errors) are
-// retried with backoff; permanent ones are reported (a Denied grant) and not retried.
+// retried with capped backoff; permanent ones (the request itself is refused: forbidden,
+// invalid) are reported (a condition, an Event) and retried only slowly, never hammered.
 import { ApiException } from '@kubernetes/client-node';
 
 export function httpStatus(err: unknown): number | undefined {
@@ -14,8 +15,12 @@ export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
 export function isTemporary(err: unknown): boolean {
   const code = httpStatus(err);
   if (code === undefined) return true; // network errors, timeouts
-  return code === 409 || code === 429 || code >= 500;
+  // 401: a rotated token is picked up again on the next request.
+  return code === 401 || code === 408 || code === 409 || code === 429 || code >= 500;
 }
+
+/** The API server refused the request as such (400, 403, 404, 422…): asking again at once changes nothing. */
+export const isPermanent = (err: unknown): boolean => !isTemporary(err);
 
 /** The API server's own message from a failed call, for logs and status. */
 export function apiMessage(err: unknown): string {
@@ -32,4 +37,10 @@ export function apiMessage(err: unknown): string {
     return `HTTP ${String(err.code)}`;
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The API server's message, and the cause's when the error wraps one. */
+export function describeError(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined ? `: ${apiMessage(err.cause)}` : '';
+  return `${apiMessage(err)}${cause}`;
 }

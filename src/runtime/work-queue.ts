@@ -11,6 +11,8 @@ export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   onError?: (key: string, err: unknown, attempt: number) => void;
+  /** The delay before retrying after `err`, when it is not the usual backoff (e.g. a permanent error: minutes). */
+  retryDelay?: (err: unknown, attempt: number) => number | undefined;
 }
 
 /** First in, first out, with O(1) amortized take (Array#shift is O(n): 4.6 s to drain 50,000 keys). */
@@ -136,7 +138,7 @@ export class WorkQueue {
       const attempt = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, attempt);
       this.opts.onError?.(key, err, attempt);
-      this.addAfter(key, this.backoff(attempt));
+      this.addAfter(key, this.opts.retryDelay?.(err, attempt) ?? this.backoff(attempt));
     } finally {
       this.processing.delete(key);
       this.running--;

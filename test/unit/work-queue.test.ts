@@ -42,6 +42,20 @@ describe('WorkQueue', () => {
     expect(clock.requestedDelays[0]).toBeLessThanOrEqual(100);
   });
 
+  test('retryDelay overrides the backoff (a permanent error waits minutes, not milliseconds)', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const q = new WorkQueue(() => { calls++; return Promise.reject(new Error('forbidden')); },
+      { workers: 1, clock, retryDelay: () => 300_000 });
+    q.add('k');
+    await tick();
+    expect(clock.requestedDelays).toEqual([300_000]);
+    clock.advance(299_999); await tick();
+    expect(calls).toBe(1);
+    clock.advance(1); await tick();
+    expect(calls).toBe(2);
+  });
+
   test('paused queues collect keys and process them on resume', async () => {
     const seen: string[] = [];
     const q = new WorkQueue((k) => { seen.push(k); return Promise.resolve(); }, { workers: 2, clock: systemClock });
