@@ -3,16 +3,14 @@
 // overdue before doing anything else. startRevoking() alone is a standby replica: it only
 // deletes RoleBindings at their deadlines. main.ts adds configuration, probes and signals.
 import type { DebugGrantIndex } from './api/grant-index.ts';
-import { GRANT_LABEL, LINGERING_ANNOTATION } from './api/names.ts';
-import { DebugGrantSpecSchema, type PodSelector } from './api/schema.ts';
 import type { DebugGrant } from './api/types.ts';
 import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { GrantReconciler } from './controller/grant-reconciler.ts';
 import { IndexPresence } from './controller/index-presence.ts';
-import { grantKey } from './controller/keys.ts';
+import { objectKey } from './runtime/object-key.ts';
 import { keysDueBy } from './controller/records.ts';
-import { selectorMatches } from './controller/selector.ts';
+import { activeStatusDeadline, IndexEntryChanges, mayLinger, owningGrant, WatchedGrants } from './controller/event-mappers.ts';
 import type { KubeApi } from './kube/client.ts';
 import type { CachedPod, CachedRole, CachedRoleBinding } from './kube/cached.ts';
 import { eventRecorder } from './kube/events.ts';
@@ -49,10 +47,6 @@ const PERMANENT_RETRY_MS = 5 * 60_000;
 /** A grant still on record as active this long after its deadline counts as overdue (the gauge). */
 const OVERDUE_AFTER_MS = 5000;
 
-function indexEntries(i: DebugGrantIndex): Map<string, string> {
-  return new Map([...(i.active ?? []), ...(i.ended ?? [])].map((e) => [e.grant, JSON.stringify(e)]));
-}
-
 /** A cache that merges one informer per watched namespace (or one for all). */
 class MultiCache<T extends CachedObject> {
   readonly informers: ResilientInformer<T>[];
@@ -71,23 +65,6 @@ class MultiCache<T extends CachedObject> {
   }
 }
 
-interface WatchedGrant {
-  phase: string | undefined;
-  pods: string[];
-  /** Undefined when the spec does not parse (the grant is or will be Denied). */
-  selector: PodSelector | undefined;
-}
-
-function watchedGrant(g: DebugGrant): WatchedGrant {
-  const spec = DebugGrantSpecSchema.safeParse(g.spec);
-  return { phase: g.status?.phase, pods: g.status?.pods ?? [], selector: spec.success ? spec.data.podSelector : undefined };
-}
-
-/** Only pods with ephemeral containers, or our flag to take down, can need the lingering check. */
-function mayLinger(pod: CachedPod): boolean {
-  return (pod.status?.ephemeralContainerStatuses ?? []).length > 0 || pod.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined;
-}
-
 export class Operator {
   readonly metrics: Metrics;
   private readonly opts: OperatorOptions;
@@ -97,8 +74,8 @@ export class Operator {
   private readonly roles: MultiCache<CachedRole>;
   private readonly bindings: MultiCache<CachedRoleBinding>;
   private readonly indexes: MultiCache<DebugGrantIndex>;
-  /** Per namespace, what pod events need of each grant: its phase, pods and parsed selector. */
-  private readonly grantWatch = new Map<string, Map<string, WatchedGrant>>();
+  /** What pod events need of each grant: its phase, pods and parsed selector. */
+  private readonly watchedGrants = new WatchedGrants();
   private readonly grantQueue: WorkQueue;
   private readonly podQueue: WorkQueue;
   private readonly deadlines: DeadlineQueue;
@@ -129,45 +106,30 @@ export class Operator {
     const informers = <T extends CachedObject>(name: string, make: (ns?: string) => ListWatchSource<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
       new MultiCache(namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, make(ns), clock, log, on, () => { this.resyncAll(); })));
 
-    // Whether a pod's ephemeral containers are sanctioned depends on which Active grants list
-    // it: when a grant's pods or phase change (as the cache now shows), re-check the pods it
-    // lists and those it listed before.
     this.grants = informers('debuggrants', (ns) => grantSource(api, ns), (g, event) => {
       const namespace = g.metadata.namespace ?? '';
-      const name = g.metadata.name ?? '';
-      const key = grantKey(namespace, name);
+      const key = objectKey(namespace, g.metadata.name ?? '');
       this.grantReconciler.observed(key, g);
       // Armed from what is persisted, whenever it is seen (after a restart, before any reconcile).
-      if (event !== 'delete' && g.status?.phase === 'Active' && g.status.expiresAt) this.deadlines.schedule(key, Date.parse(g.status.expiresAt));
+      const deadline = activeStatusDeadline(g, event);
+      if (deadline !== undefined) this.deadlines.schedule(key, deadline);
       this.grantQueue.add(key);
-      const before = this.grantWatch.get(namespace)?.get(name);
-      const after = event === 'delete' ? undefined : watchedGrant(g);
-      this.setWatchedGrant(namespace, name, after);
-      const podsBefore = before?.pods ?? [];
-      const podsAfter = after?.pods ?? [];
-      if (before && after && before.phase === after.phase && podsBefore.join() === podsAfter.join()) return;
-      for (const pod of new Set([...podsBefore, ...podsAfter])) this.podQueue.add(grantKey(namespace, pod));
+      for (const pod of this.watchedGrants.observe(g, event)) this.podQueue.add(objectKey(namespace, pod));
     });
     this.pods = informers('pods', (ns) => podSource(api, ns), (p) => { this.podChanged(p); });
     const ownedChanged = (o: CachedRole | CachedRoleBinding): void => {
-      const grant = o.metadata?.labels?.[GRANT_LABEL];
-      if (grant) this.grantQueue.add(grantKey(o.metadata?.namespace ?? '', grant));
+      const grant = owningGrant(o);
+      if (grant) this.grantQueue.add(objectKey(o.metadata?.namespace ?? '', grant));
     };
     this.roles = informers<CachedRole>('roles', (ns) => roleSource(api, ns), ownedChanged);
     this.bindings = informers<CachedRoleBinding>('rolebindings', (ns) => roleBindingSource(api, ns), ownedChanged);
-    // Only grants whose entry changed need a look (a hand edit, or our own write echoing
-    // back): re-checking every grant of the namespace on each write would be quadratic.
-    const lastIndex = new Map<string, Map<string, string>>();
+    const indexChanges = new IndexEntryChanges();
     this.indexes = informers('debuggrantindexes', (ns) => indexSource(api, ns), (i, event) => {
       const namespace = i.metadata.namespace ?? '';
-      const before = lastIndex.get(namespace) ?? new Map<string, string>();
-      const after = event === 'delete' ? new Map<string, string>() : indexEntries(i);
-      lastIndex.set(namespace, after);
-      const changed = new Set([...new Set([...before.keys(), ...after.keys()])].filter((name) => before.get(name) !== after.get(name)));
-      for (const name of changed) this.grantQueue.add(grantKey(namespace, name));
+      const { changed, activeChanged } = indexChanges.observe(namespace, i, event);
+      for (const name of changed) this.grantQueue.add(objectKey(namespace, name));
       // An active entry's deadline is armed as soon as it is seen: it is written before any RBAC.
-      const active = event === 'delete' ? [] : (i.active ?? []);
-      for (const e of active) if (changed.has(e.grant)) this.deadlines.schedule(grantKey(namespace, e.grant), Date.parse(e.expiresAt));
+      for (const e of activeChanged) this.deadlines.schedule(objectKey(namespace, e.grant), Date.parse(e.expiresAt));
     });
 
     this.indexPresence = new IndexPresence({ api, indexes: this.indexes, log });
@@ -292,19 +254,9 @@ export class Operator {
   }
 
   private resyncAll(): void {
-    for (const g of this.grants.list()) this.grantQueue.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
+    for (const g of this.grants.list()) this.grantQueue.add(objectKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
     for (const p of this.pods.list()) {
-      if (mayLinger(p)) this.podQueue.add(grantKey(p.metadata?.namespace ?? '', p.metadata?.name ?? ''));
-    }
-  }
-
-  private setWatchedGrant(namespace: string, name: string, watched: WatchedGrant | undefined): void {
-    let grants = this.grantWatch.get(namespace);
-    if (watched) {
-      if (!grants) { grants = new Map(); this.grantWatch.set(namespace, grants); }
-      grants.set(name, watched);
-    } else if (grants?.delete(name) && grants.size === 0) {
-      this.grantWatch.delete(namespace);
+      if (mayLinger(p)) this.podQueue.add(objectKey(p.metadata?.namespace ?? '', p.metadata?.name ?? ''));
     }
   }
 
@@ -312,12 +264,9 @@ export class Operator {
   private podChanged(pod: CachedPod): void {
     const namespace = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
-    if (mayLinger(pod)) this.podQueue.add(grantKey(namespace, name));
+    if (mayLinger(pod)) this.podQueue.add(objectKey(namespace, name));
     if (this.started) this.indexPresence.ensure(namespace);
-    for (const [grant, g] of this.grantWatch.get(namespace) ?? []) {
-      if (g.phase === 'Denied') continue;
-      if (g.pods.includes(name) || (g.selector && selectorMatches(g.selector, pod.metadata?.labels))) this.grantQueue.add(grantKey(namespace, grant));
-    }
+    for (const grant of this.watchedGrants.concerning(namespace, name, pod.metadata?.labels)) this.grantQueue.add(objectKey(namespace, grant));
   }
 
   private countOverdue(): number {

@@ -18,12 +18,12 @@ import { evictPod } from '../kube/pods.ts';
 import { applyRole, applyRoleBinding, deleteRole, deleteRoleBinding } from '../kube/rbac.ts';
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
-import { coveredPods, hasController, runningEphemeralContainers } from '../reaper/lingering.ts';
+import { coveredPods, hasController, lingeringOn } from '../reaper/lingering.ts';
 import { apiMessage, describeError } from '../runtime/errors.ts';
 import { KeyedLock } from '../runtime/keyed-lock.ts';
 import { findCondition } from './conditions.ts';
-import type { Cache, ReconcilerContext } from './context.ts';
-import { grantKey, splitKey } from './keys.ts';
+import type { Cache, ReconcilerContext } from '../runtime/reconciler-context.ts';
+import { objectKey, splitKey } from '../runtime/object-key.ts';
 import { planGrant, type GrantDecision } from './plan.ts';
 import { bindingMatches, roleMatches, type GrantRef } from './rbac.ts';
 import { entrySubject, findPredecessor, recordedDeadline } from './records.ts';
@@ -126,8 +126,9 @@ export class GrantReconciler {
     if (indexChange && indexChange.kind !== 'upsert') await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
 
     const verification = await this.verify(decision, current, rbac === 'changed', now);
-    const lingering = decision.phase === 'Expired' || decision.phase === 'Revoked'
-      ? await this.lingeringFor(decision, current, log) : undefined;
+    const ended = decision.phase === 'Expired' || decision.phase === 'Revoked';
+    const lingering = ended ? this.recordLingering(decision, current) : undefined;
+    if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering, log);
     const status = desiredStatus(decision, current.status, verification, lingering, grant.metadata.generation ?? 0, now);
     if (!sameStatus(current.status, status)) current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
 
@@ -257,7 +258,7 @@ export class GrantReconciler {
         this.lookAgainLater(d);
         return { granted: { ok: false, message: `SubjectAccessReview does not yet allow: ${missing.slice(0, 5).join(', ')}` } };
       }
-      this.verifyAttempts.delete(grantKey(d.ref.namespace, d.ref.name));
+      this.verifyAttempts.delete(objectKey(d.ref.namespace, d.ref.name));
       if (ready?.status !== 'True' && grant.metadata.creationTimestamp) {
         this.d.metrics.activationLatency.observe(Math.max(0, now.getTime() - new Date(grant.metadata.creationTimestamp).getTime()) / 1000);
       }
@@ -275,7 +276,7 @@ export class GrantReconciler {
       if (this.d.clock.now() >= settleUntil) {
         return { revoked: { ok: false, message: `${subjectText(spec.subject)} still has access through other RBAC bindings: ${remaining.slice(0, 8).join(', ')}` } };
       }
-      this.d.requeueAfter(grantKey(d.ref.namespace, d.ref.name), Math.min(settleUntil - this.d.clock.now(), VERIFY_RETRY_MS * 2));
+      this.d.requeueAfter(objectKey(d.ref.namespace, d.ref.name), Math.min(settleUntil - this.d.clock.now(), VERIFY_RETRY_MS * 2));
     }
     return {};
   }
@@ -292,7 +293,7 @@ export class GrantReconciler {
 
   /** Access not effective yet: look again later, backing off (a cluster that never allows it is not hammered). */
   private lookAgainLater(d: GrantDecision): void {
-    const key = grantKey(d.ref.namespace, d.ref.name);
+    const key = objectKey(d.ref.namespace, d.ref.name);
     const attempt = (this.verifyAttempts.get(key) ?? 0) + 1;
     this.verifyAttempts.set(key, attempt);
     this.d.requeueAfter(key, Math.min(VERIFY_RETRY_CAP_MS, VERIFY_RETRY_MS * 2 ** Math.min(attempt - 1, 20)));
@@ -308,8 +309,12 @@ export class GrantReconciler {
       .map(({ c }) => `${c.verb} pods${c.subresource ? '/' + c.subresource : ''} ${c.pod}`);
   }
 
-  /** Running ephemeral containers on the grant's pods once it ended; evicts them when asked to. */
-  private async lingeringFor(d: GrantDecision, grant: DebugGrant, log: Logger): Promise<LingeringContainer[]> {
+  /**
+   * The grant's record of lingering containers: those on its pods (by the one definition in
+   * reaper/lingering.ts) once it ended. The pod's reconciler flags each one (annotation, Event,
+   * audit line); the grant says so once more on its own object, so `kubectl describe dg` shows it.
+   */
+  private recordLingering(d: GrantDecision, grant: DebugGrant): LingeringContainer[] {
     const spec = d.spec;
     if (!spec) return [];
     const covered = coveredPods(this.d.grants.list(d.ref.namespace));
@@ -318,8 +323,8 @@ export class GrantReconciler {
     const result: LingeringContainer[] = previous.map((p) => ({ ...p }));
     for (const pod of this.d.pods.list(d.ref.namespace)) {
       const podName = pod.metadata?.name ?? '';
-      if (covered.has(podName) || !(d.pods.includes(podName) || selectorMatches(spec.podSelector, pod.metadata?.labels))) continue;
-      for (const r of runningEphemeralContainers(pod)) {
+      if (!(d.pods.includes(podName) || selectorMatches(spec.podSelector, pod.metadata?.labels))) continue;
+      for (const r of lingeringOn(pod, covered)) {
         if (!result.some((p) => p.pod === podName && p.container === r.container)) result.push({ pod: podName, container: r.container, image: r.image });
       }
     }
@@ -327,13 +332,12 @@ export class GrantReconciler {
     if (fresh.length > 0) {
       const what = fresh.map((l) => `${l.pod}/${l.container}`).join(', ');
       this.event(d.ref, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
-      this.auditLine(log, 'pod.lingering', d, 'LingeringEphemeralContainer', new Date(this.d.clock.now()), fresh.map((l) => l.pod));
     }
-    if (spec.onExpiry === 'Evict') await this.evict(d, result, log);
     return result;
   }
 
-  private async evict(d: GrantDecision, lingering: LingeringContainer[], log: Logger): Promise<void> {
+  /** onExpiry: Evict: evicts the pods with lingering containers (those with a controller to recreate them). */
+  private async evictLingeringPods(d: GrantDecision, lingering: LingeringContainer[], log: Logger): Promise<void> {
     for (const podName of new Set(lingering.filter((l) => !l.evictedAt).map((l) => l.pod))) {
       const pod = this.d.pods.get(podName, d.ref.namespace);
       if (!pod || pod.metadata?.deletionTimestamp) continue;
@@ -346,7 +350,7 @@ export class GrantReconciler {
       } catch (err) {
         // A PodDisruptionBudget refusing (429) is retried; the containers stay flagged meanwhile.
         log.warn({ pod: podName, err: apiMessage(err) }, 'eviction refused; will retry');
-        this.d.requeueAfter(grantKey(d.ref.namespace, d.ref.name), 5_000);
+        this.d.requeueAfter(objectKey(d.ref.namespace, d.ref.name), 5_000);
         continue;
       }
       const at = new Date(this.d.clock.now()).toISOString();
@@ -421,7 +425,7 @@ export class GrantReconciler {
   /** The grant is gone without our finalizer running (forced removal): take its access away anyway. */
   private async cleanUpOrphans(namespace: string, name: string): Promise<void> {
     const objName = rbacName(name);
-    await this.rbacLocks.run(grantKey(namespace, name), async () => {
+    await this.rbacLocks.run(objectKey(namespace, name), async () => {
       if (this.d.bindings.get(objName, namespace)) await deleteRoleBinding(this.d.urgentApi, namespace, objName);
       if (this.d.roles.get(objName, namespace)) await deleteRole(this.d.api, namespace, objName);
     });

@@ -2,10 +2,10 @@
 // startup scan, the overdue gauge and the reconcile. The record is the DebugGrantIndex's
 // active entry: it is written before any RBAC exists, so whatever fails afterwards (a status
 // write, the process), the deadline of every access that may exist is persisted there.
-import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import type { CachedRole, CachedRoleBinding } from '../kube/cached.ts';
 import type { ActiveGrantEntry, IndexContent } from '../api/grant-index.ts';
 import type { DebugGrant } from '../api/types.ts';
-import { grantKey } from './keys.ts';
+import { objectKey } from '../runtime/object-key.ts';
 
 /**
  * The earliest deadline on record for a grant name: its active index entry (whatever its uid:
@@ -23,11 +23,11 @@ export function recordedDeadline(index: IndexContent, name: string, grant: Debug
 export function keysDueBy(indexes: readonly { metadata: { namespace?: string }; active?: IndexContent['active'] }[], grants: readonly DebugGrant[], limit: number): Set<string> {
   const due = new Set<string>();
   for (const i of indexes) {
-    for (const e of i.active ?? []) if (Date.parse(e.expiresAt) <= limit) due.add(grantKey(i.metadata.namespace ?? '', e.grant));
+    for (const e of i.active ?? []) if (Date.parse(e.expiresAt) <= limit) due.add(objectKey(i.metadata.namespace ?? '', e.grant));
   }
   for (const g of grants) {
     const expiresAt = g.status?.phase === 'Active' ? g.status.expiresAt : undefined;
-    if (expiresAt && Date.parse(expiresAt) <= limit) due.add(grantKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
+    if (expiresAt && Date.parse(expiresAt) <= limit) due.add(objectKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
   }
   return due;
 }
@@ -44,7 +44,7 @@ export interface Predecessor {
  * index entry or a Role/RoleBinding it owns. Nothing but its deletion without our finalizer
  * leaves that behind, so it means "the previous grant ended", never "a new one may begin".
  */
-export function findPredecessor(index: IndexContent, name: string, uid: string, owned: readonly (V1Role | V1RoleBinding | undefined)[]): Predecessor | undefined {
+export function findPredecessor(index: IndexContent, name: string, uid: string, owned: readonly (CachedRole | CachedRoleBinding | undefined)[]): Predecessor | undefined {
   const entry = index.active.find((e) => e.grant === name && e.uid !== uid);
   if (entry) return { uid: entry.uid, expiresAt: entry.expiresAt, subject: entrySubject(entry) };
   for (const o of owned) {

@@ -53,13 +53,16 @@ export interface CachedPod {
   status?: { phase?: string; ephemeralContainerStatuses?: CachedEphemeralStatus[] };
 }
 
+/** Roles and RoleBindings keep their owner: one owned by another uid than the grant's is a predecessor's leftover. */
+type OwnedMeta = CachedMeta & { ownerReferences?: CachedOwnerReference[] };
+
 export interface CachedRole {
-  metadata?: CachedMeta;
+  metadata?: OwnedMeta;
   rules?: V1PolicyRule[];
 }
 
 export interface CachedRoleBinding {
-  metadata?: CachedMeta;
+  metadata?: OwnedMeta;
   roleRef: V1RoleRef;
   subjects?: RbacV1Subject[];
 }
@@ -97,6 +100,13 @@ function meta(raw: Json | undefined, withLabels: boolean): CachedMeta {
   return out;
 }
 
+function ownedMeta(o: Json | undefined): OwnedMeta {
+  const out: OwnedMeta = meta(o, true);
+  const owners = nonEmpty(asArray(asObject(o?.metadata)?.ownerReferences).map((r) => pick(asObject(r), ['apiVersion', 'kind', 'name', 'uid', 'controller']) as CachedOwnerReference));
+  if (owners) out.ownerReferences = owners;
+  return out;
+}
+
 function nonEmpty<T>(xs: T[]): T[] | undefined {
   return xs.length > 0 ? xs : undefined;
 }
@@ -116,9 +126,7 @@ export function cachedPod(raw: unknown): CachedPod {
   const m = asObject(o?.metadata);
   const spec = asObject(o?.spec);
   const status = asObject(o?.status);
-  const metadata: NonNullable<CachedPod['metadata']> = meta(o, true);
-  const owners = nonEmpty(asArray(m?.ownerReferences).map((r) => pick(asObject(r), ['apiVersion', 'kind', 'name', 'uid', 'controller']) as CachedOwnerReference));
-  if (owners) metadata.ownerReferences = owners;
+  const metadata: NonNullable<CachedPod['metadata']> = ownedMeta(o);
   const deletion = asString(m?.deletionTimestamp);
   if (deletion) metadata.deletionTimestamp = deletion;
 
@@ -138,12 +146,12 @@ export function cachedPod(raw: unknown): CachedPod {
 
 export function cachedRole(raw: unknown): CachedRole {
   const o = asObject(raw);
-  return { metadata: meta(o, true), rules: asArray(o?.rules) as V1PolicyRule[] };
+  return { metadata: ownedMeta(o), rules: asArray(o?.rules) as V1PolicyRule[] };
 }
 
 export function cachedRoleBinding(raw: unknown): CachedRoleBinding {
   const o = asObject(raw);
-  return { metadata: meta(o, true), roleRef: asObject(o?.roleRef) as unknown as V1RoleRef, subjects: asArray(o?.subjects) as RbacV1Subject[] };
+  return { metadata: ownedMeta(o), roleRef: asObject(o?.roleRef) as unknown as V1RoleRef, subjects: asArray(o?.subjects) as RbacV1Subject[] };
 }
 
 /** Grants keep spec and status whole (both small, both read); metadata loses what nothing reads. */

@@ -30,3 +30,17 @@ export function hasController(pod: CachedPod): boolean {
 export function coveredPods(grants: readonly DebugGrant[]): Set<string> {
   return new Set(grants.filter((g) => g.status?.phase === 'Active').flatMap((g) => g.status?.pods ?? []));
 }
+
+/**
+ * The one definition of lingering: ephemeral containers running on a pod no Active grant
+ * covers. The pod's reconciler flags them (annotation, Event, one audit line per container);
+ * an ended grant's status records those on its pods.
+ */
+export function lingeringOn(pod: CachedPod, covered: ReadonlySet<string>): RunningEphemeral[] {
+  return covered.has(pod.metadata?.name ?? '') ? [] : runningEphemeralContainers(pod);
+}
+
+/** Containers named in a lingering annotation value (what was flagged before). */
+export function flaggedContainers(annotation: string | null | undefined): Set<string> {
+  return new Set((annotation ?? '').split(',').filter(Boolean).map((pair) => pair.split('=')[0] ?? ''));
+}

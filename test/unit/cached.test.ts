@@ -73,9 +73,10 @@ describe('cached objects keep only what the operator reads', () => {
     });
   });
 
-  test('Roles, RoleBindings and indexes keep their content and identity only', () => {
-    const metadata = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, managedFields: [{}], ownerReferences: [{}], creationTimestamp: 'x' };
-    const kept = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' } };
+  test('Roles, RoleBindings and indexes keep their content, identity and (RBAC) owner only', () => {
+    const owner = { apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', name: 'g', uid: 'grant-uid', controller: true };
+    const metadata = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, managedFields: [{}], ownerReferences: [{ ...owner, blockOwnerDeletion: true }], creationTimestamp: 'x' };
+    const kept = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, ownerReferences: [owner] };
     const rules = [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: ['web-1'] }];
     expect(cachedRole({ metadata, rules })).toEqual({ metadata: kept, rules });
     const roleRef = { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'debuggrant-g' };

@@ -1,4 +1,4 @@
-import type { V1RoleBinding } from '@kubernetes/client-node';
+import type { CachedRoleBinding } from '../../src/kube/cached.ts';
 import type { ActiveGrantEntry, IndexContent } from '../../src/api/grant-index.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
 import { findPredecessor, keysDueBy, recordedDeadline } from '../../src/controller/records.ts';
@@ -40,7 +40,7 @@ describe('findPredecessor', () => {
   });
 
   test('RBAC owned by another uid, when the index lost the entry', () => {
-    const binding: V1RoleBinding = {
+    const binding: CachedRoleBinding = {
       metadata: { name: 'debuggrant-g', ownerReferences: [{ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', name: 'g', uid: 'uid-0' }] },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'debuggrant-g' }, subjects: [{ kind: 'User', name: 'alice' }],
     };

@@ -6,7 +6,7 @@ import type { KubeApi } from '../kube/client.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Clock } from '../runtime/clock.ts';
+import type { Clock } from './clock.ts';
 
 export interface Cache<T> {
   get(name: string, namespace?: string): T | undefined;

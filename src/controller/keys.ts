@@ -1,7 +1,0 @@
-// Work-queue keys are "namespace/name", as in client-go.
-export const grantKey = (namespace: string, name: string): string => `${namespace}/${name}`;
-
-export function splitKey(key: string): { namespace: string; name: string } {
-  const i = key.indexOf('/');
-  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
-}
