@@ -23,7 +23,10 @@ async function stop(): Promise<void> {
     say(`no control plane state in ${dir}`);
     return;
   }
-  const state = readState(dir) as PlaneState & { operatorPid?: number };
+  const state = readState(dir) as PlaneState & { operatorPid?: number; localPid?: number };
+  // A session still in the foreground stops everything itself, as on Ctrl-C; two cleanups
+  // at once would race over the same containers.
+  if (state.localPid && isAlive(state.localPid)) await stopPid(state.localPid, 60_000);
   if (state.operatorPid) await stopPid(state.operatorPid);
   const node = readNodeState(nodeDir);
   if (node) await stopNode(node);
@@ -70,14 +73,15 @@ async function start(): Promise<void> {
 
   say('starting the operator');
   const operator = await spawnOperator({ kubeconfig: state.kubeconfig, config: sampleConfig(), dir, name: 'operator' });
-  writeFileSync(stateFile(dir), JSON.stringify({ ...state, operatorPid: operator.pid }, null, 2), { mode: 0o600 });
+  writeFileSync(stateFile(dir), JSON.stringify({ ...state, operatorPid: operator.pid, localPid: process.pid }, null, 2), { mode: 0o600 });
   let stopping = false;
   const shutdown = (code: number): void => {
     // Ctrl-C stops the operator, whose exit would otherwise start a second, concurrent stop.
     if (stopping) return;
     stopping = true;
     say('stopping');
-    void operator.stop().then(stopAll).then(() => process.exit(code));
+    // Exit whatever the cleanup says: a failed step is reported, never a hung terminal.
+    void operator.stop().then(stopAll).catch((err: unknown) => { say(`stopping failed: ${String(err)}`); }).finally(() => process.exit(code));
   };
   process.once('SIGINT', () => { shutdown(0); });
   process.once('SIGTERM', () => { shutdown(0); });
@@ -123,7 +127,7 @@ async function start(): Promise<void> {
     shutdown(1);
   });
   setInterval(() => {
-    if (!isAlive(state.pids.apiserver) || !isAlive(state.pids.etcd)) {
+    if (!stopping && (!isAlive(state.pids.apiserver) || !isAlive(state.pids.etcd))) {
       say(`a control-plane process died; see ${state.dir}/*.log`);
       shutdown(1);
     }

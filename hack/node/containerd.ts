@@ -69,7 +69,7 @@ export async function waitForContainerd(layout: NodeLayout, containerd: Started)
 
 /** `ctr` against this run's containerd, in the namespace the CRI plugin uses. */
 export async function ctr(layout: NodeLayout, args: string[]): Promise<string> {
-  const { stdout } = await run('ctr', ['--address', layout.containerdSocket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const { stdout } = await run('ctr', ['--address', layout.containerdSocket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8', timeout: 20_000 });
   return stdout;
 }
 
