@@ -7,7 +7,7 @@ import { splitKey } from '../runtime/object-key.ts';
 import { setLingeringAnnotation } from '../kube/pods.ts';
 import { audit } from '../log.ts';
 import { apiMessage } from '../runtime/errors.ts';
-import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn } from './lingering.ts';
+import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn, runningEphemeralContainers } from './lingering.ts';
 
 export class LingeringReconciler {
   private readonly d: ReconcilerContext;
@@ -23,6 +23,7 @@ export class LingeringReconciler {
     const lingering = pod ? lingeringOn(pod, coveredPods(this.d.grants.list(namespace))) : [];
     this.count(key, lingering.length);
     if (!pod) return;
+    this.d.log.debug({ kind: 'Pod', namespace, name, running: runningEphemeralContainers(pod).length, lingering: lingering.length }, 'lingering checked');
     const want = lingeringAnnotation(lingering);
     const have = pod.metadata?.annotations?.[LINGERING_ANNOTATION] ?? null;
     if (want === have) return;

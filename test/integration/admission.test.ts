@@ -82,7 +82,12 @@ describe('admission policies', () => {
     });
 
     test('carol with the sysadmin profile: privileged, on a hostPID pod, mounting a volume', async () => {
-      await addEphemeralContainer('carol', ns, 'host-1', debugContainer(name(), SYS_IMAGE, 'sysadmin', { volumeMounts: [{ name: 'data', mountPath: '/data' }] }));
+      const container = name();
+      const p = await addEphemeralContainer('carol', ns, 'host-1', debugContainer(container, SYS_IMAGE, 'sysadmin', { volumeMounts: [{ name: 'data', mountPath: '/data' }] }));
+      // Admitted as sent: privileged, with the volume mount (nothing stripped on the way).
+      expect(p.spec?.ephemeralContainers?.find((c) => c.name === container)).toMatchObject({
+        image: SYS_IMAGE, securityContext: { privileged: true }, volumeMounts: [{ name: 'data', mountPath: '/data' }],
+      });
     });
 
     test('an operator restart does not matter: the API server keeps enforcing while it is down', async () => {

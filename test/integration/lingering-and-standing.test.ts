@@ -45,8 +45,9 @@ describe('lingering ephemeral containers and standing access', () => {
     await eventually(() => getGrant(ns, 'shop-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
     await addDebugContainer(ns, 'bare-1', 'debugger-1');
     await kubeletReportsRunning(ns, 'bare-1', 'debugger-1');
-    // Covered by an active grant: not flagged yet.
-    await new Promise((r) => setTimeout(r, 300));
+    // Covered by an active grant: once the operator has looked at the running container, it is not flagged.
+    const looked = await eventually(() => Promise.resolve(op.lines.find((l) => l.msg === 'lingering checked' && l.name === 'bare-1' && l.running === 1)), Boolean);
+    expect(looked?.lingering).toBe(0);
     const before = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' });
     expect(before.metadata?.annotations?.[LINGERING_ANNOTATION]).toBeUndefined();
 
