@@ -1,0 +1,65 @@
+// npm run trials -- --count N: crash trials against the real local control plane. Each
+// trial creates grants, kills the operator process (SIGKILL) at a random moment of their
+// lifecycles and starts it again after a random delay; SubjectAccessReview from outside is
+// the judge (test/support/crash-trial.ts says what counts as a failure). Prints a table.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureBinaries } from '../hack/controlplane/binaries.ts';
+import { installCrds } from '../hack/controlplane/install.ts';
+import { startControlPlane, stopControlPlane } from '../hack/controlplane/plane.ts';
+import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
+import { crashTrial, summarizeTrials, type TrialResult, type TrialSetup } from '../test/support/crash-trial.ts';
+import { APPROVED_REGISTRY } from '../test/support/policy.ts';
+import { adminApi } from './cluster.ts';
+import { ms, table } from './stats.ts';
+
+const say = (m: string): void => { process.stderr.write(`[trials ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { count: { type: 'string', default: '20' }, grants: { type: 'string', default: '3' } } });
+  const count = Number(values.count);
+  process.once('SIGINT', () => { process.exit(130); });
+  const dir = mkdtempSync(join(tmpdir(), 'debuggrant-trials-'));
+  const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
+  let operator: OperatorProcess | undefined;
+  try {
+    installCrds(state);
+    const api = adminApi(state);
+    const namespace = 'trials';
+    await api.core.createNamespace({ body: { metadata: { name: namespace } } });
+    await api.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
+    await api.core.createNamespacedPod({ namespace, body: { metadata: { name: 'api-1', labels: { app: 'checkout' } }, spec: { containers: [{ name: 'app', image: `${APPROVED_REGISTRY}app@sha256:${'a'.repeat(64)}` }] } } });
+    let restarts = 0;
+    const setup: TrialSetup = {
+      api, creator: api, namespace, pod: 'api-1', grants: Number(values.grants),
+      spawn: () => spawnOperator({
+        kubeconfig: state.kubeconfig, dir, name: `operator-${String(restarts++)}`,
+        config: { approvedRegistries: [APPROVED_REGISTRY], namespaces: [namespace], revocationSettle: '2s' }, env: { LOG_LEVEL: 'info' },
+      }),
+    };
+    operator = await setup.spawn();
+    await operator.waitUntilReady();
+    const results: TrialResult[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = await crashTrial(setup, operator);
+      operator = r.operator;
+      results.push(r);
+      say(`trial ${String(i + 1)}/${String(count)}: killed after ${String(r.killAfterMs)} ms, restarted after ${String(r.restartDelayMs)} ms; lateness ${r.grants.map((g) => ms(g.latenessMs ?? 0)).join(', ')}${r.failures.length > 0 ? `; FAILED: ${r.failures.join('; ')}` : ''}`);
+    }
+    const s = summarizeTrials(results);
+    process.stdout.write(`\n${table(['trials', 'grants', 'lateness p50', 'p99', 'max', 'failures'], [[String(s.trials), String(s.lateness.n), ms(s.lateness.p50), ms(s.lateness.p99), ms(s.lateness.max), String(s.failures)]])}\n`);
+    for (const r of results) for (const f of r.failures) process.stdout.write(`  failure: ${f}\n`);
+    process.exitCode = s.failures > 0 ? 1 : 0;
+  } finally {
+    await operator?.stop();
+    await stopControlPlane(state);
+    say(`logs in ${dir}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  say(err instanceof Error ? err.stack ?? err.message : String(err));
+  process.exit(1);
+});
