@@ -11,14 +11,14 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
-COPY hack/bundle.ts hack/with-node.sh hack/ensure-node.sh hack/lib.sh ./hack/
+COPY hack/bundle.ts hack/third-party-licenses.ts hack/with-node.sh hack/ensure-node.sh hack/lib.sh ./hack/
 COPY src ./src
-RUN npm run bundle
+RUN npm run bundle && node hack/third-party-licenses.ts
 
 FROM gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a
 WORKDIR /app
 ENV NODE_ENV=production
-COPY --from=build /app/dist/operator.mjs /app/dist/operator.mjs.LEGAL.txt ./
+COPY --from=build /app/dist/operator.mjs /app/dist/operator.mjs.LEGAL.txt /app/dist/THIRD_PARTY_LICENSES.txt ./
 COPY LICENSE ./
 USER 65532:65532
 EXPOSE 8443 8081

@@ -17,12 +17,13 @@ trap 'rm -rf "$work"' EXIT
 # The build stage: what the Dockerfile COPYs, nothing else.
 mkdir -p "$work/build/hack" "$work/image"
 cp "$REPO_DIR"/package.json "$REPO_DIR"/package-lock.json "$REPO_DIR"/tsconfig.json "$work/build/"
-cp "$REPO_DIR"/hack/{bundle.ts,with-node.sh,ensure-node.sh,lib.sh} "$work/build/hack/"
+cp "$REPO_DIR"/hack/{bundle.ts,third-party-licenses.ts,with-node.sh,ensure-node.sh,lib.sh} "$work/build/hack/"
 cp -r "$REPO_DIR/src" "$work/build/src"
 cd "$work/build"
 log "image build check in $work: npm ci, npm run bundle"
 npm ci --no-audit --no-fund --ignore-scripts >/dev/null
 npm run bundle >/dev/null
+node hack/third-party-licenses.ts
 # The runtime stage: the files the Dockerfile copies into /app, alone.
 runtime_files="$(sed -n 's|^COPY --from=build \(.*\) \./$|\1|p' "$REPO_DIR/Dockerfile")"
 [[ -n "$runtime_files" ]] || { log "cannot read the runtime stage's COPY --from=build line from the Dockerfile"; exit 1; }

@@ -24,9 +24,9 @@ describe('Dockerfile', () => {
   });
 
   test('the runtime stage gets the bundle (npm run bundle) and its licences, nothing else from the build', () => {
-    expect(dockerfile).toMatch(/\nRUN npm run bundle\n/);
+    expect(dockerfile).toMatch(/\nRUN npm run bundle && node hack\/third-party-licenses\.ts\n/);
     const copies = instructions.filter((l) => l.startsWith('COPY --from=build'));
-    expect(copies).toEqual(['COPY --from=build /app/dist/operator.mjs /app/dist/operator.mjs.LEGAL.txt ./']);
+    expect(copies).toEqual(['COPY --from=build /app/dist/operator.mjs /app/dist/operator.mjs.LEGAL.txt /app/dist/THIRD_PARTY_LICENSES.txt ./']);
     // Every file the build stage needs is let through .dockerignore.
     const ignore = readFileSync(new URL('../../.dockerignore', import.meta.url), 'utf8');
     const hackFiles = /COPY (hack\/\S+(?: hack\/\S+)*) \.\/hack\//.exec(dockerfile)?.[1]?.split(' ') ?? [];
