@@ -1,13 +1,17 @@
 // npm run bench -- cache: what the operator's in-memory state costs, without a cluster.
 // Heap per cached pod (the whole object minus managedFields, as before, against the kept
-// fields of src/kube/cached.ts), and the time to drain 50,000 keys from the work queue.
+// fields of src/kube/cached.ts), the time to drain 50,000 keys from the work queue, and
+// the resident memory a process has once it loaded Node, client-node, or all operator modules.
 // Heap figures are live objects only: a full GC runs before each reading.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { cachedPod } from '../src/kube/cached.ts';
 import { systemClock } from '../src/runtime/clock.ts';
 import { WorkQueue } from '../src/runtime/work-queue.ts';
 import { realisticPodSpec, runningStatus } from '../test/support/pods.ts';
+import { REPO_ROOT } from '../hack/controlplane/install.ts';
 import { IMAGE } from './cluster.ts';
 import { table } from './stats.ts';
 
@@ -54,6 +58,13 @@ async function drainMs(): Promise<number> {
   return performance.now() - t0;
 }
 
+/** VmRSS (MB) of a fresh Node process once it has imported `modules` (nothing else running). */
+function rssAfterImport(modules: string[]): number {
+  const script = `${modules.map((m) => `await import(${JSON.stringify(m)});`).join(' ')} await new Promise((r) => setTimeout(r, 300));
+    const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); process.stdout.write(/VmRSS:\\s+(\\d+)/.exec(s)[1]);`;
+  return Number(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, encoding: 'utf8' })) / 1024;
+}
+
 export async function benchCacheCost(): Promise<void> {
   const whole = heapPerPod((raw) => {
     const o = raw as { metadata: { managedFields?: unknown } };
@@ -62,8 +73,15 @@ export async function benchCacheCost(): Promise<void> {
   });
   const slim = heapPerPod(cachedPod);
   const drain = await drainMs();
+  const imports: [string, string[]][] = [
+    ['Node.js alone', []],
+    ['@kubernetes/client-node', ['@kubernetes/client-node']],
+    ['zod, pino, prom-client, luxon', ['zod', 'pino', 'prom-client', 'luxon']],
+    ['every operator module, from TypeScript sources', [join(REPO_ROOT, 'src/operator.ts')]],
+  ];
+  const rss = imports.map(([what, modules]) => [what, `${rssAfterImport(modules).toFixed(0)} MB`]);
   process.stdout.write(`\n${table(['what', `${String(PODS)} pods in the cache`, 'per pod'], [
     ['whole pod, managedFields trimmed (before)', `${whole.totalMb.toFixed(1)} MB`, `${whole.bytesPerPod.toFixed(0)} B`],
     ['kept fields only (src/kube/cached.ts)', `${slim.totalMb.toFixed(1)} MB`, `${slim.bytesPerPod.toFixed(0)} B`],
-  ])}\n\nwork queue: ${String(KEYS)} keys drained in ${drain.toFixed(0)} ms\n`);
+  ])}\n\nwork queue: ${String(KEYS)} keys drained in ${drain.toFixed(0)} ms\n\n${table(['a fresh process that loaded', 'RSS'], rss)}\n`);
 }

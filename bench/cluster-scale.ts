@@ -15,6 +15,7 @@ import { startControlPlane, stopControlPlane } from '../hack/controlplane/plane.
 import { spawnOperator } from '../hack/operator-process.ts';
 import { rbacName } from '../src/api/names.ts';
 import { mergePatch, type KubeApi } from '../src/kube/client.ts';
+import { httpStatus } from '../src/runtime/errors.ts';
 import { Semaphore } from '../src/runtime/semaphore.ts';
 import { realisticPodSpec, runningStatus } from '../test/support/pods.ts';
 import { IMAGE, adminApi, createGrant, operatorHeap, operatorSettled, prepareNamespaces, processUsage, watchBindings } from './cluster.ts';
@@ -30,8 +31,9 @@ const APPS = 5;
 interface Variant { label: string; entry: string; nodeArgs: string[] }
 /** BENCH_VARIANTS: `label=entry [node flags…]`, comma-separated; the first one also activates the grants and runs the churn. */
 const VARIANTS: Variant[] = (process.env.BENCH_VARIANTS ?? 'sources=src/main.ts').split(',').map((v) => {
-  const [label = '', rest = ''] = v.split('=');
-  const [entry = '', ...nodeArgs] = rest.trim().split(/\s+/);
+  const at = v.indexOf('=');
+  const [entry = '', ...nodeArgs] = v.slice(at + 1).trim().split(/\s+/);
+  const label = v.slice(0, at);
   return { label, entry: join(REPO_ROOT, entry), nodeArgs };
 });
 const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
@@ -54,16 +56,34 @@ function podPlace(i: number, namespaces: string[]): { namespace: string; name: s
   return { namespace, name: `pod-${String(k).padStart(4, '0')}`, app: `svc-${String(k % APPS)}` };
 }
 
+/** On a loaded machine a write can time out; both writes here are safe to repeat. */
+async function retried<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+  }
+}
+
 async function addPods(api: KubeApi, namespaces: string[], from: number, to: number): Promise<void> {
-  const limit = new Semaphore(48);
+  const limit = new Semaphore(24);
   const started = Date.now();
   let done = 0;
   await Promise.all(Array.from({ length: to - from }, (_, j) => limit.run(async () => {
     const i = from + j;
     const p = podPlace(i, namespaces);
-    await api.core.createNamespacedPod({ namespace: p.namespace, body: realisticPodSpec(p.name, { app: p.app }, IMAGE) });
+    await retried(async () => {
+      try {
+        await api.core.createNamespacedPod({ namespace: p.namespace, body: realisticPodSpec(p.name, { app: p.app }, IMAGE) });
+      } catch (err) {
+        if (httpStatus(err) !== 409) throw err; // created by an attempt that timed out
+      }
+    });
     // As a kubelet reports it: through the status subresource.
-    await api.core.patchNamespacedPodStatus({ namespace: p.namespace, name: p.name, body: { status: runningStatus(i, IMAGE) } }, mergePatch);
+    await retried(() => api.core.patchNamespacedPodStatus({ namespace: p.namespace, name: p.name, body: { status: runningStatus(i, IMAGE) } }, mergePatch));
     if (++done % 5000 === 0) say(`  ${String(from + done)} pods (${String(Math.round(done / ((Date.now() - started) / 1000)))}/s)`);
   })));
 }
@@ -128,7 +148,7 @@ export async function benchCluster(): Promise<void> {
   const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
   try {
     installCrds(state);
-    const api = adminApi(state);
+    const api = adminApi(state, 60_000);
     say(`preparing ${String(NAMESPACES)} namespaces`);
     const namespaces = await prepareNamespaces(api, NAMESPACES);
 
@@ -140,12 +160,14 @@ export async function benchCluster(): Promise<void> {
     await createGrant(api, idleGrant);
     const idle: StartResult[] = [];
     for (const v of VARIANTS) {
-      idle.push(await coldStart(v, NAMESPACES, dir, state.kubeconfig));
+      const r = await coldStart(v, NAMESPACES, dir, state.kubeconfig);
+      say(`  idle ${v.label}: ready ${r.readyMs === undefined ? 'never' : ms(r.readyMs)}, RSS ${r.steadyRssMb?.toFixed(0) ?? '-'} MB`);
+      idle.push(r);
       await idleBound;
     }
 
     const results: StartResult[] = [];
-    let churnResult: { isolated: Summary; updatesPerS: number; cpuPercent: number; rssMb: number } | undefined;
+    let churnResult: ChurnResult | undefined;
     let pods = 0;
     for (const [s, step] of STEPS.entries()) {
       say(`adding pods ${String(pods)} → ${String(step)}`);
@@ -173,6 +195,7 @@ export async function benchCluster(): Promise<void> {
         const r = await coldStart(v, pods, dir, state.kubeconfig);
         say(`  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB`);
         results.push(r);
+        save(started, idle, results, undefined); // a long run stopped early keeps what it measured
       }
     }
 
@@ -203,14 +226,7 @@ export async function benchCluster(): Promise<void> {
     }
     await watch.stop();
 
-    const report = {
-      when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', node: process.version },
-      settings: { steps: STEPS, namespaces: NAMESPACES, grants: GRANTS, churnPerS: CHURN_PER_S, churnSeconds: CHURN_SECONDS },
-      idle, starts: results, churn: churnResult,
-    };
-    mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(join(REPO_ROOT, 'bench/results/cluster.json'), JSON.stringify(report, null, 2));
+    const report = save(started, idle, results, churnResult);
     process.stdout.write(`\n${render(report)}\n\nJSON: bench/results/cluster.json (${String(report.durationSeconds)} s)\n`);
   } finally {
     await stopControlPlane(state);
@@ -218,7 +234,21 @@ export async function benchCluster(): Promise<void> {
   }
 }
 
-function render(r: { idle: StartResult[]; starts: StartResult[]; churn?: { isolated: Summary; updatesPerS: number; cpuPercent: number; rssMb: number } }): string {
+type ChurnResult = { isolated: Summary; updatesPerS: number; cpuPercent: number; rssMb: number };
+
+function save(started: number, idle: StartResult[], starts: StartResult[], churn: ChurnResult | undefined) {
+  const report = {
+    when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', node: process.version },
+    settings: { steps: STEPS, namespaces: NAMESPACES, grants: GRANTS, churnPerS: CHURN_PER_S, churnSeconds: CHURN_SECONDS, variants: VARIANTS },
+    idle, starts, churn,
+  };
+  mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(REPO_ROOT, 'bench/results/cluster.json'), JSON.stringify(report, null, 2));
+  return report;
+}
+
+function render(r: { idle: StartResult[]; starts: StartResult[]; churn?: ChurnResult | undefined }): string {
   const mb = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(0)} MB`);
   const row = (x: StartResult, what: string): string[] => [
     what, x.variant, x.readyMs === undefined ? `not ready (${(x.failed ?? '').slice(0, 40)})` : ms(x.readyMs), mb(x.peakRssMb), mb(x.steadyRssMb), mb(x.heapUsedMb), `${x.startCpuSeconds.toFixed(1)} s`,

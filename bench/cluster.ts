@@ -15,11 +15,12 @@ import { Semaphore } from '../src/runtime/semaphore.ts';
 export const IMAGE = `registry.example.com/debug/netshoot@sha256:${'e'.repeat(64)}`;
 export const POD = 'target';
 
-export function adminApi(state: PlaneState): KubeApi {
+/** `requestMs`: the harness's own request timeout (longer when it loads the API server on purpose). */
+export function adminApi(state: PlaneState, requestMs?: number): KubeApi {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(state.kubeconfig);
   kc.setCurrentContext('admin');
-  return fromKubeConfig(kc);
+  return fromKubeConfig(kc, requestMs ? { timeouts: { requestMs, revocationMs: requestMs } } : {});
 }
 
 const sarLimit = new Semaphore(64);
