@@ -142,30 +142,38 @@ describe('the deadline holds whatever fails', () => {
   });
 
   test('an RBAC write in flight at the deadline lands before the deadline\'s delete, and none is sent at or after it', async () => {
-    const notAfter = Date.now() + 3000;
+    const notAfter = Date.now() + 8000;
     const calls: ApiCall[] = [];
     const bindingName = rbacName('in-flight');
-    // The first RoleBinding apply is held on the wire until 400 ms past the deadline.
-    let held = false;
+    // Once armed, the next RoleBinding apply (the repair of a hand edit) is held on the wire until 400 ms past the deadline.
+    let armed = false;
     const holdApply: ApiFault = {
-      operation: 'patchNamespacedRoleBinding', when: (p) => p.name === bindingName && !held,
-      before: async () => { held = true; await sleep(notAfter + 400 - Date.now()); },
+      operation: 'patchNamespacedRoleBinding', when: (p) => p.name === bindingName && armed,
+      before: async () => { armed = false; await sleep(notAfter + 400 - Date.now()); },
     };
     const op = await startTestOperator([ns], {}, { wrapApi: (api) => withFaults(api, [holdApply], calls) });
     try {
       await createGrant(ns, 'in-flight', grantSpec({ ttl: '1h', notAfter: new Date(notAfter).toISOString() }));
+      await eventually(() => getGrant(ns, 'in-flight'), isReady);
+      // A hand edit shortly before the deadline: the operator's repair is the write in flight at it.
+      await sleep(notAfter - 2500 - Date.now());
+      armed = true;
+      const rbac = admin().rbac;
+      const binding = await rbac.readNamespacedRoleBinding({ namespace: ns, name: bindingName });
+      await rbac.replaceNamespacedRoleBinding({ namespace: ns, name: bindingName, body: { ...binding, subjects: [...(binding.subjects ?? []), { kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] } });
+
       const g = await eventually(() => getGrant(ns, 'in-flight'), (x) => x?.status?.conditions?.some((c) => c.type === 'RevocationVerified') === true, 20_000);
       expect(g?.status?.phase).toBe('Expired');
       expect(await canDebug(ns)).toBe(false);
-      expect(await allRbac(ns)).toEqual([]);
+      await eventually(() => allRbac(ns), (r) => r.length === 0);
 
       const forBinding = calls.filter((c) => c.params.name === bindingName);
-      const apply = forBinding.find((c) => c.operation === 'patchNamespacedRoleBinding');
-      expect(apply?.doneAt).toBeGreaterThan(notAfter); // it was in flight at the deadline
+      const held = forBinding.find((c) => c.operation === 'patchNamespacedRoleBinding' && (c.doneAt ?? 0) > notAfter);
+      expect(held?.calledAt).toBeLessThan(notAfter); // sent before the deadline, in flight at it
       const deletes = forBinding.filter((c) => c.operation === 'deleteNamespacedRoleBinding');
       expect(deletes.length).toBeGreaterThan(0);
       // Never interleaved: every delete was sent after the in-flight apply returned.
-      for (const d of deletes) expect(d.calledAt).toBeGreaterThanOrEqual(apply?.doneAt ?? Infinity);
+      for (const d of deletes) expect(d.calledAt).toBeGreaterThanOrEqual(held?.doneAt ?? Infinity);
       // Planned against the clock: no Role or RoleBinding write was sent at or after the deadline.
       const writes = calls.filter((c) => (c.operation === 'patchNamespacedRoleBinding' || c.operation === 'patchNamespacedRole') && c.params.name === bindingName);
       for (const w of writes) expect(w.calledAt).toBeLessThan(notAfter);
