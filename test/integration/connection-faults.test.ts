@@ -73,4 +73,30 @@ describe('connection faults between the operator and the API server', () => {
     await eventually(() => getGrant(ns, 'reset'), (g) => g?.status?.phase === 'Expired', 30_000);
     expect(await rbacFor(ns, 'reset')).toEqual({ role: false, binding: false });
   });
+
+  test('an outage across the deadline: not ready meanwhile, ready and revoked within 5 s of the return', async () => {
+    op = await startTestOperator([ns], {}, { kubeConfig: throughProxy(kubeConfigFor('admin'), proxy) });
+    const operator = op.operator;
+    await createGrant(ns, 'outage', grantSpec({ ttl: '3s' }));
+    const active = await eventually(() => getGrant(ns, 'outage'), isReady);
+    const expiresAt = Date.parse(active?.status?.expiresAt ?? '');
+
+    // The API server is unreachable from 1 s before the deadline for 8 s (30 s in trials).
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() - 1000)));
+    await proxy.refuse(true);
+    const outageMs = 8000;
+    await eventually(() => Promise.resolve(operator.ready), (ready) => !ready, outageMs - 1000);
+    expect(await canDebug(ns)).toBe(true); // nobody could revoke it meanwhile
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - 1000 + outageMs - Date.now())));
+    await proxy.refuse(false);
+    const back = Date.now();
+
+    const revoked = (await accessEndedAt(ns)) - back;
+    await eventually(() => Promise.resolve(operator.ready), Boolean, 15_000);
+    const ready = Date.now() - back;
+    process.stderr.write(`[faults] ${String(outageMs)} ms outage across the deadline: access ended ${String(revoked)} ms and /readyz true ${String(ready)} ms after the API server answered again\n`);
+    expect(revoked).toBeLessThan(5000);
+    expect(ready).toBeLessThan(5000);
+    await eventually(() => getGrant(ns, 'outage'), (g) => g?.status?.phase === 'Expired', 30_000);
+  });
 });

@@ -50,10 +50,12 @@ export class FaultProxy {
     this.mode = mode;
   }
 
-  /** Stops listening (connects are refused, ECONNREFUSED) or listens again on the same port. */
+  /** Stops listening and cuts every live connection (connects are refused: ECONNREFUSED), or listens again on the same port. */
   async refuse(refusing: boolean): Promise<void> {
     if (refusing) {
-      await new Promise<void>((resolve) => { this.server.close(() => { resolve(); }); });
+      const closed = new Promise<void>((resolve) => { this.server.close(() => { resolve(); }); });
+      this.cutAll();
+      await closed;
       return;
     }
     this.server = createServer((socket) => { this.accept(socket); });
