@@ -157,18 +157,23 @@ describe('informers against the real API server', () => {
     try {
       void manager.start();
       await waitFor(() => lines.some((l) => l.level === 50));
-      const error = lines.find((l) => l.level === 50 && l.informer === `pods@${namespace}`) ?? lines.find((l) => l.level === 50);
+      // The deadline revoker's informers (grants, indexes, RoleBindings) start first, in every replica.
+      const error = lines.find((l) => l.level === 50 && l.informer === `debuggrants@${namespace}`);
       expect(error).toMatchObject({ server: dead });
       expect(String(error?.msg)).toContain(`connection refused (${dead})`);
       expect(JSON.stringify(error)).not.toContain('    at ');
-      const res = await fetch(`http://127.0.0.1:${String((server.address() as AddressInfo).port)}/readyz`);
-      const body = await res.text();
-      expect(res.status).toBe(503);
-      expect(body).toContain(`pods@${namespace}: connection refused (${dead})`);
-      expect(body).toContain(`debuggrants@${namespace}: connection refused`);
+      // Every informer reports its own failure once its first attempt failed.
+      const readyz = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/readyz`;
+      const want = [`debuggrants@${namespace}: connection refused (${dead})`, `rolebindings@${namespace}: connection refused (${dead})`];
+      const { status, body } = await eventually(async () => {
+        const res = await fetch(readyz);
+        return { status: res.status, body: await res.text() };
+      }, (r) => want.every((w) => r.body.includes(w)), 20_000);
+      expect(status).toBe(503);
+      expect(body.startsWith('not ready:\n')).toBe(true);
       // Rate-limited: a few seconds of retries (every ≤ 2 s) give one line per informer, not one per attempt.
       await new Promise((r) => setTimeout(r, 4000));
-      const perInformer = lines.filter((l) => l.level === 50 && l.informer === `pods@${namespace}`);
+      const perInformer = lines.filter((l) => l.level === 50 && l.informer === `debuggrants@${namespace}`);
       expect(perInformer).toHaveLength(1);
     } finally {
       server.close();
