@@ -75,11 +75,13 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
     afterAll(async () => { await operator.stop(); });
 
     test('its RBAC covers activation, verification, expiry, lingering flags and eviction', async () => {
-      await createGrant(ns, 'cart', grantSpec({ ttl: '3s', onExpiry: 'Evict', podSelector: { matchLabels: { app: 'cart' } } }));
+      // Long enough that the debug container goes in before the deadline on a loaded machine
+      // (the admission policy refuses it by the API server's clock after that).
+      await createGrant(ns, 'cart', grantSpec({ ttl: '10s', onExpiry: 'Evict', podSelector: { matchLabels: { app: 'cart' } } }));
       await eventually(() => getGrant(ns, 'cart'), isReady);
       await addEphemeralContainer('alice', ns, 'cart-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
       await writePodStatus(ns, 'cart-1', { ephemeralContainerStatuses: [{ name: 'dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } }] });
-      const ended = await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined, 20_000);
+      const ended = await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined, 40_000);
       expect(ended?.status?.conditions?.find((c) => c.type === 'RevocationVerified')?.status).toBe('True');
       await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'cart-1' }).then(() => true, () => false), (exists) => !exists);
       const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } }) as unknown as { ended?: { grant: string }[] };
