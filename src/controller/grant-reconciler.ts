@@ -145,7 +145,10 @@ export class GrantReconciler {
    * The deadline's fast path: delete the RoleBinding of a grant whose recorded deadline has
    * passed, nothing else, in the urgent lane. Always safe (past its deadline a grant may hold
    * no access); the full reconcile that follows does the rest. It waits for an RBAC write of
-   * the same grant already in flight, so that write can never land after this delete.
+   * the same grant already in flight, so that write can never land after this delete; those
+   * writes give up at the deadline, so the wait ends there. (One given up while its bytes were
+   * still stuck in the network could reach the server later: the RoleBinding's watch event
+   * then reconciles the ended grant, which deletes it again.)
    */
   async revokeAtDeadline(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
@@ -207,18 +210,28 @@ export class GrantReconciler {
       const { namespace, name } = d.ref;
       const objName = rbacName(name);
       if (!d.rbac) return await this.removeRbac(key, d, previousPhase) ? 'changed' : 'unchanged';
+      const deadline = d.deadline?.getTime() ?? now.getTime();
       // Refused at the moment of sending (also after waiting behind revocations) from the deadline on.
-      const api = this.d.apiUntil(d.deadline?.getTime() ?? now.getTime());
+      const api = this.d.apiUntil(deadline);
+      // And given up at the deadline: a write stalled on the wire would otherwise hold this
+      // lock, and so the deadline's delete, for the whole request timeout.
+      const notPast = api.kc.until(deadline, () => this.d.clock.now());
       // The Role first: RBAC's escalation check resolves the Role a new binding refers to,
       // and refuses the binding (to anyone without `bind`) while the Role does not exist.
       let changed = false;
-      if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
-        await applyRole(api, d.rbac.role);
-        changed = true;
-      }
-      if (!bindingMatches(this.d.bindings.get(objName, namespace), d.rbac.binding)) {
-        await applyRoleBinding(api, d.rbac.binding);
-        changed = true;
+      try {
+        if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
+          await applyRole(api, d.rbac.role, notPast);
+          changed = true;
+        }
+        if (!bindingMatches(this.d.bindings.get(objName, namespace), d.rbac.binding)) {
+          await applyRoleBinding(api, d.rbac.binding, notPast);
+          changed = true;
+        }
+      } catch (err) {
+        // Failed at or after the deadline (timed out there, most likely): the grant ends now, decide again.
+        if (this.d.clock.now() >= deadline && !(err instanceof DeadlinePassedError)) throw new DeadlinePassedError(deadline, { cause: err });
+        throw err;
       }
       return changed ? 'changed' : 'unchanged';
     });

@@ -66,4 +66,5 @@ function pooled(kc: k8s.KubeConfig): PooledKubeConfig {
 
 export const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 export const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
-export const applyPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+/** Server-side apply, with any other per-call options (a timeout). */
+export const applyPatch = (options?: k8s.ConfigurationOptions): k8s.ConfigurationOptions => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply, options);

@@ -77,6 +77,14 @@ export class PooledKubeConfig extends KubeConfig {
     return { httpApi: this.timedHttp(() => timeoutMs) };
   }
 
+  /**
+   * Per-call options for a request that must not outlive `deadline` (epoch ms): its timeout is
+   * min(request timeout, deadline − now), taken when it is sent (after any wait for its turn).
+   */
+  until(deadline: number, now: () => number): ConfigurationOptions {
+    return { httpApi: this.timedHttp(() => Math.max(1, Math.min(this.timeouts.requestMs, deadline - now()))) };
+  }
+
   private timedHttp(timeoutMs: () => number): HttpLibrary {
     return wrapHttpLibrary({ send: (request) => this.send(request, timeoutMs()) });
   }

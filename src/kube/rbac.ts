@@ -1,18 +1,19 @@
 // Creates, repairs and removes a grant's Role and RoleBinding. Server-side apply with
 // force: the operator owns these objects outright, so hand edits are overwritten.
-import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import type { ConfigurationOptions, V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../api/names.ts';
 import { httpStatus, isNotFound } from '../runtime/errors.ts';
 import { applyPatch, type KubeApi } from './client.ts';
 
-export async function applyRole(api: KubeApi, role: V1Role): Promise<void> {
+/** `options`: per-call request options (e.g. `api.kc.until(deadline, now)`), merged with the apply content type. */
+export async function applyRole(api: KubeApi, role: V1Role, options?: ConfigurationOptions): Promise<void> {
   const { name = '', namespace = '' } = role.metadata ?? {};
-  await api.rbac.patchNamespacedRole({ name, namespace, body: role, fieldManager: FIELD_MANAGER, force: true }, applyPatch);
+  await api.rbac.patchNamespacedRole({ name, namespace, body: role, fieldManager: FIELD_MANAGER, force: true }, applyPatch(options));
 }
 
-export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding): Promise<void> {
+export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, options?: ConfigurationOptions): Promise<void> {
   const { name = '', namespace = '' } = binding.metadata ?? {};
-  const apply = () => api.rbac.patchNamespacedRoleBinding({ name, namespace, body: binding, fieldManager: FIELD_MANAGER, force: true }, applyPatch);
+  const apply = () => api.rbac.patchNamespacedRoleBinding({ name, namespace, body: binding, fieldManager: FIELD_MANAGER, force: true }, applyPatch(options));
   try {
     await apply();
   } catch (err) {

@@ -8,10 +8,10 @@ import { wrapCalls } from './wrap-calls.ts';
 
 export type Lane = 'urgent' | 'normal';
 
-/** A request planned against the clock refused to start: its deadline passed while it waited. */
+/** A request planned against the clock refused to start (or failed): its deadline passed while it waited (or was in flight). */
 export class DeadlinePassedError extends Error {
-  constructor(deadline: number) {
-    super(`refused to send: its deadline ${new Date(deadline).toISOString()} has passed`);
+  constructor(deadline: number, options?: ErrorOptions) {
+    super(`${options?.cause === undefined ? 'refused to send' : 'gave up'}: its deadline ${new Date(deadline).toISOString()} has passed`, options);
     this.name = 'DeadlinePassedError';
   }
 }

@@ -1,8 +1,11 @@
 // A bad connection must not delay revocation: the operator reaches the API server through
 // a fault-injecting TCP proxy (TLS untouched); SubjectAccessReview, asked directly, judges.
+import { rbacName } from '../../src/api/names.ts';
+import { fromKubeConfig } from '../../src/kube/client.ts';
+import { withFaults, type ApiCall, type ApiFault } from '../support/api-faults.ts';
 import { canI, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
 import { FaultProxy, throughProxy } from '../support/fault-proxy.ts';
-import { createGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
+import { allRbac, createGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const canDebug = (ns: string): Promise<boolean> => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' });
@@ -52,6 +55,50 @@ describe('connection faults between the operator and the API server', () => {
     const ended = await eventually(() => getGrant(ns, 'stalled'), (g) => g?.status?.phase === 'Expired', 30_000);
     expect(ended?.status?.expiresAt).toBe(active?.status?.expiresAt);
     expect(await rbacFor(ns, 'stalled')).toEqual({ role: false, binding: false });
+  });
+
+  test('a RoleBinding apply stalled on the wire across the deadline: capped at the deadline, so the deadline\'s delete is not held behind it', async () => {
+    const notAfter = Date.now() + 8000;
+    const bindingName = rbacName('stalled-apply');
+    const calls: ApiCall[] = [];
+    // Once armed, the next RoleBinding apply (the repair of a hand edit) goes out on a
+    // connection that stalls as it is sent (new connections stall too for a moment, so it cannot dodge).
+    let armed = false;
+    const stallOnSend: ApiFault = {
+      operation: 'patchNamespacedRoleBinding', when: (p) => p.name === bindingName && armed,
+      before: () => {
+        armed = false;
+        proxy.newConnections('stall');
+        proxy.stallAll();
+        setTimeout(() => { proxy.newConnections('forward'); }, 300);
+        return Promise.resolve();
+      },
+    };
+    op = await startTestOperator([ns], {}, { kubeConfig: throughProxy(kubeConfigFor('admin'), proxy), wrapApi: (api) => withFaults(api, [stallOnSend], calls) });
+    await createGrant(ns, 'stalled-apply', grantSpec({ ttl: '1h', notAfter: new Date(notAfter).toISOString() }));
+    await eventually(() => getGrant(ns, 'stalled-apply'), isReady);
+    expect(await canDebug(ns)).toBe(true);
+
+    // A hand edit shortly before the deadline: the operator's repair is the apply that stalls.
+    await new Promise((r) => setTimeout(r, Math.max(0, notAfter - 1500 - Date.now())));
+    armed = true;
+    const rbac = fromKubeConfig(kubeConfigFor('admin')).rbac;
+    const binding = await rbac.readNamespacedRoleBinding({ namespace: ns, name: bindingName });
+    await rbac.replaceNamespacedRoleBinding({ namespace: ns, name: bindingName, body: { ...binding, subjects: [...(binding.subjects ?? []), { kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] } });
+
+    const lateness = (await accessEndedAt(ns)) - notAfter;
+    const stalled = calls.find((c) => c.operation === 'patchNamespacedRoleBinding' && c.params.name === bindingName && c.calledAt > notAfter - 1500);
+    process.stderr.write(`[faults] RoleBinding apply stalled on the wire ${String(notAfter - (stalled?.calledAt ?? NaN))} ms before the deadline: it gave up ${String((stalled?.doneAt ?? NaN) - notAfter)} ms after the deadline, access ended ${String(lateness)} ms after it\n`);
+    expect(stalled?.calledAt).toBeLessThan(notAfter); // sent before the deadline, on the stalled connection
+    expect(stalled?.failed).toBe(true);
+    // The apply gives up at the deadline (not after the 10 s request timeout); the delete follows it.
+    expect(lateness).toBeLessThan(2000);
+    const deletes = calls.filter((c) => c.operation === 'deleteNamespacedRoleBinding' && c.params.name === bindingName);
+    expect(deletes.length).toBeGreaterThan(0);
+    for (const d of deletes) expect(d.calledAt).toBeGreaterThanOrEqual(stalled?.doneAt ?? Infinity);
+    const ended = await eventually(() => getGrant(ns, 'stalled-apply'), (g) => g?.status?.phase === 'Expired', 30_000);
+    expect(ended?.status?.expiresAt).toBe(new Date(notAfter).toISOString());
+    await eventually(() => allRbac(ns), (r) => r.length === 0, 30_000);
   });
 
   test('every connection reset and new ones refused around the deadline: access ends within the outage plus the retry bound', async () => {
