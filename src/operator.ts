@@ -130,6 +130,7 @@ export class Operator {
       for (const name of changed) this.grantQueue.add(objectKey(namespace, name));
       // An active entry's deadline is armed as soon as it is seen: it is written before any RBAC.
       for (const e of activeChanged) this.deadlines.schedule(objectKey(namespace, e.grant), Date.parse(e.expiresAt));
+      if (event === 'delete') this.indexLost(namespace);
     });
 
     this.indexPresence = new IndexPresence({ api, indexes: this.indexes, log });
@@ -267,6 +268,12 @@ export class Operator {
     if (mayLinger(pod)) this.podQueue.add(objectKey(namespace, name));
     if (this.started) this.indexPresence.ensure(namespace);
     for (const grant of this.watchedGrants.concerning(namespace, name, pod.metadata?.labels)) this.grantQueue.add(objectKey(namespace, grant));
+  }
+
+  /** A namespace still served (configured, or with pods) gets its empty index back; a deleted namespace does not. */
+  private indexLost(namespace: string): void {
+    this.indexPresence.forget(namespace);
+    if (this.started && (this.opts.config.namespaces.includes(namespace) || this.pods.list(namespace).length > 0)) this.indexPresence.ensure(namespace);
   }
 
   private countOverdue(): number {

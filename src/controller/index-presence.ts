@@ -11,7 +11,7 @@ import { apiMessage } from '../runtime/errors.ts';
 import type { Cache } from '../runtime/reconciler-context.ts';
 
 export class IndexPresence {
-  /** Namespaces whose index exists or is being created. */
+  /** Namespaces whose index exists or is being created (forgotten when it is deleted). */
   private readonly seen = new Set<string>();
   private readonly d: { api: KubeApi; indexes: Cache<DebugGrantIndex>; log: Logger };
 
@@ -29,5 +29,10 @@ export class IndexPresence {
         this.seen.delete(namespace);
         this.d.log.warn({ namespace, err: apiMessage(err) }, 'could not create the namespace\'s empty index; debug attempts there get the API server\'s "no params found"');
       });
+  }
+
+  /** The index was deleted (by hand, or with its namespace): the next ensure() creates it again. */
+  forget(namespace: string): void {
+    this.seen.delete(namespace);
   }
 }

@@ -1,8 +1,10 @@
 // While a grant is active the Role follows the pods (added, relabelled, deleted), and
 // whatever is edited or deleted by hand is put back. Answers come from the authorizer.
-import { rbacName } from '../../src/api/names.ts';
-import { mergePatch } from '../../src/kube/client.ts';
-import { canI, clientsFor, createPod, eventually, freshNamespace } from '../support/cluster.ts';
+import { INDEX_NAME, INDEX_PLURAL, rbacName } from '../../src/api/names.ts';
+import { GROUP, VERSION } from '../../src/api/schema.ts';
+import { fromKubeConfig, mergePatch } from '../../src/kube/client.ts';
+import { readIndex } from '../../src/kube/grant-index.ts';
+import { canI, clientsFor, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
@@ -10,11 +12,15 @@ const canDebug = (ns: string, pod: string) => canI({ user: 'alice', namespace: n
 
 describe('pods that come and go, and hand edits', () => {
   let ns: string;
+  /** Served, with a pod and no grant: its index stays empty. */
+  let quiet: string;
   let op: TestOperator;
   beforeAll(async () => {
     ns = await freshNamespace('pods');
+    quiet = await freshNamespace('pods-quiet');
     await createPod(ns, 'web-1', { app: 'web' });
-    op = await startTestOperator([ns]);
+    await createPod(quiet, 'web-1', { app: 'web' });
+    op = await startTestOperator([ns, quiet]);
     await createGrant(ns, 'web-debug', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
     await eventually(() => getGrant(ns, 'web-debug'), isReady);
   });
@@ -70,5 +76,13 @@ describe('pods that come and go, and hand edits', () => {
     });
     await eventually(() => admin.rbac.readNamespacedRoleBinding({ namespace: ns, name }), (b) => (b.subjects ?? []).map((s) => s.name).join() === 'alice');
     expect(await canI({ user: 'bob', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'web-3' })).toBe(false);
+  });
+
+  test('an empty index deleted by hand is created again (the admission policy needs it to give its own refusal)', async () => {
+    const api = fromKubeConfig(kubeConfigFor('admin'));
+    const first = (await eventually(() => readIndex(api, quiet), (i) => i !== undefined))?.metadata.uid;
+    await api.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: INDEX_PLURAL, namespace: quiet, name: INDEX_NAME });
+    const again = await eventually(() => readIndex(api, quiet), (i) => i !== undefined && i.metadata.uid !== first);
+    expect(again?.active ?? []).toEqual([]);
   });
 });
