@@ -5,6 +5,8 @@
 // real API server. SubjectAccessReview, asked directly, judges what access existed when.
 // One test per fault; its eight cells (one per request kind) run at once, each with its own
 // namespace and operator.
+import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { HttpFaultProxy } from '../support/http-fault-proxy.ts';
 import { kubeConfigFor } from '../support/cluster.ts';
 import { DEADLINE_FAULT_LEAD_MS, DEADLINE_FAULT_MS, FAULTS, REQUEST_KINDS, runCell, type CellResult, type RequestKind } from '../support/fault-matrix.ts';
@@ -62,7 +64,12 @@ describe('fault matrix: each request kind failing around an activation and a dea
 
   test.each(faults)('%s', async (fault) => {
     const kinds = Object.keys(REQUEST_KINDS) as RequestKind[];
+    // The cells' operators share this process: a starved process delays them all alike.
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
     const settled = await Promise.allSettled(kinds.map((kind) => runCell(proxy, kind, fault)));
+    loopDelay.disable();
+    process.stderr.write(`[fault-matrix] ${fault}: this process's event loop delay max ${String(Math.round(loopDelay.max / 1e6))} ms, p99 ${String(Math.round(loopDelay.percentile(99) / 1e6))} ms; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
     const problems: string[] = [];
     settled.forEach((s, i) => {
       if (s.status === 'fulfilled') {

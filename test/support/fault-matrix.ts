@@ -42,7 +42,7 @@ export const DEADLINE_FAULT_LEAD_MS = 300;
 export const DEADLINE_FAULT_MS = 3000;
 const TTL = '10s';
 const GRANT = 'g';
-const POLL_MS = 50;
+const POLL_MS = 100;
 
 /** One SubjectAccessReview answer; `at` is when it arrived (the decision was made no later). */
 interface Observation { at: number; allowed: boolean }
@@ -53,7 +53,7 @@ export interface CellResult {
   namespace: string;
   /** Ready this long after the activation fault cleared (0 when it was ready before). */
   readyAfterClearMs: number;
-  /** Access ended this long after the deadline (by SubjectAccessReview, polled every 50 ms). */
+  /** Access ended this long after the deadline (by SubjectAccessReview, polled every 100 ms). */
   latenessMs: number;
   /** Expired with revocation verified this long after the deadline fault cleared. */
   convergedAfterClearMs: number;
