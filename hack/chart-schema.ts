@@ -4,7 +4,7 @@
 // current: run `npm run chart:schema` after changing src/config.ts.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OperatorConfigSchema } from '../src/config.ts';
 
 export const SCHEMA_FILE = fileURLToPath(new URL('../charts/debuggrant/values.schema.json', import.meta.url));

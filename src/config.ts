@@ -2,7 +2,7 @@
 // A bad value stops the operator with a message naming the field, before it touches anything.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CRD_MAX_TTL, PROFILES, describeIssues } from './api/schema.ts';
 import { parseDuration } from './api/duration.ts';
 

@@ -1,7 +1,7 @@
 // The one version of debuggrant: package.json's. The image tag, the chart's appVersion and
 // `kubectl debuggrant version` all come from it (tests check they agree).
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const PackageJson = z.object({ name: z.literal('debuggrant'), version: z.string().min(1) });
 

@@ -1,7 +1,7 @@
 // The DebugGrant API as zod schemas. crds/debuggrant.dev_debuggrants.yaml states the same
 // rules for the API server; test/integration/schema-agreement.test.ts feeds one catalogue
 // to both so they cannot drift apart.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACCESS_KINDS } from './access.ts';
 import { DURATION_PATTERN, parseDuration } from './duration.ts';
 import { LABEL_KEY_MESSAGE, LABEL_NAME_MESSAGE, LABEL_VALUE_MESSAGE, SUBDOMAIN_MESSAGE, isDnsLabel, isLabelKey, isLabelValue, isSubdomain } from './labels.ts';
