@@ -2,7 +2,7 @@
 // force: the operator owns these objects outright, so hand edits are overwritten.
 import type { ConfigurationOptions, V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../api/names.ts';
-import { httpStatus, isNotFound } from '../runtime/errors.ts';
+import { apiMessage, httpStatus, isNotFound } from '../runtime/errors.ts';
 import { applyPatch, type KubeApi } from './client.ts';
 
 /** `options`: per-call request options (e.g. `api.kc.until(deadline, now)`), merged with the apply content type. */
@@ -11,16 +11,44 @@ export async function applyRole(api: KubeApi, role: V1Role, options?: Configurat
   await api.rbac.patchNamespacedRole({ name, namespace, body: role, fieldManager: FIELD_MANAGER, force: true }, applyPatch(options));
 }
 
+/**
+ * The words of config/admission/rbac-deadline.yaml when the namespace's index has no active
+ * entry for the binding's grant.
+ */
+export const NO_ACTIVE_ENTRY = 'has no active entry in this namespace\'s DebugGrantIndex';
+/** Waits before asking again while the API server's admission cache catches up with the index. */
+const ENTRY_LAG_RETRIES_MS = [20, 50, 100, 200, 400];
+
+/**
+ * The policy reads the index from the API server's own cache, which may trail the entry (or
+ * the whole index) the operator has just written by some milliseconds: such a refusal is
+ * asked again shortly; after the last wait it is the API server's answer.
+ */
+function refusedForIndexLag(err: unknown): boolean {
+  const code = httpStatus(err);
+  const message = code === 403 || code === 422 ? apiMessage(err) : '';
+  return message.includes(NO_ACTIVE_ENTRY) || message.includes('no params found for policy binding');
+}
+
 export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, options?: ConfigurationOptions): Promise<void> {
   const { name = '', namespace = '' } = binding.metadata ?? {};
   const apply = () => api.rbac.patchNamespacedRoleBinding({ name, namespace, body: binding, fieldManager: FIELD_MANAGER, force: true }, applyPatch(options));
-  try {
-    await apply();
-  } catch (err) {
-    // roleRef is immutable: a binding re-pointed by hand must be replaced, not patched.
-    if (httpStatus(err) !== 422) throw err;
-    await deleteRoleBinding(api, namespace, name);
-    await apply();
+  for (const waitMs of [...ENTRY_LAG_RETRIES_MS, undefined]) {
+    try {
+      await apply();
+      return;
+    } catch (err) {
+      if (refusedForIndexLag(err)) {
+        if (waitMs === undefined) throw err;
+        await new Promise((r) => setTimeout(r, waitMs));
+        continue;
+      }
+      // roleRef is immutable: a binding re-pointed by hand must be replaced, not patched.
+      if (httpStatus(err) !== 422) throw err;
+      await deleteRoleBinding(api, namespace, name);
+      await apply();
+      return;
+    }
   }
 }
 

@@ -1,0 +1,99 @@
+// The API server itself refuses a debuggrant RoleBinding whose grant has no recorded deadline
+// in force (config/admission/rbac-deadline.yaml): a write that arrives after the deadline (held
+// in the network, sent by a replica whose clock is slow) or one for a grant never recorded.
+// Written here as the operator writes them (the same plan, server-side apply, its field
+// manager), by the API server's clock; no operator runs in these namespaces.
+import type { V1RoleBinding } from '@kubernetes/client-node';
+import { rbacName } from '../../src/api/names.ts';
+import { fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
+import { changeIndex } from '../../src/kube/grant-index.ts';
+import { NO_ACTIVE_ENTRY, applyRoleBinding, deleteRoleBinding } from '../../src/kube/rbac.ts';
+import { planGrantRbac } from '../../src/controller/rbac.ts';
+import { canI, clientsFor, freshNamespace, kubeConfigFor, rejection } from '../support/cluster.ts';
+import { allRbac, createGrant, grantSpec } from '../support/grants.ts';
+import { EXEMPT } from '../support/policy.ts';
+
+const TTL_MS = 4000;
+
+describe('RoleBindings only while the grant\'s recorded deadline holds, by the API server', () => {
+  let api: KubeApi;
+  beforeAll(() => { api = fromKubeConfig(kubeConfigFor('admin')); });
+
+  /** A real grant (for its uid; no operator serves the namespace) and the binding the operator would write for it. */
+  async function grantAndBinding(namespace: string, name: string): Promise<{ uid: string; binding: V1RoleBinding }> {
+    const grant = await createGrant(namespace, name, grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
+    const uid = grant.metadata.uid ?? '';
+    const rbac = planGrantRbac({ namespace, name, uid }, { access: ['exec'], subject: { kind: 'User', name: 'alice' } }, ['web-1']);
+    if (!rbac) throw new Error('no RBAC planned');
+    return { uid, binding: rbac.binding };
+  }
+
+  async function record(namespace: string, grant: string, uid: string, expiresAt: number): Promise<void> {
+    const now = new Date();
+    await changeIndex(api, namespace, {
+      kind: 'upsert',
+      entry: { grant, uid, username: 'alice', group: '', pods: ['web-1'], image: 'registry.example.com/debug/x', profile: 'restricted', activatedAt: now.toISOString(), expiresAt: new Date(expiresAt).toISOString() },
+    }, now, 60_000);
+  }
+
+  const aliceCanExec = (namespace: string): Promise<boolean> => canI({ user: 'alice', namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' });
+
+  test('created while the entry is in force; after its expiresAt neither re-created nor re-pointed, and deleting is still allowed', async () => {
+    const ns = await freshNamespace('rbacdl');
+    const { uid, binding } = await grantAndBinding(ns, 'g');
+    const expiresAt = Date.now() + TTL_MS;
+    await record(ns, 'g', uid, expiresAt);
+    await applyRoleBinding(api, binding);
+    expect((await allRbac(ns)).filter((o) => o.startsWith('RoleBinding/'))).toEqual([`RoleBinding/${rbacName('g')}`]);
+
+    // The same apply again changes nothing and stays allowed, even after the deadline.
+    await new Promise((r) => setTimeout(r, expiresAt + 1000 - Date.now()));
+    await applyRoleBinding(api, binding);
+
+    // Adding a subject after the deadline: refused, with the deadline and the server's time.
+    const widened = { ...binding, subjects: [...(binding.subjects ?? []), { kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] };
+    const refused = await rejection(applyRoleBinding(api, widened));
+    expect(refused.code).toBe(403);
+    expect(refused.message).toContain(`DebugGrant ${ns}/g expired at`);
+    expect(refused.message).toContain('the API server\'s time of this request is');
+    const kept = await clientsFor('admin').rbac.readNamespacedRoleBinding({ namespace: ns, name: rbacName('g') });
+    expect((kept.subjects ?? []).map((s) => s.name)).toEqual(['alice']);
+
+    // Revoking is never refused; re-creating after the deadline is.
+    expect(await deleteRoleBinding(api, ns, rbacName('g'))).toBe(true);
+    const late = await rejection(applyRoleBinding(api, binding));
+    expect(late.code).toBe(403);
+    expect(late.message).toContain(`DebugGrant ${ns}/g expired at`);
+    expect(await allRbac(ns)).toEqual([]);
+    expect(await aliceCanExec(ns)).toBe(false);
+  });
+
+  test('no entry for the grant, or one for another grant of that name (another uid): refused, nothing created', async () => {
+    const ns = await freshNamespace('rbacdl');
+    const { binding } = await grantAndBinding(ns, 'unrecorded');
+    // No index at all in the namespace: the API server's own refusal (422) for a missing param.
+    const noIndex = await rejection(applyRoleBinding(api, binding));
+    expect(noIndex.code).toBe(422);
+    expect(noIndex.message).toContain('debuggrant-rbac-deadline');
+    expect(noIndex.message).toContain('no params found');
+    // An index whose entry for that name has another uid (a deleted predecessor's).
+    await record(ns, 'unrecorded', 'a-predecessor-uid', Date.now() + 60_000);
+    const otherUid = await rejection(applyRoleBinding(api, binding));
+    expect(otherUid.code).toBe(403);
+    expect(otherUid.message).toContain(`RoleBinding ${ns}/${rbacName('unrecorded')} (grant unrecorded) ${NO_ACTIVE_ENTRY} for that grant and owner`);
+    expect(await allRbac(ns)).toEqual([]);
+    expect(await aliceCanExec(ns)).toBe(false);
+  });
+
+  test('bindings that are not the operator\'s, and exempt namespaces, are outside the policy', async () => {
+    const ns = await freshNamespace('rbacdl');
+    const { binding } = await grantAndBinding(ns, 'other');
+    const unlabelled = { ...binding, metadata: { ...binding.metadata, name: 'someone-elses', labels: {} } };
+    await applyRoleBinding(api, unlabelled);
+    const exempt = await freshNamespace('rbacdl-exempt', EXEMPT);
+    const there = await grantAndBinding(exempt, 'other');
+    await applyRoleBinding(api, there.binding);
+    expect(await allRbac(ns)).toEqual(['RoleBinding/someone-elses']);
+    expect(await allRbac(exempt)).toEqual([`RoleBinding/${rbacName('other')}`]);
+  });
+});
