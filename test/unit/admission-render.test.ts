@@ -33,6 +33,6 @@ describe('admission policy rendering', () => {
     expect(vars.find((v) => v.name === 'breakGlassGroups')?.expression).toBe('["sre:break-glass"]');
     expect(vars.find((v) => v.name === 'maxTtl')?.expression).toBe('"1h"');
     expect(vars.find((v) => v.name === 'added')?.expression).toContain('oldObject.spec.ephemeralContainers');
-    expect(docs.map((d) => d.kind)).toEqual(Array.from({ length: 3 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat());
+    expect(docs.map((d) => d.kind)).toEqual(Array.from({ length: 4 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat());
   });
 });
