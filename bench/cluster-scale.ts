@@ -50,7 +50,7 @@ interface StartResult {
 }
 
 /** Pod i lives in namespace i mod N; its app label makes 5 groups per namespace for the grants to select. */
-function podPlace(i: number, namespaces: string[]): { namespace: string; name: string; app: string } {
+export function podPlace(i: number, namespaces: string[]): { namespace: string; name: string; app: string } {
   const namespace = namespaces[i % namespaces.length] ?? '';
   const k = Math.floor(i / namespaces.length);
   return { namespace, name: `pod-${String(k).padStart(4, '0')}`, app: `svc-${String(k % APPS)}` };
@@ -68,7 +68,7 @@ async function retried<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
-async function addPods(api: KubeApi, namespaces: string[], from: number, to: number): Promise<void> {
+export async function addPods(api: KubeApi, namespaces: string[], from: number, to: number): Promise<void> {
   const limit = new Semaphore(24);
   const started = Date.now();
   let done = 0;

@@ -1,7 +1,11 @@
-// npm run trials -- --count N: crash trials against the real local control plane. Each
-// trial creates grants, kills the operator process (SIGKILL) at a random moment of their
-// lifecycles and starts it again after a random delay; SubjectAccessReview from outside is
-// the judge (test/support/crash-trial.ts says what counts as a failure). Prints a table.
+// npm run trials -- --count N [--entry bundle|sources]: crash trials against the real local
+// control plane. Each trial creates grants, kills the operator process (SIGKILL) at a random
+// moment of their lifecycles and starts it again after a random delay; SubjectAccessReview
+// from outside is the judge (test/support/crash-trial.ts says what counts as a failure).
+// The operator runs as it ships, from the bundle built from this checkout (what the image
+// runs), unless `--entry sources`. Prints a table.
+// npm run trials -- restart [--pods 0,10000] [--runs 3] [--entries bundle,sources,label=path]: restart
+// time against pod count (bench/restart.ts).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,19 +13,30 @@ import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
 import { installCrds } from '../hack/controlplane/install.ts';
 import { startControlPlane, stopControlPlane } from '../hack/controlplane/plane.ts';
-import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
+import { REPO_ROOT } from '../hack/controlplane/install.ts';
+import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
 import { crashTrial, summarizeTrials, type TrialResult, type TrialSetup } from '../test/support/crash-trial.ts';
 import { APPROVED_REGISTRY } from '../test/support/policy.ts';
 import { adminApi } from './cluster.ts';
+import { benchRestart } from './restart.ts';
 import { ms, table } from './stats.ts';
 
 const say = (m: string): void => { process.stderr.write(`[trials ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: 'string', default: '20' }, grants: { type: 'string', default: '3' } } });
-  const count = Number(values.count);
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: {
+    count: { type: 'string', default: '20' }, grants: { type: 'string', default: '3' }, entry: { type: 'string', default: 'bundle' },
+    pods: { type: 'string', default: '0,10000' }, runs: { type: 'string', default: '3' }, entries: { type: 'string', default: 'bundle,sources' },
+  } });
   process.once('SIGINT', () => { process.exit(130); });
+  if (positionals[0] === 'restart') {
+    await benchRestart({ podSteps: values.pods.split(',').map(Number), runs: Number(values.runs), entries: values.entries.split(',') });
+    return;
+  }
+  const count = Number(values.count);
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-trials-'));
+  const entry = values.entry === 'sources' ? join(REPO_ROOT, 'src/main.ts') : buildOperatorBundle(dir);
+  say(`operator from ${entry}`);
   const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
   let operator: OperatorProcess | undefined;
   try {
@@ -35,7 +50,7 @@ async function main(): Promise<void> {
     const setup: TrialSetup = {
       api, creator: api, namespace, pod: 'api-1', grants: Number(values.grants),
       spawn: () => spawnOperator({
-        kubeconfig: state.kubeconfig, dir, name: `operator-${String(restarts++)}`,
+        kubeconfig: state.kubeconfig, dir, name: `operator-${String(restarts++)}`, entry,
         config: { approvedRegistries: [APPROVED_REGISTRY], namespaces: [namespace], revocationSettle: '2s' }, env: { LOG_LEVEL: 'info' },
       }),
     };

@@ -1,7 +1,7 @@
 // The operator as its own process (src/main.ts), as it runs in a cluster: for `npm run
 // local`, the benchmark and the fault trials. Its configuration file and log live in
 // `dir`; readiness is its own /readyz.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -73,4 +73,13 @@ export async function spawnOperator(o: OperatorProcessOptions): Promise<Operator
     },
     stop: () => stopPid(pid),
   };
+}
+
+/**
+ * Builds the operator bundle (dist/operator.mjs, what the container image runs) from this
+ * checkout into `dir`; returns its path. Takes a few seconds (esbuild).
+ */
+export function buildOperatorBundle(dir: string): string {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'hack/bundle.ts'), dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return join(dir, 'operator.mjs');
 }

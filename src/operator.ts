@@ -82,6 +82,8 @@ export class Operator {
   private readonly grantReconciler: GrantReconciler;
   private readonly indexPresence: IndexPresence;
   private started = false;
+  /** stop() was called: a start() still waiting for its caches goes no further. */
+  private stopping = false;
   private revoking: Promise<void> | undefined;
   private revokingReady = false;
   /** The leader's start() is under way (revoking what is overdue before anything else). */
@@ -198,11 +200,22 @@ export class Operator {
   async start(): Promise<void> {
     await this.startRevoking();
     this.leaderStarting = true;
-    await Promise.all(this.informersOf([this.pods, this.roles]).map((i) => i.start()));
     // Before anything else: take away every access whose deadline passed while we were away,
-    // as the record has it (index entries too: a grant may have RBAC and no status yet).
-    const overdue = keysDueBy(this.indexes.list(), this.grants.list(), this.clock.now());
-    if (overdue.size > 0) this.opts.log.info({ overdue: overdue.size }, 'revoking grants that expired while the operator was down');
+    // as the record has it (index entries too: a grant may have RBAC and no status yet). The
+    // RoleBindings go first, from the record alone: the pod cache (the largest list by far,
+    // 50,000 pods in a big cluster) is not needed for that, so it is not waited for.
+    const startedAt = this.clock.now();
+    const overdue = keysDueBy(this.indexes.list(), this.grants.list(), startedAt);
+    if (overdue.size > 0) {
+      await Promise.all([...overdue].map((key) => this.grantReconciler.revokeAtDeadline(key).catch((err: unknown) => {
+        // The deadline heap has these keys too and retries them on its own schedule.
+        this.opts.log.warn({ key, err: apiMessage(err) }, 'overdue RoleBinding delete failed; the deadline heap retries it');
+      })));
+      this.opts.log.info({ overdue: overdue.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired while the operator was down; listing pods next');
+    }
+    await Promise.all(this.informersOf([this.pods, this.roles]).map((i) => i.start()));
+    if (this.stopping) return;
+    // Then the rest of each expiry (Role, index entry, status, audit lines), which reads pods.
     await Promise.all([...overdue].map((key) => this.grantReconciler.reconcile(key)
       .catch((err: unknown) => { this.grantQueue.add(key); this.opts.log.warn({ key, err: apiMessage(err) }, 'overdue revocation failed; retrying'); })));
     this.grantQueue.pause(false);
@@ -220,7 +233,7 @@ export class Operator {
 
   /** Why the operator is not ready (for /readyz): each informer that is down and why. */
   get notReady(): string[] {
-    const reasons = this.informersOf(this.started ? this.allCaches() : this.revokerCaches()).flatMap((i) => i.notReadyReason ?? []);
+    const reasons = this.informersOf(this.started || this.leaderStarting ? this.allCaches() : this.revokerCaches()).flatMap((i) => i.notReadyReason ?? []);
     if (reasons.length > 0) return reasons;
     if (!this.revokingReady) return ['starting: syncing caches'];
     return this.leaderStarting && !this.started ? ['starting: revoking overdue grants'] : [];
@@ -240,6 +253,7 @@ export class Operator {
 
   /** Graceful: nothing new starts, work in flight finishes (so the Lease is released only after it). */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.started = false;
     this.resyncTimer?.();
     this.deadlines.stop();

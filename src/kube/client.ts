@@ -23,13 +23,19 @@ export interface KubeConnection {
 export interface RequestPolicy {
   timeouts?: RequestTimeouts;
   onConnectionRetired?: ConnectionRetired;
+  /** Check each pooled connection this often, idle or not (PooledKubeConfig.checkConnections); off when unset. */
+  connectionCheckMs?: number;
 }
+
+/** The operator's connection check period: a stall goes unnoticed for at most this plus the check's 3 s. */
+const CONNECTION_CHECK_MS = 10_000;
 
 /** Timeouts from the operator configuration; every replaced connection is logged. */
 export function requestPolicy(config: OperatorConfig, log: Logger): RequestPolicy {
   return {
     timeouts: { requestMs: shortMs(config.api.requestTimeout) ?? DEFAULT_TIMEOUTS.requestMs, revocationMs: shortMs(config.api.revocationTimeout) ?? DEFAULT_TIMEOUTS.revocationMs },
     onConnectionRetired: (why) => { log.warn(why, 'replaced the connection to the API server'); },
+    connectionCheckMs: CONNECTION_CHECK_MS,
   };
 }
 
@@ -45,6 +51,7 @@ export function fromKubeConfig(source: k8s.KubeConfig, policy: RequestPolicy = {
   const kc = pooled(source);
   kc.timeouts = policy.timeouts ?? DEFAULT_TIMEOUTS;
   kc.onConnectionRetired = policy.onConnectionRetired;
+  if (policy.connectionCheckMs !== undefined) kc.checkConnections(policy.connectionCheckMs);
   return {
     kc,
     core: kc.makeApiClient(k8s.CoreV1Api),

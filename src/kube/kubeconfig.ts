@@ -28,6 +28,11 @@ export const DEFAULT_TIMEOUTS: RequestTimeouts = { requestMs: 10_000, revocation
 
 /** How long a retired connection has to answer before it counts as stalled. */
 const PROBE_MS = 1_000;
+/**
+ * How long a pooled connection has to answer its periodic check. Longer than PROBE_MS: a
+ * connection nothing failed on is given the benefit of a loaded API server.
+ */
+const CHECK_ANSWER_MS = 3_000;
 const USER_AGENT = 'debuggrant-operator';
 
 /** A request that got no answer within its timeout. */
@@ -45,6 +50,9 @@ export class PooledKubeConfig extends KubeConfig {
   onConnectionRetired: ConnectionRetired | undefined;
   private readonly pool = new Map<string, Pooled>();
   private readonly http = this.timedHttp(() => this.timeouts.requestMs);
+  /** Pooled connections whose periodic check is under way. */
+  private readonly checking = new Set<Dispatcher>();
+  private checkTimer: NodeJS.Timeout | undefined;
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
@@ -117,6 +125,43 @@ export class PooledKubeConfig extends KubeConfig {
     }
   }
 
+  /**
+   * Checks every pooled connection every `everyMs` while requests are idle too: one that gives
+   * no answer within CHECK_ANSWER_MS is destroyed, which ends the watches it carries (their
+   * informers resume on a fresh one). Without it, a connection that stalls while nothing is
+   * sent (a hung peer or load balancer, a dropped NAT entry: TCP keepalive is answered by
+   * whatever sits in between) goes unnoticed until the next request times out or a watch's
+   * idle timer fires, and meanwhile no event arrives. client-go's answer is the same in
+   * spirit: an HTTP/2 PING after 30 s without a frame, the connection closed when no ack
+   * comes within 15 s. (undici's own periodic PING has no ack timeout.)
+   */
+  checkConnections(everyMs: number): void {
+    clearInterval(this.checkTimer);
+    this.checkTimer = setInterval(() => { this.checkPooled(); }, everyMs);
+    this.checkTimer.unref();
+  }
+
+  /** Done with this configuration: no more checks, pooled connections closed gracefully. */
+  close(): void {
+    clearInterval(this.checkTimer);
+    for (const { dispatcher } of this.pool.values()) void dispatcher.close().catch(() => undefined);
+    this.pool.clear();
+  }
+
+  private checkPooled(): void {
+    for (const [key, pooled] of this.pool) {
+      const { dispatcher, server } = pooled;
+      if (this.checking.has(dispatcher)) continue;
+      this.checking.add(dispatcher);
+      void answers(dispatcher, server, CHECK_ANSWER_MS).then((alive) => {
+        this.checking.delete(dispatcher);
+        if (alive || this.pool.get(key) !== pooled) return;
+        this.pool.delete(key);
+        this.discard(dispatcher, server, `idle check got no answer within ${String(CHECK_ANSWER_MS)} ms`, true);
+      });
+    }
+  }
+
   /** New requests get a fresh connection; the old one is closed, or destroyed if it is stalled. */
   private retire(dispatcher: Dispatcher, reason: string, probe: boolean): void {
     const entry = [...this.pool].find(([, p]) => p.dispatcher === dispatcher);
@@ -124,21 +169,24 @@ export class PooledKubeConfig extends KubeConfig {
     const [key, { server }] = entry;
     this.pool.delete(key);
     if (!probe) {
-      this.onConnectionRetired?.({ reason, server });
-      void dispatcher.close().catch(() => undefined);
+      this.discard(dispatcher, server, reason, undefined);
       return;
     }
-    void answers(dispatcher, server).then((alive) => {
-      this.onConnectionRetired?.({ reason, server, stalled: !alive });
-      return alive ? dispatcher.close() : dispatcher.destroy(new Error(`connection to ${server} stalled: no answer within ${String(PROBE_MS)} ms`));
-    }).catch(() => undefined);
+    void answers(dispatcher, server, PROBE_MS).then((alive) => { this.discard(dispatcher, server, reason, !alive); });
+  }
+
+  /** Out of the pool already: closed gracefully, or destroyed (with whatever it carries) when stalled. */
+  private discard(dispatcher: Dispatcher, server: string, reason: string, stalled: boolean | undefined): void {
+    this.onConnectionRetired?.({ reason, server, ...(stalled === undefined ? {} : { stalled }) });
+    const done = stalled ? dispatcher.destroy(new Error(`connection to ${server} stalled: ${reason}; no answer to a probe`)) : dispatcher.close();
+    void done.catch(() => undefined);
   }
 }
 
-/** Whether the connection still carries an HTTP answer (any status) within PROBE_MS. */
-async function answers(dispatcher: Dispatcher, server: string): Promise<boolean> {
+/** Whether the connection still carries an HTTP answer (any status) within `timeoutMs`. */
+async function answers(dispatcher: Dispatcher, server: string, timeoutMs: number): Promise<boolean> {
   try {
-    const res = await fetch(`${server}/livez`, { dispatcher, signal: AbortSignal.timeout(PROBE_MS) });
+    const res = await fetch(`${server}/livez`, { dispatcher, signal: AbortSignal.timeout(timeoutMs) });
     await res.arrayBuffer();
     return true;
   } catch {

@@ -2,10 +2,11 @@
 // a fault-injecting TCP proxy (TLS untouched); SubjectAccessReview, asked directly, judges.
 import { rbacName } from '../../src/api/names.ts';
 import { fromKubeConfig } from '../../src/kube/client.ts';
+import { readIndex } from '../../src/kube/grant-index.ts';
 import { withFaults, type ApiCall, type ApiFault } from '../support/api-faults.ts';
 import { canI, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
 import { FaultProxy, throughProxy } from '../support/fault-proxy.ts';
-import { allRbac, createGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
+import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const canDebug = (ns: string): Promise<boolean> => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' });
@@ -99,6 +100,33 @@ describe('connection faults between the operator and the API server', () => {
     const ended = await eventually(() => getGrant(ns, 'stalled-apply'), (g) => g?.status?.phase === 'Expired', 30_000);
     expect(ended?.status?.expiresAt).toBe(new Date(notAfter).toISOString());
     await eventually(() => allRbac(ns), (r) => r.length === 0, 30_000);
+  });
+
+  test('a connection that stalls while idle is noticed by the periodic check: a grant created meanwhile activates', async () => {
+    op = await startTestOperator([ns], {}, { kubeConfig: throughProxy(kubeConfigFor('admin'), proxy) });
+    const lines = op.lines;
+    await eventually(() => Promise.resolve(op?.operator.ready), Boolean);
+    // Its last start-up write (the namespace's empty index) answered: nothing is in flight now.
+    await eventually(() => readIndex(fromKubeConfig(kubeConfigFor('admin')), ns), Boolean);
+    await new Promise((r) => setTimeout(r, 500));
+    const acceptedBefore = proxy.accepted;
+    // The watches wait for events, the pool for requests. Then bytes stop.
+    const stalledAt = Date.now();
+    const stalled = proxy.stallAll();
+    await createGrant(ns, 'idle-stall', grantSpec({ ttl: '1h' }));
+    const replaced = await eventually(() => Promise.resolve(lines.find((l) => l.msg === 'replaced the connection to the API server' && l.stalled === true)), Boolean, 30_000);
+    const noticedMs = Date.parse(String(replaced?.time)) - stalledAt;
+    await eventually(() => getGrant(ns, 'idle-stall'), isReady, 30_000);
+    const activatedMs = Date.now() - stalledAt;
+    process.stderr.write(`[faults] ${String(stalled)} idle connection(s) stalled: noticed after ${String(noticedMs)} ms, a grant created meanwhile Ready ${String(activatedMs)} ms after the stall\n`);
+    expect(replaced?.reason).toMatch(/idle check got no answer/);
+    // At most one check period (10 s) plus its 3 s answer time, and slack for a loaded machine.
+    expect(noticedMs).toBeLessThan(16_000);
+    expect(activatedMs).toBeLessThan(22_000);
+    expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
+    expect(await canDebug(ns)).toBe(true);
+    await deleteGrant(ns, 'idle-stall'); // the next tests judge access to the same pod
+    await accessEndedAt(ns);
   });
 
   test('every connection reset and new ones refused around the deadline: access ends within the outage plus the retry bound', async () => {

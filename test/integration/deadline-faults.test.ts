@@ -11,6 +11,11 @@ import { serverError, withFaults, type ApiCall, type ApiFault } from '../support
 import { canI, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
 import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
 import { startTestOperator } from '../support/operator.ts';
+import { apiWithToken, serviceAccountToken } from '../support/service-account-operator.ts';
+import { parseConfig } from '../../src/config.ts';
+import { makeLogger } from '../../src/log.ts';
+import { Operator } from '../../src/operator.ts';
+import { APPROVED_REGISTRY } from '../support/policy.ts';
 
 const POD = 'api-1';
 const canDebug = (ns: string) => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: POD });
@@ -98,6 +103,49 @@ describe('the deadline holds whatever fails', () => {
       await eventually(() => allRbac(ns), (r) => r.length === 0);
     } finally {
       await second.stop();
+    }
+  });
+
+  test('restarted after the deadline, its pod list refused (403): the RoleBinding goes anyway, from the record, before any pod is listed', async () => {
+    const first = await startTestOperator([ns]);
+    const notAfter = Date.now() + 4000;
+    try {
+      await createGrant(ns, 'no-pods', grantSpec({ ttl: '1h', notAfter: new Date(notAfter).toISOString() }));
+      await eventually(() => getGrant(ns, 'no-pods'), isReady);
+    } finally {
+      await first.stop();
+    }
+    // An identity with everything the revocation reads and writes, and no list/watch of pods:
+    // that list never completes, as a 50,000-pod list takes its time.
+    const admin = fromKubeConfig(kubeConfigFor('admin'));
+    await admin.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'revoker' } } });
+    await admin.rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'revoker' }, rules: [
+      { apiGroups: [GROUP], resources: ['debuggrants', 'debuggrantindexes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ['get', 'list', 'watch', 'delete'] },
+    ] } });
+    await admin.rbac.createNamespacedRoleBinding({ namespace: ns, body: {
+      metadata: { name: 'revoker' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'revoker' },
+      subjects: [{ kind: 'ServiceAccount', name: 'revoker', namespace: ns }],
+    } });
+    await sleep(notAfter - Date.now() + 300);
+    expect(await canDebug(ns)).toBe(true); // nobody was there at the deadline
+
+    const operator = new Operator({
+      api: apiWithToken(await serviceAccountToken(ns, 'revoker')), config: parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns] }),
+      log: makeLogger('silent'), processMetrics: false, identity: 'revoker',
+    });
+    const startedAt = Date.now();
+    const starting = operator.start();
+    try {
+      await eventually(() => canDebug(ns), (allowed) => !allowed, 15_000, 20);
+      process.stderr.write(`[faults] restart with the pod list refused: access ended ${String(Date.now() - startedAt)} ms after the start\n`);
+      expect((await rbacFor(ns, 'no-pods')).binding).toBe(false);
+      // Still starting: the pod list is what it waits for, and /readyz says so.
+      expect(operator.ready).toBe(false);
+      expect(operator.notReady.join('; ')).toMatch(/pods@.*403 Forbidden.*cannot list resource "pods"/);
+    } finally {
+      await operator.stop();
+      await starting;
     }
   });
 

@@ -51,6 +51,7 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
     audits: () => lines.map((l) => l.audit).filter((a): a is AuditRecord => typeof a === 'object' && a !== null),
     async stop() {
       await operator.stop();
+      api.kc.close();
       await new Promise<void>((r) => file.end(r));
     },
   };

@@ -31,7 +31,8 @@ export async function serviceAccountToken(namespace: string, name: string): Prom
   return token.status?.token ?? '';
 }
 
-function apiWithToken(token: string): KubeApi {
+/** The API as whoever holds `token` (e.g. a ServiceAccount token from serviceAccountToken). */
+export function apiWithToken(token: string): KubeApi {
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'local', server: plane().server, caFile: plane().caFile }],
