@@ -213,7 +213,7 @@ export class Operator {
       })));
       this.opts.log.info({ overdue: overdue.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired while the operator was down; listing pods next');
     }
-    await Promise.all(this.informersOf([this.pods, this.roles]).map((i) => i.start()));
+    await Promise.all(this.informersOf([this.pods, this.roles] as MultiCache<CachedObject>[]).map((i) => i.start()));
     if (this.stopping) return;
     // Then the rest of each expiry (Role, index entry, status, audit lines), which reads pods.
     await Promise.all([...overdue].map((key) => this.grantReconciler.reconcile(key)

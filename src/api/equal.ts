@@ -1,7 +1,16 @@
 // Semantic equality of API objects: key order and omitted-vs-empty do not matter (the API
 // server sorts keys and drops empty optional fields), so no-op reconciles send nothing.
+import { createHash } from 'node:crypto';
 export function sameContent(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+/**
+ * A short fingerprint of the content, equal exactly when sameContent is (SHA-256, 128 bits,
+ * base64url: 22 characters). Caches keep it instead of content they only compare.
+ */
+export function contentDigest(v: unknown): string {
+  return createHash('sha256').update(JSON.stringify(canonical(v))).digest('base64url').slice(0, 22);
 }
 
 function canonical(v: unknown): unknown {

@@ -2,6 +2,7 @@
 // re-check, which deadlines to arm. Pure (or remembering only the last observation), so each
 // mapping is unit-tested on its own; operator.ts only wires informers to these.
 import type { ActiveGrantEntry, DebugGrantIndex } from '../api/grant-index.ts';
+import { contentDigest } from '../api/equal.ts';
 import { GRANT_LABEL, LINGERING_ANNOTATION } from '../api/names.ts';
 import { DebugGrantSpecSchema, type PodSelector } from '../api/schema.ts';
 import type { CachedPod, CachedRole, CachedRoleBinding } from '../kube/cached.ts';
@@ -91,8 +92,9 @@ export class IndexEntryChanges {
   }
 }
 
+/** Each entry as a digest (22 characters, not the ~350 of its JSON: one per grant the index holds). */
 function entriesByGrant(i: DebugGrantIndex): Map<string, string> {
-  return new Map([...(i.active ?? []), ...(i.ended ?? [])].map((e) => [e.grant, JSON.stringify(e)]));
+  return new Map([...(i.active ?? []), ...(i.ended ?? [])].map((e) => [e.grant, contentDigest(e)]));
 }
 
 /** Only pods with ephemeral containers, or our flag to take down, can need the lingering check. */

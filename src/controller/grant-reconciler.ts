@@ -1,7 +1,7 @@
 // Reconcile one DebugGrant: observe (caches), decide (planGrant), act (src/kube), record
 // (status, Events, audit line). Level-triggered: it never trusts the event that woke it,
 // and running it twice in a row sends nothing the second time.
-import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import type { V1RoleBinding } from '@kubernetes/client-node';
 import { permissionsFor } from '../api/access.ts';
 import { activeRecord, contentOf, endedRecord, type DebugGrantIndex } from '../api/grant-index.ts';
 import { FINALIZER, INDEX_NAME, rbacName, subjectText } from '../api/names.ts';
@@ -10,6 +10,7 @@ import { isTerminal, type DebugGrant, type GrantPhase, type LingeringContainer }
 import type { OperatorConfig } from '../config.ts';
 import { ms } from '../config.ts';
 import { subjectCan } from '../kube/access-review.ts';
+import type { CachedRole } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
 import type { EventType } from '../kube/events.ts';
 import { changeIndex } from '../kube/grant-index.ts';
@@ -32,7 +33,7 @@ import { desiredStatus, failingStatus, sameStatus, type Verification } from './s
 
 export interface GrantReconcilerDeps extends ReconcilerContext {
   config: OperatorConfig;
-  roles: Cache<V1Role>;
+  roles: Cache<CachedRole>;
   bindings: Cache<V1RoleBinding>;
   indexes: Cache<DebugGrantIndex>;
   /** The API in the urgent lane: deleting a RoleBinding whose grant must end. */

@@ -4,7 +4,8 @@ import type { V1OwnerReference, V1PolicyRule, V1Role, V1RoleBinding, RbacV1Subje
 import { permissionsFor } from '../api/access.ts';
 import { GRANT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, rbacName } from '../api/names.ts';
 import { API_VERSION, GROUP, KIND, PLURAL, type DebugGrantSpec, type Subject } from '../api/schema.ts';
-import { sameContent } from '../api/equal.ts';
+import { contentDigest, sameContent } from '../api/equal.ts';
+import type { CachedRole } from '../kube/cached.ts';
 
 export interface GrantRef {
   name: string;
@@ -65,8 +66,8 @@ export function rbacSubject(s: Subject): RbacV1Subject {
 }
 
 /** Whether what the cache holds already is what we want, so a no-op reconcile sends nothing. */
-export function roleMatches(observed: V1Role | undefined, desired: V1Role): boolean {
-  return observed !== undefined && sameContent(observed.rules ?? [], desired.rules ?? []) && labelsKept(observed, desired);
+export function roleMatches(observed: CachedRole | undefined, desired: V1Role): boolean {
+  return observed !== undefined && observed.rulesDigest === contentDigest(desired.rules ?? []) && labelsKept(observed, desired);
 }
 
 export function bindingMatches(observed: V1RoleBinding | undefined, desired: V1RoleBinding): boolean {

@@ -1,3 +1,4 @@
+import { contentDigest } from '../../src/api/equal.ts';
 import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding } from '../../src/kube/cached.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
 
@@ -78,7 +79,12 @@ describe('cached objects keep only what the operator reads', () => {
     const metadata = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, managedFields: [{}], ownerReferences: [{ ...owner, blockOwnerDeletion: true }], creationTimestamp: 'x' };
     const kept = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, ownerReferences: [owner] };
     const rules = [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: ['web-1'] }];
-    expect(cachedRole({ metadata, rules })).toEqual({ metadata: kept, rules });
+    // A Role keeps a digest of its rules (all the operator does with them is compare).
+    expect(cachedRole({ metadata, rules })).toEqual({ metadata: kept, rulesDigest: contentDigest(rules) });
+    expect(JSON.stringify(cachedRole({ metadata, rules }))).not.toContain('pods/exec');
+    const reordered = rules.map((r) => ({ verbs: r.verbs, resourceNames: r.resourceNames, resources: r.resources, apiGroups: r.apiGroups }));
+    expect(cachedRole({ metadata, rules: reordered }).rulesDigest).toBe(cachedRole({ metadata, rules }).rulesDigest);
+    expect(cachedRole({ metadata, rules: [{ ...rules[0], verbs: ['*'] }] }).rulesDigest).not.toBe(cachedRole({ metadata, rules }).rulesDigest);
     const roleRef = { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'debuggrant-g' };
     const subjects = [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }];
     expect(cachedRoleBinding({ metadata, roleRef, subjects })).toEqual({ metadata: kept, roleRef, subjects });

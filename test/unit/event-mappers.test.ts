@@ -63,6 +63,16 @@ describe('IndexEntryChanges', () => {
     expect(second.activeChanged).toEqual([]);
     expect([...m.observe('shop', index([]), 'delete').changed].sort()).toEqual(['a', 'b']);
   });
+
+  test('remembers each entry as a digest of its content: any field changed is a change, key order is not', () => {
+    const m = new IndexEntryChanges();
+    const a = entry('a', '2026-11-23T10:00:00Z');
+    m.observe('shop', index([a]), 'add');
+    const reordered = Object.fromEntries(Object.entries(a).reverse()) as typeof a;
+    expect([...m.observe('shop', index([reordered]), 'update').changed]).toEqual([]);
+    expect([...m.observe('shop', index([{ ...a, pods: ['other'] }]), 'update').changed]).toEqual(['a']);
+    expect([...m.observe('shop', index([{ ...a, pods: ['other'], expiresAt: '2026-11-23T10:00:01Z' }]), 'update').activeChanged.map((e) => e.grant)]).toEqual(['a']);
+  });
 });
 
 describe('mayLinger', () => {

@@ -1,6 +1,7 @@
 import { permissionsFor } from '../../src/api/access.ts';
 import { applyIndexChange, emptyIndex, type ActiveGrantEntry } from '../../src/api/grant-index.ts';
 import { bindingMatches, planGrantRbac, roleMatches } from '../../src/controller/rbac.ts';
+import { cachedRole } from '../../src/kube/cached.ts';
 import { selectorMatches } from '../../src/controller/selector.ts';
 import { setConditions } from '../../src/controller/conditions.ts';
 
@@ -34,8 +35,10 @@ describe('RBAC planning', () => {
     const rbac = planGrantRbac(ref, { access: ['debug'], subject }, ['a']);
     if (!rbac) throw new Error('expected rbac');
     const observedRole = JSON.parse(JSON.stringify({ ...rbac.role, rules: rbac.role.rules?.map((r) => ({ verbs: r.verbs, resourceNames: r.resourceNames, resources: r.resources, apiGroups: r.apiGroups })) })) as typeof rbac.role;
-    expect(roleMatches(observedRole, rbac.role)).toBe(true);
-    expect(roleMatches({ ...observedRole, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] }, rbac.role)).toBe(false);
+    // As the informer caches it: the rules as a digest.
+    expect(roleMatches(cachedRole(observedRole), rbac.role)).toBe(true);
+    expect(roleMatches(cachedRole({ ...observedRole, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] }), rbac.role)).toBe(false);
+    expect(roleMatches(cachedRole({ ...observedRole, metadata: { ...observedRole.metadata, labels: {} } }), rbac.role)).toBe(false);
     expect(roleMatches(undefined, rbac.role)).toBe(false);
     expect(bindingMatches({ ...rbac.binding, subjects: [...(rbac.binding.subjects ?? []), { kind: 'User', name: 'bob' }] }, rbac.binding)).toBe(false);
   });
