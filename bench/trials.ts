@@ -35,9 +35,10 @@ async function main(): Promise<void> {
   }
   const count = Number(values.count);
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-trials-'));
+  const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
+  // After the control plane, which starts from an empty directory.
   const entry = values.entry === 'sources' ? join(REPO_ROOT, 'src/main.ts') : buildOperatorBundle(dir);
   say(`operator from ${entry}`);
-  const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
   let operator: OperatorProcess | undefined;
   try {
     installCrds(state);

@@ -20,7 +20,7 @@ import { applyRole, applyRoleBinding, deleteRole, deleteRoleBinding } from '../k
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
 import { coveredPods, hasController, lingeringOn } from '../reaper/lingering.ts';
-import { apiMessage, describeError } from '../runtime/errors.ts';
+import { apiMessage, describeError, httpStatus } from '../runtime/errors.ts';
 import { KeyedLock } from '../runtime/keyed-lock.ts';
 import { findCondition } from './conditions.ts';
 import type { Cache, ReconcilerContext } from '../runtime/reconciler-context.ts';
@@ -75,6 +75,15 @@ export class GrantReconciler {
   private readonly ownIndexWrites = new Map<string, { superseded: Set<string>; index: DebugGrantIndex }>();
   /** Grants whose RoleBinding the deadline's fast path deleted (so the reconcile need not again). */
   private readonly revokedAtDeadline = new Set<string>();
+  /**
+   * What this process knows of a grant's access, for the record of one that ended with no
+   * status ever written. In `accessSent`: it sent RBAC for the grant (a write that may have
+   * landed), found it in place, or deleted a RoleBinding of it: access existed or may have.
+   * In `entryWrittenHere` only: it wrote the grant's index entry itself and sent no RBAC since:
+   * no access existed. In neither: another process wrote the entry; what it sent is unknown.
+   */
+  private readonly accessSent = new Set<string>();
+  private readonly entryWrittenHere = new Set<string>();
 
   constructor(deps: GrantReconcilerDeps) {
     this.d = deps;
@@ -86,6 +95,7 @@ export class GrantReconciler {
     if (!grant) {
       this.ownWrites.delete(key);
       this.verifyAttempts.delete(key);
+      this.forgetAccess(key);
       await this.cleanUpOrphans(namespace, name);
       this.d.scheduleDeadline(key, undefined);
       return;
@@ -112,7 +122,10 @@ export class GrantReconciler {
     // The index entry (with the deadline) is written before the RBAC it stands for, so a
     // crash in between never lets a later reconcile compute a fresh, later deadline.
     const indexChange = decision.indexChange;
-    if (indexChange && indexChange.kind === 'upsert') await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
+    if (indexChange && indexChange.kind === 'upsert') {
+      await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
+      if (!activeRecord(index, name, uid)) this.entryWrittenHere.add(key);
+    }
     let rbac: RbacOutcome;
     try {
       rbac = await this.applyRbac(key, decision, previousPhase, now);
@@ -134,6 +147,7 @@ export class GrantReconciler {
     if (!sameStatus(current.status, status)) current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
 
     this.recordTransition(decision, grant, previousPhase, verification, log, now);
+    if (isTerminal(decision.phase)) this.forgetAccess(key);
     if (!decision.deadline) {
       this.d.scheduleDeadline(key, undefined);
       this.verifyAttempts.delete(key);
@@ -160,6 +174,7 @@ export class GrantReconciler {
       if (this.revokedAtDeadline.has(key) && !this.d.bindings.get(rbacName(name), namespace)) return;
       const deleted = await deleteRoleBinding(this.d.urgentApi, namespace, rbacName(name));
       this.revokedAtDeadline.add(key);
+      if (deleted) this.accessSent.add(key);
       if (deleted) this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - deadline) / 1000);
     });
   }
@@ -230,10 +245,15 @@ export class GrantReconciler {
           changed = true;
         }
       } catch (err) {
+        // A write refused before it was sent, or refused by the API server (4xx), did not land;
+        // one that timed out or lost its connection may have.
+        const status = httpStatus(err);
+        if (!(err instanceof DeadlinePassedError) && !(status !== undefined && status >= 400 && status < 500)) this.accessSent.add(key);
         // Failed at or after the deadline (timed out there, most likely): the grant ends now, decide again.
         if (this.d.clock.now() >= deadline && !(err instanceof DeadlinePassedError)) throw new DeadlinePassedError(deadline, { cause: err });
         throw err;
       }
+      this.accessSent.add(key);
       return changed ? 'changed' : 'unchanged';
     });
   }
@@ -251,6 +271,7 @@ export class GrantReconciler {
     const roleThere = heldAccess || this.d.roles.get(objName, namespace) !== undefined;
     // The binding goes first, in the urgent lane: once it is gone no access remains, whatever happens next.
     const removedBinding = bindingThere && await deleteRoleBinding(this.d.urgentApi, namespace, objName);
+    if (removedBinding) this.accessSent.add(key);
     if (removedBinding && d.expiresAt && d.phase === 'Expired') {
       this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - Date.parse(d.expiresAt)) / 1000);
     }
@@ -377,9 +398,12 @@ export class GrantReconciler {
   private recordTransition(d: GrantDecision, grant: DebugGrant, previousPhase: GrantPhase | undefined, v: Verification, log: Logger, now: Date): void {
     if (d.predecessorEnded) this.recordPredecessorEnd(d, log, now);
     const ended = d.phase === 'Expired' || d.phase === 'Revoked';
-    if (ended && previousPhase !== 'Active' && !isTerminal(grant.status?.phase) && d.activatedAt !== undefined) {
-      // Its access existed (the index entry precedes any RBAC) but no status ever said so
-      // (a crash or a failed status write in between): the record tells it anyway.
+    const key = objectKey(d.ref.namespace, d.ref.name);
+    const mayHaveHadAccess = this.accessSent.has(key) || !this.entryWrittenHere.has(key);
+    if (ended && previousPhase !== 'Active' && !isTerminal(grant.status?.phase) && d.activatedAt !== undefined && mayHaveHadAccess) {
+      // Its access existed or may have (the index entry precedes any RBAC) but no status ever
+      // said so (a crash or a failed status write in between): the record tells it anyway.
+      // Not when this process wrote the entry and never sent RBAC: nothing was granted then.
       this.auditLine(log, 'grant.activated', d, 'ActivatedUnrecorded', new Date(d.activatedAt), d.pods);
     }
     const podsChanged = d.phase === 'Active' && previousPhase === 'Active' && !sameMembers(grant.status?.pods, d.pods);
@@ -434,6 +458,11 @@ export class GrantReconciler {
       // An Event is a courtesy; the status and audit line are the record.
       this.d.log.warn({ err: apiMessage(err), reason }, 'could not record event');
     }
+  }
+
+  private forgetAccess(key: string): void {
+    this.accessSent.delete(key);
+    this.entryWrittenHere.delete(key);
   }
 
   /** The grant is gone without our finalizer running (forced removal): take its access away anyway. */

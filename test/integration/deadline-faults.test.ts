@@ -247,6 +247,11 @@ describe('the deadline holds whatever fails', () => {
       process.stderr.write(`[faults] late-write ended ${JSON.stringify(g?.status?.conditions?.map((c) => [c.type, c.status, c.reason]))}\n`);
       const rbacWrites = calls.filter((c) => c.operation === 'patchNamespacedRoleBinding' || c.operation === 'patchNamespacedRole');
       expect(rbacWrites).toEqual([]);
+      // The record says only what is known: this operator wrote the entry and sent no RBAC, so
+      // no access existed and no (back-dated) activation is told.
+      const audits = op.audits().filter((a) => a.grant === `${ns}/late-write`).map((a) => a.event);
+      expect(audits).not.toContain('grant.activated');
+      expect(audits).toContainEqual(expect.stringMatching(/^grant\.(expired|denied)$/));
       expect(calls.some((c) => c.operation === 'createNamespacedCustomObject' && c.params.plural === 'debuggrantindexes')).toBe(true);
       expect(await allRbac(ns)).toEqual([]);
     } finally {
