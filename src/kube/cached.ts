@@ -7,6 +7,7 @@ import type { V1RoleRef, RbacV1Subject } from '@kubernetes/client-node';
 import { contentDigest } from '../api/equal.ts';
 import type { DebugGrantIndex } from '../api/grant-index.ts';
 import type { DebugGrant } from '../api/types.ts';
+import { shareVocabulary, vocabulary } from './shared-strings.ts';
 
 type Json = Record<string, unknown>;
 
@@ -84,13 +85,14 @@ function pick<K extends string>(from: Json | undefined, keys: readonly K[]): Par
   return out;
 }
 
+/** Values go through the shared pool: label values (app, tier, pod-template-hash) repeat across many objects. */
 function stringMap(v: unknown, keep: (key: string) => boolean = () => true): Record<string, string> | undefined {
   const from = asObject(v);
   if (!from) return undefined;
   const out: Record<string, string> = {};
   let any = false;
   for (const [k, val] of Object.entries(from)) {
-    if (typeof val === 'string' && keep(k)) { out[k] = val; any = true; }
+    if (typeof val === 'string' && keep(k)) { out[k] = vocabulary.share(val); any = true; }
   }
   return any ? out : undefined;
 }
@@ -107,7 +109,7 @@ function meta(raw: Json | undefined, withLabels: boolean): CachedMeta {
 
 function ownedMeta(o: Json | undefined): OwnedMeta {
   const out: OwnedMeta = meta(o, true);
-  const owners = nonEmpty(asArray(asObject(o?.metadata)?.ownerReferences).map((r) => pick(asObject(r), ['apiVersion', 'kind', 'name', 'uid', 'controller']) as CachedOwnerReference));
+  const owners = nonEmpty(asArray(asObject(o?.metadata)?.ownerReferences).map((r) => shareVocabulary(pick(asObject(r), ['apiVersion', 'kind', 'name', 'uid', 'controller']) as CachedOwnerReference)));
   if (owners) out.ownerReferences = owners;
   return out;
 }
@@ -145,7 +147,7 @@ export function cachedPod(raw: unknown): CachedPod {
     return { ...(pick(s, ['name', 'image']) as { name: string; image: string }), ...(state ? { state } : {}) };
   }));
   const phase = asString(status?.phase);
-  if (phase || statuses) pod.status = { ...(phase ? { phase } : {}), ...(statuses ? { ephemeralContainerStatuses: statuses } : {}) };
+  if (phase || statuses) pod.status = { ...(phase ? { phase: vocabulary.share(phase) } : {}), ...(statuses ? { ephemeralContainerStatuses: statuses } : {}) };
   return pod;
 }
 
@@ -156,18 +158,21 @@ export function cachedRole(raw: unknown): CachedRole {
 
 export function cachedRoleBinding(raw: unknown): CachedRoleBinding {
   const o = asObject(raw);
-  return { metadata: ownedMeta(o), roleRef: asObject(o?.roleRef) as unknown as V1RoleRef, subjects: asArray(o?.subjects) as RbacV1Subject[] };
+  return { metadata: ownedMeta(o), roleRef: shareVocabulary(asObject(o?.roleRef)) as unknown as V1RoleRef, subjects: shareVocabulary(asArray(o?.subjects)) as RbacV1Subject[] };
 }
 
-/** Grants keep spec and status whole (both small, both read); metadata loses what nothing reads. */
+/**
+ * Grants keep spec and status whole (both small, both read), with their vocabulary (image,
+ * profile, condition types and reasons…) shared; metadata loses what nothing reads.
+ */
 export function cachedGrant(raw: unknown): DebugGrant {
   const o = asObject(raw);
   const m = asObject(o?.metadata);
-  const metadata = { ...meta(o, false), ...pick(m, ['generation', 'creationTimestamp', 'deletionTimestamp', 'finalizers']) };
-  return { ...pick(o, ['apiVersion', 'kind', 'spec', 'status']), metadata } as DebugGrant;
+  const metadata = { ...meta(o, false), ...shareVocabulary(pick(m, ['generation', 'creationTimestamp', 'deletionTimestamp', 'finalizers'])) };
+  return { ...shareVocabulary(pick(o, ['apiVersion', 'kind', 'spec', 'status'])), metadata } as DebugGrant;
 }
 
 export function cachedIndex(raw: unknown): DebugGrantIndex {
   const o = asObject(raw);
-  return { ...pick(o, ['apiVersion', 'kind', 'active', 'ended']), metadata: meta(o, false) } as DebugGrantIndex;
+  return { ...shareVocabulary(pick(o, ['apiVersion', 'kind', 'active', 'ended'])), metadata: meta(o, false) } as DebugGrantIndex;
 }

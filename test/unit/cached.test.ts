@@ -1,5 +1,6 @@
 import { contentDigest } from '../../src/api/equal.ts';
 import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding } from '../../src/kube/cached.ts';
+import { StringPool, shareVocabulary, vocabulary } from '../../src/kube/shared-strings.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
 
 const IMAGE = `registry.example.com/shop/checkout@sha256:${'d'.repeat(64)}`;
@@ -91,5 +92,40 @@ describe('cached objects keep only what the operator reads', () => {
     const active = [{ grant: 'g', expiresAt: '2026-11-20T10:00:00Z' }];
     expect(cachedIndex({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata, active, ended: [] }))
       .toEqual({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3' }, active, ended: [] });
+  });
+});
+
+describe('shared vocabulary', () => {
+  test('repeating values (kinds, images, reasons, label values) go to the pool; names, uids and times do not', () => {
+    const image = 'registry.example.com/debug/pool-test@sha256:' + 'a'.repeat(64);
+    const grant = cachedGrant(JSON.parse(JSON.stringify({
+      apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant',
+      metadata: { name: 'pool-g', namespace: 'shop', uid: 'pool-uid', resourceVersion: '77', finalizers: ['debuggrant.dev/revoke'] },
+      spec: { subject: { kind: 'User', name: 'pool-alice' }, image, profile: 'restricted', access: ['exec'] },
+      status: { phase: 'Active', expiresAt: '2026-11-24T10:00:00.123Z', conditions: [{ type: 'Ready', status: 'True', reason: 'PoolTestReason', message: 'pool message 1', lastTransitionTime: '2026-11-24T09:00:00.123Z' }] },
+    })) as unknown);
+    expect(grant.spec).toMatchObject({ image, profile: 'restricted', access: ['exec'] }); // values unchanged
+    for (const v of [image, 'PoolTestReason', 'debuggrant.dev/v1alpha1', 'restricted', 'exec', 'debuggrant.dev/revoke']) expect(vocabulary.has(v)).toBe(true);
+    for (const v of ['pool-g', 'pool-uid', '77', 'pool-alice', 'pool message 1', '2026-11-24T10:00:00.123Z']) expect(vocabulary.has(v)).toBe(false);
+    cachedPod({ metadata: { name: 'pool-p', labels: { app: 'pool-app' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-rs', uid: 'pool-rs-uid' }] } });
+    for (const v of ['pool-app', 'ReplicaSet']) expect(vocabulary.has(v)).toBe(true);
+    for (const v of ['pool-p', 'pool-rs', 'pool-rs-uid']) expect(vocabulary.has(v)).toBe(false);
+  });
+
+  test('lists of vocabulary are shared element by element, other lists are walked', () => {
+    const pool = new StringPool();
+    const entry = shareVocabulary({ active: [{ grant: 'g', image: 'img', pods: ['p'] }], access: ['exec', 'logs'] }, pool);
+    expect(entry).toEqual({ active: [{ grant: 'g', image: 'img', pods: ['p'] }], access: ['exec', 'logs'] });
+    expect(['img', 'exec', 'logs'].every((v) => pool.has(v))).toBe(true);
+    expect(['g', 'p'].some((v) => pool.has(v))).toBe(false);
+  });
+
+  test('the pool is bounded: past its size it starts over', () => {
+    const pool = new StringPool(2);
+    pool.share('a');
+    pool.share('b');
+    pool.share('c');
+    expect(pool.has('c')).toBe(true);
+    expect(pool.has('a') || pool.has('b')).toBe(false);
   });
 });
