@@ -44,11 +44,34 @@ async function template(release: string, namespace: string, values: unknown): Pr
   return docs(out.stdout);
 }
 
+/** Cluster-scoped objects this file stored, removed after it: the control plane is shared with every other test file. */
+const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+const storedClusterWide: K8sObject[] = [];
+
 async function apply(objs: K8sObject[], dryRun = false): Promise<void> {
   if (objs.length === 0) return;
   const out = await kubectl('admin', ['apply', '--server-side', ...(dryRun ? ['--dry-run=server'] : []), '-f', '-'], objs.map((o) => stringify(o)).join('---\n'));
   expect(out.stderr).toBe('');
   expect(out.code).toBe(0);
+  if (!dryRun) storedClusterWide.push(...objs.filter((o) => CLUSTER_SCOPED.has(o.kind)));
+}
+
+async function removeStoredClusterWide(): Promise<void> {
+  const objs = storedClusterWide.splice(0);
+  if (objs.length === 0) return;
+  const out = await kubectl('admin', ['delete', '--ignore-not-found', '--wait=false', '-f', '-'], objs.map((o) => stringify(o)).join('---\n'));
+  expect(out.stderr).toBe('');
+  expect(out.code).toBe(0);
+}
+
+/**
+ * The chart's policy bindings match every namespace; here they are bound to the release's
+ * namespace only, so while this file runs their verdicts never join (AND with) those of the
+ * test files running beside it.
+ */
+function boundToNamespace(o: K8sObject, namespace: string): K8sObject {
+  if (o.kind !== 'ValidatingAdmissionPolicyBinding') return o;
+  return { ...o, spec: { ...o.spec, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } } } };
 }
 
 /** What the operator reads from the rendered ConfigMap, validated by the operator's own schema. */
@@ -147,6 +170,7 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
 
 describe('Helm chart', () => {
   beforeAll(() => { ensureHelm(); }, 30 * 60_000);
+  afterAll(removeStoredClusterWide);
 
   test('helm lint is clean with each value set', async () => {
     for (const [name, set] of Object.entries(VALUE_SETS)) {
@@ -210,7 +234,7 @@ describe('Helm chart', () => {
     beforeAll(async () => {
       ns = await freshNamespace('chart');
       const objs = await template('dg-chart', ns, { config: TEST_CONFIG, viewers: { groups: ['chart-viewers'] } });
-      await apply(objs.filter((o) => o.kind !== 'CustomResourceDefinition'));
+      await apply(objs.filter((o) => o.kind !== 'CustomResourceDefinition').map((o) => boundToNamespace(o, ns)));
     });
 
     test('reading grants cluster-wide is only for the viewers it names', async () => {
