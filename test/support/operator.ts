@@ -59,11 +59,12 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
 
 /**
  * The operator as its own process (src/main.ts), for crashes (kill -9) and failover: same
- * configuration defaults as startTestOperator, its log next to the control plane's.
+ * configuration defaults as startTestOperator, its log next to the control plane's. It reads
+ * the control plane's kubeconfig unless given another file (e.g. one through a FaultProxy).
  */
-export function spawnTestOperator(name: string, namespaces: string[], overrides: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<OperatorProcess> {
+export function spawnTestOperator(name: string, namespaces: string[], overrides: Record<string, unknown> = {}, env: Record<string, string> = {}, kubeconfig = plane().kubeconfig): Promise<OperatorProcess> {
   return spawnOperator({
-    kubeconfig: plane().kubeconfig, dir: plane().dir, name,
+    kubeconfig, dir: plane().dir, name,
     config: { approvedRegistries: [APPROVED_REGISTRY], namespaces, maxTtl: '2h', workers: 4, revocationSettle: '2s', ...overrides },
     env: { DEBUGGRANT_IDENTITY: name, LOG_LEVEL: 'debug', ...env },
   });
