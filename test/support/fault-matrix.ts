@@ -132,6 +132,10 @@ export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultNam
     const ended = await eventually(() => getGrant(namespace, GRANT),
       (g) => g?.status?.phase === 'Expired' && g.status.conditions?.find((c) => c.type === 'RevocationVerified')?.status === 'True', 30_000);
     const convergedAfterClearMs = Date.now() - deadlineCleared;
+    // The operator logs its audit line once its status write returns; this test may read the
+    // written status first. Wait for the last line of the story (never there: a violation below).
+    const grantAudits = (): AuditRecord[] => op.audits().filter((a) => a.grant === `${namespace}/${GRANT}`);
+    await eventually(() => Promise.resolve(grantAudits()), (a) => a.some((l) => l.event === 'grant.revocation-verified'), 10_000).catch(() => undefined);
     await access.stop();
     if (!ended) throw new Error('unreachable: eventually returned no grant');
 
@@ -142,7 +146,7 @@ export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultNam
       kind, fault: faultName, namespace, readyAfterClearMs, latenessMs: endedAt - expiresAt, convergedAfterClearMs, active, ended, observations,
       indexWritten: activeEntryWritten(proxy.log, namespace, active.status?.expiresAt ?? ''),
       bindingWrites: proxy.log.filter((r) => !r.fault && isSuccess(r) && matches(REQUEST_KINDS['RoleBinding apply'](namespace), r)),
-      audits: op.audits().filter((a) => a.grant === `${namespace}/${GRANT}`),
+      audits: grantAudits(),
       rbacLeft: await rbacFor(namespace, GRANT),
       indexAfter: await readIndex(namespace),
       faulted: proxy.log.filter((r) => (r.fault ?? r.interruptedBy) && matches(match, r)).length,
