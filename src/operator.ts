@@ -8,7 +8,7 @@ import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { GrantReconciler } from './controller/grant-reconciler.ts';
 import { IndexPresence } from './controller/index-presence.ts';
-import { objectKey } from './runtime/object-key.ts';
+import { objectKey, splitKey } from './runtime/object-key.ts';
 import { keysDueBy } from './controller/records.ts';
 import { activeStatusDeadline, IndexEntryChanges, mayLinger, owningGrant, WatchedGrants } from './controller/event-mappers.ts';
 import type { KubeApi } from './kube/client.ts';
@@ -206,12 +206,21 @@ export class Operator {
     // 50,000 pods in a big cluster) is not needed for that, so it is not waited for.
     const startedAt = this.clock.now();
     const overdue = keysDueBy(this.indexes.list(), this.grants.list(), startedAt);
-    if (overdue.size > 0) {
-      await Promise.all([...overdue].map((key) => this.grantReconciler.revokeAtDeadline(key).catch((err: unknown) => {
-        // The deadline heap has these keys too and retries them on its own schedule.
-        this.opts.log.warn({ key, err: apiMessage(err) }, 'overdue RoleBinding delete failed; the deadline heap retries it');
-      })));
-      this.opts.log.info({ overdue: overdue.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired while the operator was down; listing pods next');
+    // RoleBindings (found by our label) whose grant is gone: deleted while we were away,
+    // finalizer removed by hand. Their reconcile is the clean-up, and needs no pods either.
+    const orphaned = new Set(this.bindings.list().map((b) => objectKey(b.metadata?.namespace ?? '', owningGrant(b) ?? ''))
+      .filter((key) => { const { namespace, name } = splitKey(key); return name !== '' && !this.grants.get(name, namespace); }));
+    if (overdue.size + orphaned.size > 0) {
+      // A failure is retried by the grant queue (and, for a deadline, the deadline heap too).
+      const retryLater = (key: string) => (err: unknown): void => {
+        this.grantQueue.add(key);
+        this.opts.log.warn({ key, err: apiMessage(err) }, 'revocation at start failed; retrying');
+      };
+      await Promise.all([
+        ...[...overdue].map((key) => this.grantReconciler.revokeAtDeadline(key).catch(retryLater(key))),
+        ...[...orphaned].filter((key) => !overdue.has(key)).map((key) => this.grantReconciler.reconcile(key).catch(retryLater(key))),
+      ]);
+      this.opts.log.info({ overdue: overdue.size, orphaned: orphaned.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next');
     }
     await Promise.all(this.informersOf([this.pods, this.roles] as MultiCache<CachedObject>[]).map((i) => i.start()));
     if (this.stopping) return;

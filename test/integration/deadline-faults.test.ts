@@ -106,21 +106,30 @@ describe('the deadline holds whatever fails', () => {
     }
   });
 
-  test('restarted after the deadline, its pod list refused (403): the RoleBinding goes anyway, from the record, before any pod is listed', async () => {
+  test('restarted after the deadline, its pod list refused (403): the RoleBindings of an overdue grant and of one deleted meanwhile go anyway, before any pod is listed', async () => {
     const first = await startTestOperator([ns]);
     const notAfter = Date.now() + 4000;
     try {
       await createGrant(ns, 'no-pods', grantSpec({ ttl: '1h', notAfter: new Date(notAfter).toISOString() }));
+      await createGrant(ns, 'gone-away', grantSpec({ ttl: '1h', subject: { kind: 'User', name: 'bob' } }));
       await eventually(() => getGrant(ns, 'no-pods'), isReady);
+      await eventually(() => getGrant(ns, 'gone-away'), isReady);
     } finally {
       await first.stop();
     }
+    // While it is away, a grant still in force is deleted with its finalizer removed by hand.
+    await fromKubeConfig(kubeConfigFor('gitops')).custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, plural: PLURAL, namespace: ns, name: 'gone-away', body: { metadata: { finalizers: null } } }, mergePatch);
+    await deleteGrant(ns, 'gone-away');
+    await eventually(() => getGrant(ns, 'gone-away'), (x) => x === undefined);
+    expect((await rbacFor(ns, 'gone-away')).binding).toBe(true);
     // An identity with everything the revocation reads and writes, and no list/watch of pods:
     // that list never completes, as a 50,000-pod list takes its time.
     const admin = fromKubeConfig(kubeConfigFor('admin'));
     await admin.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'revoker' } } });
     await admin.rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'revoker' }, rules: [
-      { apiGroups: [GROUP], resources: ['debuggrants', 'debuggrantindexes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [GROUP], resources: ['debuggrants'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [GROUP], resources: ['debuggrantindexes'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
       { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: ['get', 'list', 'watch', 'delete'] },
     ] } });
     await admin.rbac.createNamespacedRoleBinding({ namespace: ns, body: {
@@ -140,6 +149,7 @@ describe('the deadline holds whatever fails', () => {
       await eventually(() => canDebug(ns), (allowed) => !allowed, 15_000, 20);
       process.stderr.write(`[faults] restart with the pod list refused: access ended ${String(Date.now() - startedAt)} ms after the start\n`);
       expect((await rbacFor(ns, 'no-pods')).binding).toBe(false);
+      await eventually(() => rbacFor(ns, 'gone-away'), (r) => !r.binding, 10_000, 20);
       // Still starting: the pod list is what it waits for, and /readyz says so.
       expect(operator.ready).toBe(false);
       expect(operator.notReady.join('; ')).toMatch(/pods@.*403 Forbidden.*cannot list resource "pods"/);
