@@ -190,8 +190,11 @@ export class Operator {
     this.revoking ??= (async () => {
       this.grantQueue.pause(true);
       this.podQueue.pause(true);
+      const listing = this.clock.now();
       await Promise.all(this.informersOf(this.revokerCaches()).map((i) => i.start()));
       this.revokingReady = true;
+      // How long a restart leaves deadlines unwatched, after the process itself started.
+      this.opts.log.info({ ms: this.clock.now() - listing }, 'grants, index entries and RoleBindings listed; deadlines armed');
     })();
     return this.revoking;
   }
