@@ -34,6 +34,7 @@ export const FAULTS: Record<string, Fault> = {
   'HTTP 429': { status: 429, retryAfterSeconds: 1 },
   'reset': 'reset',
   'stall': 'stall',
+  'answer lost': 'answer lost',
 };
 
 /** How long each fault lasts: from the grant's creation, and from just before its deadline. */
@@ -63,7 +64,7 @@ export interface CellResult {
   observations: Observation[];
   /** The first index write that recorded the grant's active entry: its answer's time and the entry. */
   indexWritten?: { at: number; entry: ActiveGrantEntry };
-  /** RoleBinding applies the API server accepted. */
+  /** RoleBinding applies the API server accepted (answered or not). */
   bindingWrites: ProxiedRequest[];
   audits: AuditRecord[];
   rbacLeft: { role: boolean; binding: boolean };
@@ -91,13 +92,15 @@ function watchAccess(namespace: string): { observations: Observation[]; stop(): 
 function activeEntryWritten(log: ProxiedRequest[], namespace: string, expiresAt: string): { at: number; entry: ActiveGrantEntry } | undefined {
   const indexWrite = REQUEST_KINDS['index write'](namespace);
   for (const r of log) {
-    if (r.fault || !isSuccess(r) || !matches(indexWrite, r)) continue;
+    if (!reachedServer(r) || !isSuccess(r) || !matches(indexWrite, r)) continue;
     const entry = (JSON.parse(r.body) as DebugGrantIndex).active?.find((e) => e.grant === GRANT && e.expiresAt === expiresAt);
-    if (entry) return { at: r.answeredAt ?? r.receivedAt, entry };
+    if (entry) return { at: r.serverAnsweredAt ?? r.receivedAt, entry };
   }
   return undefined;
 }
 
+/** Forwarded to the API server, whether or not its answer came back. */
+const reachedServer = (r: ProxiedRequest): boolean => r.fault === undefined || r.fault === 'answer lost';
 const isSuccess = (r: ProxiedRequest): boolean => r.status !== undefined && r.status >= 200 && r.status < 300;
 
 const readIndex = async (namespace: string): Promise<DebugGrantIndex | undefined> =>
@@ -145,7 +148,7 @@ export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultNam
     return {
       kind, fault: faultName, namespace, readyAfterClearMs, latenessMs: endedAt - expiresAt, convergedAfterClearMs, active, ended, observations,
       indexWritten: activeEntryWritten(proxy.log, namespace, active.status?.expiresAt ?? ''),
-      bindingWrites: proxy.log.filter((r) => !r.fault && isSuccess(r) && matches(REQUEST_KINDS['RoleBinding apply'](namespace), r)),
+      bindingWrites: proxy.log.filter((r) => reachedServer(r) && isSuccess(r) && matches(REQUEST_KINDS['RoleBinding apply'](namespace), r)),
       audits: grantAudits(),
       rbacLeft: await rbacFor(namespace, GRANT),
       indexAfter: await readIndex(namespace),

@@ -2,8 +2,8 @@
 // terminates TLS (its own certificate, trusted by the kubeconfig it hands out), reads each
 // request, and either forwards it to the real API server (with the caller's own bearer
 // token) or answers it with a fault: an HTTP error (500, or 429 with Retry-After), a reset
-// connection, or silence (a stall: the request is never forwarded, the connection stays
-// open until the fault is cleared, then it is reset). Unlike the TCP proxy (fault-proxy.ts)
+// connection, or silence (a stall: the request is never forwarded; or forwarded with its
+// answer lost; the connection stays open until the fault is cleared, then it is reset). Unlike the TCP proxy (fault-proxy.ts)
 // it sees method, path and body, so one kind of request can fail while the rest flow: only
 // the index writes, only the RoleBinding deletes of one namespace. Every request is logged
 // with when it arrived, what was answered, and when.
@@ -14,7 +14,12 @@ import { Socket } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { selfSignedCert } from '../../src/runtime/self-signed-cert.ts';
 
-export type Fault = { status: 500 } | { status: 429; retryAfterSeconds: number } | 'reset' | 'stall';
+/**
+ * stall: the request never reaches the API server; `answer lost`: it does (a write takes
+ * effect) but its answer never comes back. Both stay silent until the fault is cleared, then
+ * their connection is reset.
+ */
+export type Fault = { status: 500 } | { status: 429; retryAfterSeconds: number } | 'reset' | 'stall' | 'answer lost';
 
 export interface RequestMatch {
   /** One method or several (an index write is a PUT, or a POST when it creates the index). */
@@ -37,10 +42,12 @@ export interface ProxiedRequest {
   fault?: Fault;
   /** A fault that reached this request while it was open (a watch stream stalled or ended). */
   interruptedBy?: Fault;
-  /** The status the API server (or the fault) answered with. */
+  /** The status the API server (or the fault) answered with (also when the answer was lost). */
   status?: number;
-  /** When the answer's head went back to the caller. */
+  /** When the answer's head went back to the caller (never, for a lost answer). */
   answeredAt?: number;
+  /** When the API server's answer reached the proxy (the request had taken effect by then). */
+  serverAnsweredAt?: number;
 }
 
 interface ActiveFault { match: RequestMatch; fault: Fault }
@@ -107,7 +114,7 @@ export class HttpFaultProxy {
     for (const o of [...this.open]) {
       if (!matches(match, o.request)) continue;
       o.request.interruptedBy = fault;
-      if (fault === 'stall') o.stall();
+      if (fault === 'stall' || fault === 'answer lost') o.stall();
       else o.stop();
     }
     return () => { this.clear(active); };
@@ -149,12 +156,18 @@ export class HttpFaultProxy {
       };
       this.log.push(request);
       const fault = [...this.faults].find((f) => matches(f.match, request))?.fault;
-      if (fault) this.answerWithFault(req, res, request, fault);
-      else this.forward(req, res, request);
+      if (fault === 'answer lost') {
+        request.fault = fault;
+        this.forward(req, res, request, true);
+      } else if (fault) {
+        this.answerWithFault(req, res, request, fault);
+      } else {
+        this.forward(req, res, request, false);
+      }
     });
   }
 
-  private answerWithFault(req: IncomingMessage, res: ServerResponse, request: ProxiedRequest, fault: Fault): void {
+  private answerWithFault(req: IncomingMessage, res: ServerResponse, request: ProxiedRequest, fault: Exclude<Fault, 'answer lost'>): void {
     request.fault = fault;
     if (fault === 'reset') {
       resetConnection(req.socket);
@@ -173,7 +186,8 @@ export class HttpFaultProxy {
     res.writeHead(fault.status, headers).end(body);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, request: ProxiedRequest): void {
+  /** To the API server; with `withhold`, its answer is recorded but never passed back. */
+  private forward(req: IncomingMessage, res: ServerResponse, request: ProxiedRequest, withhold: boolean): void {
     // Hop-by-hop headers stay on this hop.
     const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: this.target.host };
     delete headers.connection;
@@ -181,7 +195,8 @@ export class HttpFaultProxy {
     const upstream = httpsRequest({
       host: this.target.hostname, port: this.target.port, method: request.method, path: req.url, headers, agent: this.agent, ca: this.ca,
     });
-    let stalled = false;
+    let stalled = withhold;
+    if (withhold) this.hold(res, request);
     const open: Open = {
       request, res,
       stop: () => { upstream.destroy(); res.destroy(); },
@@ -192,7 +207,13 @@ export class HttpFaultProxy {
     res.on('close', () => { done(); upstream.destroy(); });
     upstream.on('error', () => { done(); if (res.socket) resetConnection(res.socket); });
     upstream.on('response', (answer) => {
-      if (stalled) return; // silence from here on, until the fault clears and resets it
+      request.serverAnsweredAt = Date.now();
+      if (stalled) {
+        // Silence from here on, until the fault clears and resets it.
+        if (withhold) request.status = answer.statusCode;
+        answer.resume();
+        return;
+      }
       request.status = answer.statusCode;
       request.answeredAt = Date.now();
       res.writeHead(answer.statusCode ?? 502, answer.headers);
