@@ -84,6 +84,12 @@ export class GrantReconciler {
    */
   private readonly accessSent = new Set<string>();
   private readonly entryWrittenHere = new Set<string>();
+  /**
+   * Grants whose last status write failed, with the phase their audit trail last told. A write
+   * whose answer was lost may still have landed: the next reconcile then sees the new phase
+   * in its cache, yet the transition's audit line and Event were never told; they are owed.
+   */
+  private readonly untoldTransitions = new Map<string, { uid: string; phase: GrantPhase | undefined }>();
 
   constructor(deps: GrantReconcilerDeps) {
     this.d = deps;
@@ -96,6 +102,7 @@ export class GrantReconciler {
       this.ownWrites.delete(key);
       this.verifyAttempts.delete(key);
       this.forgetAccess(key);
+      this.untoldTransitions.delete(key);
       await this.cleanUpOrphans(namespace, name);
       this.d.scheduleDeadline(key, undefined);
       return;
@@ -115,6 +122,8 @@ export class GrantReconciler {
       predecessor: findPredecessor(index, name, uid, [this.d.roles.get(objName, namespace), this.d.bindings.get(objName, namespace)]),
     });
     const previousPhase = grant.status?.phase;
+    const untold = this.untoldTransitions.get(key);
+    const toldPhase = untold?.uid === uid ? untold.phase : previousPhase;
     const log = this.d.log.child({ kind: 'DebugGrant', namespace, name, generation: grant.metadata.generation });
     // Armed before anything is written: whichever write fails next, the deadline holds.
     if (decision.deadline) this.d.scheduleDeadline(key, decision.deadline.getTime());
@@ -144,9 +153,17 @@ export class GrantReconciler {
     const lingering = ended ? this.recordLingering(decision, current) : undefined;
     if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering, log);
     const status = desiredStatus(decision, current.status, verification, lingering, grant.metadata.generation ?? 0, now);
-    if (!sameStatus(current.status, status)) current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
+    if (!sameStatus(current.status, status)) {
+      try {
+        current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
+      } catch (err) {
+        this.untoldTransitions.set(key, { uid, phase: toldPhase });
+        throw err;
+      }
+    }
 
-    this.recordTransition(decision, grant, previousPhase, verification, log, now);
+    this.recordTransition(decision, grant, toldPhase, verification, log, now);
+    this.untoldTransitions.delete(key);
     if (isTerminal(decision.phase)) this.forgetAccess(key);
     if (!decision.deadline) {
       this.d.scheduleDeadline(key, undefined);
