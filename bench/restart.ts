@@ -5,7 +5,7 @@
 // before its deadline and started again after it; measured from the restart's spawn until
 // SubjectAccessReview denies (the RoleBinding is gone) and until /readyz (every cache,
 // pods included, listed). Never part of npm test.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
@@ -25,17 +25,28 @@ const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Mat
 
 export interface RestartOptions { podSteps: number[]; runs: number; entries: string[] }
 
-interface Measured { entry: string; pods: number; revokedMs: number; readyMs: number }
+/** From the restart's spawn: its first log line (the process is up), deadlines armed (three lists), access ended, /readyz. */
+interface Measured { entry: string; pods: number; upMs: number; armedMs: number; revokedMs: number; readyMs: number }
+
+/** When the operator logged `msg` first, from its JSON log. */
+function loggedAt(logFile: string, msg: string): number {
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const l = JSON.parse(line) as { msg?: string; time?: string };
+    if (l.msg === msg) return Date.parse(l.time ?? '');
+  }
+  return NaN;
+}
 
 let seq = 0;
 
 async function restartOnce(state: PlaneState, dir: string, api: KubeApi, namespace: string, entry: { label: string; path: string }, pods: number): Promise<Measured> {
   const n = seq++;
-  const spawn = (): Promise<OperatorProcess> => spawnOperator({
-    kubeconfig: state.kubeconfig, dir, name: `restart-${entry.label}-${String(n)}`, entry: entry.path,
+  const spawn = (which: string): Promise<OperatorProcess> => spawnOperator({
+    kubeconfig: state.kubeconfig, dir, name: `restart-${entry.label}-${String(n)}-${which}`, entry: entry.path,
     config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' }, env: { LOG_LEVEL: 'info' },
   });
-  const before = await spawn();
+  const before = await spawn('killed');
   await before.waitUntilReady(10 * 60_000);
   const user = `u-restart-${String(n)}`;
   const notAfter = Date.now() + DEADLINE_AFTER_MS;
@@ -45,13 +56,17 @@ async function restartOnce(state: PlaneState, dir: string, api: KubeApi, namespa
   await sleep(notAfter + 500 - Date.now());
   if (!(await userCanExec(api, user, namespace))) throw new Error('access ended while no operator ran: nothing to measure');
   const spawnedAt = Date.now();
-  const after = await spawn();
+  const after = await spawn('restarted');
   try {
     const [deniedAt, readyAt] = await Promise.all([
       waitForAccess(api, user, namespace, false, 10 * 60_000, 10),
       after.waitUntilReady(10 * 60_000).then(() => Date.now()),
     ]);
-    return { entry: entry.label, pods, revokedMs: deniedAt - spawnedAt, readyMs: readyAt - spawnedAt };
+    return {
+      entry: entry.label, pods, upMs: loggedAt(after.logFile, 'starting') - spawnedAt,
+      armedMs: loggedAt(after.logFile, 'grants, index entries and RoleBindings listed; deadlines armed') - spawnedAt,
+      revokedMs: deniedAt - spawnedAt, readyMs: readyAt - spawnedAt,
+    };
   } finally {
     await after.stop();
   }
@@ -80,18 +95,18 @@ export async function benchRestart(o: RestartOptions): Promise<void> {
       for (const entry of entries) {
         for (let r = 0; r < o.runs; r++) {
           const m = await restartOnce(state, dir, api, namespaces[0] ?? '', entry, pods);
-          say(`${entry.label}, ${String(pods)} pods: access ended ${ms(m.revokedMs)} and /readyz ${ms(m.readyMs)} after the restart's spawn`);
+          say(`${entry.label}, ${String(pods)} pods: process up ${ms(m.upMs)}, deadlines armed ${ms(m.armedMs)}, access ended ${ms(m.revokedMs)}, /readyz ${ms(m.readyMs)} after the restart's spawn`);
           results.push(m);
         }
       }
     }
     const rows = o.podSteps.flatMap((p) => entries.map((e) => {
       const mine = results.filter((m) => m.pods === p && m.entry === e.label);
-      const revoked = summarize(mine.map((m) => m.revokedMs));
-      const ready = summarize(mine.map((m) => m.readyMs));
-      return [e.label, String(p), String(mine.length), ms(revoked.p50), ms(revoked.max), ms(ready.p50), ms(ready.max)];
+      const p50max = (pick: (m: Measured) => number): string[] => { const x = summarize(mine.map(pick)); return [ms(x.p50), ms(x.max)]; };
+      return [e.label, String(p), String(mine.length), ...p50max((m) => m.upMs), ...p50max((m) => m.armedMs), ...p50max((m) => m.revokedMs), ...p50max((m) => m.readyMs)];
     }));
-    process.stdout.write(`\nkill -9 before a deadline, restarted after it (times from the restart's spawn)\n${table(['entry', 'pods', 'runs', 'access ended p50', 'max', '/readyz p50', 'max'], rows)}\n`);
+    const headers = ['entry', 'pods', 'runs', 'process up p50', 'max', 'deadlines armed p50', 'max', 'access ended p50', 'max', '/readyz p50', 'max'];
+    process.stdout.write(`\nkill -9 before a deadline, restarted after it (times from the restart's spawn)\n${table(headers, rows)}\n`);
   } finally {
     await stopControlPlane(state);
     say(`logs in ${dir}`);
