@@ -10,7 +10,7 @@ import type { PooledKubeConfig } from './kubeconfig.ts';
 
 export type WatchHandler = (type: string, object: unknown) => void;
 
-/** A page of 500 pods is ~2 MB: more time than a small request, still bounded. */
+/** A page of pods is ~1-3 MB of JSON: more time than a small request, still bounded. */
 const LIST_PAGE_TIMEOUT_MS = 30_000;
 
 /** The API server's URL for a path, as a kubeconfig names it. */

@@ -53,7 +53,14 @@ export interface InformerOptions {
 
 class Gone extends Error {}
 
-const DEFAULT_PAGE = 500;
+/**
+ * Objects per list page. A page is held twice while it is read (its JSON text and the parsed
+ * objects) and the allocator keeps what it gave back, so the page bounds peak RSS: at 50,000
+ * pods (~5.8 KB of JSON each) pages of 500 peaked at 234-261 MB and settled at 221-261 MB,
+ * pages of 200 at 202-203 / 195-199 MB, for 22-25 s to ready instead of 16-20 s
+ * (`npm run bench -- cluster`, docs/benchmark.md).
+ */
+const DEFAULT_PAGE = 200;
 
 export class ResilientInformer<T extends CachedObject> {
   readonly name: string;
