@@ -139,6 +139,9 @@ export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultNam
     // written status first. Wait for the last line of the story (never there: a violation below).
     const grantAudits = (): AuditRecord[] => op.audits().filter((a) => a.grant === `${namespace}/${GRANT}`);
     await eventually(() => Promise.resolve(grantAudits()), (a) => a.some((l) => l.event === 'grant.revocation-verified'), 10_000).catch(() => undefined);
+    // The operator's own check may come within one poll of the delete: wait until this
+    // watcher has seen the denial too (never: NaN lateness, a violation below).
+    await eventually(() => Promise.resolve(access.observations.at(-1)?.allowed), (allowed) => allowed === false, 10_000).catch(() => undefined);
     await access.stop();
     if (!ended) throw new Error('unreachable: eventually returned no grant');
 
