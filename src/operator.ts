@@ -8,7 +8,7 @@ import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { GrantReconciler } from './controller/grant-reconciler.ts';
 import { IndexPresence } from './controller/index-presence.ts';
-import { objectKey, splitKey } from './runtime/object-key.ts';
+import { objectKey } from './runtime/object-key.ts';
 import { keysDueBy } from './controller/records.ts';
 import { activeStatusDeadline, IndexEntryChanges, mayLinger, owningGrant, WatchedGrants } from './controller/event-mappers.ts';
 import type { KubeApi } from './kube/client.ts';
@@ -211,14 +211,18 @@ export class Operator {
     const overdue = keysDueBy(this.indexes.list(), this.grants.list(), startedAt);
     // RoleBindings (found by our label) whose grant is gone: deleted while we were away,
     // finalizer removed by hand. Their reconcile is the clean-up, and needs no pods either.
-    const orphaned = new Set(this.bindings.list().map((b) => objectKey(b.metadata?.namespace ?? '', owningGrant(b) ?? ''))
-      .filter((key) => { const { namespace, name } = splitKey(key); return name !== '' && !this.grants.get(name, namespace); }));
+    const orphaned = new Set<string>();
+    for (const b of this.bindings.list()) {
+      const namespace = b.metadata?.namespace ?? '';
+      const grant = owningGrant(b);
+      if (grant && !this.grants.get(grant, namespace)) orphaned.add(objectKey(namespace, grant));
+    }
+    // A failure is retried by the grant queue (and, for a deadline, the deadline heap too).
+    const retryLater = (key: string) => (err: unknown): void => {
+      this.grantQueue.add(key);
+      this.opts.log.warn({ key, err: apiMessage(err) }, 'revocation at start failed; retrying');
+    };
     if (overdue.size + orphaned.size > 0) {
-      // A failure is retried by the grant queue (and, for a deadline, the deadline heap too).
-      const retryLater = (key: string) => (err: unknown): void => {
-        this.grantQueue.add(key);
-        this.opts.log.warn({ key, err: apiMessage(err) }, 'revocation at start failed; retrying');
-      };
       await Promise.all([
         ...[...overdue].map((key) => this.grantReconciler.revokeAtDeadline(key).catch(retryLater(key))),
         ...[...orphaned].filter((key) => !overdue.has(key)).map((key) => this.grantReconciler.reconcile(key).catch(retryLater(key))),
@@ -228,8 +232,7 @@ export class Operator {
     await Promise.all(this.informersOf([this.pods, this.roles] as MultiCache<CachedObject>[]).map((i) => i.start()));
     if (this.stopping) return;
     // Then the rest of each expiry (Role, index entry, status, audit lines), which reads pods.
-    await Promise.all([...overdue].map((key) => this.grantReconciler.reconcile(key)
-      .catch((err: unknown) => { this.grantQueue.add(key); this.opts.log.warn({ key, err: apiMessage(err) }, 'overdue revocation failed; retrying'); })));
+    await Promise.all([...overdue].map((key) => this.grantReconciler.reconcile(key).catch(retryLater(key))));
     this.grantQueue.pause(false);
     this.podQueue.pause(false);
     this.resyncAll();
