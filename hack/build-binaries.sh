@@ -21,6 +21,14 @@ fi
 
 [[ -n "$KUBE_VERSION" && -n "$ETCD_VERSION" ]] || { log "cannot read the pinned versions from hack/tools/*/go.mod"; exit 1; }
 command -v go >/dev/null || { log "go is not installed: it is needed once to build the control plane"; exit 1; }
+# One build at a time per cache: a second caller (another clone's tests) waits for the first.
+mkdir -p "$(dirname "$out")"
+exec 9>"$out.lock"
+flock 9
+if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kubectl" ]]; then
+  echo "$out"
+  exit 0
+fi
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$out.partial"
 
