@@ -1,5 +1,7 @@
 // Status conditions in the Kubernetes shape: lastTransitionTime moves only when the
-// status flips, and every condition says which generation it describes.
+// status flips, and every condition says which generation it describes: every write stamps
+// all of them with the generation the writer observed (kstatus and `kubectl wait` compare it
+// with metadata.generation), including those it kept unchanged.
 import type { Condition, ConditionStatus } from '../api/types.ts';
 
 export interface ConditionInput {
@@ -10,7 +12,7 @@ export interface ConditionInput {
 }
 
 export function setConditions(previous: readonly Condition[] | undefined, next: readonly ConditionInput[], generation: number, now: Date): Condition[] {
-  const byType = new Map((previous ?? []).map((c) => [c.type, c]));
+  const byType = new Map((previous ?? []).map((c) => [c.type, { ...c, observedGeneration: generation }]));
   for (const c of next) {
     const old = byType.get(c.type);
     byType.set(c.type, {

@@ -151,8 +151,9 @@ export class GrantReconciler {
     const verification = await this.verify(decision, current, rbac === 'changed', now);
     const ended = decision.phase === 'Expired' || decision.phase === 'Revoked';
     const lingering = ended ? this.recordLingering(decision, current) : undefined;
-    if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering, log);
-    const status = desiredStatus(decision, current.status, verification, lingering, grant.metadata.generation ?? 0, now);
+    if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering.record, log);
+    const status = desiredStatus(decision, current.status, verification, lingering?.record, grant.metadata.generation ?? 0, now,
+      lingering?.running.filter((r) => !lingering.record.some((l) => l.pod === r.pod && l.container === r.container && l.evictedAt)));
     if (!sameStatus(current.status, status)) {
       try {
         current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
@@ -362,21 +363,24 @@ export class GrantReconciler {
   }
 
   /**
-   * The grant's record of lingering containers: those on its pods (by the one definition in
+   * The grant's record of lingering containers, and those running now: those on its pods (by the one definition in
    * reaper/lingering.ts) once it ended. The pod's reconciler flags each one (annotation, Event,
    * audit line); the grant says so once more on its own object, so `kubectl describe dg` shows it.
    */
-  private recordLingering(d: GrantDecision, grant: DebugGrant): LingeringContainer[] {
+  private recordLingering(d: GrantDecision, grant: DebugGrant): { record: LingeringContainer[]; running: LingeringContainer[] } {
     const spec = d.spec;
-    if (!spec) return [];
+    if (!spec) return { record: [], running: [] };
     const covered = coveredPods(this.d.grants.list(d.ref.namespace));
     const previous = grant.status?.lingering ?? [];
     // A record, not a snapshot: entries stay after the container stops or the pod goes.
     const result: LingeringContainer[] = previous.map((p) => ({ ...p }));
+    // And those running now: while any runs, the grant is degraded (Stalled), not a normal end.
+    const running: LingeringContainer[] = [];
     for (const pod of this.d.pods.list(d.ref.namespace)) {
       const podName = pod.metadata?.name ?? '';
       if (!(d.pods.includes(podName) || selectorMatches(spec.podSelector, pod.metadata?.labels))) continue;
       for (const r of lingeringOn(pod, covered)) {
+        running.push({ pod: podName, container: r.container, image: r.image });
         if (!result.some((p) => p.pod === podName && p.container === r.container)) result.push({ pod: podName, container: r.container, image: r.image });
       }
     }
@@ -385,7 +389,7 @@ export class GrantReconciler {
       const what = fresh.map((l) => `${l.pod}/${l.container}`).join(', ');
       this.event(d.ref, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
     }
-    return result;
+    return { record: result, running };
   }
 
   /** onExpiry: Evict: evicts the pods with lingering containers (those with a controller to recreate them). */

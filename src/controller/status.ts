@@ -14,22 +14,10 @@ export interface Verification {
 
 export function desiredStatus(
   d: GrantDecision, previous: DebugGrantStatus | undefined, v: Verification, lingering: LingeringContainer[] | undefined,
-  generation: number, now: Date,
+  generation: number, now: Date, lingeringRunning: readonly LingeringContainer[] = [],
 ): DebugGrantStatus {
-  const conditions: ConditionInput[] = [];
   const ended = d.phase === 'Expired' || d.phase === 'Revoked';
-  if (d.phase === 'Active') {
-    const ready = d.pods.length === 0
-      ? { status: 'False' as const, reason: 'NoMatchingPods', message: d.message }
-      : v.granted === undefined
-        ? { status: 'Unknown' as const, reason: 'Verifying', message: 'checking access with SubjectAccessReview' }
-        : v.granted.ok
-          ? { status: 'True' as const, reason: 'AccessVerified', message: `${d.message}; verified by SubjectAccessReview` }
-          : { status: 'False' as const, reason: 'AccessNotEffective', message: v.granted.message };
-    conditions.push({ type: 'Ready', ...ready });
-  } else {
-    conditions.push({ type: 'Ready', status: 'False', reason: d.reason, message: d.message });
-  }
+  const conditions: ConditionInput[] = [...progressConditions(d, v, lingeringRunning)];
   conditions.push({ type: 'Expired', status: d.phase === 'Expired' ? 'True' : 'False', reason: d.phase === 'Expired' ? d.reason : 'NotExpired', message: d.phase === 'Expired' ? d.message : '' });
   if (d.phase === 'Denied') conditions.push({ type: 'Denied', status: 'True', reason: d.reason, message: d.message });
   if (d.phase === 'Revoked') conditions.push({ type: 'Revoked', status: 'True', reason: d.reason, message: d.message });
@@ -56,16 +44,82 @@ export function desiredStatus(
   return stripUndefined(status);
 }
 
+/**
+ * Ready, Reconciling and Stalled as kstatus (sigs.k8s.io/cli-utils/pkg/kstatus) reads them,
+ * which is what Flux's health checks and the Argo CD health check (config/gitops) go by:
+ * Stalled=True is Failed, Reconciling=True is InProgress, else Ready=True is Current. At most
+ * one of Reconciling and Stalled is True (kstatus takes the first True one it meets).
+ * - healthy (Current): Active with access verified by SubjectAccessReview; Expired or Revoked
+ *   with no access left (verified): a grant that ended is a normal end, reconciled, not a failure.
+ * - progressing (InProgress): Active while access is being verified or no pod matches yet;
+ *   ended while the revocation is being verified.
+ * - degraded (Failed): Denied; ended with access still standing through other bindings;
+ *   ended with a debug container still running past the deadline; a reconcile the API
+ *   server refuses (failingStatus).
+ */
+function progressConditions(d: GrantDecision, v: Verification, lingeringRunning: readonly LingeringContainer[]): ConditionInput[] {
+  const healthy = (reason: string, message: string): ConditionInput[] => [
+    { type: READY, status: 'True', reason, message },
+    { type: RECONCILING, status: 'False', reason, message: '' },
+    { type: STALLED, status: 'False', reason, message: '' },
+  ];
+  const progressing = (ready: 'False' | 'Unknown', reason: string, message: string): ConditionInput[] => [
+    { type: READY, status: ready, reason, message },
+    { type: RECONCILING, status: 'True', reason, message },
+    { type: STALLED, status: 'False', reason, message: '' },
+  ];
+  const degraded = (reason: string, message: string): ConditionInput[] => [
+    { type: READY, status: 'False', reason, message },
+    { type: RECONCILING, status: 'False', reason, message: '' },
+    { type: STALLED, status: 'True', reason, message },
+  ];
+  switch (d.phase) {
+    case 'Active':
+      if (d.pods.length === 0) return progressing('False', 'NoMatchingPods', d.message);
+      if (v.granted === undefined) return progressing('Unknown', 'Verifying', 'checking access with SubjectAccessReview');
+      if (!v.granted.ok) return progressing('False', 'AccessNotEffective', v.granted.message);
+      return healthy('AccessVerified', `${d.message}; verified by SubjectAccessReview`);
+    case 'Expired':
+    case 'Revoked': {
+      if (lingeringRunning.length > 0) {
+        const what = lingeringRunning.map((l) => `${l.pod}/${l.container}`).join(', ');
+        return degraded('LingeringEphemeralContainer', `${d.phase}, but debug containers still run past the grant's end: ${what}`);
+      }
+      if (v.revoked && !v.revoked.ok) return degraded('StandingAccess', v.revoked.message);
+      // With no pods ever granted there is no access to verify the end of.
+      if (d.pods.length > 0 && !v.revoked) return progressing('Unknown', 'VerifyingRevocation', `${d.message}; checking with SubjectAccessReview that no access remains`);
+      return healthy(d.reason, `${d.phase} (a normal end): ${d.message}${v.revoked ? '; no access remains (SubjectAccessReview)' : ''}`);
+    }
+    case 'Denied':
+      return degraded(d.reason, d.message);
+    case 'Pending':
+      return progressing('Unknown', 'Pending', d.message);
+  }
+}
+
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
+
+export const READY = 'Ready';
+export const RECONCILING = 'Reconciling';
+export const STALLED = 'Stalled';
 
 /** Set by a reconcile the API server refuses outright (forbidden, invalid); cleared by the next one that completes. */
 export const FAILING = 'Failing';
 
 /** The status with a Failing condition saying why the last reconcile could not complete. */
 export function failingStatus(previous: DebugGrantStatus | undefined, message: string, generation: number, now: Date): DebugGrantStatus {
-  return { ...previous, conditions: setConditions(previous?.conditions, [{ type: FAILING, status: 'True', reason: 'PermanentError', message }], generation, now) };
+  return {
+    ...previous,
+    // Observed, and stuck: without it kstatus would say InProgress (generation not observed) instead of Failed.
+    observedGeneration: generation,
+    conditions: setConditions(previous?.conditions, [
+      { type: FAILING, status: 'True', reason: 'PermanentError', message },
+      { type: RECONCILING, status: 'False', reason: 'PermanentError', message: '' },
+      { type: STALLED, status: 'True', reason: 'PermanentError', message },
+    ], generation, now),
+  };
 }
 
 export function sameStatus(a: DebugGrantStatus | undefined, b: DebugGrantStatus): boolean {

@@ -57,4 +57,6 @@ export async function allRbac(namespace: string): Promise<string[]> {
 }
 
 /** The grant's access is in place and verified by SubjectAccessReview. */
-export const isReady = (g: DebugGrant | undefined): boolean => g?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+// (Ready=True alone also holds for a grant that ended and was verified gone: kstatus' "reconciled".)
+export const isReady = (g: DebugGrant | undefined): boolean =>
+  g?.status?.phase === 'Active' && g.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
