@@ -1,5 +1,6 @@
 // pino JSON logs. Audit lines have one fixed shape so a SIEM can parse them without guessing.
 import pino, { type Logger } from 'pino';
+import type { SessionRecord } from './api/types.ts';
 
 export type { Logger };
 
@@ -14,7 +15,7 @@ export function makeLogger(level = process.env.LOG_LEVEL ?? 'info', destination?
 }
 
 export type AuditEvent = 'grant.activated' | 'grant.pods-changed' | 'grant.expired' | 'grant.revoked' | 'grant.denied'
-  | 'grant.revocation-verified' | 'grant.standing-access' | 'pod.lingering' | 'pod.evicted';
+  | 'grant.revocation-verified' | 'grant.standing-access' | 'pod.lingering' | 'pod.evicted' | 'session.started' | 'session.ended';
 
 export interface AuditRecord {
   event: AuditEvent;
@@ -24,6 +25,8 @@ export interface AuditRecord {
   by: string;
   at: string;
   reason: string;
+  /** session.started / session.ended: the debug container, as recorded in the grant's status. */
+  session?: SessionRecord;
 }
 
 export function audit(log: Logger, record: AuditRecord): void {

@@ -25,6 +25,29 @@ export interface LingeringContainer {
   evictedAt?: string;
 }
 
+/**
+ * One ephemeral container started under a grant, as the kubelet reported it
+ * (src/controller/sessions.ts decides which grant a container belongs to).
+ */
+export interface SessionRecord {
+  pod: string;
+  container: string;
+  image: string;
+  /** The grant's profile (admission held the container to it). */
+  profile?: string;
+  /** The container whose process namespace it shares (`kubectl debug --target`). */
+  target?: string;
+  /** command and args, shell-quoted, cut at MAX_COMMAND characters. */
+  command?: string;
+  /** The kubelet's startedAt. */
+  startedAt: string;
+  /** The kubelet's finishedAt, once it terminated. */
+  finishedAt?: string;
+  exitCode?: number;
+  /** Once it terminated: whether it ended by the grant's deadline (at most a few seconds after it). */
+  endedByDeadline?: boolean;
+}
+
 export interface DebugGrantStatus {
   phase?: GrantPhase;
   activatedAt?: string;
@@ -34,6 +57,10 @@ export interface DebugGrantStatus {
   /** Who revoked it on request (their username, as the API server authenticated them). */
   revokedBy?: string;
   lingering?: LingeringContainer[];
+  /** The most recent sessions (bounded: MAX_SESSIONS), oldest first. */
+  sessions?: SessionRecord[];
+  /** Every session ever recorded under this grant, including those the bound dropped. */
+  sessionCount?: number;
   conditions?: Condition[];
   observedGeneration?: number;
 }

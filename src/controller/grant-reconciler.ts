@@ -29,6 +29,7 @@ import { planGrant, type GrantDecision } from './plan.ts';
 import { bindingMatches, roleMatches, type GrantRef } from './rbac.ts';
 import { entrySubject, findPredecessor, recordedDeadline } from './records.ts';
 import { selectorMatches } from './selector.ts';
+import { grantSessions, sessionAuditRecords, sessionFields } from './sessions.ts';
 import { desiredStatus, failingStatus, sameStatus, type Verification } from './status.ts';
 
 export interface GrantReconcilerDeps extends ReconcilerContext {
@@ -152,8 +153,12 @@ export class GrantReconciler {
     const ended = decision.phase === 'Expired' || decision.phase === 'Revoked';
     const lingering = ended ? this.recordLingering(decision, current) : undefined;
     if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering.record, log);
-    const status = desiredStatus(decision, current.status, verification, lingering?.record, grant.metadata.generation ?? 0, now,
-      lingering?.running.filter((r) => !lingering.record.some((l) => l.pod === r.pod && l.container === r.container && l.evictedAt)));
+    const sessions = grantSessions(decision, current.status, this.d.pods.list(namespace));
+    const status = {
+      ...desiredStatus(decision, current.status, verification, lingering?.record, grant.metadata.generation ?? 0, now,
+        lingering?.running.filter((r) => !lingering.record.some((l) => l.pod === r.pod && l.container === r.container && l.evictedAt))),
+      ...sessionFields(sessions, current.status),
+    };
     if (!sameStatus(current.status, status)) {
       try {
         current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
@@ -164,6 +169,8 @@ export class GrantReconciler {
     }
 
     this.recordTransition(decision, grant, toldPhase, verification, log, now);
+    // Told once the status records them: a reconcile that runs again derives nothing new.
+    if (sessions) for (const line of sessionAuditRecords(sessions, key, decision.spec ? subjectText(decision.spec.subject) : '(invalid)', this.d.identity)) audit(log, line);
     this.untoldTransitions.delete(key);
     if (isTerminal(decision.phase)) this.forgetAccess(key);
     if (!decision.deadline) {

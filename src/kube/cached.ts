@@ -35,12 +35,16 @@ export interface CachedEphemeralContainer {
   name: string;
   image?: string;
   securityContext?: Json;
+  /** What it runs and which container it targets: the session record (controller/sessions.ts). */
+  command?: string[];
+  args?: string[];
+  targetContainerName?: string;
 }
 
 export interface CachedContainerState {
   running?: { startedAt?: string };
   waiting?: { reason?: string };
-  terminated?: { reason?: string; exitCode?: number };
+  terminated?: { reason?: string; exitCode?: number; startedAt?: string; finishedAt?: string };
 }
 
 export interface CachedEphemeralStatus {
@@ -124,7 +128,7 @@ function containerState(v: unknown): CachedContainerState | undefined {
   const out: CachedContainerState = {};
   if (asObject(s.running)) out.running = pick(asObject(s.running), ['startedAt']) as CachedContainerState['running'];
   if (asObject(s.waiting)) out.waiting = pick(asObject(s.waiting), ['reason']) as CachedContainerState['waiting'];
-  if (asObject(s.terminated)) out.terminated = pick(asObject(s.terminated), ['reason', 'exitCode']) as CachedContainerState['terminated'];
+  if (asObject(s.terminated)) out.terminated = pick(asObject(s.terminated), ['reason', 'exitCode', 'startedAt', 'finishedAt']) as CachedContainerState['terminated'];
   return out;
 }
 
@@ -139,7 +143,7 @@ export function cachedPod(raw: unknown): CachedPod {
 
   const pod: CachedPod = { metadata };
   const hostFlags = pick(spec, ['hostNetwork', 'hostPID', 'hostIPC']);
-  const ephemeral = nonEmpty(asArray(spec?.ephemeralContainers).map((c) => pick(asObject(c), ['name', 'image', 'securityContext']) as CachedEphemeralContainer));
+  const ephemeral = nonEmpty(asArray(spec?.ephemeralContainers).map((c) => pick(asObject(c), ['name', 'image', 'securityContext', 'command', 'args', 'targetContainerName']) as CachedEphemeralContainer));
   if (ephemeral || Object.keys(hostFlags).length > 0) pod.spec = { ...hostFlags, ...(ephemeral ? { ephemeralContainers: ephemeral } : {}) } as CachedPod['spec'];
   const statuses = nonEmpty(asArray(status?.ephemeralContainerStatuses).map((c) => {
     const s = asObject(c);

@@ -58,8 +58,8 @@ export const POD_FIELDS = [
   /^metadata\.annotations\.debuggrant\.dev\//,
   /^metadata\.ownerReferences\[\]\.(apiVersion|kind|name|uid|controller)$/,
   /^spec\.(hostNetwork|hostPID|hostIPC)$/,
-  /^spec\.ephemeralContainers\[\]\.(name|image|securityContext\..*)$/,
+  /^spec\.ephemeralContainers\[\]\.(name|image|securityContext\..*|command\[\]|args\[\]|targetContainerName)$/,
   /^status\.phase$/,
-  /^status\.ephemeralContainerStatuses\[\]\.(name|image|state\.(running\.startedAt|waiting\.reason|terminated\.(reason|exitCode)))$/,
+  /^status\.ephemeralContainerStatuses\[\]\.(name|image|state\.(running\.startedAt|waiting\.reason|terminated\.(reason|exitCode|startedAt|finishedAt)))$/,
 ];
 

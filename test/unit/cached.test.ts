@@ -38,7 +38,7 @@ describe('cached objects keep only what the operator reads', () => {
         annotations: { 'debuggrant.dev/lingering': 'debugger=busybox' },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7c9f8d6b5', uid: 'rs-1', controller: true }],
       },
-      spec: { hostPID: true, ephemeralContainers: [{ name: 'debugger', image: 'busybox', securityContext: { privileged: false } }] },
+      spec: { hostPID: true, ephemeralContainers: [{ name: 'debugger', image: 'busybox', targetContainerName: 'app', securityContext: { privileged: false } }] },
       status: { phase: 'Running', ephemeralContainerStatuses: [{ name: 'debugger', image: 'busybox', state: { running: { startedAt: '2026-11-20T08:30:00Z' } } }] },
     });
     // The point of it: a realistic pod shrinks by an order of magnitude.

@@ -48,11 +48,11 @@ describe('DebugGrant schema', () => {
     expect(rules.filter((r) => r.rule.includes(inCel(LABEL_VALUE_PATTERN))).map((r) => r.message)).toEqual([LABEL_VALUE_MESSAGE, LABEL_VALUE_MESSAGE]);
   });
 
-  test('kubectl get dg: Age as a date; image, profile and access with -o wide', () => {
+  test('kubectl get dg: Age as a date; image, profile, access and the session count with -o wide', () => {
     const columns = version?.additionalPrinterColumns ?? [];
     expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Subject', 'Phase', 'Pods', 'Expires', 'Reason', 'Age']);
     expect(columns.find((c) => c.name === 'Age')?.type).toBe('date');
-    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Image', 'Profile', 'Access']);
+    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Image', 'Profile', 'Access', 'Sessions']);
   });
 
   test.each(CATALOGUE)('zod: $name', (c) => {

@@ -1,0 +1,105 @@
+// Debug sessions recorded against their grant: a debug container added by the grant's subject
+// (a real PATCH the admission policy lets through), started and ended as a kubelet reports it
+// (status writes of the kubelet's shape), appears in the grant's status and in one
+// session.started and one session.ended audit line, even across an operator restart.
+import type * as k8s from '@kubernetes/client-node';
+import { clientsFor, createPod, eventually, freshNamespace, kubectl, writePodStatus } from '../support/cluster.ts';
+import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
+import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
+
+/** The kubelet's report of one ephemeral container: running since, or started and finished with an exit code. */
+function kubeletState(container: string, started: Date, finished?: { at: Date; exitCode: number }): k8s.V1ContainerStatus {
+  return {
+    name: container, image: DEBUG_IMAGE, imageID: DEBUG_IMAGE, ready: false, restartCount: 0, containerID: `containerd://${'c'.repeat(64)}`,
+    state: finished
+      ? { terminated: { exitCode: finished.exitCode, reason: finished.exitCode === 0 ? 'Completed' : 'Error', startedAt: started, finishedAt: finished.at } }
+      : { running: { startedAt: started } },
+  };
+}
+
+/** The kubelet's times are whole seconds. */
+const second = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
+
+describe('debug sessions under a grant', () => {
+  let ns: string;
+  let op: TestOperator;
+  beforeAll(async () => {
+    ns = await freshNamespace('sessions');
+    await createPod(ns, 'checkout-1', { app: 'checkout' });
+    op = await startTestOperator([ns]);
+  });
+  afterAll(async () => { await op.stop(); });
+
+  test('started and ended as the kubelet reports them: in status, one audit line each, counted in kubectl get -o wide', async () => {
+    await createGrant(ns, 'inc-4211', grantSpec());
+    const active = await eventually(() => getGrant(ns, 'inc-4211'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    expect(active?.status?.sessions).toBeUndefined();
+    // As alice, through the admission policy: the grant's image and profile.
+    await addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('debugger-x7k2p', DEBUG_IMAGE, 'restricted', {
+      command: ['sh', '-c', 'tcpdump -i any port 8080'], targetContainerName: 'app',
+    }));
+    const started = second(Date.now());
+    await writePodStatus(ns, 'checkout-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('debugger-x7k2p', started)] });
+
+    const recorded = await eventually(() => getGrant(ns, 'inc-4211'), (g) => (g?.status?.sessions?.length ?? 0) > 0);
+    expect(recorded?.status?.sessionCount).toBe(1);
+    expect(recorded?.status?.sessions).toEqual([{
+      pod: 'checkout-1', container: 'debugger-x7k2p', image: DEBUG_IMAGE, profile: 'restricted', target: 'app',
+      command: "sh -c 'tcpdump -i any port 8080'", startedAt: started.toISOString().replace('.000', ''),
+    }]);
+    const wide = await kubectl('admin', ['get', 'dg', 'inc-4211', '-n', ns, '-o', 'wide']);
+    expect(wide.stdout.split('\n')[0]).toMatch(/SESSIONS/);
+    expect(wide.stdout.split('\n')[1]).toMatch(/\s1$/);
+
+    const finished = second(Date.now() + 1000);
+    await writePodStatus(ns, 'checkout-1', { ephemeralContainerStatuses: [kubeletState('debugger-x7k2p', started, { at: finished, exitCode: 130 })] });
+    const ended = await eventually(() => getGrant(ns, 'inc-4211'), (g) => g?.status?.sessions?.[0]?.finishedAt !== undefined);
+    expect(ended?.status?.sessions?.[0]).toMatchObject({ finishedAt: finished.toISOString().replace('.000', ''), exitCode: 130, endedByDeadline: true });
+    await eventually(() => Promise.resolve(op.audits().filter((a) => a.event === 'session.ended')), (l) => l.length > 0);
+
+    const lines = op.audits().filter((a) => a.event.startsWith('session.'));
+    expect(lines.map((a) => [a.event, a.grant, a.subject, a.pods, a.at, a.reason])).toEqual([
+      ['session.started', `${ns}/inc-4211`, 'User alice', ['checkout-1'], started.toISOString().replace('.000', ''), 'Started'],
+      ['session.ended', `${ns}/inc-4211`, 'User alice', ['checkout-1'], finished.toISOString().replace('.000', ''), 'EndedInTime'],
+    ]);
+    expect(lines[0]?.session).toMatchObject({ container: 'debugger-x7k2p', command: "sh -c 'tcpdump -i any port 8080'", target: 'app' });
+  });
+
+  test('a restarted operator derives from the status what it already told: no second session.started', async () => {
+    await createPod(ns, 'checkout-2', { app: 'restart' });
+    await createGrant(ns, 'restart-check', grantSpec({ podSelector: { matchLabels: { app: 'restart' } } }));
+    await eventually(() => getGrant(ns, 'restart-check'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await addEphemeralContainer('alice', ns, 'checkout-2', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
+    const started = second(Date.now());
+    await writePodStatus(ns, 'checkout-2', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg', started)] });
+    await eventually(() => getGrant(ns, 'restart-check'), (g) => g?.status?.sessionCount === 1);
+    await op.stop();
+    op = await startTestOperator([ns]);
+    // The new operator has looked at the grant (and its pod with the running session).
+    await eventually(() => Promise.resolve(op.lines.some((l) => l.msg === 'reconciled' && l.name === 'restart-check')), Boolean);
+    // And a later change of the pod is still seen: the session ends, once.
+    await writePodStatus(ns, 'checkout-2', { ephemeralContainerStatuses: [kubeletState('dbg', started, { at: second(Date.now()), exitCode: 0 })] });
+    await eventually(() => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/restart-check` && a.event === 'session.ended')), (l) => l.length === 1)
+      .catch((err: unknown) => { throw new Error(`${String(err)}\n${JSON.stringify(op.lines.filter((l) => l.name === 'restart-check' || l.level !== 30).slice(-20))}`); });
+    expect(op.audits().filter((a) => a.event === 'session.started')).toEqual([]);
+    expect((await getGrant(ns, 'restart-check'))?.status?.sessionCount).toBe(1);
+  });
+
+  test('a debug container on a pod the grant does not cover, or with another image, is not the grant\'s session', async () => {
+    await createPod(ns, 'other-1', { app: 'other' });
+    await createGrant(ns, 'narrow', grantSpec({ podSelector: { matchLabels: { app: 'narrow' } } }));
+    await createPod(ns, 'narrow-1', { app: 'narrow' });
+    await eventually(() => getGrant(ns, 'narrow'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    // The admin (outside any grant) on a pod the grant does not list.
+    await addEphemeralContainer('admin', ns, 'other-1', debugContainer('outside', DEBUG_IMAGE, 'restricted'));
+    await writePodStatus(ns, 'other-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('outside', second(Date.now()))] });
+    // The grant's own pod gets one by alice: that one is recorded, the other not.
+    await addEphemeralContainer('alice', ns, 'narrow-1', debugContainer('inside', DEBUG_IMAGE, 'restricted'));
+    await writePodStatus(ns, 'narrow-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('inside', second(Date.now()))] });
+    const g = await eventually(() => getGrant(ns, 'narrow'), (x) => (x?.status?.sessionCount ?? 0) > 0);
+    expect(g?.status?.sessions?.map((s) => `${s.pod}/${s.container}`)).toEqual(['narrow-1/inside']);
+    const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'other-1' });
+    expect(pod.spec?.ephemeralContainers?.map((c) => c.name)).toEqual(['outside']);
+  });
+});
