@@ -44,6 +44,22 @@ export const OperatorConfigSchema = z.strictObject({
     users: z.array(z.string().min(1)).default([]),
     groups: z.array(z.string().min(1)).default([]),
   }).default({ users: [], groups: [] }),
+  /**
+   * How the debug containers of each image end at the grant's deadline, by image reference
+   * prefix (the longest matching prefix rules; '' matches every image). `wrapper: timeout`:
+   * the image has sh, date and timeout, and the admission policies wrap the container's
+   * command with the deadline; `command` is what runs when the container names none (the
+   * image's entrypoint is invisible to the API server; [] refuses such containers). `none`:
+   * its debug containers cannot be bounded, so none is admitted. An image no prefix matches
+   * is refused too.
+   */
+  sessionImages: z.array(z.strictObject({
+    image: z.string(),
+    wrapper: z.enum(['timeout', 'none']).default('timeout'),
+    command: z.array(z.string().min(1)).default([]),
+  }).refine((e) => e.wrapper === 'timeout' || e.command.length === 0, { message: 'wrapper: none runs nothing, so it takes no command', path: ['command'] }))
+    .default([{ image: '', wrapper: 'timeout', command: ['sh'] }])
+    .refine((es) => new Set(es.map((e) => e.image)).size === es.length, 'sessionImages names an image prefix twice'),
   workers: z.number().int().min(1).max(64).default(4),
   /** How long after a revocation SubjectAccessReview may still allow before access counts as standing. */
   revocationSettle: Duration('revocationSettle').default('5s'),

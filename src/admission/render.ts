@@ -1,5 +1,5 @@
 // The admission policies live as YAML in config/admission/. Their configurable lists
-// (break-glass groups, creators, max ttl, registries, profiles) are CEL variables; this
+// (break-glass groups, creators, max ttl, registries, profiles, session images) are CEL variables; this
 // fills them from the operator configuration so the API server enforces what the
 // operator enforces. A kustomize patch of the same variables does this for a cluster.
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,9 @@ import type { OperatorConfig } from '../config.ts';
 
 const ADMISSION_DIR = fileURLToPath(new URL('../../config/admission/', import.meta.url));
 
-export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles'>;
+export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles' | 'sessionImages'>;
+
+const POLICY_KINDS = ['ValidatingAdmissionPolicy', 'MutatingAdmissionPolicy'];
 
 interface PolicyDoc {
   kind?: string;
@@ -28,6 +30,8 @@ export function admissionVariables(s: AdmissionSettings): Record<string, string>
     maxTtl: celString(s.maxTtl),
     approvedRegistries: celList(s.approvedRegistries),
     allowedProfiles: celList(s.allowedProfiles),
+    sessionCommands: `{${s.sessionImages.filter((e) => e.wrapper === 'timeout').map((e) => `${celString(e.image)}: ${celList(e.command)}`).join(', ')}}`,
+    unboundedImages: celList(s.sessionImages.filter((e) => e.wrapper === 'none').map((e) => e.image)),
   };
 }
 
@@ -56,12 +60,13 @@ export function renderAdmissionPolicies(s: AdmissionSettings, dir = ADMISSION_DI
  */
 export function kustomizePatches(s: AdmissionSettings): { target: { kind: string; name: string }; patch: string }[] {
   return renderAdmissionPolicies(s)
-    .filter((d) => d.kind === 'ValidatingAdmissionPolicy')
+    .filter((d) => POLICY_KINDS.includes(d.kind ?? ''))
     .map((d) => {
       const name = (d as { metadata?: { name?: string } }).metadata?.name ?? '';
+      const kind = d.kind ?? '';
       return {
-        target: { kind: 'ValidatingAdmissionPolicy', name },
-        patch: JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name }, spec: { variables: d.spec?.variables } }),
+        target: { kind, name },
+        patch: JSON.stringify({ apiVersion: 'admissionregistration.k8s.io/v1', kind, metadata: { name }, spec: { variables: d.spec?.variables } }),
       };
     });
 }

@@ -45,7 +45,8 @@ async function template(release: string, namespace: string, values: unknown): Pr
 }
 
 /** Cluster-scoped objects this file stored, removed after it: the control plane is shared with every other test file. */
-const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding']);
+const isPolicy = (o: K8sObject): boolean => /^(Validating|Mutating)AdmissionPolicy/.test(o.kind);
 const storedClusterWide: K8sObject[] = [];
 
 async function apply(objs: K8sObject[], dryRun = false): Promise<void> {
@@ -70,7 +71,7 @@ async function removeStoredClusterWide(): Promise<void> {
  * test files running beside it.
  */
 function boundToNamespace(o: K8sObject, namespace: string): K8sObject {
-  if (o.kind !== 'ValidatingAdmissionPolicyBinding') return o;
+  if (o.kind !== 'ValidatingAdmissionPolicyBinding' && o.kind !== 'MutatingAdmissionPolicyBinding') return o;
   return { ...o, spec: { ...o.spec, matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } } } };
 }
 
@@ -93,7 +94,7 @@ function comparable(o: K8sObject): unknown {
   }
   // Go's YAML and kustomize's disagree on line breaks in folded CEL (more-indented lines);
   // CEL does not care, so whitespace runs compare as one space.
-  if (copy.kind === 'ValidatingAdmissionPolicy') {
+  if (copy.kind === 'ValidatingAdmissionPolicy' || copy.kind === 'MutatingAdmissionPolicy') {
     return JSON.parse(JSON.stringify(copy), (_k, v: unknown) => typeof v === 'string' ? v.replace(/\s+/g, ' ') : v) as unknown;
   }
   const podTemplate = (copy.spec?.template as { metadata?: { annotations?: Record<string, string> } } | undefined)?.metadata;
@@ -106,7 +107,7 @@ function comparable(o: K8sObject): unknown {
 
 const TEST_CONFIG = {
   approvedRegistries: TEST_POLICY.approvedRegistries, maxTtl: TEST_POLICY.maxTtl, allowedProfiles: TEST_POLICY.allowedProfiles,
-  grantCreators: TEST_POLICY.grantCreators, breakGlassGroups: TEST_POLICY.breakGlassGroups,
+  grantCreators: TEST_POLICY.grantCreators, breakGlassGroups: TEST_POLICY.breakGlassGroups, sessionImages: TEST_POLICY.sessionImages,
 };
 
 const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: K8sObject[]): void }> = {
@@ -159,7 +160,7 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
       replicaCount: 1, admission: { enabled: false }, viewers: { aggregateToView: false },
     },
     check(objs) {
-      expect(objs.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
+      expect(objs.filter(isPolicy)).toEqual([]);
       expect(find(objs, 'Service', '-metrics')).toBeUndefined();
       expect(JSON.stringify(find(objs, 'Deployment', '-operator'))).not.toContain('"name":"metrics"');
       expect(find(objs, 'ClusterRole', ':viewer')?.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view']).toBeUndefined();
@@ -210,7 +211,7 @@ describe('Helm chart', () => {
     const config = renderedConfig(objs);
     // The admission variables are what src/admission/render.ts makes of the same configuration.
     const expected = admissionVariables(config);
-    for (const policy of objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy')) {
+    for (const policy of objs.filter((o) => o.kind === 'ValidatingAdmissionPolicy' || o.kind === 'MutatingAdmissionPolicy')) {
       for (const v of policy.spec?.variables ?? []) if (v.name in expected) expect({ [v.name]: v.expression }).toEqual({ [v.name]: expected[v.name] });
     }
     const creators = find(objs, 'ClusterRoleBinding', ':creators');
@@ -224,7 +225,7 @@ describe('Helm chart', () => {
     // The CRDs are the very files (links to crds/) the global setup installed, and other test
     // files re-apply them client-side; this API server has no Prometheus Operator CRDs.
     const notApplied = objs.filter((o) => o.kind === 'CustomResourceDefinition' || o.apiVersion.startsWith('monitoring.coreos.com/'));
-    const policies = objs.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'));
+    const policies = objs.filter(isPolicy);
     await apply(objs.filter((o) => !notApplied.includes(o) && !policies.includes(o)));
     await apply(policies, true);
   });

@@ -5,6 +5,9 @@ import type { AdmissionSettings } from '../../src/admission/render.ts';
 
 export const APPROVED_REGISTRY = 'registry.example.com/debug/';
 export const DEBUG_IMAGE = `${APPROVED_REGISTRY}netshoot@sha256:${'c'.repeat(64)}`;
+/** Images configured as having no sh/date/timeout, and as having no default command. */
+export const SHELLLESS_IMAGE_PREFIX = `${APPROVED_REGISTRY}distroless/`;
+export const NO_DEFAULT_IMAGE_PREFIX = `${APPROVED_REGISTRY}entrypoint-only/`;
 /** Namespaces with this label are outside the admission policies (tests of other layers). */
 export const EXEMPT = { 'debuggrant.dev/admission': 'exempt' };
 
@@ -15,4 +18,11 @@ export const TEST_POLICY: AdmissionSettings = {
   // The admin certificate of a cluster is its break-glass identity.
   breakGlassGroups: ['debuggrant:break-glass', 'system:masters'],
   grantCreators: { users: [], groups: ['debuggrant:gitops', 'debuggrant:approvers'] },
+  // Every approved image has sh, date and timeout and runs sh when given no command, except
+  // these two (admission tests of the refusals).
+  sessionImages: [
+    { image: '', wrapper: 'timeout', command: ['sh'] },
+    { image: SHELLLESS_IMAGE_PREFIX, wrapper: 'none', command: [] },
+    { image: NO_DEFAULT_IMAGE_PREFIX, wrapper: 'timeout', command: [] },
+  ],
 };

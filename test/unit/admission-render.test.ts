@@ -33,6 +33,31 @@ describe('admission policy rendering', () => {
     expect(vars.find((v) => v.name === 'breakGlassGroups')?.expression).toBe('["sre:break-glass"]');
     expect(vars.find((v) => v.name === 'maxTtl')?.expression).toBe('"1h"');
     expect(vars.find((v) => v.name === 'added')?.expression).toContain('oldObject.spec.ephemeralContainers');
-    expect(docs.map((d) => d.kind)).toEqual(Array.from({ length: 4 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat());
+    expect(docs.map((d) => d.kind)).toEqual([
+      ...Array.from({ length: 4 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(),
+      'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
+    ]);
+  });
+
+  test('session images become the CEL map of default commands and the list of images that cannot be bounded', () => {
+    const vars = admissionVariables({ ...sample, sessionImages: [
+      { image: '', wrapper: 'timeout', command: ['sh'] },
+      { image: 'registry.example.com/debug/netshoot', wrapper: 'timeout', command: ['zsh', '-l'] },
+      { image: 'registry.example.com/debug/tools', wrapper: 'timeout', command: [] },
+      { image: 'gcr.io/distroless/', wrapper: 'none', command: [] },
+    ] });
+    expect(vars.sessionCommands).toBe('{"": ["sh"], "registry.example.com/debug/netshoot": ["zsh", "-l"], "registry.example.com/debug/tools": []}');
+    expect(vars.unboundedImages).toBe('["gcr.io/distroless/"]');
+    expect(admissionVariables({ ...sample, sessionImages: [] }).sessionCommands).toBe('{}');
+  });
+
+  test('the mutating and the validating policy compute the deadline wrapper with the same CEL', () => {
+    const docs = renderAdmissionPolicies(sample) as { metadata?: { name?: string }; spec?: { variables?: { name: string; expression: string }[] } }[];
+    const vars = (policy: string) => Object.fromEntries(docs.find((d) => d.metadata?.name === policy)?.spec?.variables?.map((v) => [v.name, v.expression]) ?? []);
+    const mutating = vars('debuggrant-session-deadline');
+    const validating = vars('debuggrant-ephemeral-containers');
+    for (const name of ['requestTimes', 'deadline', 'requestSecond', 'sessionWrapper', 'sessionCommands', 'unboundedImages']) {
+      expect({ [name]: validating[name] }).toEqual({ [name]: mutating[name] });
+    }
   });
 });

@@ -34,6 +34,18 @@ creatorGroups: {{ include "debuggrant.celList" ($c.grantCreators.groups | defaul
 maxTtl: {{ toJson ($c.maxTtl | default "4h") | quote }}
 approvedRegistries: {{ include "debuggrant.celList" (required "config.approvedRegistries is required" $c.approvedRegistries) | quote }}
 allowedProfiles: {{ include "debuggrant.celList" ($c.allowedProfiles | default (list "baseline" "restricted" "netadmin")) | quote }}
+{{- $sessionImages := $c.sessionImages | default (list (dict "image" "" "command" (list "sh"))) }}
+sessionCommands: {{ include "debuggrant.sessionCommands" $sessionImages | quote }}
+{{- $unbounded := list }}
+{{- range $e := $sessionImages }}{{ if eq ($e.wrapper | default "timeout") "none" }}{{ $unbounded = append $unbounded $e.image }}{{ end }}{{ end }}
+unboundedImages: {{ include "debuggrant.celList" $unbounded | quote }}
+{{- end }}
+
+{{/* The CEL map image prefix -> default command of the sessionImages that can be wrapped (see src/admission/render.ts). */}}
+{{- define "debuggrant.sessionCommands" -}}
+{{- $entries := list -}}
+{{- range $e := . }}{{ if ne ($e.wrapper | default "timeout") "none" }}{{ $entries = append $entries (printf "%s: %s" (toJson $e.image) (include "debuggrant.celList" ($e.command | default list))) }}{{ end }}{{ end -}}
+{{ printf "{%s}" (join ", " $entries) }}
 {{- end }}
 
 {{/*

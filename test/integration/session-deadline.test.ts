@@ -1,0 +1,191 @@
+// Debug containers carry the grant's deadline: the MutatingAdmissionPolicy
+// (config/admission/session-deadline.yaml) wraps each new ephemeral container's command inside
+// the API server, whatever sends it, and the validating policy refuses a container whose
+// command does not start with that wrapper or that cannot be bounded. Decided by the real API
+// server, as the subject; alice and bob hold standing RBAC to patch ephemeral containers here,
+// so every refusal is the policies'.
+import type * as k8s from '@kubernetes/client-node';
+import { clientsFor, eventually, freshNamespace, kubectl, rejection } from '../support/cluster.ts';
+import { debugContainer, sendEphemeral, standingDebugRbac, subjects, type RequestShape } from '../support/debug-containers.ts';
+import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
+import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { renderAdmissionPolicies } from '../../src/admission/render.ts';
+import { DEBUG_IMAGE, EXEMPT, NO_DEFAULT_IMAGE_PREFIX, SHELLLESS_IMAGE_PREFIX, TEST_POLICY } from '../support/policy.ts';
+import { sessionWrapper } from '../support/session-wrapper.ts';
+
+const SHELLLESS_IMAGE = `${SHELLLESS_IMAGE_PREFIX}static@sha256:${'d'.repeat(64)}`;
+const NO_DEFAULT_IMAGE = `${NO_DEFAULT_IMAGE_PREFIX}tool@sha256:${'e'.repeat(64)}`;
+
+async function pod(namespace: string, name: string, labels: Record<string, string>): Promise<void> {
+  await clientsFor('admin').core.createNamespacedPod({
+    namespace, body: { metadata: { name, labels }, spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] } },
+  });
+}
+
+/** The deadline D and the cap N the wrapper carries (checked against the whole wrapper), and the command it wraps. */
+function wrapperOf(c: k8s.V1EphemeralContainer | undefined): { deadline: number; cap: number; wrapped: string[] } {
+  const cmd = c?.command ?? [];
+  const m = /^t=\$\(\((\d+) - /.exec(cmd[2] ?? '');
+  const deadline = Number(m?.[1]);
+  const cap = Number(/-le (-?\d+) \]/.exec(cmd[2] ?? '')?.[1]);
+  expect(cmd.slice(0, 4)).toEqual(sessionWrapper(deadline, cap));
+  return { deadline, cap, wrapped: cmd.slice(4) };
+}
+
+/** The Status message of a refused request (403 from a policy with reason Forbidden). */
+async function refused(p: Promise<unknown>): Promise<string> {
+  const r = await rejection(p);
+  expect(r.code).toBe(403);
+  return (JSON.parse(r.message) as { message?: string }).message ?? r.message;
+}
+
+const containerOf = (p: k8s.V1Pod, name: string): k8s.V1EphemeralContainer | undefined => p.spec?.ephemeralContainers?.find((c) => c.name === name);
+const readPod = (namespace: string, name: string): Promise<k8s.V1Pod> => clientsFor('admin').core.readNamespacedPod({ namespace, name });
+
+let seq = 0;
+const next = (): string => `dbg-${String(seq++)}`;
+
+describe('debug containers carry the grant\'s deadline (admission)', () => {
+  let ns: string;
+  let op: TestOperator;
+  let deadline: number;
+
+  beforeAll(async () => {
+    ns = await freshNamespace('sessions');
+    for (const n of ['web-1', 'web-2', 'web-3']) await pod(ns, n, { app: 'web' });
+    await pod(ns, 'tools-1', { app: 'tools' });
+    await pod(ns, 'static-1', { app: 'static' });
+    await standingDebugRbac(ns, subjects('alice', 'bob', 'group:debuggrant:break-glass'));
+    op = await startTestOperator([ns]);
+    await createGrant(ns, 'alice-web', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
+    await createGrant(ns, 'alice-tools', grantSpec({ image: NO_DEFAULT_IMAGE, podSelector: { matchLabels: { app: 'tools' } } }));
+    await createGrant(ns, 'alice-static', grantSpec({ image: SHELLLESS_IMAGE, podSelector: { matchLabels: { app: 'static' } } }));
+    for (const g of ['alice-web', 'alice-tools', 'alice-static']) await eventually(() => getGrant(ns, g), isReady);
+    deadline = Math.floor(Date.parse((await getGrant(ns, 'alice-web'))?.status?.expiresAt ?? '') / 1000);
+  });
+  afterAll(async () => { await op.stop(); });
+
+  test.each<RequestShape>(['strategic', 'merge', 'json', 'put', 'apply'])('a raw %s request: the command runs under the wrapper with the grant\'s deadline', async (shape) => {
+    const name = next();
+    const before = Math.floor(Date.now() / 1000);
+    await sendEphemeral({ as: 'alice', namespace: ns, pod: 'web-1', shape, container: debugContainer(name, DEBUG_IMAGE, 'restricted', { command: ['tcpdump', '-i', 'any'], args: ['port', '80'] }) });
+    const after = Math.ceil(Date.now() / 1000);
+    const c = containerOf(await readPod(ns, 'web-1'), name);
+    const w = wrapperOf(c);
+    expect(w.deadline).toBe(deadline);
+    // N = D - the API server's second of this request.
+    expect(w.cap).toBeGreaterThanOrEqual(deadline - after);
+    expect(w.cap).toBeLessThanOrEqual(deadline - before + 1);
+    expect(w.wrapped).toEqual(['tcpdump', '-i', 'any']);
+    // args stay: the container runs sh -c SCRIPT debuggrant-deadline tcpdump -i any port 80.
+    expect(c?.args).toEqual(['port', '80']);
+  });
+
+  test('no command: the image\'s configured default command (sh) runs under the wrapper', async () => {
+    const name = next();
+    await sendEphemeral({ as: 'alice', namespace: ns, pod: 'web-2', shape: 'strategic', container: debugContainer(name, DEBUG_IMAGE, 'restricted') });
+    expect(wrapperOf(containerOf(await readPod(ns, 'web-2'), name)).wrapped).toEqual(['sh']);
+  });
+
+  test('real kubectl debug, with and without a command', async () => {
+    const plain = await kubectl('alice', ['-n', ns, 'debug', 'web-3', `--image=${DEBUG_IMAGE}`, '--profile=restricted', '--container=kd-plain']);
+    expect(plain.stderr).not.toMatch(/denied|forbidden/i);
+    const given = await kubectl('alice', ['-n', ns, 'debug', 'web-3', `--image=${DEBUG_IMAGE}`, '--profile=restricted', '--container=kd-cmd', '--', 'sleep', '5']);
+    expect(given.stderr).not.toMatch(/denied|forbidden/i);
+    const p = await readPod(ns, 'web-3');
+    expect(wrapperOf(containerOf(p, 'kd-plain')).wrapped).toEqual(['sh']);
+    expect(wrapperOf(containerOf(p, 'kd-cmd')).wrapped).toEqual(['sleep', '5']);
+  });
+
+  test('args without a command (the unseen entrypoint) are refused with the command to type instead; nothing is added', async () => {
+    const err = await refused(sendEphemeral({ as: 'alice', namespace: ns, pod: 'web-2', shape: 'strategic', container: debugContainer('args-only', DEBUG_IMAGE, 'restricted', { args: ['ip', 'addr'] }) }));
+    expect(err).toContain('gives args but no command');
+    expect(err).toContain(`kubectl debug -it -n ${ns} web-2 --image=${DEBUG_IMAGE} --profile=restricted -- ip addr`);
+    expect(containerOf(await readPod(ns, 'web-2'), 'args-only')).toBeUndefined();
+  });
+
+  test('an image with no default command configured: a container without a command is refused, one with a command is wrapped', async () => {
+    const err = await refused(sendEphemeral({ as: 'alice', namespace: ns, pod: 'tools-1', shape: 'strategic', container: debugContainer('bare', NO_DEFAULT_IMAGE, 'restricted') }));
+    expect(err).toContain('names no command and no default command is configured');
+    expect(err).toContain(`kubectl debug -it -n ${ns} tools-1 --image=${NO_DEFAULT_IMAGE} --profile=restricted -- sh`);
+    expect(containerOf(await readPod(ns, 'tools-1'), 'bare')).toBeUndefined();
+    await sendEphemeral({ as: 'alice', namespace: ns, pod: 'tools-1', shape: 'strategic', container: debugContainer('given', NO_DEFAULT_IMAGE, 'restricted', { command: ['sh'] }) });
+    expect(wrapperOf(containerOf(await readPod(ns, 'tools-1'), 'given')).wrapped).toEqual(['sh']);
+  });
+
+  test('an image configured as having no sh/date/timeout is refused, with or without a command; nothing is added', async () => {
+    const cases: [string, Partial<k8s.V1EphemeralContainer>][] = [['static-bare', {}], ['static-cmd', { command: ['/busybox/sh'] }]];
+    for (const [name, extra] of cases) {
+      const err = await refused(sendEphemeral({ as: 'alice', namespace: ns, pod: 'static-1', shape: 'strategic', container: debugContainer(name, SHELLLESS_IMAGE, 'restricted', extra) }));
+      expect(err).toContain(`image ${SHELLLESS_IMAGE} has no sh, date and timeout`);
+    }
+    expect((await readPod(ns, 'static-1')).spec?.ephemeralContainers ?? []).toEqual([]);
+  });
+
+  test('break-glass containers are left as sent (no grant, no deadline)', async () => {
+    const name = next();
+    await sendEphemeral({ as: { user: 'oncall', groups: ['debuggrant:break-glass'] }, namespace: ns, pod: 'web-2', shape: 'strategic', container: debugContainer(name, DEBUG_IMAGE, 'baseline', { command: ['sleep', '1'] }) });
+    expect(containerOf(await readPod(ns, 'web-2'), name)?.command).toEqual(['sleep', '1']);
+  });
+});
+
+describe('the validating policy alone refuses what the mutation did not wrap', () => {
+  // A namespace outside the shipped bindings, with a copy of the validating policy bound to it
+  // alone: what a request that bypassed or raced the mutation meets.
+  let ns: string;
+  let op: TestOperator;
+  const policyName = (): string => `dg-test-validating-only-${ns}`;
+
+  beforeAll(async () => {
+    ns = await freshNamespace('sessions-vonly', EXEMPT);
+    await pod(ns, 'web-1', { app: 'web' });
+    await standingDebugRbac(ns, subjects('alice'));
+    op = await startTestOperator([ns]);
+    await createGrant(ns, 'alice-web', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
+    await eventually(() => getGrant(ns, 'alice-web'), isReady);
+    const validating = renderAdmissionPolicies(TEST_POLICY).find((d) => d.kind === 'ValidatingAdmissionPolicy' &&
+      (d as { metadata?: { name?: string } }).metadata?.name === 'debuggrant-ephemeral-containers') as k8s.V1ValidatingAdmissionPolicy;
+    const admission = clientsFor('admin').admissionReg;
+    await admission.createValidatingAdmissionPolicy({ body: { ...validating, metadata: { name: policyName() } } });
+    await admission.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name: policyName() },
+        spec: {
+          policyName: policyName(), validationActions: ['Deny'], paramRef: { name: 'grants', parameterNotFoundAction: 'Deny' },
+          matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } },
+        },
+      },
+    });
+    // Bound once a plain container is refused (the API server loads bindings asynchronously).
+    // (a probe admitted before that is harmless: the test below names its own containers).
+    let probes = 0;
+    await eventually(() => rejection(sendEphemeral({ as: 'alice', namespace: ns, pod: 'web-1', shape: 'strategic', container: debugContainer(`probe-${String(probes++)}`, DEBUG_IMAGE, 'restricted', { command: ['sh'] }) }))
+      .catch(() => ({ code: 0, message: '' })), (r) => r.message.includes('does not start with the wrapper'), 30_000, 250);
+  });
+  afterAll(async () => {
+    const admission = clientsFor('admin').admissionReg;
+    await admission.deleteValidatingAdmissionPolicyBinding({ name: policyName() });
+    await admission.deleteValidatingAdmissionPolicy({ name: policyName() });
+    await op.stop();
+  });
+
+  test('an unwrapped command, or a wrapper with a later deadline, is refused; the exact wrapper passes', async () => {
+    const expiresAt = (await getGrant(ns, 'alice-web'))?.status?.expiresAt ?? '';
+    const deadline = Math.floor(Date.parse(expiresAt) / 1000);
+    const send = (name: string, command: string[]) => sendEphemeral({ as: 'alice', namespace: ns, pod: 'web-1', shape: 'strategic', container: debugContainer(name, DEBUG_IMAGE, 'restricted', { command }) });
+    const bare = await refused(send('bare', ['sh']));
+    expect(bare).toContain('the command of debug container bare does not start with the wrapper');
+    expect(bare).toContain('MutatingAdmissionPolicy debuggrant-session-deadline');
+    const now = Math.floor(Date.now() / 1000);
+    expect(await refused(send('later', [...sessionWrapper(deadline + 3600, deadline + 3600 - now), 'sh']))).toContain('does not start with the wrapper');
+    // The exact wrapper depends on the API server's second of the request: try a few seconds.
+    let admitted = false;
+    for (let i = 0; i < 3 && !admitted; i++) {
+      const second = Math.floor(Date.now() / 1000);
+      admitted = await send(`exact-${String(i)}`, [...sessionWrapper(deadline, deadline - second), 'sh']).then(() => true, () => false);
+    }
+    expect(admitted).toBe(true);
+    const names = (await readPod(ns, 'web-1')).spec?.ephemeralContainers?.map((c) => c.name) ?? [];
+    expect(names.filter((n) => n === 'bare' || n === 'later')).toEqual([]);
+  });
+});
