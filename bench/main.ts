@@ -255,7 +255,7 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
 // `npm run bench -- cache`: heap per cached pod and work-queue drain time, no cluster (bench/cache-cost.ts).
 // `npm run bench -- grants`: operator memory at 1k and 10k active grants, sources and bundle (bench/grant-scale.ts).
 const scenarios: Record<string, () => Promise<void>> = {
-  cli: async () => { await (await import('./cli.ts')).benchCli(); },
+  cli: async () => { (await import('./cli.ts')).benchCli(); },
   cluster: async () => { await (await import('./cluster-scale.ts')).benchCluster(); },
   cache: async () => { await (await import('./cache-cost.ts')).benchCacheCost(); },
   grants: async () => { await (await import('./grant-scale.ts')).benchGrants(); },

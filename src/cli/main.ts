@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // kubectl-debuggrant. This file only parses the command line: each command's module (and the
-// Kubernetes client behind it) is loaded when that command runs, so `--help`, completion and
-// usage errors start fast.
-import { bool, parseInvocation, type Invocation } from './args.ts';
+// Kubernetes client behind it) is loaded when that command runs (commands.ts says how), so
+// `--help`, completion and usage errors start fast.
+import { bool, parseInvocation } from './args.ts';
+import { COMMAND_RUNNERS } from './commands.ts';
 import { completionOutput } from './completion.ts';
 import { UsageError } from './errors.ts';
 import { commandHelp, globalHelp } from './help.ts';
@@ -24,21 +25,9 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(globalHelp());
     return EXIT_USAGE;
   }
-  return runCommand(command.name, inv);
-}
-
-async function runCommand(name: string, inv: Invocation): Promise<number> {
-  switch (name) {
-    case 'new': return (await import('./new.ts')).runNew(inv);
-    case 'validate': return (await import('./validate.ts')).runValidate(inv);
-    case 'list': return (await import('./cluster-commands.ts')).runList(inv);
-    case 'revoke': return (await import('./cluster-commands.ts')).runRevoke(inv);
-    case 'debug': return (await import('./cluster-commands.ts')).runDebug(inv);
-    case 'audit': return (await import('./cluster-commands.ts')).runAudit(inv);
-    case 'version': return (await import('./version-command.ts')).runVersion(inv);
-    case 'completion': return (await import('./completion-command.ts')).runCompletion(inv);
-    default: throw new UsageError(`unknown command "${name}"`);
-  }
+  const load = COMMAND_RUNNERS[command.name];
+  if (!load) throw new UsageError(`unknown command "${command.name}"`);
+  return (await load())(inv);
 }
 
 run(process.argv.slice(2)).then((code) => { process.exitCode = code; }, async (err: unknown) => {

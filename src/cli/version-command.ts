@@ -1,6 +1,5 @@
 // `kubectl debuggrant version`: this CLI's version and, when the cluster answers, the API
 // server's and the operator's (its Deployment's version label and image).
-import { stringify } from 'yaml';
 import { VERSION } from '../version.ts';
 import { bool, str, type Invocation } from './args.ts';
 import { EXIT_OK } from './spec.ts';
@@ -29,7 +28,7 @@ export async function runVersion(inv: Invocation): Promise<number> {
   }
   const format = str(inv.flags, 'output');
   if (format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  else if (format === 'yaml') process.stdout.write(stringify(report));
+  else if (format === 'yaml') process.stdout.write((await import('./yaml-text.ts')).yamlText(report)); // yaml: 100 KiB `--client` rarely needs
   else process.stdout.write(formatVersion(report));
   return EXIT_OK;
 }

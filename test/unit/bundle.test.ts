@@ -1,12 +1,13 @@
-// npm run bundle and npm run krew: the CLI is one executable file that runs without node_modules, says which
-// Node.js it needs on an older one, and ships as a krew plugin whose manifest names the
-// archive's digest; the operator bundle starts.
+// npm run bundle and npm run krew: the CLI is an executable entry (plus the chunks it loads per
+// command) that runs without node_modules, says which Node.js it needs on an older one, loads
+// the Kubernetes client only for commands that talk to a cluster, and ships as a krew plugin
+// whose manifest names the archive's digest; the operator bundle starts.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 
@@ -38,8 +39,35 @@ describe('the bundles', () => {
     expect(help).toMatchObject({ code: 0, stderr: '' });
     expect(help.stdout).toContain('Commands:');
     expect((await run(cliFile, ['version', '--client'])).stdout).toBe(`Client Version: ${version}\n`);
+    // yaml, a CommonJS package, reached through a chunk loaded on demand (src/cli/yaml-text.ts).
+    expect(await run(cliFile, ['version', '--client', '-o', 'yaml'])).toMatchObject({ code: 0, stdout: `client: ${version}\n` });
     const typo = await run(cliFile, ['lst']);
     expect(typo).toMatchObject({ code: 2, stderr: expect.stringContaining('did you mean list?') as unknown });
+  });
+
+  test('--help, version --client and validate load a few hundred KiB at most, never the Kubernetes client', async () => {
+    // A module hook (node:module registerHooks) records every file the CLI loads.
+    const hook = join(out, 'record-loads.mjs');
+    writeFileSync(hook, "import { registerHooks } from 'node:module'; import { appendFileSync } from 'node:fs';\n" +
+      'registerHooks({ load(url, context, next) { appendFileSync(process.env.LOADED_LOG, url + "\\n"); return next(url, context); } });\n');
+    const grant = join(out, 'grant.yaml');
+    writeFileSync(grant, ['apiVersion: debuggrant.dev/v1alpha1', 'kind: DebugGrant', 'metadata: {name: inc-1, namespace: shop}', 'spec:',
+      '  subject: {kind: User, name: alice@example.com}', '  podSelector: {matchLabels: {app: checkout}}',
+      `  image: registry.example.com/debug/netshoot@sha256:${'0'.repeat(64)}`, '  ttl: 2h', '  reason: INC-4211 checkout latency, need tcpdump',
+      '  access: [debug]', '  profile: restricted', ''].join('\n'));
+    const loadedKiB = async (args: string[]): Promise<number> => {
+      const log = join(out, 'loaded.log');
+      rmSync(log, { force: true });
+      const r = await run(process.execPath, ['--import', pathToFileURL(hook).href, cliFile, ...args], { env: { ...process.env, LOADED_LOG: log } });
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      const files = readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith('file:') && !u.endsWith('record-loads.mjs'));
+      expect(files.length).toBeGreaterThan(0);
+      return files.reduce((sum, u) => sum + statSync(fileURLToPath(u)).size, 0) / 1024;
+    };
+    // The client's chunk alone is ~2,400 KiB; everything a command without a cluster needs, ~250.
+    expect(await loadedKiB(['--help'])).toBeLessThan(64);
+    expect(await loadedKiB(['version', '--client'])).toBeLessThan(64);
+    expect(await loadedKiB(['validate', grant])).toBeLessThan(512);
   });
 
   test('on an older Node.js the CLI says what it needs, before anything else runs', async () => {
@@ -58,7 +86,7 @@ describe('the bundles', () => {
     expect(r.stdout + r.stderr).toContain('DEBUGGRANT_CONFIG is not set');
   });
 
-  test('the krew manifest names the archive by digest, and the archive holds the plugin and its notices', () => {
+  test('the krew manifest names the archive by digest, and the archive holds the plugin, its chunks and its notices', () => {
     const archive = join(out, 'kubectl-debuggrant.tar.gz');
     const manifest = parse(readFileSync(join(out, 'krew', 'debuggrant.yaml'), 'utf8')) as {
       kind: string; metadata: { name: string }; spec: { version: string; platforms: { sha256: string; bin: string; uri: string }[] };
@@ -68,6 +96,13 @@ describe('the bundles', () => {
     expect(platform?.sha256).toBe(createHash('sha256').update(readFileSync(archive)).digest('hex'));
     expect(platform?.uri).toMatch(new RegExp(`/v${version}/kubectl-debuggrant\\.tar\\.gz$`));
     const files = execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
-    expect(files).toEqual(['./', './LICENSE', './THIRD-PARTY-NOTICES.txt', `./${platform?.bin ?? ''}`]);
+    const chunks = files.filter((f) => f.startsWith('./kubectl-debuggrant-lib/') && f.endsWith('.mjs'));
+    expect(files).toEqual(['./', './LICENSE', './THIRD-PARTY-NOTICES.txt', './kubectl-debuggrant-lib/', ...chunks, `./${platform?.bin ?? ''}`].sort());
+    // Every chunk the entry imports is in the archive: unpacked alone, it runs.
+    const unpacked = mkdtempSync(join(tmpdir(), 'dg-krew-'));
+    execFileSync('tar', ['-xzf', archive, '-C', unpacked]);
+    const help = execFileSync(process.execPath, [join(unpacked, platform?.bin ?? ''), 'validate', '--help'], { encoding: 'utf8' });
+    expect(help).toContain('kubectl debuggrant validate');
+    rmSync(unpacked, { recursive: true, force: true });
   });
 });

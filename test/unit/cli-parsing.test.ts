@@ -1,6 +1,7 @@
 // The CLI's command line: kubectl's selector syntax, strict flags with did-you-mean,
 // per-command help and completion, all from the one table in src/cli/spec.ts.
 import { parseInvocation, suggest } from '../../src/cli/args.ts';
+import { COMMAND_RUNNERS } from '../../src/cli/commands.ts';
 import { complete, completionScript } from '../../src/cli/completion.ts';
 import { UsageError } from '../../src/cli/errors.ts';
 import { commandHelp, globalHelp } from '../../src/cli/help.ts';
@@ -70,6 +71,11 @@ describe('command line', () => {
       expect(globalHelp()).toContain(`  ${c.name} `);
     }
     expect(globalHelp()).toContain('Exit status: 0 success, 1 a problem was found or the cluster refused, 2 usage error.');
+  });
+
+  test('every command in the table has a runner loaded on demand, and every runner a command', async () => {
+    expect(Object.keys(COMMAND_RUNNERS).sort()).toEqual(COMMANDS.map((c) => c.name).sort());
+    for (const load of Object.values(COMMAND_RUNNERS)) expect(typeof await load()).toBe('function');
   });
 
   test('completion offers commands, flags, flag values and files where a file goes', () => {
