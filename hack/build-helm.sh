@@ -14,20 +14,5 @@ fi
 version="$(required_version "$HACK_DIR/tools/helm/go.mod" helm.sh/helm/v4)"
 [[ -n "$version" ]] || { log "cannot read the pinned helm version from hack/tools/helm/go.mod"; exit 1; }
 key="$(cat "$HACK_DIR/tools/helm/go.mod" "$HACK_DIR/tools/helm/go.sum" | sha256sum | cut -c1-12)"
-out="$DEBUGGRANT_CACHE_DIR/bin/helm-$version-$key"
-if [[ -x "$out/helm" ]]; then
-  echo "$out/helm"
-  exit 0
-fi
-command -v go >/dev/null || { log "go is not installed: it is needed once to build helm"; exit 1; }
-# Two test workers asking at once: one builds, the other waits for it.
-mkdir -p "$(dirname "$out")"
-exec 9>"$out.lock"
-flock 9
-if [[ -x "$out/helm" ]]; then echo "$out/helm"; exit 0; fi
-rm -rf "$out.partial" && mkdir -p "$out.partial"
-go_build helm "$out.partial/helm" helm.sh/helm/v4/cmd/helm "-s -w -X helm.sh/helm/v4/internal/version.version=$version -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
-rm -rf "$out"
-mv "$out.partial" "$out"
-log "helm ready in $out"
-echo "$out/helm"
+build_once helm "$DEBUGGRANT_CACHE_DIR/bin/helm-$version-$key" helm helm.sh/helm/v4/cmd/helm \
+  "-s -w -X helm.sh/helm/v4/internal/version.version=$version -X helm.sh/helm/v4/internal/version.gitTreeState=clean"

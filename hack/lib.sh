@@ -62,3 +62,21 @@ go_build() { # module-dir output package ldflags
   [[ -x "$output" ]] || { log "building $bin failed"; exit 1; }
   log "built $bin in $(($(date +%s) - start))s"
 }
+
+# One binary of a hack/tools module, built into OUT-DIR once and printed. Two test workers
+# asking at once: one builds (under a lock), the other waits and reuses it.
+build_once() { # module-dir out-dir binary package ldflags
+  local dir="$1" out="$2" bin="$3" pkg="$4" ldflags="$5"
+  if [[ -x "$out/$bin" ]]; then echo "$out/$bin"; return 0; fi
+  command -v go >/dev/null || { log "go is not installed: it is needed once to build $bin"; exit 1; }
+  mkdir -p "$(dirname "$out")"
+  exec 9>"$out.lock"
+  flock 9
+  if [[ -x "$out/$bin" ]]; then echo "$out/$bin"; return 0; fi
+  rm -rf "$out.partial" && mkdir -p "$out.partial"
+  go_build "$dir" "$out.partial/$bin" "$pkg" "$ldflags"
+  rm -rf "$out"
+  mv "$out.partial" "$out"
+  log "$bin ready in $out"
+  echo "$out/$bin"
+}
