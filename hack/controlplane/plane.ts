@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { makePki } from './pki.ts';
 import { isAlive, loopbackPort, startProcess, stopPid, waitUntilReady, type Started } from './processes.ts';
@@ -23,6 +24,8 @@ export interface PlaneState {
   apiserver: { bin: string; args: string[] };
   /** The process the control plane must not outlive. */
   ownerPid: number;
+  /** The API server's audit log (JSON lines, config/audit/policy.yaml), rotated at AUDIT_LOG_MAX_MB. */
+  auditLog: string;
 }
 
 export interface StartOptions {
@@ -34,6 +37,11 @@ export interface StartOptions {
 }
 
 export const stateFile = (dir: string): string => join(dir, 'state.json');
+
+/** The audit Policy the project recommends; the local API server runs with it. */
+export const AUDIT_POLICY = fileURLToPath(new URL('../../config/audit/policy.yaml', import.meta.url));
+/** Rotated at this size, one old file kept: a test run writes a few MB, a long `npm run local` stays bounded. */
+export const AUDIT_LOG_MAX_MB = 50;
 
 export async function startControlPlane(opts: StartOptions): Promise<PlaneState> {
   const say = opts.progress ?? (() => undefined);
@@ -71,6 +79,7 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
     say(`starting kube-apiserver on https://127.0.0.1:${apiPort}`);
     const server = `https://127.0.0.1:${apiPort}`;
     const apiserverBin = join(opts.binDir, 'kube-apiserver');
+    const auditLog = join(opts.dir, 'audit.log');
     const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
       `--secure-port=${apiPort}`, `--cert-dir=${join(opts.dir, 'pki')}`,
@@ -88,6 +97,9 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
       '--endpoint-reconciler-type=none',
       `--service-account-issuer=${server}`, `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`, `--api-audiences=${server}`,
+      // Audit logging as recommended (config/audit/policy.yaml): tests and `kubectl debuggrant report` read it.
+      `--audit-policy-file=${AUDIT_POLICY}`, `--audit-log-path=${auditLog}`,
+      `--audit-log-maxsize=${String(AUDIT_LOG_MAX_MB)}`, '--audit-log-maxbackup=1',
       '--v=1',
     ];
     const apiserver = startProcess('kube-apiserver', apiserverBin, apiserverArgs, join(opts.dir, 'kube-apiserver.log'));
@@ -100,7 +112,7 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
     const state: PlaneState = {
       dir: opts.dir, server, kubeconfig, binDir: opts.binDir, kubectl: join(opts.binDir, 'kubectl'),
       caFile: pki.caCert, tokens, pids: { etcd: pidOf(etcd), apiserver: pidOf(apiserver) },
-      apiserver: { bin: apiserverBin, args: apiserverArgs }, ownerPid: process.pid,
+      apiserver: { bin: apiserverBin, args: apiserverArgs }, ownerPid: process.pid, auditLog,
     };
     writeFileSync(stateFile(opts.dir), JSON.stringify(state, null, 2), { mode: 0o600 });
     say(`control plane ready: ${server}, kubeconfig ${kubeconfig}`);

@@ -3,8 +3,8 @@
 // (status writes of the kubelet's shape), appears in the grant's status and in one
 // session.started and one session.ended audit line, even across an operator restart.
 import type * as k8s from '@kubernetes/client-node';
-import { clientsFor, createPod, eventually, freshNamespace, kubectl, writePodStatus } from '../support/cluster.ts';
-import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
+import { clientsFor, createPod, eventually, freshNamespace, kubectl, plane, readAuditLog, writePodStatus } from '../support/cluster.ts';
+import { addEphemeralContainer, debugContainer, standingDebugRbac, subjects } from '../support/debug-containers.ts';
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
@@ -101,5 +101,42 @@ describe('debug sessions under a grant', () => {
     expect(g?.status?.sessions?.map((s) => `${s.pod}/${s.container}`)).toEqual(['narrow-1/inside']);
     const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'other-1' });
     expect(pod.spec?.ephemeralContainers?.map((c) => c.name)).toEqual(['outside']);
+  });
+});
+
+describe('the API server\'s audit log (config/audit/policy.yaml)', () => {
+  let ns: string;
+  let op: TestOperator;
+  beforeAll(async () => {
+    ns = await freshNamespace('audit');
+    await createPod(ns, 'web-1', { app: 'web' });
+    op = await startTestOperator([ns]);
+  });
+  afterAll(async () => { await op.stop(); });
+
+  test('a debug container and an exec are recorded with the user, the grant, the check that decided and the command', async () => {
+    await createGrant(ns, 'web-debug', grantSpec({ access: ['debug', 'exec'], podSelector: { matchLabels: { app: 'web' } } }));
+    await eventually(() => getGrant(ns, 'web-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await addEphemeralContainer('alice', ns, 'web-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted', { command: ['sh', '-c', 'ss -tnp'] }));
+    // bob has RBAC to add debug containers but no grant: admission refuses, and the log says by which check.
+    await standingDebugRbac(ns, subjects('bob'));
+    await expect(addEphemeralContainer('bob', ns, 'web-1', debugContainer('bobs', DEBUG_IMAGE, 'restricted'))).rejects.toThrow();
+    // No kubelet here: the exec is authorized and admitted, then fails to reach a node; the request is logged all the same.
+    await kubectl('alice', ['exec', '-n', ns, 'web-1', '-c', 'app', '--', 'cat', '/etc/hostname']);
+    const events = await eventually(() => Promise.resolve(readAuditLog(plane().auditLog)), (es) =>
+      es.some((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns) &&
+      es.filter((e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === ns).length >= 2);
+    const debug = events.filter((e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === ns);
+    expect(debug.map((e) => [e.user.username, e.responseStatus?.code, e.annotations?.['debuggrant-ephemeral-containers/decision'], e.annotations?.['debuggrant-ephemeral-containers/grant'] ?? ''])).toEqual([
+      ['alice', 200, 'grant', `${ns}/web-debug`],
+      ['bob', 403, 'no-grant', ''],
+    ]);
+    expect(debug[0]?.annotations?.['debuggrant-ephemeral-containers/subject']).toBe('alice');
+    expect(debug[1]?.annotations?.['validation.policy.admission.k8s.io/validation_failure']).toContain('no active DebugGrant lets bob');
+    // Level Request: the body names the container and its command.
+    expect(JSON.stringify(debug[0]?.requestObject)).toContain('ss -tnp');
+    const exec = events.find((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns);
+    expect(exec?.user.username).toBe('alice');
+    expect(exec?.requestURI).toContain('command=cat&command=%2Fetc%2Fhostname');
   });
 });

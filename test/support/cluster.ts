@@ -2,12 +2,19 @@
 // test file, SubjectAccessReview, our own kubectl, and kubelet-style status writes.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { readState, type PlaneState } from '../../hack/controlplane/plane.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
+import { parseAuditLog, type AuditEvent } from '../../src/cli/audit-log.ts';
 
 const run = promisify(execFile);
+
+/** The events the control plane's API server has logged so far (config/audit/policy.yaml). */
+export function readAuditLog(path: string): AuditEvent[] {
+  return existsSync(path) ? parseAuditLog(readFileSync(path, 'utf8')).events : [];
+}
 
 export function plane(): PlaneState {
   const dir = process.env.DEBUGGRANT_TEST_PLANE;
