@@ -29,9 +29,20 @@ export interface GrantWindow {
 
 const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-/** command and args as a shell would read them back, cut at MAX_COMMAND. */
+/**
+ * argv[0] of the deadline wrapper config/admission/session-deadline.yaml puts around every
+ * granted container's command: `sh -c SCRIPT debuggrant-deadline CMD…`.
+ */
+export const DEADLINE_WRAPPER_NAME = 'debuggrant-deadline';
+
+/** The command the requester gave: the words after the deadline wrapper, when it is there. */
+export function requestedCommand(command: readonly string[] | undefined): readonly string[] | undefined {
+  return command?.[0] === 'sh' && command[1] === '-c' && command[3] === DEADLINE_WRAPPER_NAME ? command.slice(4) : command;
+}
+
+/** command (without the deadline wrapper) and args as a shell would read them back, cut at MAX_COMMAND. */
 export function commandText(command: readonly string[] | undefined, args: readonly string[] | undefined): string | undefined {
-  const words = [...(command ?? []), ...(args ?? [])];
+  const words = [...(requestedCommand(command) ?? []), ...(args ?? [])];
   if (words.length === 0) return undefined;
   const text = words.map((w) => (SAFE_WORD.test(w) ? w : `'${w.replaceAll("'", "'\\''")}'`)).join(' ');
   return text.length > MAX_COMMAND ? `${text.slice(0, MAX_COMMAND - 1)}…` : text;

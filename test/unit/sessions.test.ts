@@ -4,6 +4,7 @@ import {
   MAX_COMMAND, MAX_SESSIONS, commandText, grantSessions, observedSessions, sessionAuditRecords, sessionFields, type SessionUpdate,
 } from '../../src/controller/sessions.ts';
 import { realisticPodSpec, runningStatus } from '../support/pods.ts';
+import { sessionWrapper } from '../support/session-wrapper.ts';
 
 const APP_IMAGE = `registry.example.com/shop/checkout@sha256:${'d'.repeat(64)}`;
 const DEBUG_IMAGE = `registry.example.com/debug/busybox@sha256:${'a'.repeat(64)}`;
@@ -138,6 +139,9 @@ describe('debug sessions recorded against the grant they came in by', () => {
     expect(commandText(undefined, undefined)).toBeUndefined();
     expect(commandText(['sh'], ['-c', "echo 'hi' && sleep 5"])).toBe("sh -c 'echo '\\''hi'\\'' && sleep 5'");
     expect(commandText(['timeout', '-s', 'KILL', '3540', 'sh'], undefined)).toBe('timeout -s KILL 3540 sh');
+    // The deadline wrapper (config/admission/session-deadline.yaml) is not the requester's command.
+    expect(commandText([...sessionWrapper(1795000000, 3540), 'sh', '-c', 'tcpdump -i any'], ['-v'])).toBe("sh -c 'tcpdump -i any' -v");
+    expect(commandText(sessionWrapper(1795000000, 3540), ['top'])).toBe('top');
     const long = commandText(['sh', '-c', 'x'.repeat(2000)], undefined);
     expect(long).toHaveLength(MAX_COMMAND);
     expect(long?.endsWith('…')).toBe(true);
