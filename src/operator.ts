@@ -1,27 +1,30 @@
 // The operator as one object: informers feed two keyed work queues (grants, pods), the
-// reaper's deadline heap wakes grants at expiry, and start() revokes whatever is already
-// overdue before doing anything else. startRevoking() alone is a standby replica: it only
-// deletes RoleBindings at their deadlines. main.ts adds configuration, probes and signals.
+// deadline timer (src/revocation/) wakes grants at expiry, and start() revokes whatever is
+// already overdue before doing anything else. startRevoking() alone is a standby replica: it
+// only deletes RoleBindings at their deadlines. main.ts adds configuration, probes and signals.
 import type { DebugGrantIndex } from './api/grant-index.ts';
 import type { DebugGrant } from './api/types.ts';
 import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
+import { AccessLedger } from './controller/access-ledger.ts';
+import { FreshGrants } from './controller/fresh-grants.ts';
 import { GrantReconciler } from './controller/grant-reconciler.ts';
 import { IndexPresence } from './controller/index-presence.ts';
+import { IndexWriter } from './controller/index-writer.ts';
+import { LingeringReconciler } from './controller/lingering/lingering-reconciler.ts';
 import { objectKey } from './runtime/object-key.ts';
-import { keysDueBy } from './controller/records.ts';
+import { ms } from './config.ts';
 import { activeStatusDeadline, IndexEntryChanges, mayLinger, owningGrant, WatchedGrants } from './controller/event-mappers.ts';
 import type { KubeApi } from './kube/client.ts';
 import type { CachedPod, CachedRole, CachedRoleBinding } from './kube/cached.ts';
 import { eventRecorder } from './kube/events.ts';
 import { instrumentApi } from './kube/instrument.ts';
-import { RequestLanes } from './kube/request-lanes.ts';
 import { grantSource, indexSource, podSource, roleBindingSource, roleSource } from './kube/informers.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
-import { DeadlineQueue } from './reaper/deadline-queue.ts';
-import { LingeringReconciler } from './reaper/lingering-reconciler.ts';
+import { deletesFirst, DeadlineFastPath, DeadlineTimer, finishOverdue, keysDueBy, revokeWithoutPods, startupWork, type SweepActions } from './revocation/index.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
+import { KeyedLock } from './runtime/keyed-lock.ts';
 import { apiMessage, describeError, isPermanent } from './runtime/errors.ts';
 import { ResilientInformer, type CachedObject, type ListWatchSource } from './runtime/informer.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
@@ -38,10 +41,6 @@ export interface OperatorOptions {
   resyncPeriodMs?: number;
 }
 
-/** RoleBinding deletes of due deadlines in flight at once. */
-const URGENT_REQUESTS = 32;
-/** A failing deadline revocation is tried again at least this often. */
-const REVOCATION_RETRY_MAX_MS = 1000;
 /** A request the API server refused outright is tried again after this long. */
 const PERMANENT_RETRY_MS = 5 * 60_000;
 /** A grant still on record as active this long after its deadline counts as overdue (the gauge). */
@@ -78,8 +77,10 @@ export class Operator {
   private readonly watchedGrants = new WatchedGrants();
   private readonly grantQueue: WorkQueue;
   private readonly podQueue: WorkQueue;
-  private readonly deadlines: DeadlineQueue;
+  private readonly deadlines: DeadlineTimer;
+  private readonly fastPath: DeadlineFastPath;
   private readonly grantReconciler: GrantReconciler;
+  private readonly freshGrants: FreshGrants;
   private readonly indexPresence: IndexPresence;
   private started = false;
   /** stop() was called: a start() still waiting for its caches goes no further. */
@@ -88,8 +89,6 @@ export class Operator {
   private revokingReady = false;
   /** The leader's start() is under way (revoking what is overdue before anything else). */
   private leaderStarting = false;
-  /** Deadline revocations in flight, drained by stop(). */
-  private readonly inFlight = new Set<Promise<void>>();
   private resyncTimer: (() => void) | undefined;
 
   constructor(opts: OperatorOptions) {
@@ -100,10 +99,7 @@ export class Operator {
     this.metrics = makeMetrics(() => this.countByPhase(), () => this.countOverdue(), opts.processMetrics ?? true);
     // Watches are long-lived streams, not requests: they stay on the raw client.
     const measured = { ...instrumentApi(opts.api, this.metrics.apiRequestDuration), watch: opts.api.watch };
-    // Deletes first: while deadlines are due, their RoleBinding deletes go ahead of every other request.
-    const lanes = new RequestLanes(URGENT_REQUESTS);
-    const api = lanes.view(measured, 'normal');
-    const urgentApi = lanes.view(measured, 'urgent');
+    const { api, urgentApi, apiUntil } = deletesFirst(measured, clock);
     const namespaces: (string | undefined)[] = config.namespaces.length > 0 ? config.namespaces : [undefined];
     const informers = <T extends CachedObject>(name: string, make: (ns?: string) => ListWatchSource<T>, on: (o: T, ev: 'add' | 'update' | 'delete') => void) =>
       new MultiCache(namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, make(ns), clock, log, on, () => { this.resyncAll(); })));
@@ -111,10 +107,10 @@ export class Operator {
     this.grants = informers('debuggrants', (ns) => grantSource(api, ns), (g, event) => {
       const namespace = g.metadata.namespace ?? '';
       const key = objectKey(namespace, g.metadata.name ?? '');
-      this.grantReconciler.observed(key, g);
+      this.freshGrants.observed(key, g);
       // Armed from what is persisted, whenever it is seen (after a restart, before any reconcile).
       const deadline = activeStatusDeadline(g, event);
-      if (deadline !== undefined) this.deadlines.schedule(key, deadline);
+      if (deadline !== undefined) this.deadlines.set(key, deadline);
       this.grantQueue.add(key);
       for (const pod of this.watchedGrants.observe(g, event)) this.podQueue.add(objectKey(namespace, pod));
     });
@@ -131,36 +127,27 @@ export class Operator {
       const { changed, activeChanged } = indexChanges.observe(namespace, i, event);
       for (const name of changed) this.grantQueue.add(objectKey(namespace, name));
       // An active entry's deadline is armed as soon as it is seen: it is written before any RBAC.
-      for (const e of activeChanged) this.deadlines.schedule(objectKey(namespace, e.grant), Date.parse(e.expiresAt));
+      for (const e of activeChanged) this.deadlines.set(objectKey(namespace, e.grant), Date.parse(e.expiresAt));
       if (event === 'delete') this.indexLost(namespace);
     });
 
     this.indexPresence = new IndexPresence({ api, indexes: this.indexes, log });
     const events = eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now()));
     const identity = opts.identity ?? 'debuggrant-operator';
+    this.freshGrants = new FreshGrants(this.grants);
+    const index = new IndexWriter({ api, indexes: this.indexes, retentionMs: ms(config.endedRetention) });
+    const ledger = new AccessLedger();
+    const rbacLocks = new KeyedLock();
     // At a deadline the RoleBinding goes at once, in the urgent lane, ahead of the full
     // reconcile queued behind it: the rest of the expiry (status, index, verification,
     // Events) is in the normal lane, which waits while any revocation is pending.
-    // A failed revocation is retried on its own short schedule (REVOCATION_RETRY_MAX_MS
-    // apart at most), on every replica: the reconcile's backoff grows to 30 s, and after an
-    // outage access must end within a moment of the API server answering again.
-    const revocationFailures = new Map<string, number>();
-    this.deadlines = new DeadlineQueue(clock, (key) => {
-      const revocation = this.grantReconciler.revokeAtDeadline(key)
-        .then(() => { revocationFailures.delete(key); }, (err: unknown) => {
-          const attempt = (revocationFailures.get(key) ?? 0) + 1;
-          revocationFailures.set(key, attempt);
-          const retryInMs = Math.min(REVOCATION_RETRY_MAX_MS, 100 * 2 ** (attempt - 1));
-          log.warn({ key, attempt, retryInMs, err: apiMessage(err) }, 'deadline revocation failed; retrying');
-          this.deadlines.schedule(key, clock.now() + retryInMs);
-        })
-        .finally(() => { this.inFlight.delete(revocation); this.grantQueue.add(key); });
-      this.inFlight.add(revocation);
-    });
+    this.fastPath = new DeadlineFastPath({ urgentApi, clock, metrics: this.metrics, grants: this.freshGrants, index, bindings: this.bindings, rbacLocks, ledger });
+    this.deadlines = new DeadlineTimer({ clock, log, revoke: (key) => this.fastPath.revoke(key), revoked: (key) => { this.grantQueue.add(key); } });
     this.grantReconciler = new GrantReconciler({
-      api, urgentApi, apiUntil: (deadline) => lanes.until(measured, deadline, () => clock.now()), config, clock, log, metrics: this.metrics, events, identity,
-      grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings, indexes: this.indexes,
-      scheduleDeadline: (key, at) => { if (at === undefined) this.deadlines.cancel(key); else this.deadlines.schedule(key, at); },
+      api, urgentApi, apiUntil, config, clock, log, metrics: this.metrics, events, identity,
+      grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings,
+      fresh: this.freshGrants, index, ledger, fastPath: this.fastPath, rbacLocks,
+      scheduleDeadline: (key, at) => { this.deadlines.set(key, at); },
       requeueAfter: (key, delay) => { this.grantQueue.addAfter(key, delay); },
     });
     const lingering = new LingeringReconciler({ api, clock, log, metrics: this.metrics, events, grants: this.grants, pods: this.pods, identity });
@@ -203,36 +190,25 @@ export class Operator {
   async start(): Promise<void> {
     await this.startRevoking();
     this.leaderStarting = true;
-    // Before anything else: take away every access whose deadline passed while we were away,
-    // as the record has it (index entries too: a grant may have RBAC and no status yet). The
-    // RoleBindings go first, from the record alone: the pod cache (the largest list by far,
-    // 50,000 pods in a big cluster) is not needed for that, so it is not waited for.
+    // Before anything else: take away every access whose deadline passed while we were away
+    // (src/revocation/startup-sweep.ts), the RoleBindings first, before the pods are listed.
     const startedAt = this.clock.now();
-    const overdue = keysDueBy(this.indexes.list(), this.grants.list(), startedAt);
-    // RoleBindings (found by our label) whose grant is gone: deleted while we were away,
-    // finalizer removed by hand. Their reconcile is the clean-up, and needs no pods either.
-    const orphaned = new Set<string>();
-    for (const b of this.bindings.list()) {
-      const namespace = b.metadata?.namespace ?? '';
-      const grant = owningGrant(b);
-      if (grant && !this.grants.get(grant, namespace)) orphaned.add(objectKey(namespace, grant));
-    }
-    // A failure is retried by the grant queue (and, for a deadline, the deadline heap too).
-    const retryLater = (key: string) => (err: unknown): void => {
-      this.grantQueue.add(key);
-      this.opts.log.warn({ key, err: apiMessage(err) }, 'revocation at start failed; retrying');
+    const work = startupWork(this.indexes.list(), this.grants.list(), this.bindings.list(), startedAt);
+    const act: SweepActions = {
+      revoke: (key) => this.fastPath.revoke(key),
+      reconcile: (key) => this.grantReconciler.reconcile(key),
+      failed: (key, err) => {
+        this.grantQueue.add(key);
+        this.opts.log.warn({ key, err: apiMessage(err) }, 'revocation at start failed; retrying');
+      },
     };
-    if (overdue.size + orphaned.size > 0) {
-      await Promise.all([
-        ...[...overdue].map((key) => this.grantReconciler.revokeAtDeadline(key).catch(retryLater(key))),
-        ...[...orphaned].filter((key) => !overdue.has(key)).map((key) => this.grantReconciler.reconcile(key).catch(retryLater(key))),
-      ]);
-      this.opts.log.info({ overdue: overdue.size, orphaned: orphaned.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next');
+    if (work.overdue.size + work.orphaned.size > 0) {
+      await revokeWithoutPods(work, act);
+      this.opts.log.info({ overdue: work.overdue.size, orphaned: work.orphaned.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next');
     }
     await Promise.all(this.informersOf([this.pods, this.roles] as MultiCache<CachedObject>[]).map((i) => i.start()));
     if (this.stopping) return;
-    // Then the rest of each expiry (Role, index entry, status, audit lines), which reads pods.
-    await Promise.all([...overdue].map((key) => this.grantReconciler.reconcile(key).catch(retryLater(key))));
+    await finishOverdue(work, act);
     this.grantQueue.pause(false);
     this.podQueue.pause(false);
     this.resyncAll();
@@ -271,10 +247,10 @@ export class Operator {
     this.stopping = true;
     this.started = false;
     this.resyncTimer?.();
-    this.deadlines.stop();
+    const revocations = this.deadlines.stop();
     this.grantQueue.stop();
     this.podQueue.stop();
-    await Promise.all([this.grantQueue.idle(), this.podQueue.idle(), ...this.inFlight]);
+    await Promise.all([this.grantQueue.idle(), this.podQueue.idle(), revocations]);
     await Promise.all(this.informersOf(this.allCaches()).map((i) => i.stop()));
   }
 

@@ -3,31 +3,36 @@
 // and running it twice in a row sends nothing the second time.
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import { permissionsFor } from '../api/access.ts';
-import { activeRecord, contentOf, endedRecord, type DebugGrantIndex } from '../api/grant-index.ts';
-import { FINALIZER, INDEX_NAME, rbacName, subjectText } from '../api/names.ts';
+import { activeRecord, endedRecord, type IndexChange } from '../api/grant-index.ts';
+import { FINALIZER, rbacName, subjectText } from '../api/names.ts';
 import type { DebugGrantSpec } from '../api/schema.ts';
 import { isTerminal, type DebugGrant, type GrantPhase, type LingeringContainer } from '../api/types.ts';
 import type { OperatorConfig } from '../config.ts';
 import { ms } from '../config.ts';
+import type { DeadlineFastPath } from '../revocation/fast-path.ts';
+import { revokeRoleBinding } from '../revocation/revoke-binding.ts';
+import { entrySubject, findPredecessor } from '../revocation/records.ts';
 import { subjectCan } from '../kube/access-review.ts';
 import type { CachedRole } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
 import type { EventType } from '../kube/events.ts';
-import { changeIndex } from '../kube/grant-index.ts';
 import { addFinalizer, removeFinalizer, writeGrantStatus } from '../kube/grants.ts';
 import { evictPod } from '../kube/pods.ts';
-import { applyRole, applyRoleBinding, deleteRole, deleteRoleBinding } from '../kube/rbac.ts';
+import { applyRole, applyRoleBinding, deleteRole } from '../kube/rbac.ts';
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
-import { coveredPods, hasController, lingeringOn } from '../reaper/lingering.ts';
+import { coveredPods, hasController, lingeringOn } from './lingering/lingering.ts';
+import { exponentialBackoff } from '../runtime/backoff.ts';
 import { apiMessage, describeError, httpStatus } from '../runtime/errors.ts';
-import { KeyedLock } from '../runtime/keyed-lock.ts';
+import type { KeyedLock } from '../runtime/keyed-lock.ts';
+import type { AccessLedger } from './access-ledger.ts';
+import type { FreshGrants } from './fresh-grants.ts';
+import type { IndexWriter } from './index-writer.ts';
 import { findCondition } from './conditions.ts';
 import type { Cache, ReconcilerContext } from '../runtime/reconciler-context.ts';
 import { objectKey, splitKey } from '../runtime/object-key.ts';
 import { planGrant, type GrantDecision } from './plan.ts';
 import { bindingMatches, roleMatches, type GrantRef } from './rbac.ts';
-import { entrySubject, findPredecessor, recordedDeadline } from './records.ts';
 import { selectorMatches } from './selector.ts';
 import { grantSessions, sessionAuditRecords, sessionFields } from './sessions.ts';
 import { desiredStatus, failingStatus, sameStatus, type Verification } from './status.ts';
@@ -36,12 +41,18 @@ export interface GrantReconcilerDeps extends ReconcilerContext {
   config: OperatorConfig;
   roles: Cache<CachedRole>;
   bindings: Cache<V1RoleBinding>;
-  indexes: Cache<DebugGrantIndex>;
+  /** The grants with our own latest writes (read-your-writes). */
+  fresh: FreshGrants;
+  index: IndexWriter;
+  ledger: AccessLedger;
+  fastPath: DeadlineFastPath;
+  /** One grant's RBAC is written by one party at a time (shared with the deadline's fast path). */
+  rbacLocks: KeyedLock;
   /** The API in the urgent lane: deleting a RoleBinding whose grant must end. */
   urgentApi: KubeApi;
   /** The API in the normal lane, refusing to start any request at or after `deadline`. */
   apiUntil(deadline: number): KubeApi;
-  /** Wake this grant at its deadline (the reaper's heap). */
+  /** Wake this grant at its deadline (src/revocation/deadline-timer.ts). */
   scheduleDeadline(key: string, at: number | undefined): void;
   requeueAfter(key: string, delayMs: number): void;
 }
@@ -57,34 +68,8 @@ type RbacOutcome = 'unchanged' | 'changed';
 
 export class GrantReconciler {
   private readonly d: GrantReconcilerDeps;
-  /** Index writes of one namespace go one at a time: they share one object. */
-  private readonly indexLocks = new KeyedLock();
-  /**
-   * One grant's RBAC is written by one party at a time: the deadline's fast path never
-   * deletes while an apply of the same grant is in flight (the apply would land after it).
-   */
-  private readonly rbacLocks = new KeyedLock();
   /** Verification attempts per grant that found access not (yet) as it should be. */
   private readonly verifyAttempts = new Map<string, number>();
-  /**
-   * Our own latest write of each grant and the resourceVersions it supersedes. The watch
-   * lags our writes by milliseconds; a reconcile in that gap must not act on the older copy
-   * (it would announce the same Event twice or lose a just-written field).
-   */
-  private readonly ownWrites = new Map<string, { superseded: Set<string>; grant: DebugGrant }>();
-  /** The same for each namespace's index: grants of one namespace write it back to back. */
-  private readonly ownIndexWrites = new Map<string, { superseded: Set<string>; index: DebugGrantIndex }>();
-  /** Grants whose RoleBinding the deadline's fast path deleted (so the reconcile need not again). */
-  private readonly revokedAtDeadline = new Set<string>();
-  /**
-   * What this process knows of a grant's access, for the record of one that ended with no
-   * status ever written. In `accessSent`: it sent RBAC for the grant (a write that may have
-   * landed), found it in place, or deleted a RoleBinding of it: access existed or may have.
-   * In `entryWrittenHere` only: it wrote the grant's index entry itself and sent no RBAC since:
-   * no access existed. In neither: another process wrote the entry; what it sent is unknown.
-   */
-  private readonly accessSent = new Set<string>();
-  private readonly entryWrittenHere = new Set<string>();
   /**
    * Grants whose last status write failed, with the phase their audit trail last told. A write
    * whose answer was lost may still have landed: the next reconcile then sees the new phase
@@ -98,11 +83,11 @@ export class GrantReconciler {
 
   async reconcile(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
-    const grant = this.freshest(key, this.d.grants.get(name, namespace));
+    const grant = this.d.fresh.get(key);
     if (!grant) {
-      this.ownWrites.delete(key);
+      this.d.fresh.forget(key);
       this.verifyAttempts.delete(key);
-      this.forgetAccess(key);
+      this.d.ledger.forget(key);
       this.untoldTransitions.delete(key);
       await this.cleanUpOrphans(namespace, name);
       this.d.scheduleDeadline(key, undefined);
@@ -111,10 +96,10 @@ export class GrantReconciler {
     let current = grant;
     if (!grant.metadata.deletionTimestamp && !(grant.metadata.finalizers ?? []).includes(FINALIZER)) {
       // Before anything is granted: deleting the grant must always come back to us.
-      current = this.wrote(key, grant, await addFinalizer(this.d.api, grant));
+      current = this.d.fresh.wrote(key, grant, await addFinalizer(this.d.api, grant));
     }
     const now = new Date(this.d.clock.now());
-    const index = contentOf(this.knownIndex(namespace));
+    const index = this.d.index.content(namespace);
     const uid = grant.metadata.uid ?? '';
     const objName = rbacName(name);
     const decision = planGrant({
@@ -133,8 +118,8 @@ export class GrantReconciler {
     // crash in between never lets a later reconcile compute a fresh, later deadline.
     const indexChange = decision.indexChange;
     if (indexChange && indexChange.kind === 'upsert') {
-      await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
-      if (!activeRecord(index, name, uid)) this.entryWrittenHere.add(key);
+      await this.d.index.change(namespace, indexChange, now);
+      if (!activeRecord(index, name, uid)) this.d.ledger.entryWritten(key);
     }
     let rbac: RbacOutcome;
     try {
@@ -147,7 +132,7 @@ export class GrantReconciler {
       return;
     }
     // Ending: the entry goes after the RoleBinding, in the same step.
-    if (indexChange && indexChange.kind !== 'upsert') await this.updateIndex(namespace, (c) => changeIndex(this.d.api, namespace, indexChange, now, ms(this.d.config.endedRetention), c));
+    if (indexChange && indexChange.kind !== 'upsert') await this.d.index.change(namespace, indexChange, now);
 
     const verification = await this.verify(decision, current, rbac === 'changed', now);
     const ended = decision.phase === 'Expired' || decision.phase === 'Revoked';
@@ -161,7 +146,7 @@ export class GrantReconciler {
     };
     if (!sameStatus(current.status, status)) {
       try {
-        current = this.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
+        current = this.d.fresh.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
       } catch (err) {
         this.untoldTransitions.set(key, { uid, phase: toldPhase });
         throw err;
@@ -172,7 +157,7 @@ export class GrantReconciler {
     // Told once the status records them: a reconcile that runs again derives nothing new.
     if (sessions) for (const line of sessionAuditRecords(sessions, key, decision.spec ? subjectText(decision.spec.subject) : '(invalid)', this.d.identity)) audit(log, line);
     this.untoldTransitions.delete(key);
-    if (isTerminal(decision.phase)) this.forgetAccess(key);
+    if (isTerminal(decision.phase)) this.d.ledger.forget(key);
     if (!decision.deadline) {
       this.d.scheduleDeadline(key, undefined);
       this.verifyAttempts.delete(key);
@@ -182,72 +167,28 @@ export class GrantReconciler {
   }
 
   /**
-   * The deadline's fast path: delete the RoleBinding of a grant whose recorded deadline has
-   * passed, nothing else, in the urgent lane. Always safe (past its deadline a grant may hold
-   * no access); the full reconcile that follows does the rest. It waits for an RBAC write of
-   * the same grant already in flight, so that write can never land after this delete; those
-   * writes give up at the deadline, so the wait ends there. (One given up while its bytes were
-   * still stuck in the network could reach the server later: the RoleBinding's watch event
-   * then reconciles the ended grant, which deletes it again.)
-   */
-  async revokeAtDeadline(key: string): Promise<void> {
-    const { namespace, name } = splitKey(key);
-    await this.rbacLocks.run(key, async () => {
-      const deadline = recordedDeadline(contentOf(this.knownIndex(namespace)), name, this.freshest(key, this.d.grants.get(name, namespace)));
-      if (deadline === undefined || deadline > this.d.clock.now()) return;
-      // Already done, and nothing seen since: a re-armed deadline need not send it again.
-      if (this.revokedAtDeadline.has(key) && !this.d.bindings.get(rbacName(name), namespace)) return;
-      const deleted = await deleteRoleBinding(this.d.urgentApi, namespace, rbacName(name));
-      this.revokedAtDeadline.add(key);
-      if (deleted) this.accessSent.add(key);
-      if (deleted) this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - deadline) / 1000);
-    });
-  }
-
-  /**
    * A reconcile the API server refused outright (forbidden, invalid): say so on the grant, as a
    * Failing condition and a Warning Event (best effort: the refusal may cover these writes too).
    * The work queue retries it slowly meanwhile.
    */
   async reportFailure(key: string, err: unknown): Promise<void> {
     const { namespace, name } = splitKey(key);
-    const grant = this.freshest(key, this.d.grants.get(name, namespace));
+    const grant = this.d.fresh.get(key);
     if (!grant) return;
     const message = `reconcile refused by the API server, retrying slowly: ${describeError(err)}`;
     this.event({ namespace, name, uid: grant.metadata.uid ?? '' }, 'Warning', 'ReconcileFailed', message);
     const status = failingStatus(grant.status, message, grant.metadata.generation ?? 0, new Date(this.d.clock.now()));
     if (sameStatus(grant.status, status)) return;
     try {
-      this.wrote(key, grant, await writeGrantStatus(this.d.api, grant, status));
+      this.d.fresh.wrote(key, grant, await writeGrantStatus(this.d.api, grant, status));
     } catch (writeErr) {
       this.d.log.warn({ key, err: apiMessage(writeErr) }, 'could not record the failure on the grant');
     }
   }
 
-  /** The watch delivered a version of the grant: our remembered write is no longer needed once it is newer. */
-  observed(key: string, grant: DebugGrant): void {
-    const own = this.ownWrites.get(key);
-    if (own && !own.superseded.has(grant.metadata.resourceVersion ?? '')) this.ownWrites.delete(key);
-  }
-
-  private freshest(key: string, cached: DebugGrant | undefined): DebugGrant | undefined {
-    const own = this.ownWrites.get(key);
-    if (!own || !cached) return cached;
-    if (own.superseded.has(cached.metadata.resourceVersion ?? '')) return own.grant;
-    this.ownWrites.delete(key); // the cache caught up (or someone else wrote): trust it again
-    return cached;
-  }
-
-  private wrote(key: string, before: DebugGrant, after: DebugGrant): DebugGrant {
-    const superseded = this.ownWrites.get(key)?.superseded ?? new Set<string>();
-    superseded.add(before.metadata.resourceVersion ?? '');
-    this.ownWrites.set(key, { superseded, grant: after });
-    return after;
-  }
-
   /** Under the grant's RBAC lock; every write of an active grant planned against its deadline. */
   private async applyRbac(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined, now: Date): Promise<RbacOutcome> {
-    return this.rbacLocks.run(key, async () => {
+    return this.d.rbacLocks.run(key, async () => {
       const { namespace, name } = d.ref;
       const objName = rbacName(name);
       if (!d.rbac) return await this.removeRbac(key, d, previousPhase) ? 'changed' : 'unchanged';
@@ -273,12 +214,12 @@ export class GrantReconciler {
         // A write refused before it was sent, or refused by the API server (4xx), did not land;
         // one that timed out or lost its connection may have.
         const status = httpStatus(err);
-        if (!(err instanceof DeadlinePassedError) && !(status !== undefined && status >= 400 && status < 500)) this.accessSent.add(key);
+        if (!(err instanceof DeadlinePassedError) && !(status !== undefined && status >= 400 && status < 500)) this.d.ledger.sent(key);
         // Failed at or after the deadline (timed out there, most likely): the grant ends now, decide again.
         if (this.d.clock.now() >= deadline && !(err instanceof DeadlinePassedError)) throw new DeadlinePassedError(deadline, { cause: err });
         throw err;
       }
-      this.accessSent.add(key);
+      this.d.ledger.sent(key);
       return changed ? 'changed' : 'unchanged';
     });
   }
@@ -291,12 +232,12 @@ export class GrantReconciler {
     // cache says whether anything is left to delete. Access existed when the status says so,
     // or, with no status yet, when its index entry was written (RBAC may follow it at once).
     const heldAccess = previousPhase === 'Active' || (!isTerminal(previousPhase) && d.phase !== 'Denied' && d.activatedAt !== undefined);
-    const fastPathDone = this.revokedAtDeadline.delete(key);
+    const fastPathDone = this.d.fastPath.takeDone(key);
     const bindingThere = (heldAccess && !fastPathDone) || this.d.bindings.get(objName, namespace) !== undefined;
     const roleThere = heldAccess || this.d.roles.get(objName, namespace) !== undefined;
     // The binding goes first, in the urgent lane: once it is gone no access remains, whatever happens next.
-    const removedBinding = bindingThere && await deleteRoleBinding(this.d.urgentApi, namespace, objName);
-    if (removedBinding) this.accessSent.add(key);
+    const removedBinding = bindingThere && await revokeRoleBinding(this.d.urgentApi, namespace, objName);
+    if (removedBinding) this.d.ledger.sent(key);
     if (removedBinding && d.expiresAt && d.phase === 'Expired') {
       this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - Date.parse(d.expiresAt)) / 1000);
     }
@@ -356,7 +297,7 @@ export class GrantReconciler {
     const key = objectKey(d.ref.namespace, d.ref.name);
     const attempt = (this.verifyAttempts.get(key) ?? 0) + 1;
     this.verifyAttempts.set(key, attempt);
-    this.d.requeueAfter(key, Math.min(VERIFY_RETRY_CAP_MS, VERIFY_RETRY_MS * 2 ** Math.min(attempt - 1, 20)));
+    this.d.requeueAfter(key, exponentialBackoff(attempt, { baseMs: VERIFY_RETRY_MS, maxMs: VERIFY_RETRY_CAP_MS }));
   }
 
   /** Active: the promised accesses the authorizer does NOT allow. Ended: those it STILL allows. */
@@ -371,7 +312,7 @@ export class GrantReconciler {
 
   /**
    * The grant's record of lingering containers, and those running now: those on its pods (by the one definition in
-   * reaper/lingering.ts) once it ended. The pod's reconciler flags each one (annotation, Event,
+   * controller/lingering/lingering.ts) once it ended. The pod's reconciler flags each one (annotation, Event,
    * audit line); the grant says so once more on its own object, so `kubectl describe dg` shows it.
    */
   private recordLingering(d: GrantDecision, grant: DebugGrant): { record: LingeringContainer[]; running: LingeringContainer[] } {
@@ -427,7 +368,7 @@ export class GrantReconciler {
     if (d.predecessorEnded) this.recordPredecessorEnd(d, log, now);
     const ended = d.phase === 'Expired' || d.phase === 'Revoked';
     const key = objectKey(d.ref.namespace, d.ref.name);
-    const mayHaveHadAccess = this.accessSent.has(key) || !this.entryWrittenHere.has(key);
+    const mayHaveHadAccess = this.d.ledger.mayHaveHadAccess(key);
     if (ended && previousPhase !== 'Active' && !isTerminal(grant.status?.phase) && d.activatedAt !== undefined && mayHaveHadAccess) {
       // Its access existed or may have (the index entry precedes any RBAC) but no status ever
       // said so (a crash or a failed status write in between): the record tells it anyway.
@@ -488,57 +429,23 @@ export class GrantReconciler {
     }
   }
 
-  private forgetAccess(key: string): void {
-    this.accessSent.delete(key);
-    this.entryWrittenHere.delete(key);
-  }
-
   /** The grant is gone without our finalizer running (forced removal): take its access away anyway. */
   private async cleanUpOrphans(namespace: string, name: string): Promise<void> {
     const objName = rbacName(name);
-    await this.rbacLocks.run(objectKey(namespace, name), async () => {
-      if (this.d.bindings.get(objName, namespace)) await deleteRoleBinding(this.d.urgentApi, namespace, objName);
+    await this.d.rbacLocks.run(objectKey(namespace, name), async () => {
+      if (this.d.bindings.get(objName, namespace)) await revokeRoleBinding(this.d.urgentApi, namespace, objName);
       if (this.d.roles.get(objName, namespace)) await deleteRole(this.d.api, namespace, objName);
     });
-    const entry = contentOf(this.knownIndex(namespace)).active.find((e) => e.grant === name);
+    const entry = this.d.index.content(namespace).active.find((e) => e.grant === name);
     if (!entry) return;
     // Its end is recorded, so a re-applied copy of the same name is refused.
     const now = new Date(this.d.clock.now());
     const phase: GrantPhase = Date.parse(entry.expiresAt) <= now.getTime() ? 'Expired' : 'Revoked';
-    await this.updateIndex(namespace, (current) => changeIndex(this.d.api, namespace,
-      { kind: 'end', grant: name, uid: entry.uid, phase, endedAt: now.toISOString() }, now, ms(this.d.config.endedRetention), current));
+    const end: IndexChange = { kind: 'end', grant: name, uid: entry.uid, phase, endedAt: now.toISOString() };
+    await this.d.index.change(namespace, end, now);
     audit(this.d.log.child({ kind: 'DebugGrant', namespace, name }), {
       event: phase === 'Expired' ? 'grant.expired' : 'grant.revoked', grant: `${namespace}/${name}`, subject: entrySubject(entry),
       pods: entry.pods, by: this.d.identity, at: now.toISOString(), reason: 'DeletedUnobserved',
-    });
-  }
-
-  /** The cached index, or our own later write while the watch has not delivered it yet. */
-  private knownIndex(namespace: string): DebugGrantIndex | undefined {
-    const cached = this.d.indexes.get(INDEX_NAME, namespace);
-    const own = this.ownIndexWrites.get(namespace);
-    if (!own) return cached;
-    if (!cached || own.superseded.has(cached.metadata.resourceVersion ?? '')) return own.index;
-    this.ownIndexWrites.delete(namespace);
-    return cached;
-  }
-
-  /** One index write at a time per namespace, each starting from the freshest copy we know. */
-  private async updateIndex(namespace: string, write: (current: DebugGrantIndex | undefined) => Promise<DebugGrantIndex | undefined>): Promise<void> {
-    await this.indexLocks.run(namespace, async () => {
-      const current = this.knownIndex(namespace);
-      let written: DebugGrantIndex | undefined;
-      try {
-        written = await write(current);
-      } catch (err) {
-        this.ownIndexWrites.delete(namespace); // start from the cache on the retry
-        throw err;
-      }
-      if (written && written !== current) {
-        const superseded = this.ownIndexWrites.get(namespace)?.superseded ?? new Set<string>();
-        superseded.add(current?.metadata.resourceVersion ?? '');
-        this.ownIndexWrites.set(namespace, { superseded, index: written });
-      }
     });
   }
 }

@@ -9,7 +9,7 @@ import { isTerminal, type DebugGrant, type GrantPhase } from '../api/types.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { OperatorConfig } from '../config.ts';
 import { planGrantRbac, type GrantRbac, type GrantRef } from './rbac.ts';
-import type { Predecessor } from './records.ts';
+import type { Predecessor } from '../revocation/records.ts';
 import { selectorMatches } from './selector.ts';
 
 export interface GrantObservation {

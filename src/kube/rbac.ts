@@ -52,24 +52,9 @@ export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, opt
   }
 }
 
-/** Immediate attempts of a RoleBinding delete before its error goes to the caller's backoff. */
-export const REVOCATION_ATTEMPTS = 3;
-
-/**
- * The RoleBinding is what grants access, so deleting it is the revocation. Each attempt has
- * the short revocation timeout; one that times out or loses its connection is retried at
- * once, on a fresh connection (the failed one is retired), so a stalled connection costs
- * one revocation timeout, not a request timeout and a backoff.
- */
-export async function deleteRoleBinding(api: KubeApi, namespace: string, name: string): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await ignoreNotFound(api.rbac.deleteNamespacedRoleBinding({ namespace, name }, api.kc.within(api.kc.timeouts.revocationMs)));
-    } catch (err) {
-      // An answer from the server (a status code) is not the connection's fault: back off instead.
-      if (attempt >= REVOCATION_ATTEMPTS || httpStatus(err) !== undefined) throw err;
-    }
-  }
+/** `options`: per-call request options (the revocation path's short timeout: src/revocation/revoke-binding.ts). */
+export async function deleteRoleBinding(api: KubeApi, namespace: string, name: string, options?: ConfigurationOptions): Promise<boolean> {
+  return ignoreNotFound(api.rbac.deleteNamespacedRoleBinding({ namespace, name }, options));
 }
 
 export async function deleteRole(api: KubeApi, namespace: string, name: string): Promise<boolean> {

@@ -1,8 +1,6 @@
-// Revocation first. Every API request the operator makes passes through one of two lanes:
-// the urgent lane (deleting a RoleBinding whose deadline is due) starts at once, up to a
-// limit; the normal lane (everything else: applies, status, index, reviews, Events) starts
-// only while no urgent request is queued or in flight. A burst of deadlines so has the API
-// server to itself for the deletes that end access; the rest of each expiry follows them.
+// Two lanes for API requests: the urgent lane starts at once, up to a limit; the normal lane
+// starts only while no urgent request is queued or in flight. The mechanism only: which
+// requests are urgent, and why, is src/revocation/lanes.ts.
 import type { KubeApi } from './client.ts';
 import { wrapCalls } from './wrap-calls.ts';
 

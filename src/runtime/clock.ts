@@ -1,4 +1,4 @@
-// Time as a parameter: the reaper and queues take a Clock so tests drive time by hand.
+// Time as a parameter: the deadline timer and queues take a Clock so tests drive time by hand.
 export interface Clock {
   now(): number;
   /** Runs fn once after delayMs; returns a cancel function. */

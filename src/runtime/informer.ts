@@ -9,6 +9,7 @@
 // - a failure is logged as one line naming the server and the cause, at most every 30 s
 //   while it lasts, and the informer reports itself not ready, with that reason, for /readyz.
 import type { Logger } from 'pino';
+import { exponentialBackoff } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { httpStatus } from './errors.ts';
 
@@ -263,8 +264,7 @@ export class ResilientInformer<T extends CachedObject> {
   }
 
   private backoff(): number {
-    const exp = Math.min(this.opts.maxBackoffMs, 100 * 2 ** Math.min(this.failures, 10));
-    return Math.round(exp / 2 + Math.random() * (exp / 2));
+    return exponentialBackoff(this.failures + 1, { baseMs: 100, maxMs: this.opts.maxBackoffMs, jitter: Math.random });
   }
 
   private wait(ms: number): Promise<void> {

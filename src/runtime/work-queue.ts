@@ -1,6 +1,7 @@
 // A keyed work queue in the manner of client-go's: events only add keys, duplicates
 // collapse, one key is processed by one worker at a time (a key added while it is being
 // processed runs again afterwards), and failures come back after a capped, jittered backoff.
+import { exponentialBackoff } from './backoff.ts';
 import type { Clock } from './clock.ts';
 
 export type Handler = (key: string) => Promise<void>;
@@ -148,9 +149,6 @@ export class WorkQueue {
   }
 
   private backoff(attempt: number): number {
-    const base = this.opts.baseDelayMs ?? 100;
-    const max = this.opts.maxDelayMs ?? 30_000;
-    const exp = Math.min(max, base * 2 ** Math.min(attempt - 1, 20));
-    return Math.round(exp / 2 + Math.random() * (exp / 2));
+    return exponentialBackoff(attempt, { baseMs: this.opts.baseDelayMs ?? 100, maxMs: this.opts.maxDelayMs ?? 30_000, jitter: Math.random });
   }
 }

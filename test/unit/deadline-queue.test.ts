@@ -1,4 +1,4 @@
-import { DeadlineQueue } from '../../src/reaper/deadline-queue.ts';
+import { DeadlineQueue } from '../../src/revocation/deadline-queue.ts';
 import { MAX_TIMER_MS, systemClock } from '../../src/runtime/clock.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 

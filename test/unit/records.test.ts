@@ -1,7 +1,7 @@
 import type { CachedRoleBinding } from '../../src/kube/cached.ts';
 import type { ActiveGrantEntry, IndexContent } from '../../src/api/grant-index.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
-import { findPredecessor, keysDueBy, recordedDeadline } from '../../src/controller/records.ts';
+import { findPredecessor, keysDueBy, recordedDeadline } from '../../src/revocation/records.ts';
 
 const t = (ms: number): string => new Date(Date.parse('2026-11-23T10:00:00Z') + ms).toISOString();
 const entry = (grant: string, uid: string, expiresAt: string): ActiveGrantEntry => ({

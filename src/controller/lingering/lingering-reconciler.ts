@@ -1,12 +1,12 @@
 // Reconcile one pod's lingering flag: running ephemeral containers on a pod that no
 // Active grant covers get an annotation, a Warning Event and one audit line each; the flag
 // goes away when they stop. Covers containers left after expiry and ones added outside any grant.
-import { LINGERING_ANNOTATION } from '../api/names.ts';
-import type { ReconcilerContext } from '../runtime/reconciler-context.ts';
-import { splitKey } from '../runtime/object-key.ts';
-import { setLingeringAnnotation } from '../kube/pods.ts';
-import { audit } from '../log.ts';
-import { apiMessage } from '../runtime/errors.ts';
+import { LINGERING_ANNOTATION } from '../../api/names.ts';
+import type { ReconcilerContext } from '../../runtime/reconciler-context.ts';
+import { splitKey } from '../../runtime/object-key.ts';
+import { setLingeringAnnotation } from '../../kube/pods.ts';
+import { audit } from '../../log.ts';
+import { apiMessage } from '../../runtime/errors.ts';
 import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn, runningEphemeralContainers } from './lingering.ts';
 
 export class LingeringReconciler {

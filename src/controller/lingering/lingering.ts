@@ -1,7 +1,7 @@
 // Ephemeral containers cannot be removed from a pod. What the operator can do is notice
 // the ones still running where no active grant covers the pod, and say so loudly.
-import type { CachedPod } from '../kube/cached.ts';
-import type { DebugGrant } from '../api/types.ts';
+import type { CachedPod } from '../../kube/cached.ts';
+import type { DebugGrant } from '../../api/types.ts';
 
 export interface RunningEphemeral {
   container: string;
