@@ -60,6 +60,12 @@ export const OperatorConfigSchema = z.strictObject({
   }).refine((e) => e.wrapper === 'timeout' || e.command.length === 0, { message: 'wrapper: none runs nothing, so it takes no command', path: ['command'] }))
     .default([{ image: '', wrapper: 'timeout', command: ['sh'] }])
     .refine((es) => new Set(es.map((e) => e.image)).size === es.length, 'sessionImages names an image prefix twice'),
+  /**
+   * Whether the granted pods' containers have sh, date and timeout: `timeout` wraps every
+   * grantee's exec command with the grant's deadline inside the API server (exec sessions end
+   * by it); `none` leaves exec commands alone, and exec streams are not bounded.
+   */
+  execWrapper: z.enum(['timeout', 'none']).default('timeout'),
   workers: z.number().int().min(1).max(64).default(4),
   /** How long after a revocation SubjectAccessReview may still allow before access counts as standing. */
   revocationSettle: Duration('revocationSettle').default('5s'),

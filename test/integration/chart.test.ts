@@ -107,7 +107,7 @@ function comparable(o: K8sObject): unknown {
 
 const TEST_CONFIG = {
   approvedRegistries: TEST_POLICY.approvedRegistries, maxTtl: TEST_POLICY.maxTtl, allowedProfiles: TEST_POLICY.allowedProfiles,
-  grantCreators: TEST_POLICY.grantCreators, breakGlassGroups: TEST_POLICY.breakGlassGroups, sessionImages: TEST_POLICY.sessionImages,
+  grantCreators: TEST_POLICY.grantCreators, breakGlassGroups: TEST_POLICY.breakGlassGroups, sessionImages: TEST_POLICY.sessionImages, execWrapper: TEST_POLICY.execWrapper,
 };
 
 const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: K8sObject[]): void }> = {

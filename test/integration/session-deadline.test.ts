@@ -6,12 +6,12 @@
 // so every refusal is the policies'.
 import type * as k8s from '@kubernetes/client-node';
 import { clientsFor, eventually, freshNamespace, kubectl, rejection } from '../support/cluster.ts';
-import { debugContainer, sendEphemeral, standingDebugRbac, subjects, type RequestShape } from '../support/debug-containers.ts';
+import { bindRole, debugContainer, sendEphemeral, standingDebugRbac, subjects, type RequestShape } from '../support/debug-containers.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 import { renderAdmissionPolicies } from '../../src/admission/render.ts';
 import { DEBUG_IMAGE, EXEMPT, NO_DEFAULT_IMAGE_PREFIX, SHELLLESS_IMAGE_PREFIX, TEST_POLICY } from '../support/policy.ts';
-import { sessionWrapper } from '../support/session-wrapper.ts';
+import { execWrapper, sessionWrapper } from '../support/session-wrapper.ts';
 
 const SHELLLESS_IMAGE = `${SHELLLESS_IMAGE_PREFIX}static@sha256:${'d'.repeat(64)}`;
 const NO_DEFAULT_IMAGE = `${NO_DEFAULT_IMAGE_PREFIX}tool@sha256:${'e'.repeat(64)}`;
@@ -187,5 +187,87 @@ describe('the validating policy alone refuses what the mutation did not wrap', (
     expect(admitted).toBe(true);
     const names = (await readPod(ns, 'web-1')).spec?.ephemeralContainers?.map((c) => c.name) ?? [];
     expect(names.filter((n) => n === 'bare' || n === 'later')).toEqual([]);
+  });
+});
+
+describe('exec commands carry the grant\'s deadline (CONNECT admission)', () => {
+  // No node here: an exec that passes admission fails only when the API server looks for the
+  // pod's node. In `probed`, a test-only policy refuses every exec after the shipped ones and
+  // names the command the API server would run.
+  let ns: string;
+  let probed: string;
+  let validatingOnly: string;
+  let op: TestOperator;
+  const admission = () => clientsFor('admin').admissionReg;
+  const created: { policy: string }[] = [];
+
+  async function bindToNamespace(name: string, policy: k8s.V1ValidatingAdmissionPolicy, namespace: string, paramRef?: k8s.V1ParamRef): Promise<void> {
+    await admission().createValidatingAdmissionPolicy({ body: { ...policy, metadata: { name } } });
+    await admission().createValidatingAdmissionPolicyBinding({ body: { metadata: { name }, spec: {
+      policyName: name, validationActions: ['Deny'], ...(paramRef ? { paramRef } : {}),
+      matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
+    } } });
+    created.push({ policy: name });
+  }
+
+  const exec = (user: 'alice' | 'bob' | 'admin', namespace: string, command: string[]) =>
+    kubectl(user, ['get', '--raw', `/api/v1/namespaces/${namespace}/pods/exec-1/exec?${command.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&stdout=true&container=app`]);
+  /** The command the probe policy saw, split back into arguments. */
+  const seen = (stderr: string): string[] | undefined => {
+    const m = /probe saw: (\[.*\])/.exec(stderr);
+    return m?.[1] ? JSON.parse(m[1]) as string[] : undefined;
+  };
+
+  beforeAll(async () => {
+    ns = await freshNamespace('exec');
+    probed = await freshNamespace('exec-probed');
+    validatingOnly = await freshNamespace('exec-vonly', EXEMPT);
+    for (const n of [ns, probed, validatingOnly]) {
+      await pod(n, 'exec-1', { app: 'api' });
+      await bindRole(n, 'standing-exec', [{ apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['get', 'create'] }], subjects('bob', 'group:debuggrant:break-glass'));
+    }
+    op = await startTestOperator([ns, probed, validatingOnly]);
+    for (const n of [ns, probed, validatingOnly]) await createGrant(n, 'alice-exec', grantSpec({ access: ['exec'], podSelector: { matchLabels: { app: 'api' } } }));
+    for (const n of [ns, probed, validatingOnly]) await eventually(() => getGrant(n, 'alice-exec'), isReady);
+    await bindToNamespace(`dg-test-exec-probe-${probed}`, { spec: {
+      failurePolicy: 'Fail',
+      matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CONNECT'], resources: ['pods/exec'] }] },
+      validations: [{ expression: 'false', messageExpression: "'probe saw: [' + object.command.map(c, '\"' + c.replace('\\\\', '\\\\\\\\').replace('\"', '\\\\\"') + '\"').join(', ') + ']'" }],
+    } }, probed);
+    const shipped = renderAdmissionPolicies(TEST_POLICY).find((d) => d.kind === 'ValidatingAdmissionPolicy' &&
+      (d as { metadata?: { name?: string } }).metadata?.name === 'debuggrant-exec-deadline') as k8s.V1ValidatingAdmissionPolicy;
+    await bindToNamespace(`dg-test-exec-vonly-${validatingOnly}`, shipped, validatingOnly, { name: 'grants', parameterNotFoundAction: 'Allow' });
+    await eventually(() => exec('bob', probed, ['true']), (r) => r.stderr.includes('probe saw'), 30_000, 250);
+    await eventually(() => exec('alice', validatingOnly, ['true']), (r) => r.stderr.includes('must run under the wrapper'), 30_000, 250);
+  });
+  afterAll(async () => {
+    for (const { policy } of created) {
+      await admission().deleteValidatingAdmissionPolicyBinding({ name: policy });
+      await admission().deleteValidatingAdmissionPolicy({ name: policy });
+    }
+    await op.stop();
+  });
+
+  test('a grantee\'s exec runs under the wrapper with the grant\'s deadline; others\' as sent', async () => {
+    const deadline = Math.floor(Date.parse((await getGrant(probed, 'alice-exec'))?.status?.expiresAt ?? '') / 1000);
+    expect(seen((await exec('alice', probed, ['sh', '-c', 'echo "a b"'])).stderr)).toEqual([...execWrapper(deadline), 'sh', '-c', 'echo "a b"']);
+    expect(seen((await exec('bob', probed, ['ls'])).stderr)).toEqual(['ls']);
+  });
+
+  test('with the mutation, admission lets the grantee\'s exec through (it then fails only for want of a node)', async () => {
+    const out = await exec('alice', ns, ['true']);
+    expect(out.stderr).not.toMatch(/forbidden|denied/i);
+    expect(out.stderr).toMatch(/host|node/i);
+  });
+
+  test('the validating policy alone refuses an unwrapped or later-deadline exec, and passes the exact wrapper', async () => {
+    const deadline = Math.floor(Date.parse((await getGrant(validatingOnly, 'alice-exec'))?.status?.expiresAt ?? '') / 1000);
+    const bare = await exec('alice', validatingOnly, ['sh']);
+    expect(bare.stderr).toContain(`exec into pod ${validatingOnly}/exec-1 under DebugGrant ${validatingOnly}/alice-exec must run under the wrapper`);
+    expect((await exec('alice', validatingOnly, [...execWrapper(deadline + 3600), 'sh'])).stderr).toContain('must run under the wrapper');
+    const exact = await exec('alice', validatingOnly, [...execWrapper(deadline), 'sh']);
+    expect(exact.stderr).not.toMatch(/forbidden|denied/i);
+    // Someone without a grant on the pod, and break-glass members, are not asked for it.
+    expect((await exec('bob', validatingOnly, ['sh'])).stderr).not.toMatch(/forbidden|denied/i);
   });
 });

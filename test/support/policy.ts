@@ -25,4 +25,5 @@ export const TEST_POLICY: AdmissionSettings = {
     { image: SHELLLESS_IMAGE_PREFIX, wrapper: 'none', command: [] },
     { image: NO_DEFAULT_IMAGE_PREFIX, wrapper: 'timeout', command: [] },
   ],
+  execWrapper: 'timeout',
 };

@@ -25,6 +25,8 @@ describe('admission policy rendering', () => {
     const names = (policy: string) => docs.find((d) => d.metadata?.name === policy)?.spec?.variables?.map((v) => v.name);
     expect(names('debuggrant-grant-creation')?.slice(0, 4)).toEqual(['creatorUsers', 'creatorGroups', 'maxTtl', 'approvedRegistries']);
     expect(names('debuggrant-ephemeral-containers')?.[0]).toBe('breakGlassGroups');
+    expect(names('debuggrant-session-deadline')?.slice(0, 2)).toEqual(['sessionCommands', 'unboundedImages']);
+    expect(names('debuggrant-exec-deadline')?.slice(0, 2)).toEqual(['execWrapper', 'breakGlassGroups']);
   });
 
   test('configured values replace the variables, and only those', () => {
@@ -36,6 +38,7 @@ describe('admission policy rendering', () => {
     expect(docs.map((d) => d.kind)).toEqual([
       ...Array.from({ length: 4 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(),
       'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
+      'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
     ]);
   });
 
@@ -59,5 +62,8 @@ describe('admission policy rendering', () => {
     for (const name of ['requestTimes', 'deadline', 'requestSecond', 'sessionWrapper', 'sessionCommands', 'unboundedImages']) {
       expect({ [name]: validating[name] }).toEqual({ [name]: mutating[name] });
     }
+    const execPolicies = docs.filter((d) => d.metadata?.name === 'debuggrant-exec-deadline' && d.spec?.variables).map((d) => d.spec?.variables);
+    expect(execPolicies).toHaveLength(2);
+    expect(execPolicies[0]).toEqual(execPolicies[1]);
   });
 });

@@ -3,7 +3,7 @@
 // real-node tests run it under busybox. The API server's wrapper equals this one
 // (test/integration/session-deadline.test.ts).
 import { execFileSync, spawn } from 'node:child_process';
-import { sessionWrapper } from '../support/session-wrapper.ts';
+import { execWrapper, sessionWrapper } from '../support/session-wrapper.ts';
 
 const unix = (): number => Math.floor(Date.now() / 1000);
 
@@ -35,6 +35,18 @@ describe('the session deadline wrapper (sh, date, GNU timeout)', () => {
     // A clock 10 minutes behind the API server's: the cap N still ends it.
     expect(run(unix() + 600, 1, 'sleep', '30').status).toBe(137);
     expect(Date.now() - started).toBeLessThan(2_500);
+  });
+
+  test('the exec wrapper (deadline only) runs the command, kills it at the deadline, refuses past it', () => {
+    const exec = (deadline: number, ...cmd: string[]): number | string => {
+      const [sh = 'sh', ...args] = execWrapper(deadline);
+      try { execFileSync(sh, [...args, ...cmd]); return 0; } catch (err) { const e = err as { status: number | null; signal: string | null }; return e.status ?? e.signal ?? ''; }
+    };
+    expect(exec(unix() + 60, 'sh', '-c', 'exit 5')).toBe(5);
+    expect(exec(unix() - 1, 'true')).toBe(124);
+    const started = Date.now();
+    expect(exec(unix() + 2, 'sleep', '30')).toBe(137);
+    expect(Date.now() - started).toBeLessThan(3_500);
   });
 
   test('an interactive command keeps the terminal (GNU timeout runs with --foreground)', async () => {

@@ -39,6 +39,7 @@ sessionCommands: {{ include "debuggrant.sessionCommands" $sessionImages | quote 
 {{- $unbounded := list }}
 {{- range $e := $sessionImages }}{{ if eq ($e.wrapper | default "timeout") "none" }}{{ $unbounded = append $unbounded $e.image }}{{ end }}{{ end }}
 unboundedImages: {{ include "debuggrant.celList" $unbounded | quote }}
+execWrapper: {{ toJson ($c.execWrapper | default "timeout") | quote }}
 {{- end }}
 
 {{/* The CEL map image prefix -> default command of the sessionImages that can be wrapped (see src/admission/render.ts). */}}
