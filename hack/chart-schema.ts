@@ -26,6 +26,7 @@ export function valuesSchema(): Record<string, unknown> {
       prometheus: { type: 'object', properties: { enabled: { type: 'boolean' } } },
       admission: { type: 'object', properties: { enabled: { type: 'boolean' } } },
       argocd: { type: 'object', additionalProperties: false, properties: { healthCheck: { type: 'boolean' } } },
+      flowControl: { type: 'object', properties: { enabled: { type: 'boolean' } } },
       replicaCount: { type: 'integer', minimum: 1 },
       image: {
         type: 'object',

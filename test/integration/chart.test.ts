@@ -45,7 +45,8 @@ async function template(release: string, namespace: string, values: unknown): Pr
 }
 
 /** Cluster-scoped objects this file stored, removed after it: the control plane is shared with every other test file. */
-const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding']);
+const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
+  'FlowSchema', 'PriorityLevelConfiguration']);
 const isPolicy = (o: K8sObject): boolean => /^(Validating|Mutating)AdmissionPolicy/.test(o.kind);
 const storedClusterWide: K8sObject[] = [];
 
@@ -157,10 +158,11 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
   minimal: {
     values: {
       config: { leaderElection: { enabled: false }, metrics: { bindAddress: '0' } },
-      replicaCount: 1, admission: { enabled: false }, viewers: { aggregateToView: false },
+      replicaCount: 1, admission: { enabled: false }, viewers: { aggregateToView: false }, flowControl: { enabled: false },
     },
     check(objs) {
       expect(objs.filter(isPolicy)).toEqual([]);
+      expect(objs.filter((o) => o.apiVersion.startsWith('flowcontrol.'))).toEqual([]);
       expect(find(objs, 'Service', '-metrics')).toBeUndefined();
       expect(JSON.stringify(find(objs, 'Deployment', '-operator'))).not.toContain('"name":"metrics"');
       expect(find(objs, 'ClusterRole', ':viewer')?.metadata.labels?.['rbac.authorization.k8s.io/aggregate-to-view']).toBeUndefined();
@@ -247,6 +249,7 @@ describe('Helm chart', () => {
 
     describeOperatorWithOwnToken('the operator with the chart\'s ServiceAccount token', () => ({
       namespace: ns, serviceAccount: 'dg-chart-operator', metricsReaderRole: 'dg-chart:metrics-reader',
+      flowSchemas: { operator: 'dg-chart-operator', revocation: 'dg-chart-revocation' },
     }));
   });
 });

@@ -36,5 +36,6 @@ describe('deployment', () => {
 
   describeOperatorWithOwnToken('the operator with its own ServiceAccount token', () => ({
     namespace: 'debuggrant-system', serviceAccount: 'debuggrant-operator', metricsReaderRole: 'debuggrant:metrics-reader',
+    flowSchemas: { operator: 'debuggrant-operator', revocation: 'debuggrant-revocation' },
   }));
 });

@@ -9,7 +9,7 @@
 // with when it arrived, what was answered, and when.
 import { Agent, request as httpsRequest } from 'node:https';
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { selfSignedCert } from '../../src/runtime/self-signed-cert.ts';
@@ -48,6 +48,8 @@ export interface ProxiedRequest {
   answeredAt?: number;
   /** When the API server's answer reached the proxy (the request had taken effect by then). */
   serverAnsweredAt?: number;
+  /** The API server's answer's headers (e.g. API Priority and Fairness's classification). */
+  serverHeaders?: IncomingHttpHeaders;
 }
 
 interface ActiveFault { match: RequestMatch; fault: Fault }
@@ -208,6 +210,7 @@ export class HttpFaultProxy {
     upstream.on('error', () => { done(); if (res.socket) resetConnection(res.socket); });
     upstream.on('response', (answer) => {
       request.serverAnsweredAt = Date.now();
+      request.serverHeaders = answer.headers;
       if (stalled) {
         // Silence from here on, until the fault clears and resets it.
         if (withhold) request.status = answer.statusCode;

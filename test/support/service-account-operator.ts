@@ -1,6 +1,7 @@
 // The operator run with the ServiceAccount token an installation (kustomize or the Helm
 // chart) gave it: its RBAC must carry a whole grant lifecycle and its secure metrics, and
 // no more. Declares a describe block; call it from a test file after the install step.
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
@@ -13,6 +14,7 @@ import { Operator } from '../../src/operator.ts';
 import { canI, clientsFor, eventually, freshNamespace, plane, writePodStatus } from './cluster.ts';
 import { addEphemeralContainer, debugContainer } from './debug-containers.ts';
 import { createGrant, getGrant, grantSpec, isReady } from './grants.ts';
+import { HttpFaultProxy, type ProxiedRequest } from './http-fault-proxy.ts';
 import { APPROVED_REGISTRY, DEBUG_IMAGE } from './policy.ts';
 
 export interface InstalledOperator {
@@ -21,6 +23,8 @@ export interface InstalledOperator {
   serviceAccount: string;
   /** The installation's metrics-reader ClusterRole. */
   metricsReaderRole: string;
+  /** The installation's FlowSchemas (config/flowcontrol): all its requests, and its RoleBinding deletes. */
+  flowSchemas: { operator: string; revocation: string };
 }
 
 /** A bound token of a ServiceAccount, as the kubelet would mount it. */
@@ -31,17 +35,28 @@ export async function serviceAccountToken(namespace: string, name: string): Prom
   return token.status?.token ?? '';
 }
 
-/** The API as whoever holds `token` (e.g. a ServiceAccount token from serviceAccountToken). */
-export function apiWithToken(token: string): KubeApi {
+/** A kubeconfig for whoever holds `token` (e.g. a ServiceAccount token from serviceAccountToken). */
+function kubeConfigWithToken(token: string): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'local', server: plane().server, caFile: plane().caFile }],
+    clusters: [{ name: 'local', server: plane().server, caData: readFileSync(plane().caFile).toString('base64') }],
     users: [{ name: 'operator', token }],
     contexts: [{ name: 'operator', cluster: 'local', user: 'operator' }],
     currentContext: 'operator',
   });
-  return fromKubeConfig(kc);
+  return kc;
 }
+
+/** The API as whoever holds `token`. */
+export const apiWithToken = (token: string): KubeApi => fromKubeConfig(kubeConfigWithToken(token));
+
+/** The uid of a cluster-scoped API Priority and Fairness object, as the API server's response headers name it. */
+async function flowControlUid(kind: 'FlowSchema' | 'PriorityLevelConfiguration', name: string): Promise<string> {
+  const obj = await clientsFor('admin').objects.read({ apiVersion: 'flowcontrol.apiserver.k8s.io/v1', kind, metadata: { name } });
+  return obj.metadata?.uid ?? '';
+}
+
+const isRoleBindingDelete = (r: ProxiedRequest): boolean => r.method === 'DELETE' && /\/rolebindings\/[^/]+$/.test(r.path);
 
 function scrapeStatus(port: number, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -58,11 +73,15 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
     let operator: Operator;
     let api: KubeApi;
     let sa: string;
+    // Every request of the operator goes through it (no faults), so the API server's answers' headers can be read.
+    let proxy: HttpFaultProxy;
     beforeAll(async () => {
       const inst = installed();
       sa = `system:serviceaccount:${inst.namespace}:${inst.serviceAccount}`;
       ns = await freshNamespace('sa');
-      api = apiWithToken(await serviceAccountToken(inst.namespace, inst.serviceAccount));
+      const kc = kubeConfigWithToken(await serviceAccountToken(inst.namespace, inst.serviceAccount));
+      proxy = await HttpFaultProxy.start(kc);
+      api = fromKubeConfig(proxy.kubeConfig(kc));
       await clientsFor('admin').core.createNamespacedPod({ namespace: ns, body: {
         metadata: { name: 'cart-1', labels: { app: 'cart' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart', uid: '3f1c2b9a-0000-4000-8000-000000000002', controller: true }] },
         spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
@@ -73,7 +92,11 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       });
       await operator.start();
     });
-    afterAll(async () => { await operator.stop(); });
+    afterAll(async () => {
+      await operator.stop();
+      api.kc.close();
+      await proxy.close();
+    });
 
     test('its RBAC covers activation, verification, expiry, lingering flags and eviction', async () => {
       // Long enough that the debug container goes in before the deadline on a loaded machine
@@ -88,6 +111,29 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } }) as unknown as { ended?: { grant: string }[] };
       expect(index.ended?.map((e) => e.grant)).toEqual(['cart']);
       expect(await operator.metrics.registry.getSingleMetricAsString('debuggrant_reconcile_errors_total')).not.toMatch(/ [1-9]\d*$/m);
+    });
+
+    test('API Priority and Fairness puts its requests in its own priority level, and its RoleBinding deletes in another', async () => {
+      // By the API server's own response headers (X-Kubernetes-PF-FlowSchema-UID / -PriorityLevel-UID),
+      // for every request of the lifecycle above (it ended with the RoleBinding deleted at the deadline).
+      const { operator: operatorSchema, revocation } = installed().flowSchemas;
+      const uids = {
+        operator: { flowSchema: await flowControlUid('FlowSchema', operatorSchema), priorityLevel: await flowControlUid('PriorityLevelConfiguration', operatorSchema) },
+        revocation: { flowSchema: await flowControlUid('FlowSchema', revocation), priorityLevel: await flowControlUid('PriorityLevelConfiguration', revocation) },
+      };
+      const answered = proxy.log.filter((r) => r.serverHeaders !== undefined);
+      const classified = (r: ProxiedRequest): string => {
+        const flowSchema = r.serverHeaders?.['x-kubernetes-pf-flowschema-uid'];
+        const priorityLevel = r.serverHeaders?.['x-kubernetes-pf-prioritylevel-uid'];
+        const name = Object.entries(uids).find(([, u]) => u.flowSchema === flowSchema && u.priorityLevel === priorityLevel)?.[0];
+        return `${r.method} ${r.path}: ${name ?? `FlowSchema ${String(flowSchema)}, priority level ${String(priorityLevel)}`}`;
+      };
+      const deletes = answered.filter(isRoleBindingDelete);
+      expect(deletes.length).toBeGreaterThan(0);
+      expect(deletes.map(classified)).toEqual(deletes.map((r) => `${r.method} ${r.path}: revocation`));
+      const rest = answered.filter((r) => !isRoleBindingDelete(r));
+      expect(rest.length).toBeGreaterThan(20);
+      expect(rest.map(classified)).toEqual(rest.map((r) => `${r.method} ${r.path}: operator`));
     });
 
     test('its RBAC lets it authenticate and authorize metrics scrapes (TokenReview, SubjectAccessReview)', async () => {
