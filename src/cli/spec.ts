@@ -73,14 +73,21 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'validate',
     summary: 'Check DebugGrant files offline, as the API server and the operator would',
-    usage: 'validate FILE|DIR... [--config OPERATOR_CONFIG] [-o json]',
+    usage: 'validate FILE|DIR... [--config OPERATOR_CONFIG] [-o text|json|github|gitlab]',
     details: 'Reads every *.yaml/*.yml file (directories recursively) and reports each problem once, as\n' +
-      'FILE:LINE:COL: FIELD: MESSAGE. Exit status: 0 all valid, 1 problems found, 2 usage error (bad flags, nothing to check).',
+      'FILE:LINE:COL: FIELD: MESSAGE. -o github prints GitHub Actions annotations (::error file=F,line=L,col=C::MESSAGE),\n' +
+      '-o gitlab a GitLab Code Quality report (JSON; artifacts:reports:codequality).\n' +
+      'Exit status: 0 all valid, 1 problems found, 2 usage error (bad flags, nothing to check).',
     flags: {
       config: { type: 'string', arg: 'FILE', help: 'operator configuration: also check the cluster policy (registries, maxTtl, profiles)' },
-      output: output(['text', 'json'], 'output format: text (default) or json (for CI annotations)'),
+      output: output(['text', 'json', 'github', 'gitlab'], 'output format: text (default), json, github (Actions annotations) or gitlab (Code Quality JSON)'),
     },
-    examples: ['kubectl debuggrant validate . --config operator-config.yaml', 'kubectl debuggrant validate shop/inc-4211-checkout.yaml -o json'],
+    examples: [
+      'kubectl debuggrant validate . --config operator-config.yaml',
+      'kubectl debuggrant validate shop/inc-4211-checkout.yaml -o json',
+      'kubectl debuggrant validate . --config operator-config.yaml -o github       # in a GitHub Actions step',
+      'kubectl debuggrant validate . -o gitlab > gl-code-quality-report.json        # GitLab: artifacts:reports:codequality',
+    ],
     positionals: 'files',
   },
   {

@@ -8,6 +8,7 @@ import { grantPolicyProblems } from '../api/policy.ts';
 import { DebugGrantDocumentSchema, GROUP, KIND, fieldIssues, fieldPath, type FieldIssue } from '../api/schema.ts';
 import { ConfigError, loadConfig, type OperatorConfig } from '../config.ts';
 import { str, type Invocation } from './args.ts';
+import { githubAnnotations, gitlabCodeQuality } from './ci-annotations.ts';
 import { UsageError } from './errors.ts';
 import { EXIT_OK, EXIT_PROBLEMS } from './spec.ts';
 
@@ -130,6 +131,15 @@ export function formatReport(r: ValidationReport, withPolicy: boolean): string {
   return [...lines, summary].join('\n') + '\n';
 }
 
+function formatted(format: string | undefined, report: ValidationReport, withPolicy: boolean): string {
+  switch (format) {
+    case 'json': return JSON.stringify(report, null, 2) + '\n';
+    case 'github': return githubAnnotations(report.problems);
+    case 'gitlab': return gitlabCodeQuality(report.problems);
+    default: return formatReport(report, withPolicy);
+  }
+}
+
 /** The operator configuration named by --config; a bad one is a usage error. */
 export function configFrom(file: string): OperatorConfig {
   try {
@@ -147,6 +157,6 @@ export function runValidate(inv: Invocation): number {
   const report = validatePaths(inv.positionals, config);
   if (report.files === 0) throw new UsageError(`no *.yaml or *.yml files in ${inv.positionals.join(', ')}`);
   if (report.grants === 0 && report.valid) throw new UsageError(`no DebugGrant in ${String(report.files)} file(s) of ${inv.positionals.join(', ')}: nothing was checked`);
-  process.stdout.write(str(inv.flags, 'output') === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatReport(report, config !== undefined));
+  process.stdout.write(formatted(str(inv.flags, 'output'), report, config !== undefined));
   return report.valid ? EXIT_OK : EXIT_PROBLEMS;
 }

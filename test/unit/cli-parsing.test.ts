@@ -55,7 +55,7 @@ describe('command line', () => {
     expect(refused(['lst'])).toBe('unknown command "lst"; did you mean list?');
     expect(refused(['list', '--namspace', 'x'])).toBe('unknown flag --namspace for "list"; did you mean --namespace?');
     expect(refused(['list', '-o', 'yml'])).toBe('-o yml is not one of: json, yaml, wide, name; did you mean yaml?');
-    expect(refused(['validate', '-o', 'yaml', 'x'])).toBe('-o yaml is not one of: text, json');
+    expect(refused(['validate', '-o', 'yaml', 'x'])).toBe('-o yaml is not one of: text, json, github, gitlab');
     expect(refused(['revoke', 'g', '--reason'])).toBe('--reason needs a value (TEXT)');
     expect(refused(['list', '--image', 'x'])).toBe('unknown flag --image for "list"');
     expect(refused(['list', '--all-namespaces=yes'])).toBe('--all-namespaces takes no value');
