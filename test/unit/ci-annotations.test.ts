@@ -39,10 +39,11 @@ describe('validate -o gitlab', () => {
   test('a Code Quality report: description, check, stable fingerprint, severity, path and line', () => {
     const relative = problems.map((p) => ({ ...p, file: './shop/bad.yaml' }));
     const issues = JSON.parse(gitlabCodeQuality(relative)) as CodeQualityIssue[];
+    expect(issues[0]?.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(issues).toEqual([{
       description: `shop/inc-1: spec.image: ${problems[0]?.message ?? ''}`,
       check_name: 'debuggrant-validate/spec.image',
-      fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string,
+      fingerprint: issues[0]?.fingerprint,
       severity: 'blocker',
       location: { path: 'shop/bad.yaml', lines: { begin: 7 } },
     }]);
