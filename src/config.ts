@@ -23,6 +23,9 @@ const Bind = (what: string) => z.string().refine((a) => {
   try { parseBindAddress(a); return true; } catch { return false; }
 }, `${what} must be host:port, :port, or 0 to turn it off`);
 
+/** Kubernetes' own namespaces: reserved by default. */
+export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
+
 const ShortDuration = (what: string) => z.string().refine((d) => shortMs(d) !== undefined, `${what} must be a timeout like 500ms or 10s`);
 const Duration = (what: string) => z.string().refine((d) => parseDuration(d) !== undefined, `${what} must be a duration like 30m or 2h`);
 
@@ -35,6 +38,12 @@ export const OperatorConfigSchema = z.strictObject({
   allowedProfiles: z.array(z.enum(PROFILES)).min(1).default(['baseline', 'restricted', 'netadmin']),
   /** Namespaces to watch; empty means all. */
   namespaces: z.array(z.string().min(1)).default([]),
+  /**
+   * Namespaces where no grant is ever served (the admission policy refuses creating one, the
+   * operator Denies one that got in anyway): the operator's own (its ServiceAccount token is
+   * every namespace's RBAC) and the system namespaces. The operator adds its own (POD_NAMESPACE).
+   */
+  reservedNamespaces: z.array(z.string().min(1)).default([...SYSTEM_NAMESPACES]),
   /** How long the record of an ended grant is kept, so a re-applied copy cannot grant again. */
   endedRetention: Duration('endedRetention').default('2160h'),
   /** Groups whose members may bypass the admission policies; each use is reported. */
@@ -96,6 +105,12 @@ export const OperatorConfigSchema = z.strictObject({
 
 export type OperatorConfig = z.infer<typeof OperatorConfigSchema>;
 
+/** With the operator's own namespace reserved too, whatever the file says. */
+export function withOwnNamespace(config: OperatorConfig, ownNamespace: string | undefined): OperatorConfig {
+  if (!ownNamespace || config.reservedNamespaces.includes(ownNamespace)) return config;
+  return { ...config, reservedNamespaces: [...config.reservedNamespaces, ownNamespace] };
+}
+
 export class ConfigError extends Error {}
 
 export function parseConfig(raw: unknown, source = 'configuration'): OperatorConfig {
@@ -121,7 +136,8 @@ export function loadConfig(env: Record<string, string | undefined>): OperatorCon
   } catch (err) {
     throw new ConfigError(`configuration file ${file} is not valid YAML: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  return parseConfig(raw, `configuration file ${file}`);
+  // The downward API's namespace of the operator's pod (config/manager, the chart): reserved.
+  return withOwnNamespace(parseConfig(raw, `configuration file ${file}`), env.POD_NAMESPACE);
 }
 
 export const ms = (d: string): number => parseDuration(d) ?? 0;

@@ -1,5 +1,6 @@
 // The admission policies live as YAML in config/admission/. Their configurable lists
-// (break-glass groups, creators, max ttl, registries, profiles, session images, the exec wrapper) are CEL variables; this
+// (break-glass groups, creators, max ttl, registries, profiles, session images, the exec wrapper,
+// reserved namespaces) are CEL variables; this
 // fills them from the operator configuration so the API server enforces what the
 // operator enforces. A kustomize patch of the same variables does this for a cluster.
 import { readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import type { OperatorConfig } from '../config.ts';
 
 const ADMISSION_DIR = fileURLToPath(new URL('../../config/admission/', import.meta.url));
 
-export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles' | 'sessionImages' | 'execWrapper'>;
+export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles' | 'sessionImages' | 'execWrapper' | 'reservedNamespaces'>;
 
 const POLICY_KINDS = ['ValidatingAdmissionPolicy', 'MutatingAdmissionPolicy'];
 
@@ -33,6 +34,7 @@ export function admissionVariables(s: AdmissionSettings): Record<string, string>
     sessionCommands: `{${s.sessionImages.filter((e) => e.wrapper === 'timeout').map((e) => `${celString(e.image)}: ${celList(e.command)}`).join(', ')}}`,
     unboundedImages: celList(s.sessionImages.filter((e) => e.wrapper === 'none').map((e) => e.image)),
     execWrapper: celString(s.execWrapper),
+    reservedNamespaces: celList(s.reservedNamespaces),
   };
 }
 

@@ -32,7 +32,7 @@ export interface GrantObservation {
 
 export type PhaseReason =
   | 'Activated' | 'NoMatchingPods' | 'TTLElapsed' | 'NotAfterReached' | 'InvalidSpec' | 'PolicyViolation'
-  | 'PolicyChanged' | 'NotAfterInPast' | 'AlreadyUsed' | 'Deleted' | 'Ended' | 'RevokedByRequest';
+  | 'PolicyChanged' | 'NotAfterInPast' | 'AlreadyUsed' | 'Deleted' | 'Ended' | 'RevokedByRequest' | 'ReservedNamespace';
 
 export interface GrantDecision {
   ref: GrantRef;
@@ -119,6 +119,13 @@ export function planGrant(o: GrantObservation): GrantDecision {
       ...ended('Revoked', 'RevokedByRequest', `revoked by ${by ?? '(unnamed)'}: ${revokeRequest || '(no reason given)'}`),
       revokedBy: by,
     };
+  }
+  if (o.config.reservedNamespaces.includes(ref.namespace)) {
+    // The admission policy refuses creating these; this holds for one that got in anyway
+    // (created before the policy, or while it was unbound or configured otherwise).
+    const why = `${ref.namespace} is a reserved namespace (${o.config.reservedNamespaces.join(', ')}): ` +
+      'debuggrant never grants access in the operator\'s own namespace or a system namespace';
+    return wasActivated ? ended('Revoked', 'PolicyChanged', `the operator's policy no longer allows this grant: ${why}`) : denied('ReservedNamespace', why);
   }
   if (!spec) {
     return denied('InvalidSpec', describeIssues(parsed.error as NonNullable<typeof parsed.error>, 'spec').join('; '));

@@ -153,7 +153,7 @@ describe('admission policies', () => {
       ['an approver for herself', 'carol', { subject: { kind: 'User', name: 'carol' } }, 'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves'],
       ['an approver for her own group', 'carol', { subject: { kind: 'Group', name: 'debuggrant:approvers' } }, 'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves (subject Group debuggrant:approvers)'],
       ['ttl over the maximum', 'gitops', { ttl: '5h' }, 'spec.ttl: Invalid value: "5h": longer than the maximum of 4h'],
-      ['an unapproved registry', 'gitops', { image: `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}` }, `spec.image: Invalid value: "docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}": not from an approved registry (registry.example.com/debug/)`],
+      ['an unapproved registry', 'gitops', { image: `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}` }, `spec.image: Invalid value: "docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}": not from an approved registry (registry.example.com/debug/, reg.io:5000/dbg/)`],
       ['notAfter already past', 'gitops', { notAfter: '2020-01-01T00:00:00Z' }, 'spec.notAfter: Invalid value: "2020-01-01T00:00:00Z": already past (the API server\'s time is 20'],
     ];
     test.each(refusedCreate)('refused: %s', async (_what, user, over, message) => {

@@ -85,15 +85,17 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     expect(await aliceCanExec(ns)).toBe(false);
   });
 
-  test('bindings that are not the operator\'s, and exempt namespaces, are outside the policy', async () => {
+  test('bindings that are not the operator\'s are outside the policy; exempt namespaces are not', async () => {
     const ns = await freshNamespace('rbacdl');
     const { binding } = await grantAndBinding(ns, 'other');
     const unlabelled = { ...binding, metadata: { ...binding.metadata, name: 'someone-elses', labels: {} } };
     await applyRoleBinding(api, unlabelled);
+    expect(await allRbac(ns)).toEqual(['RoleBinding/someone-elses']);
+    // The operator serves grants in exempt namespaces too (the label exempts ephemeral containers only).
     const exempt = await freshNamespace('rbacdl-exempt', EXEMPT);
     const there = await grantAndBinding(exempt, 'other');
-    await applyRoleBinding(api, there.binding);
-    expect(await allRbac(ns)).toEqual(['RoleBinding/someone-elses']);
-    expect(await allRbac(exempt)).toEqual([`RoleBinding/${rbacName('other')}`]);
+    const refused = await rejection(applyRoleBinding(api, there.binding));
+    expect(refused.message).toContain('debuggrant-rbac-deadline');
+    expect(await allRbac(exempt)).toEqual([]);
   });
 });

@@ -11,7 +11,6 @@ import type { ValidationReport } from '../../src/cli/validate.ts';
 import { CATALOGUE } from '../fixtures/grant-catalogue.ts';
 import { freshNamespace, kubectl } from '../support/cluster.ts';
 import { cli } from '../support/cli.ts';
-import { EXEMPT } from '../support/policy.ts';
 
 describe('validate and the API server agree on every grant of the catalogue', () => {
   let ns: string;
@@ -25,8 +24,9 @@ describe('validate and the API server agree on every grant of the catalogue', ()
   };
 
   beforeAll(async () => {
-    // Outside the admission policies: this compares the CRD's verdict (admission.test.ts covers those).
-    ns = await freshNamespace('agree', EXEMPT);
+    // The CRD's verdict: the catalogue's valid grants also pass the grant-creation policy for
+    // the GitOps identity (admission.test.ts covers its refusals); the CRD judges before it.
+    ns = await freshNamespace('agree');
     dir = mkdtempSync(join(tmpdir(), 'dg-agree-'));
     CATALOGUE.forEach((_, i) => { writeFileSync(fileOf(i), stringify(docOf(i))); });
     const out = await cli('admin', ['validate', dir, '-o', 'json']);
@@ -42,7 +42,7 @@ describe('validate and the API server agree on every grant of the catalogue', ()
   test.each(CATALOGUE.map((c, i) => [c.name, i] as const))('%s', async (_name, i) => {
     const c = CATALOGUE[i];
     const problems = report.problems.filter((p) => p.file === fileOf(i));
-    const server = await kubectl('admin', ['apply', '--dry-run=server', '--validate=strict', '-f', fileOf(i)]);
+    const server = await kubectl('gitops', ['apply', '--dry-run=server', '--validate=strict', '-f', fileOf(i)]);
     const verdicts = { validate: problems.length === 0 ? 'accepted' : 'refused', apiServer: server.code === 0 ? 'accepted' : 'refused' };
     expect(verdicts).toEqual({ validate: c?.error === undefined ? 'accepted' : 'refused', apiServer: c?.error === undefined ? 'accepted' : 'refused' });
     if (c?.error !== undefined) {

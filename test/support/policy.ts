@@ -8,11 +8,12 @@ export const DEBUG_IMAGE = `${APPROVED_REGISTRY}netshoot@sha256:${'c'.repeat(64)
 /** Images configured as having no sh/date/timeout, and as having no default command. */
 export const SHELLLESS_IMAGE_PREFIX = `${APPROVED_REGISTRY}distroless/`;
 export const NO_DEFAULT_IMAGE_PREFIX = `${APPROVED_REGISTRY}entrypoint-only/`;
-/** Namespaces with this label are outside the admission policies (tests of other layers). */
+/** Namespaces with this label are outside the ephemeral-container policy (tests of other layers); never outside grant creation. */
 export const EXEMPT = { 'debuggrant.dev/admission': 'exempt' };
 
 export const TEST_POLICY: AdmissionSettings = {
-  approvedRegistries: [APPROVED_REGISTRY],
+  // The second: the grant catalogue's image with a registry port (test/fixtures/grant-catalogue.ts).
+  approvedRegistries: [APPROVED_REGISTRY, 'reg.io:5000/dbg/'],
   maxTtl: '4h',
   allowedProfiles: [...PROFILES],
   // The admin certificate of a cluster is its break-glass identity.
@@ -26,4 +27,6 @@ export const TEST_POLICY: AdmissionSettings = {
     { image: NO_DEFAULT_IMAGE_PREFIX, wrapper: 'timeout', command: [] },
   ],
   execWrapper: 'timeout',
+  // As shipped: debuggrant-system is where config/default and deploy.test.ts install the operator.
+  reservedNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'debuggrant-system'],
 };

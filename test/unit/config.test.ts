@@ -53,4 +53,15 @@ describe('operator configuration', () => {
     writeFileSync(join(dir, 'ok.yaml'), 'approvedRegistries: ["r.io/debug/"]\nmaxTtl: 1h\n');
     expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'ok.yaml') }).maxTtl).toBe('1h');
   });
+
+  test('the system namespaces are reserved by default, and the operator\'s own (POD_NAMESPACE) always', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-config-'));
+    writeFileSync(join(dir, 'ok.yaml'), 'approvedRegistries: ["r.io/debug/"]\n');
+    expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'ok.yaml') }).reservedNamespaces).toEqual(['kube-system', 'kube-public', 'kube-node-lease']);
+    expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'ok.yaml'), POD_NAMESPACE: 'ops' }).reservedNamespaces).toEqual(['kube-system', 'kube-public', 'kube-node-lease', 'ops']);
+    // Configured without the system namespaces: the operator's own is still added.
+    writeFileSync(join(dir, 'own.yaml'), 'approvedRegistries: ["r.io/debug/"]\nreservedNamespaces: [ops]\n');
+    expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'own.yaml'), POD_NAMESPACE: 'ops' }).reservedNamespaces).toEqual(['ops']);
+    expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'own.yaml'), POD_NAMESPACE: 'debuggrant' }).reservedNamespaces).toEqual(['ops', 'debuggrant']);
+  });
 });

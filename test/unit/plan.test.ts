@@ -97,6 +97,18 @@ describe('planGrant', () => {
     expect(d).toMatchObject({ phase: 'Revoked', reason: 'PolicyChanged', rbac: undefined });
   });
 
+  test('a grant in a reserved namespace (the operator\'s own, a system one) is Denied, and revoked when it held access', () => {
+    const reserved = parseConfig({ approvedRegistries: ['registry.example.com/debug/'], reservedNamespaces: ['kube-system', 'debuggrant-system'] });
+    const d = planGrant(observe(grant({ access: ['exec'] }, undefined, { namespace: 'debuggrant-system' }), t0, { config: reserved }));
+    expect(d).toMatchObject({ phase: 'Denied', reason: 'ReservedNamespace', rbac: undefined, indexChange: { kind: 'remove' }, pods: [] });
+    expect(d.message).toBe('debuggrant-system is a reserved namespace (kube-system, debuggrant-system): debuggrant never grants access in the operator\'s own namespace or a system namespace');
+    // Active before the namespace was reserved (an older operator, another configuration): revoked.
+    const status = { phase: 'Active' as const, activatedAt: t0.toISOString(), expiresAt: at(3_600_000).toISOString() };
+    const was = planGrant(observe(grant({}, status, { namespace: 'kube-system' }), at(10), { config: reserved }));
+    expect(was).toMatchObject({ phase: 'Revoked', reason: 'PolicyChanged', rbac: undefined, indexChange: { kind: 'end' } });
+    expect(planGrant(observe(grant(), t0, { config: reserved })).phase).toBe('Active');
+  });
+
   test('a revoke annotation ends the grant as Revoked, active or not', () => {
     const annotations = { 'debuggrant.dev/revoke': 'done', 'debuggrant.dev/revoked-by': 'carol' };
     const active = planGrant(observe(grant({}, { phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(9e6).toISOString() }, { annotations })));

@@ -14,10 +14,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/name: {{ include "debuggrant.fullname" . }}-operator
 {{- end }}
 
-{{/* The operator configuration as the ConfigMap holds it: values' config, Lease in the release namespace by default. */}}
+{{/* The operator configuration as the ConfigMap holds it: values' config, Lease in the release namespace by default, the release namespace reserved. */}}
 {{- define "debuggrant.config" -}}
 {{- $le := merge (dict) .Values.config.leaderElection (dict "namespace" .Release.Namespace) -}}
-{{- toYaml (merge (dict "leaderElection" $le) (omit .Values.config "leaderElection")) -}}
+{{- $reserved := include "debuggrant.reservedNamespaces" . | fromYamlArray -}}
+{{- toYaml (merge (dict "leaderElection" $le "reservedNamespaces" $reserved) (omit .Values.config "leaderElection" "reservedNamespaces")) -}}
+{{- end }}
+
+{{/* config.reservedNamespaces and the release namespace (the operator's own), once each. */}}
+{{- define "debuggrant.reservedNamespaces" -}}
+{{- toYaml (append (without (.Values.config.reservedNamespaces | default list) .Release.Namespace) .Release.Namespace) -}}
 {{- end }}
 
 {{/* A CEL list literal of strings, as src/admission/render.ts writes it. */}}
@@ -40,6 +46,7 @@ sessionCommands: {{ include "debuggrant.sessionCommands" $sessionImages | quote 
 {{- range $e := $sessionImages }}{{ if eq ($e.wrapper | default "timeout") "none" }}{{ $unbounded = append $unbounded $e.image }}{{ end }}{{ end }}
 unboundedImages: {{ include "debuggrant.celList" $unbounded | quote }}
 execWrapper: {{ toJson ($c.execWrapper | default "timeout") | quote }}
+reservedNamespaces: {{ include "debuggrant.celList" (include "debuggrant.reservedNamespaces" . | fromYamlArray) | quote }}
 {{- end }}
 
 {{/* The CEL map image prefix -> default command of the sessionImages that can be wrapped (see src/admission/render.ts). */}}

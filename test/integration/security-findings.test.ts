@@ -1,0 +1,94 @@
+// The findings of issue #20, each as an attacker would try it against the real API server
+// (and the operator where it has a part): every test here failed on the code before its fix.
+import type { DebugGrantIndex } from '../../src/api/grant-index.ts';
+import { INDEX_NAME } from '../../src/api/names.ts';
+import { GROUP, VERSION } from '../../src/api/schema.ts';
+import type { LocalUserName } from '../../hack/controlplane/users.ts';
+import { canI, clientsFor, createPod, eventually, freshNamespace, rejection, statusCode } from '../support/cluster.ts';
+import { allRbac, createGrant, getGrant, grantSpec } from '../support/grants.ts';
+import { startTestOperator } from '../support/operator.ts';
+import { EXEMPT, TEST_POLICY } from '../support/policy.ts';
+
+/** The message of a Status body, as kubectl prints it. */
+const statusMessage = (body: string): string => (JSON.parse(body) as { message?: string }).message ?? body;
+
+const canExec = (user: string, groups: string[], namespace: string, pod: string): Promise<boolean> =>
+  canI({ user, groups: [...groups, 'system:authenticated'], namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: pod });
+
+async function readIndex(namespace: string): Promise<DebugGrantIndex | undefined> {
+  try {
+    return await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrantIndex', metadata: { name: INDEX_NAME, namespace } }) as unknown as DebugGrantIndex;
+  } catch (err) {
+    if (statusCode(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+let seq = 0;
+const unique = (prefix: string): string => `${prefix}-${String(seq++)}`;
+
+describe('1: no grant is served where its creation was not checked', () => {
+  const OPERATOR_NAMESPACE = 'debuggrant-system';
+  // Approvers and the GitOps identity, each asking for exec for themselves.
+  const selfGrants: [LocalUserName, Record<string, unknown>][] = [
+    ['carol', { subject: { kind: 'User', name: 'carol' } }],
+    ['gitops', { subject: { kind: 'User', name: 'gitops' } }],
+    ['carol', { subject: { kind: 'Group', name: 'debuggrant:approvers' } }],
+  ];
+
+  beforeAll(async () => {
+    // The shipped operator namespace (config/manager, the policy's reservedNamespaces); deploy.test.ts may have made it.
+    await clientsFor('admin').core.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } }).catch((err: unknown) => {
+      if (statusCode(err) !== 409) throw err;
+    });
+  });
+
+  test.each(selfGrants)('an exec grant by %s for %j in an exempt namespace is refused at creation', async (user, over) => {
+    const ns = await freshNamespace('sec-exempt', EXEMPT);
+    const name = unique('self');
+    const refused = await rejection(createGrant(ns, name, grantSpec({ ...over, access: ['exec'] }), user));
+    expect(refused.code).toBe(403);
+    expect(statusMessage(refused.message)).toContain(`spec.subject: Forbidden: ${user} cannot approve a DebugGrant for themselves`);
+    expect(await getGrant(ns, name)).toBeUndefined();
+  });
+
+  test.each([...TEST_POLICY.reservedNamespaces.filter((n) => n === OPERATOR_NAMESPACE || n === 'kube-system')])(
+    'no exec grant is created in the reserved namespace %s, by approvers or GitOps, for themselves or anyone', async (ns) => {
+      for (const [user, over] of [...selfGrants, ['gitops', { subject: { kind: 'User', name: 'alice' } }], ['carol', { subject: { kind: 'User', name: 'gitops' } }]] as const) {
+        const name = unique('reserved');
+        const refused = await rejection(createGrant(ns, name, grantSpec({ ...over, access: ['exec'] }), user));
+        expect(refused.code).toBe(403);
+        expect(statusMessage(refused.message)).toContain(`metadata.namespace: Forbidden: ${ns} is reserved (kube-system, kube-public, kube-node-lease, debuggrant-system)`);
+        expect(await getGrant(ns, name)).toBeUndefined();
+      }
+    });
+
+  test('a grant that got past the policy into a namespace the operator reserves ends Denied, and no RBAC is written', async () => {
+    // The operator reserves its own namespace whatever the policy was told (POD_NAMESPACE): the
+    // policy here does not know this one, as one created before the policy, or configured
+    // otherwise, would not.
+    const ns = await freshNamespace('sec-home');
+    await createPod(ns, 'operator-1', { app: 'operator' });
+    const op = await startTestOperator([ns], { reservedNamespaces: ['kube-system', ns] });
+    try {
+      // Each creator for the other: the policy admits both (neither is for its creator).
+      await createGrant(ns, 'for-carol', grantSpec({ subject: { kind: 'User', name: 'carol' }, access: ['exec'], podSelector: { matchLabels: { app: 'operator' } } }), 'gitops');
+      await createGrant(ns, 'for-gitops', grantSpec({ subject: { kind: 'User', name: 'gitops' }, access: ['exec'], podSelector: { matchLabels: { app: 'operator' } } }), 'carol');
+      for (const name of ['for-carol', 'for-gitops']) {
+        const g = await eventually(() => getGrant(ns, name), (x) => x?.status?.phase !== undefined);
+        expect(g?.status?.phase).toBe('Denied');
+        expect(g?.status?.conditions?.find((c) => c.type === 'Denied')).toMatchObject({
+          reason: 'ReservedNamespace',
+          message: `${ns} is a reserved namespace (kube-system, ${ns}): debuggrant never grants access in the operator's own namespace or a system namespace`,
+        });
+        expect(op.audits().filter((a) => a.grant === `${ns}/${name}`).map((a) => a.event)).toEqual(['grant.denied']);
+      }
+      expect(await allRbac(ns)).toEqual([]);
+      expect((await readIndex(ns))?.active ?? []).toEqual([]);
+      expect(await canExec('carol', ['debuggrant:approvers'], ns, 'operator-1')).toBe(false);
+      expect(await canExec('gitops', ['debuggrant:gitops'], ns, 'operator-1')).toBe(false);
+    } finally {
+      await op.stop();
+    }
+  });
+});
