@@ -11,6 +11,7 @@ export interface Metrics {
   reconcileErrors: Counter;
   reconcileDuration: Histogram;
   lingeringContainers: Gauge;
+  overdueDebugContainers: Gauge;
   apiRequestDuration: Histogram;
 }
 
@@ -45,6 +46,9 @@ export function makeMetrics(grantsByPhase: () => Record<string, number>, overdue
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [registry],
     }),
     lingeringContainers: new Gauge({ name: 'debuggrant_lingering_ephemeral_containers', help: 'Running ephemeral containers on pods no active grant covers', registers: [registry] }),
+    overdueDebugContainers: new Gauge({
+      name: 'debuggrant_debug_containers_past_deadline', help: 'Debug containers still running 2 s after the deadline their wrapper carries: the wrapper did not end them', registers: [registry],
+    }),
     apiRequestDuration: new Histogram({
       name: 'debuggrant_api_request_duration_seconds', help: 'Kubernetes API requests made by the operator', labelNames: ['operation', 'code'],
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers: [registry],

@@ -150,7 +150,8 @@ export class Operator {
       scheduleDeadline: (key, at) => { this.deadlines.set(key, at); },
       requeueAfter: (key, delay) => { this.grantQueue.addAfter(key, delay); },
     });
-    const lingering = new LingeringReconciler({ api, clock, log, metrics: this.metrics, events, grants: this.grants, pods: this.pods, identity });
+    const lingering = new LingeringReconciler({ api, clock, log, metrics: this.metrics, events, grants: this.grants, pods: this.pods, identity },
+      (key, delay) => { this.podQueue.addAfter(key, delay); });
     const onError = (controller: string) => (key: string, err: unknown, attempt: number): void => {
       this.metrics.reconcileErrors.inc({ controller });
       const permanent = isPermanent(err);

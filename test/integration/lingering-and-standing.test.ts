@@ -67,6 +67,30 @@ describe('lingering ephemeral containers and standing access', () => {
     await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' }), (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] === undefined);
   });
 
+  test('a debug container its deadline wrapper did not end is told 2 s after the deadline: Warning Event and metric', async () => {
+    await createPod(ns, 'late-1', { app: 'late' });
+    await createGrant(ns, 'late-debug', grantSpec({ ttl: '4s', podSelector: { matchLabels: { app: 'late' } } }));
+    const active = await eventually(() => getGrant(ns, 'late-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    // As the grantee: the API server wraps its command with the deadline (session-deadline.yaml).
+    const pod = await addEphemeralContainer('alice', ns, 'late-1', debugContainer('late-dbg', DEBUG_IMAGE, 'restricted', { command: ['sleep', 'inf'] }));
+    expect(pod.spec?.ephemeralContainers?.[0]?.command?.[3]).toBe('debuggrant-deadline');
+    // A kubelet that never ends it (as if its wrapper had been killed from inside).
+    await kubeletReportsRunning(ns, 'late-1', 'late-dbg');
+    const deadline = Math.floor(Date.parse(active?.status?.expiresAt ?? '') / 1000) * 1000;
+    const overdue = async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.reason === 'DebugContainerPastDeadline');
+    const [event] = await eventually(overdue, (es) => es.length > 0, 20_000, 250);
+    expect(event?.type).toBe('Warning');
+    expect(`${event?.involvedObject.kind ?? ''}/${event?.involvedObject.name ?? ''}`).toBe('Pod/late-1');
+    expect(event?.message).toContain(`late-dbg (${DEBUG_IMAGE}, deadline ${new Date(deadline).toISOString()}`);
+    // firstTimestamp has whole seconds.
+    expect(new Date(event?.firstTimestamp ?? 0).getTime()).toBeGreaterThanOrEqual(deadline + 2_000 - 1_000);
+    const metric = () => op.operator.metrics.registry.getSingleMetricAsString('debuggrant_debug_containers_past_deadline');
+    expect(await metric()).toMatch(/ 1$/m);
+    // It stops at last: the metric goes back to 0.
+    await writePodStatus(ns, 'late-1', { ephemeralContainerStatuses: [{ name: 'late-dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 137 } } }] });
+    await eventually(metric, (m) => / 0$/m.test(m), 15_000, 250);
+  }, 40_000);
+
   test('an ephemeral container added with no grant at all is flagged', async () => {
     await createPod(ns, 'lonely-1', { app: 'lonely' });
     await addDebugContainer(ns, 'lonely-1', 'sneaky');

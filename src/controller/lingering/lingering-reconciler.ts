@@ -1,20 +1,28 @@
 // Reconcile one pod's lingering flag: running ephemeral containers on a pod that no
 // Active grant covers get an annotation, a Warning Event and one audit line each; the flag
 // goes away when they stop. Covers containers left after expiry and ones added outside any grant.
+// A debug container still running OVERDUE_GRACE_MS after the deadline its wrapper carries means
+// the wrapper failed (killed from inside, a node clock far behind): a Warning Event, a metric
+// (debuggrant_debug_containers_past_deadline) and an alert name it.
 import { LINGERING_ANNOTATION } from '../../api/names.ts';
+import type { CachedPod } from '../../kube/cached.ts';
 import type { ReconcilerContext } from '../../runtime/reconciler-context.ts';
 import { splitKey } from '../../runtime/object-key.ts';
 import { setLingeringAnnotation } from '../../kube/pods.ts';
 import { audit } from '../../log.ts';
 import { apiMessage } from '../../runtime/errors.ts';
-import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn, runningEphemeralContainers } from './lingering.ts';
+import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn, overdueSessions, runningEphemeralContainers } from './lingering.ts';
 
 export class LingeringReconciler {
   private readonly d: ReconcilerContext;
   private readonly counts = new Map<string, number>();
+  /** Per pod, the overdue containers already told (an Event once each). */
+  private readonly overdue = new Map<string, Set<string>>();
+  private readonly requeueAfter: (key: string, delayMs: number) => void;
 
-  constructor(deps: ReconcilerContext) {
+  constructor(deps: ReconcilerContext, requeueAfter: (key: string, delayMs: number) => void) {
     this.d = deps;
+    this.requeueAfter = requeueAfter;
   }
 
   async reconcile(key: string): Promise<void> {
@@ -22,6 +30,7 @@ export class LingeringReconciler {
     const pod = this.d.pods.get(name, namespace);
     const lingering = pod ? lingeringOn(pod, coveredPods(this.d.grants.list(namespace))) : [];
     this.count(key, lingering.length);
+    await this.checkOverdue(key, pod);
     if (!pod) return;
     this.d.log.debug({ kind: 'Pod', namespace, name, running: runningEphemeralContainers(pod).length, lingering: lingering.length }, 'lingering checked');
     const want = lingeringAnnotation(lingering);
@@ -44,6 +53,29 @@ export class LingeringReconciler {
         event: 'pod.lingering', grant: '', subject: '', pods: [name], by: this.d.identity, at: new Date(this.d.clock.now()).toISOString(),
         reason: `ephemeral container ${l.container} (${l.image}) running with no active DebugGrant covering this pod`,
       });
+    }
+  }
+
+  private async checkOverdue(key: string, pod: CachedPod | undefined): Promise<void> {
+    const now = this.d.clock.now();
+    const { overdue, recheckAt } = pod ? overdueSessions(pod, now) : { overdue: [], recheckAt: undefined };
+    if (recheckAt !== undefined) this.requeueAfter(key, recheckAt - now);
+    const told = this.overdue.get(key) ?? new Set<string>();
+    const fresh = overdue.filter((o) => !told.has(o.container));
+    if (overdue.length === 0) this.overdue.delete(key);
+    else this.overdue.set(key, new Set(overdue.map((o) => o.container)));
+    let total = 0;
+    for (const v of this.overdue.values()) total += v.size;
+    this.d.metrics.overdueDebugContainers.set(total);
+    if (!pod || fresh.length === 0) return;
+    const { namespace, name } = splitKey(key);
+    const what = fresh.map((o) => `${o.container} (${o.image}, deadline ${new Date(o.deadline).toISOString()}, ${((now - o.deadline) / 1000).toFixed(1)} s ago)`).join(', ');
+    this.d.log.warn({ kind: 'Pod', namespace, name, containers: fresh.map((o) => o.container) }, 'debug containers running past their deadline');
+    try {
+      await this.d.events.record({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'DebugContainerPastDeadline',
+        `debug containers still running after the deadline their wrapper carries, so it did not end them (killed from inside the container, or the node's clock behind): ${what}`);
+    } catch (err) {
+      this.d.log.warn({ err: apiMessage(err) }, 'could not record event');
     }
   }
 

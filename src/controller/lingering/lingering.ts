@@ -2,6 +2,14 @@
 // the ones still running where no active grant covers the pod, and say so loudly.
 import type { CachedPod } from '../../kube/cached.ts';
 import type { DebugGrant } from '../../api/types.ts';
+import { DEADLINE_WRAPPER_NAME } from '../sessions.ts';
+
+/**
+ * How long after the deadline its wrapper carries a debug container may still show as running
+ * before it counts as overdue: the kill is at the deadline's whole second (rounded down), then
+ * the kubelet notices the exit and reports it (measured on the real node: under 2 s).
+ */
+export const OVERDUE_GRACE_MS = 2_000;
 
 export interface RunningEphemeral {
   container: string;
@@ -43,4 +51,38 @@ export function lingeringOn(pod: CachedPod, covered: ReadonlySet<string>): Runni
 /** Containers named in a lingering annotation value (what was flagged before). */
 export function flaggedContainers(annotation: string | null | undefined): Set<string> {
   return new Set((annotation ?? '').split(',').filter(Boolean).map((pair) => pair.split('=')[0] ?? ''));
+}
+
+/**
+ * The deadline (ms) a container's command carries when the admission policies wrapped it
+ * (`sh -c 't=$((D - $(date +%s))); …' debuggrant-deadline CMD…`, config/admission/session-deadline.yaml).
+ */
+export function wrapperDeadlineMs(command: readonly string[] | undefined): number | undefined {
+  if (command?.[0] !== 'sh' || command[1] !== '-c' || command[3] !== DEADLINE_WRAPPER_NAME) return undefined;
+  const m = /^t=\$\(\((\d+) - /.exec(command[2] ?? '');
+  return m?.[1] === undefined ? undefined : Number(m[1]) * 1000;
+}
+
+export interface OverdueSession extends RunningEphemeral {
+  /** The deadline its wrapper carries (ms). */
+  deadline: number;
+}
+
+/**
+ * Debug containers still running more than OVERDUE_GRACE_MS after the deadline their wrapper
+ * carries (the wrapper should have ended them: something broke), and when to look again for
+ * those not overdue yet.
+ */
+export function overdueSessions(pod: CachedPod, nowMs: number): { overdue: OverdueSession[]; recheckAt: number | undefined } {
+  const deadlines = new Map((pod.spec?.ephemeralContainers ?? []).map((c) => [c.name, wrapperDeadlineMs(c.command)]));
+  const overdue: OverdueSession[] = [];
+  let recheckAt: number | undefined;
+  for (const r of runningEphemeralContainers(pod)) {
+    const deadline = deadlines.get(r.container);
+    if (deadline === undefined) continue;
+    const due = deadline + OVERDUE_GRACE_MS;
+    if (nowMs >= due) overdue.push({ ...r, deadline });
+    else recheckAt = Math.min(recheckAt ?? due, due);
+  }
+  return { overdue, recheckAt };
 }
