@@ -2,6 +2,7 @@
 // and the operator's memory of grants that ended (so a re-applied copy cannot grant
 // again). Only the operator may write it; pure functions here compute its next state.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { AccessKind } from './access.ts';
 import { sameContent } from './equal.ts';
 import type { Profile } from './schema.ts';
 import type { GrantPhase } from './types.ts';
@@ -16,6 +17,13 @@ export interface ActiveGrantEntry {
   pods: string[];
   image: string;
   profile: Profile;
+  /**
+   * The access kinds the grant gives: the ephemeral-container policy admits a debug container
+   * only under an entry that includes debug. Absent from entries an older operator wrote: the
+   * policy reads that as no debug access until this operator rewrites the entry, which its
+   * first reconcile of the grant (at start) does.
+   */
+  access?: AccessKind[];
   activatedAt: string;
   expiresAt: string;
 }

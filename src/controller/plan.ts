@@ -176,7 +176,7 @@ export function planGrant(o: GrantObservation): GrantDecision {
       entry: {
         grant: ref.name, uid: ref.uid,
         username: subjectUsername(spec.subject) ?? '', group: spec.subject.kind === 'Group' ? spec.subject.name : '',
-        pods, image: spec.image, profile: spec.profile, activatedAt, expiresAt,
+        pods, image: spec.image, profile: spec.profile, access: spec.access, activatedAt, expiresAt,
       },
     },
     deadline: new Date(expiresAt),

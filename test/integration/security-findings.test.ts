@@ -5,8 +5,9 @@ import { INDEX_NAME } from '../../src/api/names.ts';
 import { GROUP, VERSION } from '../../src/api/schema.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace, rejection, statusCode } from '../support/cluster.ts';
-import { allRbac, createGrant, getGrant, grantSpec } from '../support/grants.ts';
-import { startTestOperator } from '../support/operator.ts';
+import { addEphemeralContainer, debugContainer, standingDebugRbac, subjects } from '../support/debug-containers.ts';
+import { allRbac, createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
+import { DEBUG_IMAGE, startTestOperator } from '../support/operator.ts';
 import { EXEMPT, TEST_POLICY } from '../support/policy.ts';
 
 /** The message of a Status body, as kubectl prints it. */
@@ -89,6 +90,56 @@ describe('1: no grant is served where its creation was not checked', () => {
       expect(await canExec('gitops', ['debuggrant:gitops'], ns, 'operator-1')).toBe(false);
     } finally {
       await op.stop();
+    }
+  });
+});
+
+describe('2: each index entry carries its grant\'s access kinds; only debug admits an ephemeral container', () => {
+  test('alice with a logs-only grant and standing patch on pods/ephemeralcontainers cannot add a debug container', async () => {
+    const ns = await freshNamespace('sec-access');
+    await createPod(ns, 'checkout-1', { app: 'checkout' });
+    // Outside debuggrant: the standing right the admission policy exists to neutralise.
+    await standingDebugRbac(ns, subjects('alice'));
+    const op = await startTestOperator([ns]);
+    try {
+      await createGrant(ns, 'logs-only', grantSpec({ access: ['logs'] }));
+      await eventually(() => getGrant(ns, 'logs-only'), isReady);
+      const refused = await rejection(addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('dbg-1', DEBUG_IMAGE, 'restricted')));
+      expect(refused.code).toBe(403);
+      expect(statusMessage(refused.message)).toContain(`DebugGrant ${ns}/logs-only (access: logs) does not give alice debug on pod ${ns}/checkout-1: ephemeral containers need a grant with access [debug]`);
+      const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'checkout-1' });
+      expect(pod.spec?.ephemeralContainers ?? []).toEqual([]);
+      expect((await readIndex(ns))?.active?.map((e) => [e.grant, e.access])).toEqual([['logs-only', ['logs']]]);
+    } finally {
+      await op.stop();
+    }
+  });
+
+  test('an entry an older operator wrote (no access) admits no debug container until the operator rewrites it at start', async () => {
+    const ns = await freshNamespace('sec-legacy');
+    await createPod(ns, 'checkout-1', { app: 'checkout' });
+    const first = await startTestOperator([ns]);
+    await createGrant(ns, 'debugs', grantSpec({ access: ['debug'] }));
+    await eventually(() => getGrant(ns, 'debugs'), isReady);
+    await first.stop();
+    // What an operator before this change wrote: the same entry without access.
+    const index = await readIndex(ns);
+    const legacy = (index?.active ?? []).map(({ access: _dropped, ...rest }) => rest);
+    await clientsFor('admin').objects.replace({ ...index, active: legacy } as never);
+    const refused = await rejection(addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('dbg-1', DEBUG_IMAGE, 'restricted')));
+    expect(statusMessage(refused.message)).toContain(`DebugGrant ${ns}/debugs (access: not recorded) does not give alice debug`);
+
+    const second = await startTestOperator([ns]);
+    try {
+      await eventually(() => readIndex(ns), (i) => i?.active?.[0]?.access?.includes('debug') === true);
+      // The policy reads the index from the API server's cache: it follows within moments.
+      const pod = await eventually(
+        () => addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('dbg-2', DEBUG_IMAGE, 'restricted')).catch(() => undefined),
+        (p) => p !== undefined,
+      );
+      expect(pod?.spec?.ephemeralContainers?.map((c) => c.name)).toEqual(['dbg-2']);
+    } finally {
+      await second.stop();
     }
   });
 });

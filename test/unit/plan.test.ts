@@ -27,7 +27,7 @@ describe('planGrant', () => {
     expect(d.expiresAt).toBe(at(3_600_000).toISOString());
     expect(d.deadline).toEqual(at(3_600_000));
     expect(d.rbac?.role.rules?.[0]?.resourceNames).toEqual(['web-1', 'web-2']);
-    expect(d.indexChange).toMatchObject({ kind: 'upsert', entry: { username: 'alice', group: '', pods: ['web-1', 'web-2'], image } });
+    expect(d.indexChange).toMatchObject({ kind: 'upsert', entry: { username: 'alice', group: '', pods: ['web-1', 'web-2'], image, access: ['debug'] } });
   });
 
   test('notAfter earlier than activation + ttl bounds the deadline', () => {
