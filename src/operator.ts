@@ -16,10 +16,10 @@ import { objectKey } from './runtime/object-key.ts';
 import { ms } from './config.ts';
 import { activeStatusDeadline, IndexEntryChanges, mayLinger, owningGrant, WatchedGrants } from './controller/event-mappers.ts';
 import type { KubeApi } from './kube/client.ts';
-import type { CachedPod, CachedRole, CachedRoleBinding } from './kube/cached.ts';
+import type { CachedPod, CachedRole, CachedRoleBinding, CachedTimer } from './kube/cached.ts';
 import { eventRecorder } from './kube/events.ts';
 import { instrumentApi } from './kube/instrument.ts';
-import { grantSource, indexSource, podSource, roleBindingSource, roleSource } from './kube/informers.ts';
+import { grantSource, indexSource, podSource, roleBindingSource, roleSource, timerSource } from './kube/informers.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
 import { deletesFirst, DeadlineFastPath, DeadlineTimer, finishOverdue, keysDueBy, revokeWithoutPods, startupWork, type SweepActions } from './revocation/index.ts';
@@ -73,6 +73,7 @@ export class Operator {
   private readonly roles: MultiCache<CachedRole>;
   private readonly bindings: MultiCache<CachedRoleBinding>;
   private readonly indexes: MultiCache<DebugGrantIndex>;
+  private readonly timers: MultiCache<CachedTimer>;
   /** What pod events need of each grant: its phase, pods and parsed selector. */
   private readonly watchedGrants = new WatchedGrants();
   private readonly grantQueue: WorkQueue;
@@ -115,12 +116,14 @@ export class Operator {
       for (const pod of this.watchedGrants.observe(g, event)) this.podQueue.add(objectKey(namespace, pod));
     });
     this.pods = informers('pods', (ns) => podSource(api, ns), (p) => { this.podChanged(p); });
-    const ownedChanged = (o: CachedRole | CachedRoleBinding): void => {
+    const ownedChanged = (o: CachedRole | CachedRoleBinding | CachedTimer): void => {
       const grant = owningGrant(o);
       if (grant) this.grantQueue.add(objectKey(o.metadata?.namespace ?? '', grant));
     };
     this.roles = informers<CachedRole>('roles', (ns) => roleSource(api, ns), ownedChanged);
     this.bindings = informers<CachedRoleBinding>('rolebindings', (ns) => roleBindingSource(api, ns), ownedChanged);
+    // A timer started (its deadline may need shortening), fired or went: its grant looks again.
+    this.timers = informers<CachedTimer>('timers', (ns) => timerSource(api, ns), ownedChanged);
     const indexChanges = new IndexEntryChanges();
     this.indexes = informers('debuggrantindexes', (ns) => indexSource(api, ns), (i, event) => {
       const namespace = i.metadata.namespace ?? '';
@@ -145,7 +148,7 @@ export class Operator {
     this.deadlines = new DeadlineTimer({ clock, log, revoke: (key) => this.fastPath.revoke(key), revoked: (key) => { this.grantQueue.add(key); } });
     this.grantReconciler = new GrantReconciler({
       api, urgentApi, apiUntil, config, clock, log, metrics: this.metrics, events, identity,
-      grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings,
+      grants: this.grants, pods: this.pods, roles: this.roles, bindings: this.bindings, timers: this.timers,
       fresh: this.freshGrants, index, ledger, fastPath: this.fastPath, rbacLocks,
       scheduleDeadline: (key, at) => { this.deadlines.set(key, at); },
       requeueAfter: (key, delay) => { this.grantQueue.addAfter(key, delay); },
@@ -207,7 +210,7 @@ export class Operator {
       await revokeWithoutPods(work, act);
       this.opts.log.info({ overdue: work.overdue.size, orphaned: work.orphaned.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next');
     }
-    await Promise.all(this.informersOf([this.pods, this.roles] as MultiCache<CachedObject>[]).map((i) => i.start()));
+    await Promise.all(this.informersOf([this.pods, this.roles, this.timers] as MultiCache<CachedObject>[]).map((i) => i.start()));
     if (this.stopping) return;
     await finishOverdue(work, act);
     this.grantQueue.pause(false);
@@ -236,7 +239,7 @@ export class Operator {
   }
 
   private allCaches(): MultiCache<CachedObject>[] {
-    return [this.grants, this.pods, this.roles, this.bindings, this.indexes] as MultiCache<CachedObject>[];
+    return [this.grants, this.pods, this.roles, this.bindings, this.indexes, this.timers] as MultiCache<CachedObject>[];
   }
 
   private informersOf(caches: MultiCache<CachedObject>[]): ResilientInformer<CachedObject>[] {

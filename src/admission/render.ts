@@ -10,7 +10,13 @@ import type { OperatorConfig } from '../config.ts';
 
 const ADMISSION_DIR = fileURLToPath(new URL('../../config/admission/', import.meta.url));
 
-export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles' | 'sessionImages' | 'execWrapper' | 'reservedNamespaces'>;
+export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles' | 'sessionImages' | 'execWrapper' | 'reservedNamespaces'> & {
+  /**
+   * Who the operator runs as (config/admission/timers.yaml): a fact of the installation, not
+   * of the operator's configuration. Unset: the shipped ServiceAccount's username.
+   */
+  operatorUsers?: readonly string[];
+};
 
 const POLICY_KINDS = ['ValidatingAdmissionPolicy', 'MutatingAdmissionPolicy'];
 
@@ -35,6 +41,7 @@ export function admissionVariables(s: AdmissionSettings): Record<string, string>
     unboundedImages: celList(s.sessionImages.filter((e) => e.wrapper === 'none').map((e) => e.image)),
     execWrapper: celString(s.execWrapper),
     reservedNamespaces: celList(s.reservedNamespaces),
+    ...(s.operatorUsers ? { operatorUsers: celList(s.operatorUsers) } : {}),
   };
 }
 

@@ -5,6 +5,13 @@ import type { Subject } from './schema.ts';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'debuggrant';
 export const GRANT_LABEL = 'debuggrant.dev/grant';
+/**
+ * The grant's uid on its RoleBinding: the binding's owner is the grant's timer Job, not the
+ * grant, so config/admission/rbac-deadline.yaml reads the grant's uid from here.
+ */
+export const GRANT_UID_LABEL = 'debuggrant.dev/grant-uid';
+/** Marks a grant's timer Job (src/revocation/timer-job.ts); config/admission/timers.yaml guards every Job carrying it. */
+export const TIMER_LABEL = 'debuggrant.dev/timer';
 export const FINALIZER = 'debuggrant.dev/revoke';
 export const LINGERING_ANNOTATION = 'debuggrant.dev/lingering';
 /** Set (by `kubectl debuggrant revoke`) to end a grant now; its value says why. */

@@ -5,7 +5,7 @@ import type { ActiveGrantEntry, DebugGrantIndex } from '../api/grant-index.ts';
 import { contentDigest } from '../api/equal.ts';
 import { GRANT_LABEL, LINGERING_ANNOTATION } from '../api/names.ts';
 import { DebugGrantSpecSchema, type PodSelector } from '../api/schema.ts';
-import type { CachedPod, CachedRole, CachedRoleBinding } from '../kube/cached.ts';
+import type { CachedPod, CachedRole, CachedRoleBinding, CachedTimer } from '../kube/cached.ts';
 import type { DebugGrant } from '../api/types.ts';
 import { selectorMatches } from './selector.ts';
 
@@ -69,8 +69,8 @@ export function activeStatusDeadline(grant: DebugGrant, event: WatchEvent): numb
   return event !== 'delete' && grant.status?.phase === 'Active' && grant.status.expiresAt ? Date.parse(grant.status.expiresAt) : undefined;
 }
 
-/** The grant (name) a Role or RoleBinding we own belongs to, by its label. */
-export function owningGrant(o: CachedRole | CachedRoleBinding): string | undefined {
+/** The grant (name) a Role, RoleBinding or timer Job we own belongs to, by its label. */
+export function owningGrant(o: CachedRole | CachedRoleBinding | CachedTimer): string | undefined {
   return o.metadata?.labels?.[GRANT_LABEL];
 }
 

@@ -6,14 +6,14 @@ import { permissionsFor } from '../api/access.ts';
 import { activeRecord, endedRecord, type IndexChange } from '../api/grant-index.ts';
 import { FINALIZER, rbacName, subjectText } from '../api/names.ts';
 import type { DebugGrantSpec } from '../api/schema.ts';
-import { isTerminal, type DebugGrant, type GrantPhase, type LingeringContainer } from '../api/types.ts';
+import { isTerminal, type Condition, type DebugGrant, type GrantPhase, type LingeringContainer } from '../api/types.ts';
 import type { OperatorConfig } from '../config.ts';
 import { ms } from '../config.ts';
 import type { DeadlineFastPath } from '../revocation/fast-path.ts';
 import { revokeRoleBinding } from '../revocation/revoke-binding.ts';
 import { entrySubject, findPredecessor } from '../revocation/records.ts';
 import { subjectCan } from '../kube/access-review.ts';
-import type { CachedRole } from '../kube/cached.ts';
+import type { CachedRole, CachedTimer } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
 import type { EventType } from '../kube/events.ts';
 import { addFinalizer, removeFinalizer, writeGrantStatus } from '../kube/grants.ts';
@@ -23,6 +23,9 @@ import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
 import { coveredPods, hasController, lingeringOn } from './lingering/lingering.ts';
 import { exponentialBackoff } from '../runtime/backoff.ts';
+import { SecondDeadline, timerWasArmed, type ArmedTimer } from '../revocation/second-deadline.ts';
+import { TIMER_REVOKER } from '../revocation/timer-job.ts';
+import type { ConditionInput } from './conditions.ts';
 import { apiMessage, describeError, httpStatus } from '../runtime/errors.ts';
 import type { KeyedLock } from '../runtime/keyed-lock.ts';
 import type { AccessLedger } from './access-ledger.ts';
@@ -32,7 +35,7 @@ import { findCondition } from './conditions.ts';
 import type { Cache, ReconcilerContext } from '../runtime/reconciler-context.ts';
 import { objectKey, splitKey } from '../runtime/object-key.ts';
 import { planGrant, type GrantDecision } from './plan.ts';
-import { bindingMatches, roleMatches, type GrantRef } from './rbac.ts';
+import { bindingMatches, ownedBy, roleMatches, type GrantRef } from './rbac.ts';
 import { selectorMatches } from './selector.ts';
 import { grantSessions, sessionAuditRecords, sessionFields } from './sessions.ts';
 import { desiredStatus, failingStatus, sameStatus, type Verification } from './status.ts';
@@ -48,6 +51,8 @@ export interface GrantReconcilerDeps extends ReconcilerContext {
   fastPath: DeadlineFastPath;
   /** One grant's RBAC is written by one party at a time (shared with the deadline's fast path). */
   rbacLocks: KeyedLock;
+  /** The grants' timer Jobs (the second deadline path, src/revocation/timer-job.ts). */
+  timers: Cache<CachedTimer>;
   /** The API in the urgent lane: deleting a RoleBinding whose grant must end. */
   urgentApi: KubeApi;
   /** The API in the normal lane, refusing to start any request at or after `deadline`. */
@@ -64,7 +69,11 @@ const VERIFY_RETRY_CAP_MS = 60_000;
 const QUICK_LOOKS = 5;
 const QUICK_LOOK_MS = 20;
 
-type RbacOutcome = 'unchanged' | 'changed';
+interface RbacOutcome {
+  changed: boolean;
+  /** What the grant's SecondDeadline condition says now (set when its RBAC was written or checked). */
+  secondDeadline?: ConditionInput;
+}
 
 export class GrantReconciler {
   private readonly d: GrantReconcilerDeps;
@@ -76,9 +85,11 @@ export class GrantReconciler {
    * in its cache, yet the transition's audit line and Event were never told; they are owed.
    */
   private readonly untoldTransitions = new Map<string, { uid: string; phase: GrantPhase | undefined }>();
+  private readonly timers: SecondDeadline;
 
   constructor(deps: GrantReconcilerDeps) {
     this.d = deps;
+    this.timers = new SecondDeadline({ timers: deps.timers, clock: deps.clock, log: deps.log });
   }
 
   async reconcile(key: string): Promise<void> {
@@ -123,7 +134,7 @@ export class GrantReconciler {
     }
     let rbac: RbacOutcome;
     try {
-      rbac = await this.applyRbac(key, decision, previousPhase, now);
+      rbac = await this.applyRbac(key, decision, previousPhase, now, current.status?.conditions);
     } catch (err) {
       if (!(err instanceof DeadlinePassedError)) throw err;
       // Decided before the deadline, reached the write after it: decide again (it ends now).
@@ -134,7 +145,7 @@ export class GrantReconciler {
     // Ending: the entry goes after the RoleBinding, in the same step.
     if (indexChange && indexChange.kind !== 'upsert') await this.d.index.change(namespace, indexChange, now);
 
-    const verification = await this.verify(decision, current, rbac === 'changed', now);
+    const verification: Verification = { ...await this.verify(decision, current, rbac.changed, now), ...(rbac.secondDeadline ? { secondDeadline: rbac.secondDeadline } : {}) };
     const ended = decision.phase === 'Expired' || decision.phase === 'Revoked';
     const lingering = ended ? this.recordLingering(decision, current) : undefined;
     if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering.record, log);
@@ -187,11 +198,11 @@ export class GrantReconciler {
   }
 
   /** Under the grant's RBAC lock; every write of an active grant planned against its deadline. */
-  private async applyRbac(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined, now: Date): Promise<RbacOutcome> {
+  private async applyRbac(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined, now: Date, conditions: readonly Condition[] | undefined): Promise<RbacOutcome> {
     return this.d.rbacLocks.run(key, async () => {
       const { namespace, name } = d.ref;
       const objName = rbacName(name);
-      if (!d.rbac) return await this.removeRbac(key, d, previousPhase) ? 'changed' : 'unchanged';
+      if (!d.rbac) return { changed: await this.removeRbac(key, d, previousPhase, conditions) };
       const deadline = d.deadline?.getTime() ?? now.getTime();
       // Refused at the moment of sending (also after waiting behind revocations) from the deadline on.
       const api = this.d.apiUntil(deadline);
@@ -201,13 +212,22 @@ export class GrantReconciler {
       // The Role first: RBAC's escalation check resolves the Role a new binding refers to,
       // and refuses the binding (to anyone without `bind`) while the Role does not exist.
       let changed = false;
+      let timer: ArmedTimer | undefined;
       try {
+        // The second deadline before the RoleBinding: the binding's owner is the timer.
+        timer = await this.timers.arm(d.ref, d.expiresAt ?? new Date(deadline).toISOString(), conditions, api, notPast);
+        if (timer.replacedDeleted) {
+          this.event(d.ref, 'Warning', 'TimerDeleted', 'the timer Job was deleted before the deadline (where a garbage collector runs, the RoleBinding it owned went with it: ' +
+            `access was interrupted); a new timer and RoleBinding hold until ${d.expiresAt ?? ''}`);
+        }
+        if (timer.recheckAfterMs !== undefined) this.d.requeueAfter(key, timer.recheckAfterMs);
         if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
           await applyRole(api, d.rbac.role, notPast);
           changed = true;
         }
-        if (!bindingMatches(this.d.bindings.get(objName, namespace), d.rbac.binding)) {
-          await applyRoleBinding(api, d.rbac.binding, notPast);
+        const binding = ownedBy(d.rbac.binding, timer.owner);
+        if (!bindingMatches(this.d.bindings.get(objName, namespace), binding)) {
+          await applyRoleBinding(api, binding, notPast);
           changed = true;
         }
       } catch (err) {
@@ -220,11 +240,11 @@ export class GrantReconciler {
         throw err;
       }
       this.d.ledger.sent(key);
-      return changed ? 'changed' : 'unchanged';
+      return { changed, secondDeadline: timer.condition };
     });
   }
 
-  private async removeRbac(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined): Promise<boolean> {
+  private async removeRbac(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined, conditions: readonly Condition[] | undefined): Promise<boolean> {
     const { namespace } = d.ref;
     const objName = rbacName(d.ref.name);
     // Ending a grant that held access deletes unconditionally (the cache may lag a
@@ -241,7 +261,10 @@ export class GrantReconciler {
     if (removedBinding && d.expiresAt && d.phase === 'Expired') {
       this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - Date.parse(d.expiresAt)) / 1000);
     }
+    // Gone already at the deadline, its timer armed: Kubernetes' controllers ended it first.
+    if (d.phase === 'Expired' && heldAccess && !fastPathDone && !removedBinding && timerWasArmed(conditions, d.pods)) this.d.ledger.timerEnded(key);
     const removedRole = roleThere && await deleteRole(this.d.api, namespace, objName);
+    if (isTerminal(d.phase)) await this.timers.disarm(namespace, d.ref.name, this.d.api);
     return removedBinding || removedRole;
   }
 
@@ -385,7 +408,8 @@ export class GrantReconciler {
       Pending: 'grant.activated', Active: 'grant.activated', Expired: 'grant.expired', Revoked: 'grant.revoked', Denied: 'grant.denied',
     } as const)[d.phase];
     const type: EventType = d.phase === 'Denied' ? 'Warning' : 'Normal';
-    this.event(d.ref, type, podsChanged ? 'PodsChanged' : d.reason, d.message);
+    const by = this.endedBy(event, d);
+    this.event(d.ref, type, podsChanged ? 'PodsChanged' : d.reason, by === TIMER_REVOKER ? `${d.message}; access was ended by ${by}, before the operator` : d.message);
     this.auditLine(log, event, d, d.reason, now, d.pods);
     if (v.revoked) this.recordRevocationCheck(d, v.revoked, log, now);
   }
@@ -410,9 +434,15 @@ export class GrantReconciler {
   private auditLine(log: Logger, event: AuditEvent, d: GrantDecision, reason: string, now: Date, pods: string[]): void {
     audit(log, {
       event, grant: `${d.ref.namespace}/${d.ref.name}`, subject: d.spec ? subjectText(d.spec.subject) : '(invalid)',
-      // A revocation on request is the requester's act; everything else the operator's.
-      pods, by: event === 'grant.revoked' && d.revokedBy ? d.revokedBy : this.d.identity, at: now.toISOString(), reason,
+      pods, by: this.endedBy(event, d), at: now.toISOString(), reason,
     });
+  }
+
+  /** A revocation on request is the requester's act; an expiry Kubernetes' controllers got to first is theirs; everything else the operator's. */
+  private endedBy(event: AuditEvent, d: GrantDecision): string {
+    if (event === 'grant.revoked' && d.revokedBy) return d.revokedBy;
+    if (event === 'grant.expired' && this.d.ledger.wasEndedByTimer(objectKey(d.ref.namespace, d.ref.name))) return TIMER_REVOKER;
+    return this.d.identity;
   }
 
   /** Events are a courtesy (status and audit line are the record): sent without waiting. */
@@ -435,6 +465,7 @@ export class GrantReconciler {
     await this.d.rbacLocks.run(objectKey(namespace, name), async () => {
       if (this.d.bindings.get(objName, namespace)) await revokeRoleBinding(this.d.urgentApi, namespace, objName);
       if (this.d.roles.get(objName, namespace)) await deleteRole(this.d.api, namespace, objName);
+      await this.timers.disarm(namespace, name, this.d.api);
     });
     const entry = this.d.index.content(namespace).active.find((e) => e.grant === name);
     if (!entry) return;

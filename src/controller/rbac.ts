@@ -2,7 +2,7 @@
 // its access list needs, and a RoleBinding to its subject.
 import type { V1OwnerReference, V1PolicyRule, V1Role, V1RoleBinding, RbacV1Subject } from '@kubernetes/client-node';
 import { permissionsFor } from '../api/access.ts';
-import { GRANT_LABEL, MANAGED_BY, MANAGED_BY_LABEL, rbacName } from '../api/names.ts';
+import { GRANT_LABEL, GRANT_UID_LABEL, MANAGED_BY, MANAGED_BY_LABEL, rbacName } from '../api/names.ts';
 import { API_VERSION, GROUP, KIND, PLURAL, type DebugGrantSpec, type Subject } from '../api/schema.ts';
 import { contentDigest, sameContent } from '../api/equal.ts';
 import type { CachedRole } from '../kube/cached.ts';
@@ -40,7 +40,7 @@ export function planGrantRbac(grant: GrantRef, spec: Pick<DebugGrantSpec, 'acces
   const metadata = {
     name: rbacName(grant.name),
     namespace: grant.namespace,
-    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [GRANT_LABEL]: grant.name },
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [GRANT_LABEL]: grant.name, [GRANT_UID_LABEL]: grant.uid },
     ownerReferences: [ownerRef(grant)],
   };
   return {
@@ -72,7 +72,20 @@ export function roleMatches(observed: CachedRole | undefined, desired: V1Role): 
 
 export function bindingMatches(observed: V1RoleBinding | undefined, desired: V1RoleBinding): boolean {
   return observed !== undefined && sameContent(observed.subjects ?? [], desired.subjects ?? []) &&
-    sameContent(observed.roleRef, desired.roleRef) && labelsKept(observed, desired);
+    sameContent(observed.roleRef, desired.roleRef) && labelsKept(observed, desired) && sameOwners(observed, desired);
+}
+
+/**
+ * The binding with one owner: the grant's timer Job (src/revocation/timer-job.ts), so the
+ * garbage collector deletes it when the timer fires, or the grant when there is no timer.
+ */
+export function ownedBy(binding: V1RoleBinding, owner: V1OwnerReference): V1RoleBinding {
+  return { ...binding, metadata: { ...binding.metadata, ownerReferences: [owner] } };
+}
+
+function sameOwners(observed: V1RoleBinding, desired: V1RoleBinding): boolean {
+  const uids = (b: V1RoleBinding): string[] => (b.metadata?.ownerReferences ?? []).map((o) => o.uid).sort();
+  return sameContent(uids(observed), uids(desired));
 }
 
 function labelsKept(observed: { metadata?: { labels?: Record<string, string> } }, desired: { metadata?: { labels?: Record<string, string> } }): boolean {

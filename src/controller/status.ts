@@ -10,6 +10,8 @@ export interface Verification {
   granted?: { ok: boolean; message: string };
   /** Ended: no access left (true), or standing access through other bindings (message names it). */
   revoked?: { ok: boolean; message: string };
+  /** Active: whether Kubernetes' controllers hold the second deadline (the timer Job, src/revocation/timer-job.ts). */
+  secondDeadline?: ConditionInput;
 }
 
 export function desiredStatus(
@@ -19,6 +21,7 @@ export function desiredStatus(
   const ended = d.phase === 'Expired' || d.phase === 'Revoked';
   const conditions: ConditionInput[] = [...progressConditions(d, v, lingeringRunning)];
   conditions.push({ type: 'Expired', status: d.phase === 'Expired' ? 'True' : 'False', reason: d.phase === 'Expired' ? d.reason : 'NotExpired', message: d.phase === 'Expired' ? d.message : '' });
+  if (d.phase === 'Active' && v.secondDeadline) conditions.push(v.secondDeadline);
   if (d.phase === 'Denied') conditions.push({ type: 'Denied', status: 'True', reason: d.reason, message: d.message });
   if (d.phase === 'Revoked') conditions.push({ type: 'Revoked', status: 'True', reason: d.reason, message: d.message });
   if (ended && v.revoked) {

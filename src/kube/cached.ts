@@ -180,3 +180,36 @@ export function cachedIndex(raw: unknown): DebugGrantIndex {
   const o = asObject(raw);
   return { ...shareVocabulary(pick(o, ['apiVersion', 'kind', 'active', 'ended'])), metadata: meta(o, false) } as DebugGrantIndex;
 }
+
+/** A grant's timer Job (src/revocation/timer-job.ts): its owner, its deadline and whether it started or fired. */
+export interface CachedTimer {
+  metadata: OwnedMeta & { creationTimestamp?: string; deletionTimestamp?: string };
+  activeDeadlineSeconds?: number;
+  /** Set by the Job controller at its first sync (whole seconds): the deadline counts from it. */
+  startTime?: string;
+  /** Failed or Complete, or their interim FailureTarget / SuccessCriteriaMet: the timer has fired. */
+  finished?: boolean;
+}
+
+/** Watched objects carry times as strings; the generated client's answers as Dates. */
+const timeString = (v: unknown): string | undefined => (v instanceof Date ? v.toISOString().replace('.000Z', 'Z') : asString(v));
+
+const FINISHED_CONDITIONS = new Set(['Failed', 'Complete', 'FailureTarget', 'SuccessCriteriaMet']);
+
+export function cachedTimer(raw: unknown): CachedTimer {
+  const o = asObject(raw);
+  const m = asObject(o?.metadata);
+  const status = asObject(o?.status);
+  const metadata: CachedTimer['metadata'] = ownedMeta(o);
+  const created = timeString(m?.creationTimestamp);
+  if (created) metadata.creationTimestamp = created;
+  const deletion = timeString(m?.deletionTimestamp);
+  if (deletion) metadata.deletionTimestamp = deletion;
+  const timer: CachedTimer = { metadata };
+  const deadline = asObject(o?.spec)?.activeDeadlineSeconds;
+  if (typeof deadline === 'number') timer.activeDeadlineSeconds = deadline;
+  const startTime = timeString(status?.startTime);
+  if (startTime) timer.startTime = startTime;
+  if (asArray(status?.conditions).some((c) => FINISHED_CONDITIONS.has(asString(asObject(c)?.type) ?? '') && asObject(c)?.status === 'True')) timer.finished = true;
+  return timer;
+}

@@ -10,6 +10,7 @@ export interface KubeApi {
   rbac: k8s.RbacAuthorizationV1Api;
   authz: k8s.AuthorizationV1Api;
   custom: k8s.CustomObjectsApi;
+  batch: k8s.BatchV1Api;
   coordination: k8s.CoordinationV1Api;
   watch: k8s.Watch;
 }
@@ -58,6 +59,7 @@ export function fromKubeConfig(source: k8s.KubeConfig, policy: RequestPolicy = {
     rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
     authz: kc.makeApiClient(k8s.AuthorizationV1Api),
     custom: kc.makeApiClient(k8s.CustomObjectsApi),
+    batch: kc.makeApiClient(k8s.BatchV1Api),
     coordination: kc.makeApiClient(k8s.CoordinationV1Api),
     watch: new k8s.Watch(kc),
   };

@@ -2,11 +2,11 @@
 // grants select, and the Roles/RoleBindings it owns (selected by label). Each keeps only
 // the fields the operator reads (cached.ts), picked as objects arrive.
 import type { DebugGrantIndex } from '../api/grant-index.ts';
-import { INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL } from '../api/names.ts';
+import { INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL, TIMER_LABEL } from '../api/names.ts';
 import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { DebugGrant } from '../api/types.ts';
 import type { ListWatchSource } from '../runtime/informer.ts';
-import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding, type CachedPod, type CachedRole, type CachedRoleBinding } from './cached.ts';
+import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding, cachedTimer, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from './cached.ts';
 import type { KubeApi } from './client.ts';
 import { describeFailure } from './failure.ts';
 import { listPage, openWatch, serverOf } from './list-watch.ts';
@@ -49,3 +49,7 @@ export const roleSource = (api: KubeApi, ns?: string): ListWatchSource<CachedRol
 
 export const roleBindingSource = (api: KubeApi, ns?: string): ListWatchSource<CachedRoleBinding> =>
   source(api, scoped('/apis/rbac.authorization.k8s.io/v1', 'rolebindings', ns), cachedRoleBinding, managedSelector);
+
+/** The grants' timer Jobs (src/revocation/timer-job.ts), selected by label: never anyone else's Jobs. */
+export const timerSource = (api: KubeApi, ns?: string): ListWatchSource<CachedTimer> =>
+  source(api, scoped('/apis/batch/v1', 'jobs', ns), cachedTimer, `${managedSelector},${TIMER_LABEL}=true`);

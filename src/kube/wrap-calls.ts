@@ -22,6 +22,7 @@ export function wrapCalls(api: KubeApi, around: Around): KubeApi {
     rbac: wrapClient(api.rbac, around),
     authz: wrapClient(api.authz, around),
     custom: wrapClient(api.custom, around),
+    batch: wrapClient(api.batch, around),
     coordination: wrapClient(api.coordination, around),
   };
 }

@@ -14,6 +14,7 @@ import { splitKey } from '../runtime/object-key.ts';
 import type { Cache } from '../runtime/reconciler-context.ts';
 import { recordedDeadline } from './records.ts';
 import { revokeRoleBinding } from './revoke-binding.ts';
+import { timerWasArmed } from './second-deadline.ts';
 
 export interface FastPathDeps {
   /** The urgent lane (lanes.ts). */
@@ -52,6 +53,9 @@ export class DeadlineFastPath {
       // Already done, and nothing seen since: a re-armed deadline need not send it again.
       if (this.done.has(key) && !this.d.bindings.get(rbacName(name), namespace)) return;
       const deleted = await revokeRoleBinding(this.d.urgentApi, namespace, rbacName(name));
+      const grant = this.d.grants.get(key);
+      // Already gone at the deadline while its timer held it: Kubernetes' controllers ended it.
+      if (!deleted && !this.done.has(key) && timerWasArmed(grant?.status?.conditions, grant?.status?.pods)) this.d.ledger.timerEnded(key);
       this.done.add(key);
       if (!deleted) return;
       this.d.ledger.sent(key);

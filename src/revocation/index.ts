@@ -16,6 +16,12 @@
 //  7. startup-sweep.ts  at start, before anything else: the RoleBindings of every grant whose
 //                       deadline passed while no operator ran (and of grants deleted meanwhile),
 //                       from the record alone; the rest of those expiries once pods are listed.
+//  8. timer-job.ts      the second deadline path, planned: per active grant an inert Job whose
+//                       activeDeadlineSeconds ends at the deadline and which alone owns the
+//                       RoleBinding, so Kubernetes' Job, TTL and garbage collector controllers
+//                       end access with no operator running (config/admission/timers.yaml).
+//  9. second-deadline.ts the reconcile arms it before the RoleBinding and disarms it at the end;
+//                       a refused timer never holds up the grant.
 //
 // The rest of an expiry (the Role, the index entry, status, Events, audit lines, verification
 // by SubjectAccessReview) is the grant's reconcile (src/controller/). The API server's own

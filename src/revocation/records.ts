@@ -5,6 +5,7 @@
 import type { CachedRole, CachedRoleBinding } from '../kube/cached.ts';
 import type { ActiveGrantEntry, IndexContent } from '../api/grant-index.ts';
 import type { DebugGrant } from '../api/types.ts';
+import { GRANT_UID_LABEL } from '../api/names.ts';
 import { objectKey } from '../runtime/object-key.ts';
 
 /**
@@ -48,10 +49,12 @@ export function findPredecessor(index: IndexContent, name: string, uid: string, 
   const entry = index.active.find((e) => e.grant === name && e.uid !== uid);
   if (entry) return { uid: entry.uid, expiresAt: entry.expiresAt, subject: entrySubject(entry) };
   for (const o of owned) {
-    const owner = o?.metadata?.ownerReferences?.find((r) => r.kind === 'DebugGrant' && r.uid !== uid);
+    // A RoleBinding owned by its grant's timer Job names the grant's uid in a label.
+    const labelled = o?.metadata?.labels?.[GRANT_UID_LABEL];
+    const owner = o?.metadata?.ownerReferences?.find((r) => r.kind === 'DebugGrant' && r.uid !== uid)?.uid ?? (labelled !== undefined && labelled !== uid ? labelled : undefined);
     if (owner) {
       const subjects = o && 'subjects' in o ? (o.subjects ?? []).map((s) => `${s.kind} ${s.name}`).join(', ') : '';
-      return { uid: owner.uid, expiresAt: undefined, subject: subjects || '(unknown)' };
+      return { uid: owner, expiresAt: undefined, subject: subjects || '(unknown)' };
     }
   }
   return undefined;

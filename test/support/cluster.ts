@@ -36,6 +36,7 @@ export interface Clients {
   authz: k8s.AuthorizationV1Api;
   admissionReg: k8s.AdmissionregistrationV1Api;
   coordination: k8s.CoordinationV1Api;
+  batch: k8s.BatchV1Api;
   objects: k8s.KubernetesObjectApi;
 }
 
@@ -48,6 +49,7 @@ export function clientsFor(user: LocalUserName): Clients {
     authz: kc.makeApiClient(k8s.AuthorizationV1Api),
     admissionReg: kc.makeApiClient(k8s.AdmissionregistrationV1Api),
     coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+    batch: kc.makeApiClient(k8s.BatchV1Api),
     objects: k8s.KubernetesObjectApi.makeApiClient(kc),
   };
 }

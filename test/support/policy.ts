@@ -29,4 +29,6 @@ export const TEST_POLICY: AdmissionSettings = {
   execWrapper: 'timeout',
   // As shipped: debuggrant-system is where config/default and deploy.test.ts install the operator.
   reservedNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'debuggrant-system'],
+  // Test operators run as admin (startTestOperator); the shipped ServiceAccount too (deploy tests).
+  operatorUsers: ['admin', 'system:serviceaccount:debuggrant-system:debuggrant-operator'],
 };

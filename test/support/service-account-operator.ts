@@ -107,6 +107,8 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       await writePodStatus(ns, 'cart-1', { ephemeralContainerStatuses: [{ name: 'dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } }] });
       const ended = await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined, 40_000);
       expect(ended?.status?.conditions?.find((c) => c.type === 'RevocationVerified')?.status).toBe('True');
+      // Its RBAC covers the grant's timer Job (the second deadline path): no "cannot create resource jobs".
+      expect(ended?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.message ?? '').not.toMatch(/cannot \w+ resource "jobs"/);
       await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'cart-1' }).then(() => true, () => false), (exists) => !exists);
       const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } }) as unknown as { ended?: { grant: string }[] };
       expect(index.ended?.map((e) => e.grant)).toEqual(['cart']);

@@ -31,7 +31,7 @@ app.kubernetes.io/name: {{ include "debuggrant.fullname" . }}-operator
 [{{ range $i, $s := . }}{{ if $i }}, {{ end }}{{ toJson $s }}{{ end }}]
 {{- end }}
 
-{{/* The configurable variables of the admission policies, from config (see src/admission/render.ts). */}}
+{{/* The configurable variables of the admission policies, from config (see src/admission/render.ts), and the operator's own username (the timers policy). */}}
 {{- define "debuggrant.admissionVariables" -}}
 {{- $c := .Values.config -}}
 breakGlassGroups: {{ include "debuggrant.celList" ($c.breakGlassGroups | default list) | quote }}
@@ -47,6 +47,7 @@ sessionCommands: {{ include "debuggrant.sessionCommands" $sessionImages | quote 
 unboundedImages: {{ include "debuggrant.celList" $unbounded | quote }}
 execWrapper: {{ toJson ($c.execWrapper | default "timeout") | quote }}
 reservedNamespaces: {{ include "debuggrant.celList" (include "debuggrant.reservedNamespaces" . | fromYamlArray) | quote }}
+operatorUsers: {{ include "debuggrant.celList" (list (printf "system:serviceaccount:%s:%s-operator" .Release.Namespace (include "debuggrant.fullname" .))) | quote }}
 {{- end }}
 
 {{/* The CEL map image prefix -> default command of the sessionImages that can be wrapped (see src/admission/render.ts). */}}
