@@ -27,9 +27,10 @@ async function authenticated(kc: KubeConfig, path: string, query: Record<string,
   return { url, ctx };
 }
 
-/** The same error the generated clients throw, so status and message read the same way. */
-const failure = (status: number, url: URL, body: string): ApiException<string> =>
-  new ApiException(status, `HTTP ${String(status)} from GET ${url.pathname}`, body, {});
+/** The same error the generated clients throw, so status, message and Retry-After (retry-after.ts) read the same way. */
+const failure = (status: number, url: URL, body: string, headers: Record<string, string | string[] | undefined>): ApiException<string> =>
+  new ApiException(status, `HTTP ${String(status)} from GET ${url.pathname}`, body,
+    Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v ?? ''])));
 
 /**
  * One page of a list (`limit` items at most), resumed with `continueToken`. It rides the
@@ -41,7 +42,7 @@ export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit
   if (!http) throw new Error('no HTTP client for list requests');
   const res = await http.send(ctx).toPromise();
   const text = await res.body.text();
-  if (res.httpStatusCode !== 200) throw failure(res.httpStatusCode, url, text);
+  if (res.httpStatusCode !== 200) throw failure(res.httpStatusCode, url, text, res.headers);
   const list = JSON.parse(text) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
   return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '', continueToken: list.metadata?.continue || undefined };
 }
@@ -64,7 +65,7 @@ export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVe
     origin: url.origin, path: url.pathname + url.search, method: 'GET', headers: ctx.getHeaders(), signal: abort.signal,
     headersTimeout: LIST_PAGE_TIMEOUT_MS, bodyTimeout: 0,
   });
-  if (res.statusCode !== 200) throw failure(res.statusCode, url, await res.body.text());
+  if (res.statusCode !== 200) throw failure(res.statusCode, url, await res.body.text(), res.headers);
   const body = res.body;
   let idle: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve, reject) => {

@@ -4,7 +4,7 @@
 // at most), on every replica: the reconcile's backoff grows to 30 s, and after an outage
 // access must end within a moment of the API server answering again.
 import type { Logger } from '../log.ts';
-import { exponentialBackoff } from '../runtime/backoff.ts';
+import { retryDelay } from '../runtime/backoff.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { apiMessage } from '../runtime/errors.ts';
 import { DeadlineQueue } from './deadline-queue.ts';
@@ -55,7 +55,7 @@ export class DeadlineTimer {
       .then(() => { this.failures.delete(key); }, (err: unknown) => {
         const attempt = (this.failures.get(key) ?? 0) + 1;
         this.failures.set(key, attempt);
-        const retryInMs = exponentialBackoff(attempt, { baseMs: REVOCATION_RETRY_BASE_MS, maxMs: REVOCATION_RETRY_MAX_MS });
+        const retryInMs = retryDelay(err, attempt, { baseMs: REVOCATION_RETRY_BASE_MS, maxMs: REVOCATION_RETRY_MAX_MS });
         this.d.log.warn({ key, attempt, retryInMs, err: apiMessage(err) }, 'deadline revocation failed; retrying');
         this.queue.schedule(key, this.d.clock.now() + retryInMs);
       })

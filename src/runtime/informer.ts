@@ -5,11 +5,12 @@
 //   fresh list;
 // - a watch the server ends (timeout) resumes from the last resourceVersion at once; a 410
 //   relists; any other failure retries after a short, capped backoff (at most 2 s, reset
-//   by the next success), so watches resume within seconds of the API server answering;
+//   by the next success; never sooner than a 429's Retry-After asks), so watches resume
+//   within seconds of the API server answering;
 // - a failure is logged as one line naming the server and the cause, at most every 30 s
 //   while it lasts, and the informer reports itself not ready, with that reason, for /readyz.
 import type { Logger } from 'pino';
-import { exponentialBackoff } from './backoff.ts';
+import { retryDelay } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { httpStatus } from './errors.ts';
 
@@ -149,7 +150,7 @@ export class ResilientInformer<T extends CachedObject> {
           continue;
         }
         this.failed(err);
-        await this.wait(this.backoff());
+        await this.wait(this.backoff(err));
       }
     }
     firstSynced();
@@ -263,8 +264,8 @@ export class ResilientInformer<T extends CachedObject> {
     this.suppressed = 0;
   }
 
-  private backoff(): number {
-    return exponentialBackoff(this.failures + 1, { baseMs: 100, maxMs: this.opts.maxBackoffMs, jitter: Math.random });
+  private backoff(err: unknown): number {
+    return retryDelay(err, this.failures + 1, { baseMs: 100, maxMs: this.opts.maxBackoffMs, jitter: Math.random });
   }
 
   private wait(ms: number): Promise<void> {

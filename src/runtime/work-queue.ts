@@ -1,7 +1,7 @@
 // A keyed work queue in the manner of client-go's: events only add keys, duplicates
 // collapse, one key is processed by one worker at a time (a key added while it is being
 // processed runs again afterwards), and failures come back after a capped, jittered backoff.
-import { exponentialBackoff } from './backoff.ts';
+import { retryDelay } from './backoff.ts';
 import type { Clock } from './clock.ts';
 
 export type Handler = (key: string) => Promise<void>;
@@ -139,7 +139,7 @@ export class WorkQueue {
       const attempt = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, attempt);
       this.opts.onError?.(key, err, attempt);
-      this.addAfter(key, this.opts.retryDelay?.(err, attempt) ?? this.backoff(attempt));
+      this.addAfter(key, this.opts.retryDelay?.(err, attempt) ?? this.backoff(err, attempt));
     } finally {
       this.processing.delete(key);
       this.running--;
@@ -148,7 +148,7 @@ export class WorkQueue {
     }
   }
 
-  private backoff(attempt: number): number {
-    return exponentialBackoff(attempt, { baseMs: this.opts.baseDelayMs ?? 100, maxMs: this.opts.maxDelayMs ?? 30_000, jitter: Math.random });
+  private backoff(err: unknown, attempt: number): number {
+    return retryDelay(err, attempt, { baseMs: this.opts.baseDelayMs ?? 100, maxMs: this.opts.maxDelayMs ?? 30_000, jitter: Math.random });
   }
 }

@@ -1,3 +1,4 @@
+import { ApiException } from '@kubernetes/client-node';
 import { WorkQueue } from '../../src/runtime/work-queue.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -53,6 +54,22 @@ describe('WorkQueue', () => {
     clock.advance(299_999); await tick();
     expect(calls).toBe(1);
     clock.advance(1); await tick();
+    expect(calls).toBe(2);
+  });
+
+  test('a 429 comes back no sooner than its Retry-After asks (with jitter), not after the 100 ms backoff', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const throttled = new ApiException(429, 'HTTP 429', '{"kind":"Status","reason":"TooManyRequests"}', { 'retry-after': '2' });
+    const q = new WorkQueue(() => { calls++; return calls === 1 ? Promise.reject(throttled) : Promise.resolve(); }, { workers: 1, clock });
+    q.add('k');
+    await tick();
+    expect(clock.requestedDelays).toHaveLength(1);
+    expect(clock.requestedDelays[0]).toBeGreaterThanOrEqual(2000);
+    expect(clock.requestedDelays[0]).toBeLessThanOrEqual(3000);
+    clock.advance(1999); await tick();
+    expect(calls).toBe(1);
+    clock.advance(1001); await tick();
     expect(calls).toBe(2);
   });
 
