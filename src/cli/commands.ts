@@ -20,6 +20,7 @@ export const COMMAND_RUNNERS: Readonly<Record<string, () => Promise<CommandRunne
   revoke: async () => (await import('./cluster-commands.ts')).runRevoke,
   debug: async () => (await import('./cluster-commands.ts')).runDebug,
   audit: async () => (await import('./cluster-commands.ts')).runAudit,
+  prune: async () => (await import('./prune.ts')).runPrune,
   version: async () => (await import('./version-command.ts')).runVersion,
   completion: async () => (await import('./completion-command.ts')).runCompletion,
 };

@@ -140,6 +140,23 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: ['kubectl debuggrant audit', 'kubectl debuggrant audit -o json'],
   },
   {
+    name: 'prune',
+    summary: 'List, or remove from a checkout, the files of grants that have ended',
+    usage: 'prune FILE|DIR... [--from-cluster | --offline] [--delete] [-o json]',
+    details: 'A repository of grants keeps only what is live. A grant has ended when the cluster says Expired, Revoked or\n' +
+      'Denied (the default: asks the cluster for each grant by name), or with --offline when its spec.notAfter has passed.\n' +
+      'A file is removable only when every document in it is a grant that ended; --delete removes those files, then\n' +
+      'commit the removal. Files of grants that are or may be active are never touched (deleting one would revoke it).',
+    flags: {
+      'from-cluster': { type: 'boolean', help: 'decide from each grant\'s status in the cluster (the default)' },
+      offline: { type: 'boolean', help: 'decide from the files alone: a passed spec.notAfter has ended; no cluster needed' },
+      delete: { type: 'boolean', help: 'remove the files that hold only ended grants' },
+      output: output(['json'], 'output format: json'),
+    },
+    examples: ['kubectl debuggrant prune .', 'kubectl debuggrant prune . --delete && git add -A && git commit -m "prune ended grants"', 'kubectl debuggrant prune shop --offline -o json'],
+    positionals: 'files',
+  },
+  {
     name: 'version',
     summary: 'Print the CLI version, and the operator\'s when the cluster is reachable',
     usage: 'version [--client] [--operator-namespace NAMESPACE] [-o json|yaml]',

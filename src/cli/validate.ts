@@ -1,8 +1,7 @@
 // `kubectl debuggrant validate FILE|DIR…`: offline checks for PR CI, giving the verdict the
 // API server would (CRD schema and CEL, name and label rules: the zod schema states them)
 // and, with --config, the operator's policy. Each problem once, at its field.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { grantPolicyProblems } from '../api/policy.ts';
 import { DebugGrantDocumentSchema, GROUP, KIND, fieldIssues, fieldPath, type FieldIssue } from '../api/schema.ts';
@@ -10,6 +9,7 @@ import { ConfigError, loadConfig, type OperatorConfig } from '../config.ts';
 import { str, type Invocation } from './args.ts';
 import { githubAnnotations, gitlabCodeQuality } from './ci-annotations.ts';
 import { UsageError } from './errors.ts';
+import { yamlFiles } from './grant-files.ts';
 import { EXIT_OK, EXIT_PROBLEMS } from './spec.ts';
 
 export interface Problem {
@@ -38,15 +38,6 @@ export function grantProblems(value: unknown, config: OperatorConfig | undefined
   return grantPolicyProblems(parsed.data.spec, config).map((p) => {
     const [field = '', ...rest] = p.split(': ');
     return { path: field.split('.'), message: rest.join(': ') };
-  });
-}
-
-function yamlFiles(path: string): string[] {
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (!st?.isDirectory()) return [path]; // a missing file is reported as unreadable
-  return readdirSync(path).sort().flatMap((entry) => {
-    const full = join(path, entry);
-    return statSync(full).isDirectory() ? yamlFiles(full) : /\.ya?ml$/.test(entry) ? [full] : [];
   });
 }
 

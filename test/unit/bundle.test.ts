@@ -45,7 +45,7 @@ describe('the bundles', () => {
     expect(typo).toMatchObject({ code: 2, stderr: expect.stringContaining('did you mean list?') as unknown });
   });
 
-  test('--help, version --client and validate load a few hundred KiB at most, never the Kubernetes client', async () => {
+  test('--help, version --client, validate and prune --offline load a few hundred KiB at most, never the Kubernetes client', async () => {
     // A module hook (node:module registerHooks) records every file the CLI loads.
     const hook = join(out, 'record-loads.mjs');
     writeFileSync(hook, "import { registerHooks } from 'node:module'; import { appendFileSync } from 'node:fs';\n" +
@@ -68,6 +68,8 @@ describe('the bundles', () => {
     expect(await loadedKiB(['--help'])).toBeLessThan(64);
     expect(await loadedKiB(['version', '--client'])).toBeLessThan(64);
     expect(await loadedKiB(['validate', grant])).toBeLessThan(512);
+    // prune decides offline from the files alone: no client either.
+    expect(await loadedKiB(['prune', grant, '--offline'])).toBeLessThan(512);
   });
 
   test('on an older Node.js the CLI says what it needs, before anything else runs', async () => {
