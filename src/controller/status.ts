@@ -104,9 +104,9 @@ function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-export const READY = 'Ready';
-export const RECONCILING = 'Reconciling';
-export const STALLED = 'Stalled';
+const READY = 'Ready';
+const RECONCILING = 'Reconciling';
+const STALLED = 'Stalled';
 
 /** Set by a reconcile the API server refuses outright (forbidden, invalid); cleared by the next one that completes. */
 export const FAILING = 'Failing';
