@@ -17,6 +17,9 @@ import { makeLogger } from '../../src/log.ts';
 import { Operator } from '../../src/operator.ts';
 import { APPROVED_REGISTRY } from '../support/policy.ts';
 
+/** A status the operator never wrote: the CRD's default (kstatus reads it as not reconciled yet). */
+const UNWRITTEN = { observedGeneration: 0 };
+
 const POD = 'api-1';
 const canDebug = (ns: string) => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: POD });
 const admin = () => fromKubeConfig(kubeConfigFor('admin'));
@@ -49,14 +52,14 @@ describe('the deadline holds whatever fails', () => {
       await eventually(() => canDebug(ns), (allowed) => allowed);
       entry = await activeEntry(ns, 'no-status');
       expect(entry).toBeDefined();
-      expect((await getGrant(ns, 'no-status'))?.status).toBeUndefined(); // the fault held: nothing recorded yet
+      expect((await getGrant(ns, 'no-status'))?.status).toEqual(UNWRITTEN); // the fault held: nothing recorded yet
       const deadline = Date.parse(entry?.expiresAt ?? '');
       // Revoked from the persisted deadline although no status was ever written.
       await eventually(() => canDebug(ns), (allowed) => !allowed, 20_000, 20);
       expect(Date.now() - deadline).toBeLessThan(2000);
       await eventually(() => readIndex(admin(), ns), endedIn('no-status', entry?.uid));
       expect(await rbacFor(ns, 'no-status')).toEqual({ role: false, binding: false });
-      expect((await getGrant(ns, 'no-status'))?.status).toBeUndefined();
+      expect((await getGrant(ns, 'no-status'))?.status).toEqual(UNWRITTEN);
     } finally {
       await faulty.stop();
     }
@@ -83,7 +86,7 @@ describe('the deadline holds whatever fails', () => {
     } finally {
       await first.stop();
     }
-    expect((await getGrant(ns, 'crashed'))?.status).toBeUndefined();
+    expect((await getGrant(ns, 'crashed'))?.status).toEqual(UNWRITTEN);
     const entry = await activeEntry(ns, 'crashed');
     expect(entry?.expiresAt).toBe(notAfter);
     await sleep(Date.parse(notAfter) - Date.now() + 500);
