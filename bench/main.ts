@@ -254,11 +254,13 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
 // `npm run bench -- cluster`: start time and memory at 1k-50k realistic pods (bench/cluster-scale.ts).
 // `npm run bench -- cache`: heap per cached pod and work-queue drain time, no cluster (bench/cache-cost.ts).
 // `npm run bench -- grants`: operator memory at 1k and 10k active grants, sources and bundle (bench/grant-scale.ts).
+// `npm run bench -- sessions`: debug/exec/attach/logs sessions at the deadline on the real node (bench/sessions.ts).
 const scenarios: Record<string, () => Promise<void>> = {
   cli: async () => { (await import('./cli.ts')).benchCli(); },
   cluster: async () => { await (await import('./cluster-scale.ts')).benchCluster(); },
   cache: async () => { await (await import('./cache-cost.ts')).benchCacheCost(); },
   grants: async () => { await (await import('./grant-scale.ts')).benchGrants(); },
+  sessions: async () => { await (await import('./sessions.ts')).benchSessions(); },
 };
 const scenario = scenarios[process.argv[2] ?? ''] ?? main;
 scenario().catch((err: unknown) => {

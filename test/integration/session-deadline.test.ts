@@ -25,7 +25,7 @@ async function pod(namespace: string, name: string, labels: Record<string, strin
 /** The deadline D and the cap N the wrapper carries (checked against the whole wrapper), and the command it wraps. */
 function wrapperOf(c: k8s.V1EphemeralContainer | undefined): { deadline: number; cap: number; wrapped: string[] } {
   const cmd = c?.command ?? [];
-  const m = /^t=\$\(\((\d+) - /.exec(cmd[2] ?? '');
+  const m = /t=\$\(\((\d+) - /.exec(cmd[2] ?? '');
   const deadline = Number(m?.[1]);
   const cap = Number(/-le (-?\d+) \]/.exec(cmd[2] ?? '')?.[1]);
   expect(cmd.slice(0, 4)).toEqual(sessionWrapper(deadline, cap));

@@ -1,11 +1,9 @@
 // Helpers for tests on the real node: the node's state (images), pods that really run,
 // and kubectl sessions that stay open (exec, attach, port-forward, logs -f) as a local user.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { describe } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
 import { readNodeState, type NodeState } from '../../hack/node/node.ts';
-import type { LocalUserName } from '../../hack/controlplane/users.ts';
-import { clientsFor, eventually, plane } from './cluster.ts';
+import { clientsFor, eventually } from './cluster.ts';
 import { createGrant, getGrant, grantSpec, isReady } from './grants.ts';
 
 const nodeDir = process.env.DEBUGGRANT_TEST_NODE ?? '';
@@ -51,56 +49,4 @@ export async function waitForRunning(namespace: string, name: string): Promise<k
   return await eventually(() => core.readNamespacedPod({ namespace, name }), (p) => p.status?.phase === 'Running', 90_000, 250);
 }
 
-export interface Session {
-  child: ChildProcessWithoutNullStreams;
-  /** Everything written to stdout and stderr so far. */
-  output(): string;
-  /** Resolves when `text` has appeared in the output (rejects after `timeoutMs`). */
-  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
-  exited: Promise<number | null>;
-  stop(): Promise<void>;
-}
-
-const shellQuote = (arg: string): string => `'${arg.replaceAll("'", "'\\''")}'`;
-
-/** Our kubectl as `user`, kept running with its stdin open (interactive flows). */
-export function kubectlSession(user: LocalUserName, args: string[], opts: { tty?: boolean } = {}): Session {
-  const p = plane();
-  return session([p.kubectl, '--kubeconfig', p.kubeconfig, '--context', user, ...args], opts);
-}
-
-/**
- * A command kept running with its stdin open. With `tty` it runs inside `script`, which gives
- * it a pseudo-terminal, as `-it` has in a person's shell (from a pipe kubectl drops the TTY
- * and attach then fails).
- */
-export function session(argv: string[], opts: { tty?: boolean } = {}): Session {
-  const args = argv.slice(1);
-  const child = opts.tty
-    ? spawn('script', ['--quiet', '--return', '--command', argv.map(shellQuote).join(' '), '/dev/null'])
-    : spawn(argv[0] ?? '', args);
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code); }); });
-  let done = false;
-  void exited.then(() => { done = true; });
-  return {
-    child,
-    output: () => out,
-    async waitFor(text, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      const seen = (): boolean => (typeof text === 'string' ? out.includes(text) : text.test(out));
-      while (!seen()) {
-        if (done) throw new Error(`${argv.join(' ')} exited before printing ${String(text)}; output:\n${out}`);
-        if (Date.now() > deadline) throw new Error(`${argv.join(' ')} did not print ${String(text)} within ${timeoutMs} ms; output:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    exited,
-    async stop() {
-      if (!done) child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
+export { kubectlSession, session, type Session } from './sessions.ts';

@@ -34,7 +34,8 @@ describe('the session deadline wrapper (sh, date, GNU timeout)', () => {
     started = Date.now();
     // A clock 10 minutes behind the API server's: the cap N still ends it.
     expect(run(unix() + 600, 1, 'sleep', '30').status).toBe(137);
-    expect(Date.now() - started).toBeLessThan(2_500);
+    // At most a second waiting for the clock's next second, then the cap's one second.
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   test('the exec wrapper (deadline only) runs the command, kills it at the deadline, refuses past it', () => {

@@ -55,11 +55,11 @@ export function flaggedContainers(annotation: string | null | undefined): Set<st
 
 /**
  * The deadline (ms) a container's command carries when the admission policies wrapped it
- * (`sh -c 't=$((D - $(date +%s))); …' debuggrant-deadline CMD…`, config/admission/session-deadline.yaml).
+ * (`sh -c '…; t=$((D - $(date +%s))); …' debuggrant-deadline CMD…`, config/admission/session-deadline.yaml).
  */
 export function wrapperDeadlineMs(command: readonly string[] | undefined): number | undefined {
   if (command?.[0] !== 'sh' || command[1] !== '-c' || command[3] !== DEADLINE_WRAPPER_NAME) return undefined;
-  const m = /^t=\$\(\((\d+) - /.exec(command[2] ?? '');
+  const m = /t=\$\(\((\d+) - /.exec(command[2] ?? '');
   return m?.[1] === undefined ? undefined : Number(m[1]) * 1000;
 }
 
