@@ -21,6 +21,7 @@ export const COMMAND_RUNNERS: Readonly<Record<string, () => Promise<CommandRunne
   debug: async () => (await import('./cluster-commands.ts')).runDebug,
   audit: async () => (await import('./cluster-commands.ts')).runAudit,
   prune: async () => (await import('./prune.ts')).runPrune,
+  report: async () => (await import('./report-command.ts')).runReport,
   version: async () => (await import('./version-command.ts')).runVersion,
   completion: async () => (await import('./completion-command.ts')).runCompletion,
 };

@@ -157,6 +157,21 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: 'files',
   },
   {
+    name: 'report',
+    summary: 'The after-action record of one grant: who, why, approved by whom, when, every session and stream',
+    usage: 'report NAME [-n NAMESPACE] [--audit-log FILE[,FILE...] [FILE...]] [-o markdown|json]',
+    details: 'Reads the grant (it may be long ended), the operator\'s record of it in the namespace\'s DebugGrantIndex (kept after\n' +
+      'the grant is deleted) and, with --audit-log, the API server\'s audit log (config/audit/policy.yaml): who created it, who\n' +
+      'added each debug container, every exec, attach and port-forward with its command and times. It ends with what it could not know.',
+    flags: {
+      namespace,
+      'audit-log': { type: 'string', arg: 'FILE', help: 'the API server\'s audit log (JSON lines); several: comma-separated, or a glob after the flag' },
+      output: output(['markdown', 'json'], 'output format: markdown (default) or json'),
+    },
+    examples: ['kubectl debuggrant report inc-4211-checkout -n shop', 'kubectl debuggrant report inc-4211-checkout -n shop --audit-log /var/log/kubernetes/audit*.log -o json'],
+    positionals: 'grants',
+  },
+  {
     name: 'version',
     summary: 'Print the CLI version, and the operator\'s when the cluster is reachable',
     usage: 'version [--client] [--operator-namespace NAMESPACE] [-o json|yaml]',

@@ -11,6 +11,7 @@ export function httpStatus(err: unknown): number | undefined {
 
 export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
 export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
+export const isForbidden = (err: unknown): boolean => httpStatus(err) === 403;
 
 export function isTemporary(err: unknown): boolean {
   const code = httpStatus(err);

@@ -2,24 +2,10 @@
 // (a real PATCH the admission policy lets through), started and ended as a kubelet reports it
 // (status writes of the kubelet's shape), appears in the grant's status and in one
 // session.started and one session.ended audit line, even across an operator restart.
-import type * as k8s from '@kubernetes/client-node';
 import { clientsFor, createPod, eventually, freshNamespace, kubectl, plane, readAuditLog, writePodStatus } from '../support/cluster.ts';
-import { addEphemeralContainer, debugContainer, standingDebugRbac, subjects } from '../support/debug-containers.ts';
+import { addEphemeralContainer, debugContainer, kubeletState, second, standingDebugRbac, subjects } from '../support/debug-containers.ts';
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
-
-/** The kubelet's report of one ephemeral container: running since, or started and finished with an exit code. */
-function kubeletState(container: string, started: Date, finished?: { at: Date; exitCode: number }): k8s.V1ContainerStatus {
-  return {
-    name: container, image: DEBUG_IMAGE, imageID: DEBUG_IMAGE, ready: false, restartCount: 0, containerID: `containerd://${'c'.repeat(64)}`,
-    state: finished
-      ? { terminated: { exitCode: finished.exitCode, reason: finished.exitCode === 0 ? 'Completed' : 'Error', startedAt: started, finishedAt: finished.at } }
-      : { running: { startedAt: started } },
-  };
-}
-
-/** The kubelet's times are whole seconds. */
-const second = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
 
 describe('debug sessions under a grant', () => {
   let ns: string;

@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import type { Profile } from '../../src/api/schema.ts';
 import { clientsFor } from './cluster.ts';
+import { DEBUG_IMAGE } from './policy.ts';
 
 export const PROFILE_SECURITY_CONTEXT: Record<Profile, k8s.V1SecurityContext> = {
   general: { capabilities: { add: ['SYS_PTRACE'] } },
@@ -109,3 +110,16 @@ export async function bindRole(namespace: string, name: string, rules: k8s.V1Pol
 /** Standing rights to add ephemeral containers to any pod, so a refusal is the policy's, not RBAC's. */
 export const standingDebugRbac = (namespace: string, who: k8s.RbacV1Subject[]): Promise<void> =>
   bindRole(namespace, 'legacy-debug', [{ apiGroups: [''], resources: ['pods', 'pods/ephemeralcontainers'], verbs: ['get', 'patch', 'update'] }], who);
+
+/** The kubelet's report of one ephemeral container: running since, or started and finished with an exit code. */
+export function kubeletState(container: string, started: Date, finished?: { at: Date; exitCode: number }): k8s.V1ContainerStatus {
+  return {
+    name: container, image: DEBUG_IMAGE, imageID: DEBUG_IMAGE, ready: false, restartCount: 0, containerID: `containerd://${'c'.repeat(64)}`,
+    state: finished
+      ? { terminated: { exitCode: finished.exitCode, reason: finished.exitCode === 0 ? 'Completed' : 'Error', startedAt: started, finishedAt: finished.at } }
+      : { running: { startedAt: started } },
+  };
+}
+
+/** The kubelet's times are whole seconds. */
+export const second = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
