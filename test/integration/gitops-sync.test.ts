@@ -76,6 +76,19 @@ describe('GitOps syncs never fight the operator', () => {
     if (name !== 'active') expect(await debugAllowed(ns, `${name}-1`)).toBe(false);
   });
 
+  test('Argo CD\'s default sync (client-side apply, last-applied annotation) also changes nothing and shows no diff', async () => {
+    await createPod(ns, 'client-side-1', { app: 'client-side' });
+    const file = grantFile(ns, 'client-side', grantSpec({ podSelector: { matchLabels: { app: 'client-side' } } }));
+    expect((await kubectl('gitops', ['apply', '-f', file])).stderr).toBe('');
+    const before = await eventually(() => getGrant(ns, 'client-side'), isReady);
+    const again = await kubectl('gitops', ['apply', '-f', file]);
+    expect(again.stdout).toContain('unchanged');
+    const after = await getGrant(ns, 'client-side');
+    expect(after?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
+    const d = await kubectl('gitops', ['diff', '-f', file]);
+    expect({ code: d.code, stdout: d.stdout }).toEqual({ code: 0, stdout: '' });
+  });
+
   test('deleting the file (prune) revokes; re-applying the ended grant\'s file never grants again', async () => {
     const file = grantFile(ns, 'pruned', grantSpec({ podSelector: { matchLabels: { app: 'pruned' } } }));
     expect((await sync(file, 'argocd-controller')).stderr).toBe('');
