@@ -255,12 +255,14 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
 // `npm run bench -- cache`: heap per cached pod and work-queue drain time, no cluster (bench/cache-cost.ts).
 // `npm run bench -- grants`: operator memory at 1k and 10k active grants, sources and bundle (bench/grant-scale.ts).
 // `npm run bench -- sessions`: debug/exec/attach/logs sessions at the deadline on the real node (bench/sessions.ts).
+// `npm run bench -- overload`: revocation lateness under a saturated API server, with and without config/flowcontrol (bench/overload.ts).
 const scenarios: Record<string, () => Promise<void>> = {
   cli: async () => { (await import('./cli.ts')).benchCli(); },
   cluster: async () => { await (await import('./cluster-scale.ts')).benchCluster(); },
   cache: async () => { await (await import('./cache-cost.ts')).benchCacheCost(); },
   grants: async () => { await (await import('./grant-scale.ts')).benchGrants(); },
   sessions: async () => { await (await import('./sessions.ts')).benchSessions(); },
+  overload: async () => { await (await import('./overload.ts')).benchOverload(); },
 };
 const scenario = scenarios[process.argv[2] ?? ''] ?? main;
 scenario().catch((err: unknown) => {

@@ -34,6 +34,8 @@ export interface StartOptions {
   kubeconfigPath?: string;
   apiPort?: number;
   progress?: (msg: string) => void;
+  /** More kube-apiserver flags (e.g. a smaller --max-requests-inflight for the overload bench). */
+  extraApiserverArgs?: string[];
 }
 
 export const stateFile = (dir: string): string => join(dir, 'state.json');
@@ -101,6 +103,7 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
       `--audit-policy-file=${AUDIT_POLICY}`, `--audit-log-path=${auditLog}`,
       `--audit-log-maxsize=${String(AUDIT_LOG_MAX_MB)}`, '--audit-log-maxbackup=1',
       '--v=1',
+      ...(opts.extraApiserverArgs ?? []),
     ];
     const apiserver = startProcess('kube-apiserver', apiserverBin, apiserverArgs, join(opts.dir, 'kube-apiserver.log'));
     started.push(apiserver);
