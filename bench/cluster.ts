@@ -10,6 +10,7 @@ import { roleBindingSource } from '../src/kube/informers.ts';
 import { makeLogger } from '../src/log.ts';
 import { systemClock } from '../src/runtime/clock.ts';
 import { ResilientInformer } from '../src/runtime/informer.ts';
+import { httpStatus } from '../src/runtime/errors.ts';
 import { Semaphore } from '../src/runtime/semaphore.ts';
 
 export const IMAGE = `registry.example.com/debug/netshoot@sha256:${'e'.repeat(64)}`;
@@ -50,7 +51,8 @@ export async function prepareNamespaces(api: KubeApi, count: number): Promise<st
   const limit = new Semaphore(16);
   await Promise.all(names.map((namespace) => limit.run(async () => {
     await api.core.createNamespace({ body: { metadata: { name: namespace } } });
-    await api.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
+    // On a real node the controller-manager may have made it first.
+    await api.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } }).catch((err: unknown) => { if (httpStatus(err) !== 409) throw err; });
     await api.core.createNamespacedPod({ namespace, body: { metadata: { name: POD, labels: { app: 'bench' } }, spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: IMAGE }] } } });
   })));
   return names;

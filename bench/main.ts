@@ -256,6 +256,7 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
 // `npm run bench -- grants`: operator memory at 1k and 10k active grants, sources and bundle (bench/grant-scale.ts).
 // `npm run bench -- sessions`: debug/exec/attach/logs sessions at the deadline on the real node (bench/sessions.ts).
 // `npm run bench -- overload`: revocation lateness under a saturated API server, with and without config/flowcontrol (bench/overload.ts).
+// `npm run bench -- second-deadline`: lateness with no operator running (timer Jobs) beside the operator's, on a real node (bench/second-deadline.ts).
 const scenarios: Record<string, () => Promise<void>> = {
   cli: async () => { (await import('./cli.ts')).benchCli(); },
   cluster: async () => { await (await import('./cluster-scale.ts')).benchCluster(); },
@@ -263,6 +264,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   grants: async () => { await (await import('./grant-scale.ts')).benchGrants(); },
   sessions: async () => { await (await import('./sessions.ts')).benchSessions(); },
   overload: async () => { await (await import('./overload.ts')).benchOverload(); },
+  'second-deadline': async () => { await (await import('./second-deadline.ts')).benchSecondDeadline(); },
 };
 const scenario = scenarios[process.argv[2] ?? ''] ?? main;
 scenario().catch((err: unknown) => {
