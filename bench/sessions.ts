@@ -5,7 +5,8 @@
 // `logs -f` of a pod whose own container prints; half the rounds with the operator running,
 // half with it stopped after the sessions opened (before the deadline). Measures "last output
 // through the stream − the deadline" (the wrapper kills at the deadline's second on the node's
-// clock; the rest is the stream closing). Prints a table and the load average.
+// clock; the rest is the stream closing). Defaults: 5 pods, 8 rounds: 20 debug and 20 exec
+// sessions each with the operator up and down. Prints a table and the load average.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { TEST_POLICY } from '../test/support/policy.ts';
 import { ms, summarize, table } from './stats.ts';
 
 const PODS = Number(process.env.BENCH_SESSION_PODS ?? 5);
-const ROUNDS = Number(process.env.BENCH_SESSION_ROUNDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_SESSION_ROUNDS ?? 8);
 const TTL_S = 30;
 /** How long after the deadline the unbounded kinds are watched before giving up on them. */
 const WATCH_UNBOUNDED_MS = 10_000;

@@ -22,6 +22,7 @@ import { applyRole, applyRoleBinding, deleteRole } from '../kube/rbac.ts';
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { audit, type AuditEvent, type Logger } from '../log.ts';
 import { coveredPods, hasController, lingeringOn } from './lingering/lingering.ts';
+import { sessionsBoundedCondition } from './sessions-bounded.ts';
 import { exponentialBackoff } from '../runtime/backoff.ts';
 import { SecondDeadline, timerWasArmed, type ArmedTimer } from '../revocation/second-deadline.ts';
 import { TIMER_REVOKER } from '../revocation/timer-job.ts';
@@ -145,7 +146,10 @@ export class GrantReconciler {
     // Ending: the entry goes after the RoleBinding, in the same step.
     if (indexChange && indexChange.kind !== 'upsert') await this.d.index.change(namespace, indexChange, now);
 
-    const verification: Verification = { ...await this.verify(decision, current, rbac.changed, now), ...(rbac.secondDeadline ? { secondDeadline: rbac.secondDeadline } : {}) };
+    const verification: Verification = {
+      ...await this.verify(decision, current, rbac.changed, now), ...(rbac.secondDeadline ? { secondDeadline: rbac.secondDeadline } : {}),
+      ...(decision.spec ? { sessionsBounded: sessionsBoundedCondition(decision.spec.access, this.d.config.execWrapper) } : {}),
+    };
     const ended = decision.phase === 'Expired' || decision.phase === 'Revoked';
     const lingering = ended ? this.recordLingering(decision, current) : undefined;
     if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering.record, log);

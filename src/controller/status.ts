@@ -12,6 +12,8 @@ export interface Verification {
   revoked?: { ok: boolean; message: string };
   /** Active: whether Kubernetes' controllers hold the second deadline (the timer Job, src/revocation/timer-job.ts). */
   secondDeadline?: ConditionInput;
+  /** Active: whether every session it allows ends at its deadline (controller/sessions-bounded.ts). */
+  sessionsBounded?: ConditionInput;
 }
 
 export function desiredStatus(
@@ -22,6 +24,7 @@ export function desiredStatus(
   const conditions: ConditionInput[] = [...progressConditions(d, v, lingeringRunning)];
   conditions.push({ type: 'Expired', status: d.phase === 'Expired' ? 'True' : 'False', reason: d.phase === 'Expired' ? d.reason : 'NotExpired', message: d.phase === 'Expired' ? d.message : '' });
   if (d.phase === 'Active' && v.secondDeadline) conditions.push(v.secondDeadline);
+  if (d.phase === 'Active' && v.sessionsBounded) conditions.push(v.sessionsBounded);
   if (d.phase === 'Denied') conditions.push({ type: 'Denied', status: 'True', reason: d.reason, message: d.message });
   if (d.phase === 'Revoked') conditions.push({ type: 'Revoked', status: 'True', reason: d.reason, message: d.message });
   if (ended && v.revoked) {

@@ -122,6 +122,20 @@ describe('debug containers carry the grant\'s deadline (admission)', () => {
     expect((await readPod(ns, 'static-1')).spec?.ephemeralContainers ?? []).toEqual([]);
   });
 
+  test('the grant says whether its sessions end by the deadline: status condition and kubectl get dg -o wide', async () => {
+    await createGrant(ns, 'alice-streams', grantSpec({ access: ['exec', 'portForward', 'logs'], podSelector: { matchLabels: { app: 'web' } } }));
+    const streams = await eventually(() => getGrant(ns, 'alice-streams'), isReady);
+    const condition = (g: typeof streams) => g?.status?.conditions?.find((c) => c.type === 'SessionsBounded');
+    expect(condition(await getGrant(ns, 'alice-web'))).toMatchObject({ status: 'True', reason: 'DeadlineInCommand' });
+    expect(condition(streams)).toMatchObject({ status: 'False', reason: 'UnboundedStreams' });
+    expect(condition(streams)?.message).toContain('port-forward, logs -f');
+    const wide = await kubectl('alice', ['-n', ns, 'get', 'dg', '-o', 'wide']);
+    const rows = wide.stdout.trim().split('\n').map((l) => l.split(/\s+/));
+    // The last wide column (the reasons before it hold spaces).
+    expect(rows[0]?.at(-1)).toBe('BOUNDED');
+    expect(Object.fromEntries(rows.slice(1).map((r) => [r[0], r.at(-1)]))).toMatchObject({ 'alice-web': 'True', 'alice-streams': 'False' });
+  });
+
   test('break-glass containers are left as sent (no grant, no deadline)', async () => {
     const name = next();
     await sendEphemeral({ as: { user: 'oncall', groups: ['debuggrant:break-glass'] }, namespace: ns, pod: 'web-2', shape: 'strategic', container: debugContainer(name, DEBUG_IMAGE, 'baseline', { command: ['sleep', '1'] }) });

@@ -52,7 +52,7 @@ describe('DebugGrant schema', () => {
     const columns = version?.additionalPrinterColumns ?? [];
     expect(columns.filter((c) => !c.priority).map((c) => c.name)).toEqual(['Subject', 'Phase', 'Pods', 'Expires', 'Reason', 'Age']);
     expect(columns.find((c) => c.name === 'Age')?.type).toBe('date');
-    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Image', 'Profile', 'Access', 'Sessions']);
+    expect(columns.filter((c) => c.priority === 1).map((c) => c.name)).toEqual(['Image', 'Profile', 'Access', 'Sessions', 'Bounded']);
   });
 
   test.each(CATALOGUE)('zod: $name', (c) => {
