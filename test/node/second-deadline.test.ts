@@ -75,6 +75,24 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
     }
   }, 120_000);
 
+  test('a namespace deleted with an active grant: the namespace controller, the garbage collector and the operator take it all away, and the namespace goes', async () => {
+    const ns = await freshNamespace('second-deadline-nsdel');
+    await runningPod(ns, 'web-1', { app: 'web' });
+    const op = await startTestOperator([ns]);
+    try {
+      await activeGrant(ns, 'g', { app: 'web' }, { ttl: '1h', access: ['exec'] });
+      await clientsFor('admin').core.deleteNamespace({ name: ns });
+      // Access ends (the namespace controller deletes the RoleBinding, the timer or the grant, whichever first).
+      expect(await accessEndsAt(ns, 'web-1', Date.now() + 60_000)).toBeDefined();
+      // The grant's finalizer is the operator's: the namespace can only go once it let the grant go.
+      await eventually(() => exists(clientsFor('admin').core.readNamespace({ name: ns })), (e) => !e, 90_000, 500);
+      const ended = op.audits().filter((a) => a.grant === `${ns}/g` && (a.event === 'grant.revoked' || a.event === 'grant.expired'));
+      expect(ended.map((a) => `${a.event} ${a.by}`)).toEqual(['grant.revoked test-operator']);
+    } finally {
+      await op.stop();
+    }
+  }, 150_000);
+
   test('with the operator running it ends access itself, counted once, and removes the timer', async () => {
     const ns = await freshNamespace('second-deadline-up');
     await runningPod(ns, 'web-1', { app: 'web' });
