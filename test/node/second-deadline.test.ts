@@ -7,7 +7,7 @@ import { rbacName } from '../../src/api/names.ts';
 import { canI, clientsFor, eventually, freshNamespace, statusCode } from '../support/cluster.ts';
 import { getGrant } from '../support/grants.ts';
 import { startTestOperator } from '../support/operator.ts';
-import { activeGrant, describeOnNode, runningPod } from '../support/node.ts';
+import { activeGrant, describeOnNode, runningPod, testNode } from '../support/node.ts';
 
 const ACCESS: AccessKind[] = ['debug', 'exec', 'attach', 'portForward', 'logs'];
 /** Generous for a loaded machine; the target (p99 <= 3 s) is measured by `npm run bench -- second-deadline`. */
@@ -73,6 +73,39 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
     } finally {
       await back.stop();
     }
+  }, 120_000);
+
+  test('a Job controller that starts the timer late: the grant says so meanwhile, then the operator shortens the timer so it still fires at the first whole second at or after the deadline', async () => {
+    const ns = await freshNamespace('second-deadline-late');
+    await runningPod(ns, 'web-1', { app: 'web' });
+    const op = await startTestOperator([ns]);
+    const controllerManager = testNode().pids.controllerManager ?? 0;
+    const secondDeadline = async () => (await getGrant(ns, 'g'))?.status?.conditions?.find((c) => c.type === 'SecondDeadline');
+    let expiresAt = 0;
+    try {
+      // Paused for a few seconds (other test files' garbage collection waits meanwhile; they allow a minute).
+      process.kill(controllerManager, 'SIGSTOP');
+      try {
+        ({ expiresAt } = await activeGrant(ns, 'g', { app: 'web' }, { ttl: '25s', access: ['exec'] }));
+        const none = await eventually(secondDeadline, (c) => c?.reason === 'NoJobController', 15_000, 200);
+        expect(none?.status).toBe('False');
+      } finally {
+        process.kill(controllerManager, 'SIGCONT');
+      }
+      const armed = await eventually(secondDeadline, (c) => c?.reason === 'TimerArmed', 20_000, 200);
+      expect(armed?.status).toBe('True');
+      const job = await eventually(() => clientsFor('admin').batch.readNamespacedJob({ namespace: ns, name: 'debuggrant-timer-g' }),
+        (j) => (j.status?.startTime?.getTime() ?? 0) + (j.spec?.activeDeadlineSeconds ?? 0) * 1000 === Math.ceil(expiresAt / 1000) * 1000, 10_000, 200);
+      // Started at least 5 s after it was created, so its first deadline was shortened.
+      const created = job.metadata?.creationTimestamp?.getTime() ?? 0;
+      expect((job.status?.startTime?.getTime() ?? 0) - created).toBeGreaterThanOrEqual(5000);
+      expect(created + (job.spec?.activeDeadlineSeconds ?? 0) * 1000).toBeLessThan(expiresAt);
+    } finally {
+      await op.stop();
+    }
+    const endedAt = await accessEndsAt(ns, 'web-1', expiresAt + BOUND_MS);
+    expect(endedAt).toBeDefined();
+    expect((endedAt ?? 0) - expiresAt).toBeGreaterThanOrEqual(0);
   }, 120_000);
 
   test('a namespace deleted with an active grant: the namespace controller, the garbage collector and the operator take it all away, and the namespace goes', async () => {
