@@ -8,7 +8,7 @@ import { isNotFound } from '../runtime/errors.ts';
 import { bool, str, type FlagValues, type Invocation } from './args.ts';
 import { auditRbac, formatAudit } from './audit.ts';
 import { against, openCluster, type Target } from './connection.ts';
-import { deadlineSeconds, withDeadline } from './deadline.ts';
+import { deadlineSeconds } from './deadline.ts';
 import { UsageError } from './errors.ts';
 import { formatGrantRows, grantRows, grantsCovering } from './grants-view.ts';
 import { EXIT_OK, EXIT_PROBLEMS } from './spec.ts';
@@ -82,11 +82,12 @@ export async function runDebug(inv: Invocation): Promise<number> {
   if (!chosen || others.length > 0) throw new UsageError(`several grants cover ${ns}/${pod}: choose one with --grant (${covering.map((c) => c.grant.metadata.name).join(', ')})`);
   const kubectl = str(inv.flags, 'kubectl') ?? process.env.KUBECTL ?? 'kubectl';
   const targetContainer = str(inv.flags, 'target');
+  deadlineSeconds(chosen.grant.status?.expiresAt, new Date());
+  // The API server wraps the container's command with the grant's deadline (session-deadline.yaml).
   const kubectlArgs = [
     ...(str(inv.flags, 'kubeconfig') ? ['--kubeconfig', str(inv.flags, 'kubeconfig') ?? ''] : []), '--context', target.context,
     '-n', ns, 'debug', pod, `--image=${chosen.image}`, `--profile=${chosen.profile}`,
-    ...withDeadline([...(targetContainer ? [`--target=${targetContainer}`] : []), ...(bool(inv.flags, 'no-attach') ? [] : ['-it']), ...inv.passthrough],
-      deadlineSeconds(chosen.grant.status?.expiresAt, new Date())),
+    ...(targetContainer ? [`--target=${targetContainer}`] : []), ...(bool(inv.flags, 'no-attach') ? [] : ['-it']), ...inv.passthrough,
   ];
   progress(`using grant ${ns}/${chosen.grant.metadata.name ?? ''}: ${kubectl} ${kubectlArgs.join(' ')}`);
   const result = spawnSync(kubectl, kubectlArgs, { stdio: 'inherit' });

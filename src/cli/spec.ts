@@ -123,9 +123,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       'no-attach': { type: 'boolean', help: 'add the container without attaching a terminal' },
       kubectl: { type: 'string', arg: 'PATH', help: 'kubectl to run (default: $KUBECTL or kubectl on PATH)' },
     },
-    details: 'The debug container\'s command (sh when none is given after a second --) runs under\n' +
-      '`timeout -s KILL` until the grant\'s deadline, counted inside the container when it starts: the\n' +
-      'session ends when the grant does. The image needs sh, date and timeout (busybox, alpine, debian do).',
+    details: 'The API server runs the debug container\'s command (the image\'s configured default, sh unless\n' +
+      'configured otherwise, when none is given after a second --) under `timeout -s KILL` until the\n' +
+      'grant\'s deadline: the session ends when the grant does, with or without the operator.',
     examples: ['kubectl debuggrant debug checkout-1 -n shop --target app', 'kubectl debuggrant debug checkout-1 -n shop -- -- sh'],
     positionals: 'pods',
   },

@@ -130,6 +130,9 @@ describe('kubectl debuggrant', () => {
     const added = pod.spec?.ephemeralContainers?.find((c) => c.name === 'via-cli');
     expect(added?.image).toBe(DEBUG_IMAGE);
     expect(added?.securityContext?.runAsNonRoot).toBe(true);
+    // One deadline wrapper, the API server's (session-deadline.yaml), around the image's default shell.
+    expect(added?.command?.[3]).toBe('debuggrant-deadline');
+    expect(added?.command?.slice(4)).toEqual(['sh']);
     const bob = await cli('bob', ['debug', 'checkout-1', '-n', ns, '--no-attach', '--kubectl', plane().kubectl]);
     expect(bob.code).toBe(2);
     expect(bob.stderr).toContain(`bob has no active DebugGrant covering ${ns}/checkout-1`);
