@@ -12,6 +12,7 @@ import { GrantReconciler } from './controller/grant-reconciler.ts';
 import { IndexPresence } from './controller/index-presence.ts';
 import { IndexWriter } from './controller/index-writer.ts';
 import { LingeringReconciler } from './controller/lingering/lingering-reconciler.ts';
+import { PodSessionReconciler } from './controller/pod-sessions.ts';
 import { objectKey } from './runtime/object-key.ts';
 import { ms } from './config.ts';
 import { activeStatusDeadline, IndexEntryChanges, mayLinger, owningGrant, WatchedGrants } from './controller/event-mappers.ts';
@@ -168,7 +169,8 @@ export class Operator {
       try { await fn(key); } finally { end(); }
     };
     this.grantQueue = new WorkQueue(timed('grant', (k) => this.grantReconciler.reconcile(k)), { workers: config.workers, clock, onError: onError('grant'), retryDelay });
-    this.podQueue = new WorkQueue(timed('pod', (k) => lingering.reconcile(k)), { workers: 1, clock, onError: onError('pod'), retryDelay });
+    const podSessions = new PodSessionReconciler({ api, clock, log, metrics: this.metrics, events, grants: this.grants, pods: this.pods, identity });
+    this.podQueue = new WorkQueue(timed('pod', async (k) => { await lingering.reconcile(k); await podSessions.reconcile(k); }), { workers: 1, clock, onError: onError('pod'), retryDelay });
   }
 
   /**

@@ -14,6 +14,8 @@ export const GRANT_UID_LABEL = 'debuggrant.dev/grant-uid';
 export const TIMER_LABEL = 'debuggrant.dev/timer';
 export const FINALIZER = 'debuggrant.dev/revoke';
 export const LINGERING_ANNOTATION = 'debuggrant.dev/lingering';
+/** How each debug container on a pod was classified (its grant, or outside any) and what was told (controller/pod-sessions.ts). */
+export const SESSIONS_ANNOTATION = 'debuggrant.dev/sessions';
 /** Set (by `kubectl debuggrant revoke`) to end a grant now; its value says why. */
 export const REVOKE_ANNOTATION = 'debuggrant.dev/revoke';
 /**

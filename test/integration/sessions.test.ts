@@ -6,6 +6,8 @@ import { clientsFor, createPod, eventually, freshNamespace, kubectl, plane, read
 import { addEphemeralContainer, debugContainer, kubeletState, second, standingDebugRbac, subjects } from '../support/debug-containers.ts';
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
+import { SESSIONS_ANNOTATION } from '../../src/api/names.ts';
+import type { AuditRecord } from '../../src/log.ts';
 
 describe('debug sessions under a grant', () => {
   let ns: string;
@@ -87,6 +89,52 @@ describe('debug sessions under a grant', () => {
     expect(g?.status?.sessions?.map((s) => `${s.pod}/${s.container}`)).toEqual(['narrow-1/inside']);
     const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'other-1' });
     expect(pod.spec?.ephemeralContainers?.map((c) => c.name)).toEqual(['outside']);
+  });
+});
+
+describe('debug sessions outside any grant, recorded against the pod', () => {
+  let ns: string;
+  let op: TestOperator;
+  beforeAll(async () => {
+    ns = await freshNamespace('outside');
+    await createPod(ns, 'lonely-1', { app: 'lonely' });
+    op = await startTestOperator([ns]);
+  });
+  afterAll(async () => { await op.stop(); });
+
+  const outside = (): AuditRecord[] => op.audits().filter((a) => a.event.startsWith('session.') && a.pods.includes('lonely-1'));
+
+  test('a break-glass debug container: a Warning Event and one session.started, one session.ended, even across a restart', async () => {
+    // The admin is break-glass (system:masters): admission lets it in with no grant.
+    await addEphemeralContainer('admin', ns, 'lonely-1', debugContainer('sneaky', DEBUG_IMAGE, 'restricted', { command: ['sh', '-c', 'cat /etc/shadow'] }));
+    const started = second(Date.now());
+    await writePodStatus(ns, 'lonely-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('sneaky', started)] });
+    const lines = await eventually(() => Promise.resolve(outside()), (l) => l.length > 0);
+    expect(lines.map((a) => [a.event, a.grant, a.subject, a.at, a.reason, a.session?.command])).toEqual([
+      ['session.started', '', '', started.toISOString().replace('.000', ''), 'OutsideAnyGrant', "sh -c 'cat /etc/shadow'"],
+    ]);
+    const events = await eventually(() => clientsFor('admin').core.listNamespacedEvent({ namespace: ns }), (l) => l.items.some((e) => e.reason === 'SessionOutsideGrant'));
+    expect(events.items.find((e) => e.reason === 'SessionOutsideGrant')?.message).toBe(`debug containers started that no DebugGrant let in: sneaky (${DEBUG_IMAGE}: sh -c 'cat /etc/shadow')`);
+    const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' });
+    expect(pod.metadata?.annotations?.[SESSIONS_ANNOTATION]).toBe('sneaky=started');
+
+    await op.stop();
+    op = await startTestOperator([ns]);
+    await writePodStatus(ns, 'lonely-1', { ephemeralContainerStatuses: [kubeletState('sneaky', started, { at: second(Date.now()), exitCode: 0 })] });
+    await eventually(() => Promise.resolve(outside()), (l) => l.some((a) => a.event === 'session.ended'));
+    expect(outside().map((a) => a.event)).toEqual(['session.ended']);
+    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' }), (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'sneaky=ended');
+  });
+
+  test('a granted session is classified to its grant on the pod, and never told as outside', async () => {
+    await createPod(ns, 'granted-1', { app: 'granted' });
+    await createGrant(ns, 'granted', grantSpec({ podSelector: { matchLabels: { app: 'granted' } } }));
+    await eventually(() => getGrant(ns, 'granted'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await addEphemeralContainer('alice', ns, 'granted-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
+    await writePodStatus(ns, 'granted-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg', second(Date.now()))] });
+    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'granted-1' }), (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'dbg=grant:granted');
+    await eventually(() => getGrant(ns, 'granted'), (g) => g?.status?.sessionCount === 1);
+    expect(op.audits().filter((a) => a.event === 'session.started').map((a) => a.grant)).toEqual([`${ns}/granted`]);
   });
 });
 

@@ -3,6 +3,7 @@ import type { DebugGrantStatus } from '../../src/api/types.ts';
 import {
   MAX_COMMAND, MAX_SESSIONS, commandText, grantSessions, observedSessions, sessionAuditRecords, sessionFields, type SessionUpdate,
 } from '../../src/controller/sessions.ts';
+import { mergeSessionsAnnotations, parseSessionsAnnotation, podSessionAuditRecords, podSessionUpdate } from '../../src/controller/pod-sessions.ts';
 import { realisticPodSpec, runningStatus } from '../support/pods.ts';
 import { sessionWrapper } from '../support/session-wrapper.ts';
 
@@ -163,4 +164,57 @@ describe('debug sessions recorded against the grant they came in by', () => {
     ]);
     expect(lines[1]?.session).toMatchObject({ container: 'd', command: 'sh', exitCode: 137, endedByDeadline: false });
   });
+});
+
+describe('debug sessions outside any grant, recorded against the pod', () => {
+  const windows = [{ grant: 'inc-4211', ...decision, image: DEBUG_IMAGE }];
+
+  test('classified once, told once: started, then ended; a granted one is only classified', () => {
+    const running = pod('checkout-1', [
+      { name: 'granted', state: '2026-11-20T08:10:00Z' },
+      { name: 'sneaky', image: OTHER_IMAGE, command: ['sh'], state: '2026-11-20T08:11:00Z' },
+      { name: 'not-yet', state: 'waiting' },
+    ]);
+    const first = podSessionUpdate(running, windows, undefined);
+    expect(first.annotation).toBe('granted=grant:inc-4211,sneaky=started');
+    expect(first.started.map((s) => [s.container, s.command])).toEqual([['sneaky', 'sh']]);
+    expect(first.ended).toEqual([]);
+    expect(podSessionUpdate(running, windows, first.annotation ?? undefined)).toEqual({ annotation: first.annotation, started: [], ended: [] });
+
+    const done = pod('checkout-1', [
+      { name: 'granted', state: ['2026-11-20T08:10:00Z', '2026-11-20T08:12:00Z', 0] },
+      { name: 'sneaky', image: OTHER_IMAGE, command: ['sh'], state: ['2026-11-20T08:11:00Z', '2026-11-20T08:13:00Z', 0] },
+    ]);
+    const second = podSessionUpdate(done, windows, first.annotation ?? undefined);
+    expect(second.annotation).toBe('granted=grant:inc-4211,sneaky=ended');
+    expect(second.ended.map((s) => s.container)).toEqual(['sneaky']);
+    expect(podSessionUpdate(done, windows, second.annotation ?? undefined)).toMatchObject({ started: [], ended: [] });
+  });
+
+  test('a container classified while its grant existed is not re-classified after the grant is gone', () => {
+    const p = pod('checkout-1', [{ name: 'granted', state: '2026-11-20T08:10:00Z' }]);
+    const seen = podSessionUpdate(p, windows, undefined).annotation ?? undefined;
+    expect(podSessionUpdate(p, [], seen)).toEqual({ annotation: 'granted=grant:inc-4211', started: [], ended: [] });
+    // Never seen while it existed (the operator was away): outside any grant, as far as anyone can tell.
+    expect(podSessionUpdate(p, [], undefined).started.map((s) => s.container)).toEqual(['granted']);
+  });
+
+  test('the annotation reads back what it wrote, and ignores what it did not', () => {
+    expect([...parseSessionsAnnotation('a=grant:g1,b=started,c=ended,d=bogus,,e')]).toEqual([['a', { grant: 'g1' }], ['b', { told: 'started' }], ['c', { told: 'ended' }]]);
+    expect(parseSessionsAnnotation(undefined).size).toBe(0);
+  });
+
+  test('audit lines against the pod: no grant, no subject, the kubelet\'s times', () => {
+    const u = podSessionUpdate(pod('p', [{ name: 's', image: OTHER_IMAGE, state: ['2026-11-20T08:11:00Z', '2026-11-20T08:13:00Z', 1] }]), windows, undefined);
+    expect(podSessionAuditRecords(u, 'p', 'op').map((l) => [l.event, l.grant, l.subject, l.pods, l.at, l.reason, l.session?.exitCode])).toEqual([
+      ['session.started', '', '', ['p'], '2026-11-20T08:11:00Z', 'OutsideAnyGrant', 1],
+      ['session.ended', '', '', ['p'], '2026-11-20T08:13:00Z', 'OutsideAnyGrant', 1],
+    ]);
+  });
+});
+
+test('two copies of a pod\'s session record merge to the furthest told', () => {
+  expect(mergeSessionsAnnotations('a=started,b=grant:g', 'a=ended,c=started')).toBe('a=ended,b=grant:g,c=started');
+  expect(mergeSessionsAnnotations('a=ended', 'a=started')).toBe('a=ended');
+  expect(mergeSessionsAnnotations(undefined, undefined)).toBeUndefined();
 });
