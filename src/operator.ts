@@ -2,7 +2,7 @@
 // deadline timer (src/revocation/) wakes grants at expiry, and start() revokes whatever is
 // already overdue before doing anything else. startRevoking() alone is a standby replica: it
 // only deletes RoleBindings at their deadlines. main.ts adds configuration, probes and signals.
-import type { DebugGrantIndex } from './api/grant-index.ts';
+import type { DebugGrantHistory, DebugGrantIndex } from './api/grant-index.ts';
 import type { DebugGrant } from './api/types.ts';
 import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
@@ -20,7 +20,7 @@ import type { KubeApi } from './kube/client.ts';
 import type { CachedPod, CachedRole, CachedRoleBinding, CachedTimer } from './kube/cached.ts';
 import { eventRecorder } from './kube/events.ts';
 import { instrumentApi } from './kube/instrument.ts';
-import { grantSource, indexSource, podSource, roleBindingSource, roleSource, timerSource } from './kube/informers.ts';
+import { grantSource, historySource, indexSource, podSource, roleBindingSource, roleSource, timerSource } from './kube/informers.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
 import { deletesFirst, DeadlineFastPath, DeadlineTimer, finishOverdue, keysDueBy, revokeWithoutPods, startupWork, type SweepActions } from './revocation/index.ts';
@@ -74,6 +74,9 @@ export class Operator {
   private readonly roles: MultiCache<CachedRole>;
   private readonly bindings: MultiCache<CachedRoleBinding>;
   private readonly indexes: MultiCache<DebugGrantIndex>;
+  /** The second copy of each namespace's spent names, in the operator's own namespace. */
+  private readonly histories: MultiCache<DebugGrantHistory>;
+  private readonly index: IndexWriter;
   private readonly timers: MultiCache<CachedTimer>;
   /** What pod events need of each grant: its phase, pods and parsed selector. */
   private readonly watchedGrants = new WatchedGrants();
@@ -133,13 +136,18 @@ export class Operator {
       // An active entry's deadline is armed as soon as it is seen: it is written before any RBAC.
       for (const e of activeChanged) this.deadlines.set(objectKey(namespace, e.grant), Date.parse(e.expiresAt));
       if (event === 'delete') this.indexLost(namespace);
+      this.restoreSpentNames(namespace);
     });
+    const home = config.leaderElection.namespace;
+    this.histories = new MultiCache([new ResilientInformer<DebugGrantHistory>(`debuggranthistories@${home}`, historySource(api, home), clock, log,
+      (h) => { this.restoreSpentNames(h.metadata.name ?? ''); }, () => { this.resyncAll(); })]);
 
     this.indexPresence = new IndexPresence({ api, indexes: this.indexes, log });
     const events = eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now()));
     const identity = opts.identity ?? 'debuggrant-operator';
     this.freshGrants = new FreshGrants(this.grants);
-    const index = new IndexWriter({ api, indexes: this.indexes, retentionMs: ms(config.endedRetention) });
+    const index = new IndexWriter({ api, indexes: this.indexes, retentionMs: ms(config.endedRetention), histories: this.histories, home, log });
+    this.index = index;
     const ledger = new AccessLedger();
     const rbacLocks = new KeyedLock();
     // At a deadline the RoleBinding goes at once, in the urgent lane, ahead of the full
@@ -212,14 +220,15 @@ export class Operator {
       await revokeWithoutPods(work, act);
       this.opts.log.info({ overdue: work.overdue.size, orphaned: work.orphaned.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next');
     }
-    await Promise.all(this.informersOf([this.pods, this.roles, this.timers] as MultiCache<CachedObject>[]).map((i) => i.start()));
+    // The histories too: a grant is planned against both copies of its namespace's spent names.
+    await Promise.all(this.informersOf([this.pods, this.roles, this.timers, this.histories] as MultiCache<CachedObject>[]).map((i) => i.start()));
     if (this.stopping) return;
     await finishOverdue(work, act);
     this.grantQueue.pause(false);
     this.podQueue.pause(false);
-    this.resyncAll();
     for (const ns of new Set([...this.opts.config.namespaces, ...this.pods.list().map((p) => p.metadata?.namespace ?? '')])) this.indexPresence.ensure(ns);
     this.started = true;
+    this.resyncAll();
     this.scheduleResync();
   }
 
@@ -241,7 +250,7 @@ export class Operator {
   }
 
   private allCaches(): MultiCache<CachedObject>[] {
-    return [this.grants, this.pods, this.roles, this.bindings, this.indexes, this.timers] as MultiCache<CachedObject>[];
+    return [this.grants, this.pods, this.roles, this.bindings, this.indexes, this.timers, this.histories] as MultiCache<CachedObject>[];
   }
 
   private informersOf(caches: MultiCache<CachedObject>[]): ResilientInformer<CachedObject>[] {
@@ -267,6 +276,8 @@ export class Operator {
 
   private resyncAll(): void {
     for (const g of this.grants.list()) this.grantQueue.add(objectKey(g.metadata.namespace ?? '', g.metadata.name ?? ''));
+    const recorded = [...this.indexes.list().map((i) => i.metadata.namespace), ...this.histories.list().map((h) => h.metadata.name)];
+    for (const ns of new Set(recorded)) this.restoreSpentNames(ns ?? '');
     for (const p of this.pods.list()) {
       if (mayLinger(p)) this.podQueue.add(objectKey(p.metadata?.namespace ?? '', p.metadata?.name ?? ''));
     }
@@ -285,6 +296,12 @@ export class Operator {
   private indexLost(namespace: string): void {
     this.indexPresence.forget(namespace);
     if (this.started && (this.opts.config.namespaces.includes(namespace) || this.pods.list(namespace).length > 0)) this.indexPresence.ensure(namespace);
+  }
+
+  /** Each copy of a namespace's spent names restored from the other (the leader's work, once started). */
+  private restoreSpentNames(namespace: string): void {
+    const served = this.opts.config.namespaces.length === 0 || this.opts.config.namespaces.includes(namespace);
+    if (this.started && namespace !== '' && served) void this.index.restore(namespace, new Date(this.clock.now()));
   }
 
   private countOverdue(): number {

@@ -22,7 +22,9 @@ export function installCrds(state: PlaneState): void {
   kubectlAs(state, 'admin', ['apply', '--server-side', '-k', `${REPO_ROOT}crds/`]);
   kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}config/rbac/grant-roles.yaml`]);
   kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}config/samples/viewers.yaml`]);
-  kubectlAs(state, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/debuggrants.debuggrant.dev', 'crd/debuggrantindexes.debuggrant.dev']);
+  // The operator's own namespace (config/manager): its Lease and the record of spent grant names.
+  kubectlAs(state, 'admin', ['apply', '--server-side', '-f', '-'], 'apiVersion: v1\nkind: Namespace\nmetadata: {name: debuggrant-system}\n');
+  kubectlAs(state, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/debuggrants.debuggrant.dev', 'crd/debuggrantindexes.debuggrant.dev', 'crd/debuggranthistories.debuggrant.dev']);
 }
 
 /** The ValidatingAdmissionPolicies of config/admission, filled in from `settings`. */

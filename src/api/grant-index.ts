@@ -46,6 +46,19 @@ export interface DebugGrantIndex {
   ended?: EndedGrantEntry[];
 }
 
+/**
+ * The record of spent names of one namespace kept apart from its index: one object per
+ * namespace (named after it) in the operator's own namespace, where only the operator may
+ * write. Each copy of the ended records is restored from the other, so deleting either
+ * (or the whole namespace) does not make a spent name usable again.
+ */
+export interface DebugGrantHistory {
+  apiVersion?: string;
+  kind?: string;
+  metadata: V1ObjectMeta;
+  ended?: EndedGrantEntry[];
+}
+
 export interface IndexContent {
   active: ActiveGrantEntry[];
   ended: EndedGrantEntry[];
@@ -60,7 +73,9 @@ export function contentOf(index: DebugGrantIndex | undefined): IndexContent {
 export type IndexChange =
   | { kind: 'upsert'; entry: ActiveGrantEntry }
   | ({ kind: 'end' } & EndedGrantEntry)
-  | { kind: 'remove'; grant: string; uid: string };
+  | { kind: 'remove'; grant: string; uid: string }
+  /** Ended records restored from the other copy (the history); kept as mergeEnded keeps them. */
+  | { kind: 'remember'; ended: EndedGrantEntry[] };
 
 /**
  * The index after one change, sorted so equal content serializes equally; ended records older
@@ -85,12 +100,29 @@ export function applyIndexChange(current: IndexContent, change: IndexChange, now
     case 'remove':
       active = active.filter((e) => keep(e, change.grant, change.uid));
       break;
+    case 'remember':
+      ended = mergeEnded(ended, change.ended);
+      break;
   }
-  const horizon = now.getTime() - retentionMs;
-  ended = ended.filter((e) => Date.parse(e.endedAt) >= horizon);
-  const next = { active: sortByGrant(active), ended: sortByGrant(ended) };
+  const next = { active: sortByGrant(active), ended: sortByGrant(retained(ended, now, retentionMs)) };
   // Semantic comparison: what the API server returns has its keys in another order.
   return sameContent(next, { active: sortByGrant(current.active), ended: sortByGrant(current.ended) }) ? undefined : next;
+}
+
+/** Two copies of the ended records as one: per grant name the later end, sorted. */
+export function mergeEnded(a: readonly EndedGrantEntry[], b: readonly EndedGrantEntry[]): EndedGrantEntry[] {
+  const byGrant = new Map<string, EndedGrantEntry>();
+  for (const e of [...a, ...b]) {
+    const seen = byGrant.get(e.grant);
+    if (!seen || Date.parse(e.endedAt) > Date.parse(seen.endedAt)) byGrant.set(e.grant, e);
+  }
+  return sortByGrant([...byGrant.values()]);
+}
+
+/** The ended records still within the retention (config.endedRetention). */
+export function retained(ended: readonly EndedGrantEntry[], now: Date, retentionMs: number): EndedGrantEntry[] {
+  const horizon = now.getTime() - retentionMs;
+  return ended.filter((e) => Date.parse(e.endedAt) >= horizon);
 }
 
 function sortByGrant<T extends { grant: string }>(xs: readonly T[]): T[] {

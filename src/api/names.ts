@@ -29,6 +29,9 @@ export const INDEX_KIND = 'DebugGrantIndex';
 export const INDEX_PLURAL = 'debuggrantindexes';
 /** One index per namespace, always this name: the admission policy's paramRef names it. */
 export const INDEX_NAME = 'grants';
+/** The record of spent grant names of each namespace, kept in the operator's own namespace. */
+export const HISTORY_KIND = 'DebugGrantHistory';
+export const HISTORY_PLURAL = 'debuggranthistories';
 
 export const rbacName = (grant: string): string => `debuggrant-${grant}`;
 

@@ -1,10 +1,17 @@
 // The one writer of each namespace's DebugGrantIndex. The grants of a namespace share one
 // object, so its writes go one at a time, each starting from the freshest copy we know: the
 // informer's cache, or our own later write while the watch has not delivered it yet.
-import { contentOf, type DebugGrantIndex, type IndexChange, type IndexContent } from '../api/grant-index.ts';
+// It also keeps the second copy of each namespace's spent names, the DebugGrantHistory in the
+// operator's own namespace: every end recorded in the index is recorded there too, what is
+// read is the union of both, and each copy is restored from the other (restore()).
+import { contentOf, mergeEnded, retained, type DebugGrantHistory, type DebugGrantIndex, type EndedGrantEntry, type IndexChange, type IndexContent } from '../api/grant-index.ts';
+import { sameContent } from '../api/equal.ts';
 import { INDEX_NAME } from '../api/names.ts';
 import type { KubeApi } from '../kube/client.ts';
+import { rememberEnded } from '../kube/grant-history.ts';
 import { changeIndex } from '../kube/grant-index.ts';
+import type { Logger } from '../log.ts';
+import { apiMessage } from '../runtime/errors.ts';
 import { KeyedLock } from '../runtime/keyed-lock.ts';
 import { OwnWrites } from '../runtime/own-writes.ts';
 import type { Cache } from '../runtime/reconciler-context.ts';
@@ -14,6 +21,11 @@ export interface IndexWriterDeps {
   indexes: Cache<DebugGrantIndex>;
   /** How long ended entries are kept (config.endedRetention). */
   retentionMs: number;
+  /** The spent-name histories, all in `home`, one per namespace (named after it). */
+  histories: Cache<DebugGrantHistory>;
+  /** The operator's own namespace (config.leaderElection.namespace). */
+  home: string;
+  log: Logger;
 }
 
 export class IndexWriter {
@@ -30,9 +42,10 @@ export class IndexWriter {
     return this.own.freshest(namespace, this.d.indexes.get(INDEX_NAME, namespace));
   }
 
-  /** Its entries as we know them. */
+  /** Its entries as we know them; the ended ones from both copies (index and history). */
   content(namespace: string): IndexContent {
-    return contentOf(this.known(namespace));
+    const index = contentOf(this.known(namespace));
+    return { active: index.active, ended: mergeEnded(index.ended, this.history(namespace)) };
   }
 
   /** Applies one change, one writer per namespace at a time, from the freshest copy we know. */
@@ -48,5 +61,40 @@ export class IndexWriter {
       }
       if (written && written !== current) this.own.wrote(namespace, current, written);
     });
+    if (change.kind === 'end') await this.remember(namespace, contentOf(this.known(namespace)).ended.filter((e) => e.grant === change.grant), now);
+  }
+
+  /**
+   * Level-triggered repair of the two copies of a namespace's spent names: the history gets
+   * what only the index holds; an index that exists gets what only the history holds (an index
+   * deleted and made afresh starts empty). Never throws: what fails is logged and tried again
+   * at the next event or resync.
+   */
+  async restore(namespace: string, now: Date): Promise<void> {
+    const index = this.known(namespace);
+    const union = retained(mergeEnded(contentOf(index).ended, this.history(namespace)), now, this.d.retentionMs);
+    if (index && !sameContent(retained(contentOf(index).ended, now, this.d.retentionMs), union)) {
+      try {
+        await this.change(namespace, { kind: 'remember', ended: union }, now);
+      } catch (err) {
+        this.d.log.warn({ namespace, err: apiMessage(err) }, 'could not restore the index\'s record of spent grant names from its history');
+      }
+    }
+    await this.remember(namespace, union, now);
+  }
+
+  private history(namespace: string): EndedGrantEntry[] {
+    return this.d.histories.get(namespace, this.d.home)?.ended ?? [];
+  }
+
+  /** Adds to the namespace's history what it lacks; a failure is logged (restore() repairs it later). */
+  private async remember(namespace: string, ended: EndedGrantEntry[], now: Date): Promise<void> {
+    const cached = this.d.histories.get(namespace, this.d.home);
+    if (ended.length === 0 || sameContent(mergeEnded(cached?.ended ?? [], ended), mergeEnded(cached?.ended ?? [], []))) return;
+    try {
+      await rememberEnded(this.d.api, this.d.home, namespace, ended, now, this.d.retentionMs, cached);
+    } catch (err) {
+      this.d.log.warn({ namespace, home: this.d.home, err: apiMessage(err) }, 'could not record spent grant names in the operator\'s namespace; the index still holds them');
+    }
   }
 }

@@ -5,7 +5,7 @@
 // kept here means adding it here (test/unit/cached.test.ts lists the kept set).
 import type { V1RoleRef, RbacV1Subject } from '@kubernetes/client-node';
 import { contentDigest } from '../api/equal.ts';
-import type { DebugGrantIndex } from '../api/grant-index.ts';
+import type { DebugGrantHistory, DebugGrantIndex } from '../api/grant-index.ts';
 import type { DebugGrant } from '../api/types.ts';
 import { shareVocabulary, vocabulary } from './shared-strings.ts';
 
@@ -179,6 +179,11 @@ export function cachedGrant(raw: unknown): DebugGrant {
 export function cachedIndex(raw: unknown): DebugGrantIndex {
   const o = asObject(raw);
   return { ...shareVocabulary(pick(o, ['apiVersion', 'kind', 'active', 'ended'])), metadata: meta(o, false) } as DebugGrantIndex;
+}
+
+export function cachedHistory(raw: unknown): DebugGrantHistory {
+  const o = asObject(raw);
+  return { ...shareVocabulary(pick(o, ['apiVersion', 'kind', 'ended'])), metadata: meta(o, false) } as DebugGrantHistory;
 }
 
 /** A grant's timer Job (src/revocation/timer-job.ts): its owner, its deadline and whether it started or fired. */

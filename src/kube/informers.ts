@@ -1,12 +1,12 @@
 // List+watch sources for what the operator observes: its grants and indexes, the pods
 // grants select, and the Roles/RoleBindings it owns (selected by label). Each keeps only
 // the fields the operator reads (cached.ts), picked as objects arrive.
-import type { DebugGrantIndex } from '../api/grant-index.ts';
-import { INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL, TIMER_LABEL } from '../api/names.ts';
+import type { DebugGrantHistory, DebugGrantIndex } from '../api/grant-index.ts';
+import { HISTORY_PLURAL, INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL, TIMER_LABEL } from '../api/names.ts';
 import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { DebugGrant } from '../api/types.ts';
 import type { ListWatchSource } from '../runtime/informer.ts';
-import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding, cachedTimer, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from './cached.ts';
+import { cachedGrant, cachedHistory, cachedIndex, cachedPod, cachedRole, cachedRoleBinding, cachedTimer, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from './cached.ts';
 import type { KubeApi } from './client.ts';
 import { describeFailure } from './failure.ts';
 import { listPage, openWatch, serverOf } from './list-watch.ts';
@@ -40,6 +40,10 @@ export const grantSource = (api: KubeApi, ns?: string): ListWatchSource<DebugGra
 
 export const indexSource = (api: KubeApi, ns?: string): ListWatchSource<DebugGrantIndex> =>
   source(api, scoped(`/apis/${GROUP}/${VERSION}`, INDEX_PLURAL, ns), cachedIndex);
+
+/** The records of spent names, all in the operator's own namespace (`home`). */
+export const historySource = (api: KubeApi, home: string): ListWatchSource<DebugGrantHistory> =>
+  source(api, scoped(`/apis/${GROUP}/${VERSION}`, HISTORY_PLURAL, home), cachedHistory);
 
 export const podSource = (api: KubeApi, ns?: string): ListWatchSource<CachedPod> =>
   source(api, scoped('/api/v1', 'pods', ns), cachedPod);

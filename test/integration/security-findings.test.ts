@@ -1,12 +1,12 @@
 // The findings of issue #20, each as an attacker would try it against the real API server
 // (and the operator where it has a part): every test here failed on the code before its fix.
-import type { DebugGrantIndex } from '../../src/api/grant-index.ts';
-import { INDEX_NAME } from '../../src/api/names.ts';
+import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-index.ts';
+import { HISTORY_KIND, INDEX_NAME } from '../../src/api/names.ts';
 import { GROUP, VERSION } from '../../src/api/schema.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace, rejection, statusCode } from '../support/cluster.ts';
 import { addEphemeralContainer, debugContainer, standingDebugRbac, subjects } from '../support/debug-containers.ts';
-import { allRbac, createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
+import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator } from '../support/operator.ts';
 import { EXEMPT, TEST_POLICY } from '../support/policy.ts';
 
@@ -140,6 +140,53 @@ describe('2: each index entry carries its grant\'s access kinds; only debug admi
       expect(pod?.spec?.ephemeralContainers?.map((c) => c.name)).toEqual(['dbg-2']);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('5: a spent name stays spent when its namespace\'s index is lost', () => {
+  const HOME = 'debuggrant-system';
+  const historyOf = async (namespace: string): Promise<DebugGrantHistory | undefined> => {
+    try {
+      return await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: HISTORY_KIND, metadata: { name: namespace, namespace: HOME } }) as unknown as DebugGrantHistory;
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  };
+  const spent = (ended: { grant: string }[] | undefined): boolean => (ended ?? []).some((e) => e.grant === 'spent');
+  const deleteObject = (kind: string, name: string, namespace: string): Promise<unknown> =>
+    clientsFor('admin').objects.delete({ apiVersion: `${GROUP}/${VERSION}`, kind, metadata: { name, namespace } });
+
+  test('a cluster-admin deletes the grant and the index, then the index\'s restored copy and the history in turn: the re-applied grant is Denied', async () => {
+    const ns = await freshNamespace('sec-spent');
+    await createPod(ns, 'api-1', { app: 'checkout' });
+    const op = await startTestOperator([ns]);
+    try {
+      await createGrant(ns, 'spent', grantSpec({ ttl: '2s' }));
+      await eventually(() => getGrant(ns, 'spent'), (g) => g?.status?.phase === 'Expired');
+      await deleteGrant(ns, 'spent');
+      await eventually(() => getGrant(ns, 'spent'), (g) => g === undefined);
+      // The second copy, in the operator's own namespace.
+      expect(spent((await eventually(() => historyOf(ns), (h) => spent(h?.ended)))?.ended)).toBe(true);
+
+      // The index goes: it comes back (the operator serves the namespace) with the record restored from the history.
+      await deleteObject('DebugGrantIndex', INDEX_NAME, ns);
+      await eventually(() => readIndex(ns), (i) => spent(i?.ended));
+      // Then the history goes: restored from the index.
+      await deleteObject(HISTORY_KIND, ns, HOME);
+      await eventually(() => historyOf(ns), (h) => spent(h?.ended));
+      // And the index once more, for good measure: the re-applied copy meets whichever copy is there.
+      await deleteObject('DebugGrantIndex', INDEX_NAME, ns);
+
+      await createGrant(ns, 'spent', grantSpec({ ttl: '1h' }));
+      const again = await eventually(() => getGrant(ns, 'spent'), (g) => g?.status?.phase !== undefined);
+      expect(again?.status?.phase).toBe('Denied');
+      expect(again?.status?.conditions?.find((c) => c.type === 'Denied')?.reason).toBe('AlreadyUsed');
+      expect(await allRbac(ns)).toEqual([]);
+      expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' })).toBe(false);
+    } finally {
+      await op.stop();
     }
   });
 });

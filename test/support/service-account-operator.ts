@@ -87,7 +87,7 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
         spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
       } });
       operator = new Operator({
-        api, config: parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns], revocationSettle: '1s' }),
+        api, config: parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns], revocationSettle: '1s', leaderElection: { namespace: inst.namespace } }),
         log: makeLogger(process.env.TEST_OPERATOR_LOG ?? 'silent'), processMetrics: false, identity: 'sa-operator',
       });
       await operator.start();
@@ -112,6 +112,10 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'cart-1' }).then(() => true, () => false), (exists) => !exists);
       const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } }) as unknown as { ended?: { grant: string }[] };
       expect(index.ended?.map((e) => e.grant)).toEqual(['cart']);
+      // And its second copy of the spent name, in the operator's own namespace (its Role there).
+      const history = await eventually(() => clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantHistory', metadata: { name: ns, namespace: installed().namespace } })
+        .then((h) => h as unknown as { ended?: { grant: string }[] }, () => undefined), (h) => h !== undefined);
+      expect(history?.ended?.map((e) => e.grant)).toEqual(['cart']);
       expect(await operator.metrics.registry.getSingleMetricAsString('debuggrant_reconcile_errors_total')).not.toMatch(/ [1-9]\d*$/m);
     });
 

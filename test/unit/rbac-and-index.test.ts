@@ -1,5 +1,5 @@
 import { permissionsFor } from '../../src/api/access.ts';
-import { applyIndexChange, emptyIndex, type ActiveGrantEntry } from '../../src/api/grant-index.ts';
+import { applyIndexChange, emptyIndex, mergeEnded, retained, type ActiveGrantEntry } from '../../src/api/grant-index.ts';
 import { bindingMatches, planGrantRbac, roleMatches } from '../../src/controller/rbac.ts';
 import { cachedRole } from '../../src/kube/cached.ts';
 import { selectorMatches } from '../../src/controller/selector.ts';
@@ -77,6 +77,19 @@ describe('grant index', () => {
     const mine = entry('a');
     const fromServer = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(mine).sort(([x], [y]) => y.localeCompare(x))))) as ActiveGrantEntry;
     expect(applyIndexChange({ active: [fromServer], ended: [] }, { kind: 'upsert', entry: mine }, now, 1e9)).toBeUndefined();
+  });
+
+  test('the two copies of spent names merge: per grant the later end; restoring one from the other writes only what it lacks', () => {
+    const at = (ms: number): string => new Date(now.getTime() + ms).toISOString();
+    const index = [{ grant: 'a', uid: 'u1', phase: 'Expired' as const, endedAt: at(-3000) }, { grant: 'b', uid: 'u2', phase: 'Revoked' as const, endedAt: at(-2000) }];
+    const history = [{ grant: 'a', uid: 'u3', phase: 'Denied' as const, endedAt: at(-1000) }, { grant: 'c', uid: 'u4', phase: 'Expired' as const, endedAt: at(-500) }];
+    const merged = mergeEnded(index, history);
+    expect(merged.map((e) => `${e.grant}/${e.uid}`)).toEqual(['a/u3', 'b/u2', 'c/u4']);
+    expect(mergeEnded(history, index)).toEqual(merged);
+    // An index made afresh (empty) gets the history's records back; one that holds them all is not written.
+    expect(applyIndexChange(emptyIndex(), { kind: 'remember', ended: history }, now, 1e9)?.ended).toEqual(history);
+    expect(applyIndexChange({ active: [], ended: merged }, { kind: 'remember', ended: history }, now, 1e9)).toBeUndefined();
+    expect(retained(merged, now, 1500).map((e) => e.grant)).toEqual(['a', 'c']);
   });
 
   test('ended records are kept for the retention period, then dropped', () => {
