@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from '../../hack/controlplane/install.ts';
 import { freshNamespace, kubectl, plane } from '../support/cluster.ts';
-import { helm } from '../support/helm.ts';
+import { ensureHelm, helm } from '../support/helm.ts';
 import { HEALTH_LUA } from '../support/gitops.ts';
 
 const KEY = 'resource.customizations.health.debuggrant.dev_DebugGrant';
@@ -21,6 +21,9 @@ async function argocdCm(ns: string): Promise<Record<string, string>> {
 }
 
 describe('the Argo CD health check into argocd-cm', () => {
+  // The first run may build helm (a one-off; .ci/run builds it up front).
+  beforeAll(() => { ensureHelm(); }, 30 * 60_000);
+
   test('chart: argocd.healthCheck renders the key, and the release notes\' command merges it into argocd-cm', async () => {
     const release = await freshNamespace('dg-argocd-chart');
     const argocd = await freshNamespace('argocd-chart');

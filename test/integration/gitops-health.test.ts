@@ -64,7 +64,8 @@ describe('Argo CD health and kstatus of a grant, in every phase', () => {
     expect(applied.stderr).toBe('');
     // The operator's own policy is stricter than admission's (maxTtl 4h): a 3h grant is Denied by the operator.
     op = await startTestOperator([ns, refusing], { maxTtl: '2h' });
-  });
+    // The first run may build gitops-check (about 100 s cold; .ci/run builds it up front).
+  }, 10 * 60_000);
   afterAll(async () => {
     await op.stop();
     await kubectl('admin', ['delete', 'validatingadmissionpolicybinding,validatingadmissionpolicy', policy(refusing), '--ignore-not-found']);
