@@ -37,8 +37,10 @@ describe('debug sessions under a grant', () => {
       command: "sh -c 'tcpdump -i any port 8080'", startedAt: started.toISOString().replace('.000', ''),
     }]);
     const wide = await kubectl('admin', ['get', 'dg', 'inc-4211', '-n', ns, '-o', 'wide']);
-    expect(wide.stdout.split('\n')[0]).toMatch(/SESSIONS/);
-    expect(wide.stdout.split('\n')[1]).toMatch(/\s1$/);
+    // Read the column by its header: other -o wide columns (Bounded) may follow it.
+    const [header = '', row = ''] = wide.stdout.split('\n');
+    const headers = header.trim().split(/\s{2,}/);
+    expect(row.trim().split(/\s{2,}/)[headers.indexOf('SESSIONS')]).toBe('1');
 
     const finished = second(Date.now() + 1000);
     await writePodStatus(ns, 'checkout-1', { ephemeralContainerStatuses: [kubeletState('debugger-x7k2p', started, { at: finished, exitCode: 130 })] });
