@@ -5,11 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ -n "${GITOPS_CHECK:-}" ]]; then
-  [[ -x "$GITOPS_CHECK" ]] || { log "GITOPS_CHECK=$GITOPS_CHECK is not executable"; exit 1; }
-  echo "$GITOPS_CHECK"
-  exit 0
-fi
+use_prebuilt GITOPS_CHECK
 
 # The key covers the module and the harness's own sources.
 key="$(cat "$HACK_DIR"/tools/gitops/go.{mod,sum} "$HACK_DIR"/tools/gitops/*.go | sha256sum | cut -c1-12)"

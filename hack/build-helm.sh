@@ -5,11 +5,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-if [[ -n "${HELM:-}" ]]; then
-  [[ -x "$HELM" ]] || { log "HELM=$HELM is not executable"; exit 1; }
-  echo "$HELM"
-  exit 0
-fi
+use_prebuilt HELM
 
 version="$(required_version "$HACK_DIR/tools/helm/go.mod" helm.sh/helm/v4)"
 [[ -n "$version" ]] || { log "cannot read the pinned helm version from hack/tools/helm/go.mod"; exit 1; }

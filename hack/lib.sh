@@ -80,3 +80,12 @@ build_once() { # module-dir out-dir binary package ldflags
   log "$bin ready in $out"
   echo "$out/$bin"
 }
+
+# A prebuilt binary named by an environment variable (HELM, GITOPS_CHECK) wins: print it, done.
+use_prebuilt() { # variable-name
+  local path="${!1:-}"
+  [[ -n "$path" ]] || return 0
+  [[ -x "$path" ]] || { log "$1=$path is not executable"; exit 1; }
+  echo "$path"
+  exit 0
+}
