@@ -4,7 +4,8 @@ import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-ind
 import { HISTORY_KIND, INDEX_NAME } from '../../src/api/names.ts';
 import { GROUP, VERSION } from '../../src/api/schema.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
-import { canI, clientsFor, createPod, eventually, freshNamespace, rejection, statusCode } from '../support/cluster.ts';
+import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, rejection, statusCode } from '../support/cluster.ts';
+import { cli } from '../support/cli.ts';
 import { addEphemeralContainer, debugContainer, standingDebugRbac, subjects } from '../support/debug-containers.ts';
 import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator } from '../support/operator.ts';
@@ -185,6 +186,39 @@ describe('5: a spent name stays spent when its namespace\'s index is lost', () =
       expect(again?.status?.conditions?.find((c) => c.type === 'Denied')?.reason).toBe('AlreadyUsed');
       expect(await allRbac(ns)).toEqual([]);
       expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' })).toBe(false);
+    } finally {
+      await op.stop();
+    }
+  });
+});
+
+describe('3: revoked-by only together with the revocation, and always the revoker\'s own name', () => {
+  test('alice cannot set revoked-by on her grant without revoking it; a creator\'s later revoke is recorded as the creator\'s', async () => {
+    const ns = await freshNamespace('sec-revoker');
+    await createPod(ns, 'checkout-1', { app: 'checkout' });
+    const op = await startTestOperator([ns]);
+    try {
+      await createGrant(ns, 'alices', grantSpec());
+      await eventually(() => getGrant(ns, 'alices'), isReady);
+      // The subject may patch her own grant (to revoke it): not to name a revoker in advance.
+      const planted = await kubectl('alice', ['annotate', '-n', ns, 'dg', 'alices', 'debuggrant.dev/revoked-by=alice']);
+      expect(planted.code).not.toBe(0);
+      expect(planted.stderr).toContain('debuggrant.dev/revoked-by is set only together with debuggrant.dev/revoke, by the user who revokes');
+      expect((await getGrant(ns, 'alices'))?.metadata.annotations ?? {}).toEqual({});
+
+      // The GitOps identity (a creator) revokes it: the record names gitops everywhere.
+      const out = await cli('gitops', ['revoke', 'alices', '-n', ns, '--reason', 'incident closed']);
+      expect(out.stderr).toBe('');
+      const g = await eventually(() => getGrant(ns, 'alices'), (x) => x?.status?.phase === 'Revoked');
+      expect(g?.metadata.annotations?.['debuggrant.dev/revoked-by']).toBe('gitops');
+      expect(g?.status?.revokedBy).toBe('gitops');
+      expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')?.message).toBe('revoked by gitops: incident closed');
+      const audit = await eventually(async () => Promise.resolve(op.audits().find((a) => a.event === 'grant.revoked' && a.grant === `${ns}/alices`)), Boolean);
+      expect(audit?.by).toBe('gitops');
+      const events = await eventually(async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=alices' })).items,
+        (items) => items.some((e) => e.reason === 'RevokedByRequest'));
+      expect(events.find((e) => e.reason === 'RevokedByRequest')?.message).toBe('revoked by gitops: incident closed');
+      expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
     } finally {
       await op.stop();
     }
