@@ -20,7 +20,8 @@ import type { KubeApi } from './kube/client.ts';
 import type { CachedPod, CachedRole, CachedRoleBinding, CachedTimer } from './kube/cached.ts';
 import { eventRecorder } from './kube/events.ts';
 import { instrumentApi } from './kube/instrument.ts';
-import { grantSource, historySource, indexSource, podSource, roleBindingSource, roleSource, timerSource } from './kube/informers.ts';
+import { grantSource, historySource, indexSource, podSource, readPod, roleBindingSource, roleSource, timerSource } from './kube/informers.ts';
+import { PodCache, PodDetails } from './kube/pod-details.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
 import { deletesFirst, DeadlineFastPath, DeadlineTimer, finishOverdue, keysDueBy, revokeWithoutPods, startupWork, type SweepActions } from './revocation/index.ts';
@@ -70,7 +71,10 @@ export class Operator {
   private readonly opts: OperatorOptions;
   private readonly clock: Clock;
   private readonly grants: MultiCache<DebugGrant>;
-  private readonly pods: MultiCache<CachedPod>;
+  /** Pods as metadata (podSource); `pods` adds the whole pod where its spec changed (src/kube/pod-details.ts). */
+  private readonly podInformers: MultiCache<CachedPod>;
+  private readonly podDetails: PodDetails;
+  private readonly pods: PodCache;
   private readonly roles: MultiCache<CachedRole>;
   private readonly bindings: MultiCache<CachedRoleBinding>;
   private readonly indexes: MultiCache<DebugGrantIndex>;
@@ -119,7 +123,15 @@ export class Operator {
       this.grantQueue.add(key);
       for (const pod of this.watchedGrants.observe(g, event)) this.podQueue.add(objectKey(namespace, pod));
     });
-    this.pods = informers('pods', (ns) => podSource(api, ns), (p) => { this.podChanged(p); });
+    this.podDetails = new PodDetails({
+      clock, read: (ns, name) => readPod(api, ns, name), changed: (p) => { this.podChanged(p); },
+      failed: (key, err) => { log.warn({ key, err: apiMessage(err) }, 'could not read pod; retrying'); },
+    });
+    this.podInformers = informers('pods', (ns) => podSource(api, ns), (p, event) => {
+      this.podDetails.observe(p, event);
+      this.podChanged(this.podDetails.merged(p));
+    });
+    this.pods = new PodCache(this.podInformers, this.podDetails);
     const ownedChanged = (o: CachedRole | CachedRoleBinding | CachedTimer): void => {
       const grant = owningGrant(o);
       if (grant) this.grantQueue.add(objectKey(o.metadata?.namespace ?? '', grant));
@@ -221,7 +233,8 @@ export class Operator {
       this.opts.log.info({ overdue: work.overdue.size, orphaned: work.orphaned.size, ms: this.clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next');
     }
     // The histories too: a grant is planned against both copies of its namespace's spent names.
-    await Promise.all(this.informersOf([this.pods, this.roles, this.timers, this.histories] as MultiCache<CachedObject>[]).map((i) => i.start()));
+    await Promise.all(this.informersOf([this.podInformers, this.roles, this.timers, this.histories] as MultiCache<CachedObject>[]).map((i) => i.start()));
+    await this.podDetails.settled();
     if (this.stopping) return;
     await finishOverdue(work, act);
     this.grantQueue.pause(false);
@@ -250,7 +263,7 @@ export class Operator {
   }
 
   private allCaches(): MultiCache<CachedObject>[] {
-    return [this.grants, this.pods, this.roles, this.bindings, this.indexes, this.timers, this.histories] as MultiCache<CachedObject>[];
+    return [this.grants, this.podInformers, this.roles, this.bindings, this.indexes, this.timers, this.histories] as MultiCache<CachedObject>[];
   }
 
   private informersOf(caches: MultiCache<CachedObject>[]): ResilientInformer<CachedObject>[] {

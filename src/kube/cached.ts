@@ -54,7 +54,8 @@ export interface CachedEphemeralStatus {
 }
 
 export interface CachedPod {
-  metadata?: CachedMeta & { ownerReferences?: CachedOwnerReference[]; deletionTimestamp?: string };
+  /** `generation` rises with every change of the spec (an ephemeral container added included); 1 at creation. */
+  metadata?: CachedMeta & { ownerReferences?: CachedOwnerReference[]; deletionTimestamp?: string; generation?: number };
   spec?: { hostNetwork?: boolean; hostPID?: boolean; hostIPC?: boolean; ephemeralContainers?: CachedEphemeralContainer[] };
   status?: { phase?: string; ephemeralContainerStatuses?: CachedEphemeralStatus[] };
 }
@@ -132,16 +133,23 @@ function containerState(v: unknown): CachedContainerState | undefined {
   return out;
 }
 
-export function cachedPod(raw: unknown): CachedPod {
+/** A pod's metadata, from a whole pod or a PartialObjectMetadata (what the pod informer watches). */
+export function cachedPodMetadata(raw: unknown): CachedPod {
   const o = asObject(raw);
   const m = asObject(o?.metadata);
-  const spec = asObject(o?.spec);
-  const status = asObject(o?.status);
   const metadata: NonNullable<CachedPod['metadata']> = ownedMeta(o);
   const deletion = asString(m?.deletionTimestamp);
   if (deletion) metadata.deletionTimestamp = deletion;
+  if (typeof m?.generation === 'number') metadata.generation = m.generation;
+  return { metadata };
+}
 
-  const pod: CachedPod = { metadata };
+/** A whole pod (pod-details.ts reads those whose spec changed): its metadata, host flags, ephemeral containers, phase. */
+export function cachedPod(raw: unknown): CachedPod {
+  const o = asObject(raw);
+  const spec = asObject(o?.spec);
+  const status = asObject(o?.status);
+  const pod = cachedPodMetadata(raw);
   const hostFlags = pick(spec, ['hostNetwork', 'hostPID', 'hostIPC']);
   const ephemeral = nonEmpty(asArray(spec?.ephemeralContainers).map((c) => pick(asObject(c), ['name', 'image', 'securityContext', 'command', 'args', 'targetContainerName']) as CachedEphemeralContainer));
   if (ephemeral || Object.keys(hostFlags).length > 0) pod.spec = { ...hostFlags, ...(ephemeral ? { ephemeralContainers: ephemeral } : {}) } as CachedPod['spec'];

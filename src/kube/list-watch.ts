@@ -18,11 +18,25 @@ export function serverOf(kc: KubeConfig): string {
   return kc.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
 }
 
-async function authenticated(kc: KubeConfig, path: string, query: Record<string, string | undefined>): Promise<{ url: URL; ctx: RequestContext }> {
+/**
+ * What a list or watch selects and in which form: `metadataOnly` asks the API server for
+ * PartialObjectMetadata (name, labels, owners, generation… no spec, no status), which for a
+ * pod is about half of its JSON and none of what changes when its status does.
+ */
+export interface Selection {
+  labelSelector?: string;
+  fieldSelector?: string;
+  metadataOnly?: boolean;
+}
+
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+
+async function authenticated(kc: KubeConfig, path: string, query: Record<string, string | undefined>, accept = 'application/json'): Promise<{ url: URL; ctx: RequestContext }> {
   const url = new URL(serverOf(kc).replace(/\/$/, '') + path);
   for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
   const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-  ctx.setHeaderParam('Accept', 'application/json');
+  ctx.setHeaderParam('Accept', accept);
   await kc.applySecurityAuthentication(ctx);
   return { url, ctx };
 }
@@ -36,8 +50,10 @@ const failure = (status: number, url: URL, body: string, headers: Record<string,
  * One page of a list (`limit` items at most), resumed with `continueToken`. It rides the
  * pooled connection with a deadline like every other request (a stalled one is replaced).
  */
-export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit: number; continueToken?: string; labelSelector?: string }): Promise<ListPage> {
-  const { url, ctx } = await authenticated(kc, path, { limit: String(opts.limit), continue: opts.continueToken, labelSelector: opts.labelSelector });
+export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit: number; continueToken?: string } & Selection): Promise<ListPage> {
+  const { url, ctx } = await authenticated(kc, path, {
+    limit: String(opts.limit), continue: opts.continueToken, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
+  }, opts.metadataOnly ? METADATA_LIST : undefined);
   const http = kc.within(Math.max(LIST_PAGE_TIMEOUT_MS, kc.timeouts.requestMs)).httpApi;
   if (!http) throw new Error('no HTTP client for list requests');
   const res = await http.send(ctx).toPromise();
@@ -52,11 +68,12 @@ export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit
  * sends nothing (not even a bookmark, which the server sends about once a minute) for
  * `idleMs` counts as stalled and fails, so a dead connection never looks like a quiet one.
  */
-export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVersion: string; labelSelector?: string; timeoutSeconds: number; idleMs: number }, onEvent: WatchHandler): Promise<WatchStream> {
+export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVersion: string; timeoutSeconds: number; idleMs: number } & Selection, onEvent: WatchHandler): Promise<WatchStream> {
   const abort = new AbortController();
   const { url, ctx } = await authenticated(kc, path, {
-    watch: 'true', resourceVersion: opts.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(opts.timeoutSeconds), labelSelector: opts.labelSelector,
-  });
+    watch: 'true', resourceVersion: opts.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(opts.timeoutSeconds),
+    labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
+  }, opts.metadataOnly ? METADATA_WATCH : undefined);
   const dispatcher = ctx.getDispatcher();
   if (!dispatcher) throw new Error(`no connection for ${url.origin}`);
   // A stream, so not through the buffering request path: straight on the pooled connection
@@ -100,4 +117,16 @@ export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVe
     lines.on('close', () => { clearTimeout(idle); resolve(); });
   });
   return { ended, stop: () => { clearTimeout(idle); abort.abort(); } };
+}
+
+/** One object as plain JSON (the wire form the caches' transforms read); undefined when it is gone (404). */
+export async function getObject(kc: PooledKubeConfig, path: string): Promise<unknown> {
+  const { url, ctx } = await authenticated(kc, path, {});
+  const http = kc.within(kc.timeouts.requestMs).httpApi;
+  if (!http) throw new Error('no HTTP client for get requests');
+  const res = await http.send(ctx).toPromise();
+  const text = await res.body.text();
+  if (res.httpStatusCode === 404) return undefined;
+  if (res.httpStatusCode !== 200) throw failure(res.httpStatusCode, url, text, res.headers);
+  return JSON.parse(text) as unknown;
 }

@@ -18,7 +18,9 @@ import { httpStatus } from '../../src/runtime/errors.ts';
 import { ResilientInformer, type ListWatchSource } from '../../src/runtime/informer.ts';
 import { Semaphore } from '../../src/runtime/semaphore.ts';
 import { clientsFor, eventually, freshNamespace, kubeConfigFor, plane, writePodStatus } from '../support/cluster.ts';
+import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
+import { EXEMPT } from '../support/policy.ts';
 
 const IMAGE = `registry.example.com/shop/app@sha256:${'a'.repeat(64)}`;
 const PODS = 500;
@@ -54,16 +56,18 @@ function expiredToken(token: string): string {
   return Buffer.from(JSON.stringify({ ...decoded, rv: 1 })).toString('base64url');
 }
 
-/** The pod source, recording how many objects each list response carried. */
-function recorded(base: ListWatchSource<CachedPod>): { source: ListWatchSource<CachedPod>; pages: number[] } {
+/** The pod source, recording how many objects each list response carried, and their kinds. */
+function recorded(base: ListWatchSource<CachedPod>): { source: ListWatchSource<CachedPod>; pages: number[]; kinds: Set<string> } {
   const pages: number[] = [];
+  const kinds = new Set<string>();
   return {
-    pages,
+    pages, kinds,
     source: {
       ...base,
       list: async (limit, token) => {
         const page = await base.list(limit, token);
         pages.push(page.items.length);
+        for (const item of page.items) kinds.add(String((item as { kind?: unknown }).kind));
         return page;
       },
     },
@@ -75,7 +79,8 @@ describe('informers against the real API server', () => {
   const api = () => fromKubeConfig(kubeConfigFor('admin'));
 
   beforeAll(async () => {
-    namespace = await freshNamespace('informer');
+    // Exempt from the admission policies: the test adds an ephemeral container without a grant.
+    namespace = await freshNamespace('informer', EXEMPT);
     const core = clientsFor('admin').core;
     const limit = new Semaphore(16);
     await Promise.all(Array.from({ length: PODS }, (_, i) => limit.run(async () => {
@@ -85,24 +90,34 @@ describe('informers against the real API server', () => {
     })));
   }, 120_000);
 
-  test(`lists ${String(PODS)} pods in pages of ${String(PAGE)}: every pod seen once, no response larger than a page, then watches`, async () => {
-    const { source, pages } = recorded(podSource(api(), namespace));
+  test(`lists ${String(PODS)} pods as metadata in pages of ${String(PAGE)}: every pod seen once, no response larger than a page, then watches`, async () => {
+    const { source, pages, kinds } = recorded(podSource(api(), namespace));
     const added = new Set<string>();
-    const informer = new ResilientInformer('pods', source, systemClock, logSink().log, (p, event) => { if (event === 'add') added.add(p.metadata?.name ?? ''); }, undefined, { pageSize: PAGE });
+    const deleted = new Set<string>();
+    const informer = new ResilientInformer('pods', source, systemClock, logSink().log, (p, event) => {
+      if (event === 'add') added.add(p.metadata?.name ?? '');
+      if (event === 'delete') deleted.add(p.metadata?.name ?? '');
+    }, undefined, { pageSize: PAGE });
     try {
       await informer.start();
       expect(added.size).toBe(PODS);
       expect(informer.list(namespace)).toHaveLength(PODS);
       expect(pages).toHaveLength(PODS / PAGE);
       expect(Math.max(...pages)).toBeLessThanOrEqual(PAGE);
-      // Every cached pod holds only the kept fields, and status written as a kubelet does arrives as its phase.
+      // The API server sent metadata only (no spec, no status), and the cache keeps only the kept fields of it.
+      expect([...kinds]).toEqual(['PartialObjectMetadata']);
       const outside = informer.list(namespace).flatMap((p) => fieldPaths(p).filter((f) => !POD_FIELDS.some((re) => re.test(f))));
       expect([...new Set(outside)]).toEqual([]);
-      expect(informer.get('pod-010', namespace)?.status?.phase).toBe('Running');
-      // The watch carries on from the list: a status write shows up, trimmed the same way.
+      expect(informer.list(namespace).filter((p) => p.spec !== undefined || p.status !== undefined)).toEqual([]);
+      expect(informer.get('pod-010', namespace)?.metadata).toMatchObject({ generation: 1, labels: { app: 'app-3' } });
+      // The watch carries on from the list: an ephemeral container raises the pod's generation (how the pod cache knows to read it whole).
+      await addEphemeralContainer('admin', namespace, 'pod-002', debugContainer('dbg', IMAGE, 'restricted'));
+      await waitFor(() => informer.get('pod-002', namespace)?.metadata?.generation === 2);
+      // A pod that finishes leaves the selection (status.phase!=Succeeded,Failed): the watch reports it deleted.
       await writePodStatus(namespace, 'pod-001', { ...runningStatus(1, IMAGE), phase: 'Failed' });
-      await waitFor(() => informer.get('pod-001', namespace)?.status?.phase === 'Failed');
-      expect(fieldPaths(informer.get('pod-001', namespace)).filter((f) => !POD_FIELDS.some((re) => re.test(f)))).toEqual([]);
+      await waitFor(() => deleted.has('pod-001'));
+      expect(informer.get('pod-001', namespace)).toBeUndefined();
+      expect(informer.list(namespace)).toHaveLength(PODS - 1);
     } finally {
       await informer.stop();
     }
@@ -137,7 +152,8 @@ describe('informers against the real API server', () => {
       // 2 pages, the 410, then a whole list from the start.
       expect(pages).toHaveLength(2 + PODS / PAGE);
       expect(Math.max(...pages)).toBeLessThanOrEqual(PAGE);
-      expect(informer.list(namespace)).toHaveLength(PODS);
+      // Every pod but the one the test before finished (pod-001).
+      expect(informer.list(namespace)).toHaveLength(PODS - 1);
       expect(informer.ready).toBe(true);
     } finally {
       await informer.stop();

@@ -53,7 +53,7 @@ export function fieldPaths(v: unknown, prefix = ''): string[] {
 
 /** The kept set, decided from what the operator reads (src/kube/cached.ts); tests check cached pods against it. */
 export const POD_FIELDS = [
-  /^metadata\.(name|namespace|uid|resourceVersion|deletionTimestamp)$/,
+  /^metadata\.(name|namespace|uid|resourceVersion|deletionTimestamp|generation)$/,
   /^metadata\.labels\./,
   /^metadata\.annotations\.debuggrant\.dev\//,
   /^metadata\.ownerReferences\[\]\.(apiVersion|kind|name|uid|controller)$/,

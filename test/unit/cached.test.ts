@@ -33,7 +33,7 @@ describe('cached objects keep only what the operator reads', () => {
     expect(outside).toEqual([]);
     expect(pod).toEqual({
       metadata: {
-        name: 'checkout-1', namespace: 'shop', uid: 'u-1', resourceVersion: '42', deletionTimestamp: '2026-11-20T09:00:00Z',
+        name: 'checkout-1', namespace: 'shop', uid: 'u-1', resourceVersion: '42', deletionTimestamp: '2026-11-20T09:00:00Z', generation: 1,
         labels: { app: 'checkout', 'pod-template-hash': '7c9f8d6b5', 'app.kubernetes.io/version': '1.24.3' },
         annotations: { 'debuggrant.dev/lingering': 'debugger=busybox' },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7c9f8d6b5', uid: 'rs-1', controller: true }],
