@@ -23,6 +23,14 @@ describe('config/samples', () => {
 
     const listed = await kubectl('alice', ['get', 'dg', '-n', 'shop']);
     expect(listed.stdout).toMatch(/inc-4211-checkout\s+alice\s+Active\s+checkout-1\s+20\d\d-/);
+    // Every name kubectl knows the kind by, the singular too (a CRD category of the same name
+    // would take precedence over it and fail with "you must specify only one resource").
+    for (const kind of ['debuggrant', 'debuggrants', 'dg', 'debuggrants.debuggrant.dev']) {
+      const one = await kubectl('admin', ['get', kind, 'inc-4211-checkout', '-n', 'shop', '-o', 'name']);
+      expect({ kind, stderr: one.stderr, stdout: one.stdout.trim() }).toEqual({ kind, stderr: '', stdout: 'debuggrant.debuggrant.dev/inc-4211-checkout' });
+    }
+    const category = await kubectl('admin', ['get', 'debugaccess', '-n', 'shop', '-o', 'name']);
+    expect(category.stdout).toContain('debuggrant.debuggrant.dev/inc-4211-checkout');
 
     const debug = await kubectl('alice', ['-n', 'shop', 'debug', 'checkout-1', `--image=${IMAGE}`, '--profile=restricted', '--container=dbg']);
     expect(debug.code).toBe(0);
