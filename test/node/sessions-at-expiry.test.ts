@@ -1,9 +1,10 @@
 // Sessions open at a grant's deadline, on the real node: debug and exec shells opened before it
 // end by it, with the operator running and with it stopped before the deadline (the admission
-// policies put the deadline into the container's or the exec's command); `kubectl debuggrant
-// debug` ends on time too.
+// policies put the deadline into the container's or the exec's command), a debug container
+// sharing the target's process namespace takes its background jobs with it, an exec shell's
+// background job stays (measured); `kubectl debuggrant debug` ends on time too.
 import { fileURLToPath } from 'node:url';
-import { clientsFor, eventually, freshNamespace, plane } from '../support/cluster.ts';
+import { clientsFor, eventually, freshNamespace, kubectl, plane } from '../support/cluster.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 import { activeGrant, describeOnNode, runningPod, session, testNode } from '../support/node.ts';
 import { tickingShell, type ShellKind } from '../support/sessions.ts';
@@ -53,6 +54,44 @@ describeOnNode('sessions at a grant\'s deadline, on a real node', () => {
         (p) => p.status?.ephemeralContainerStatuses?.find((s) => s.name === 'dbg')?.state?.terminated !== undefined, 30_000, 250);
       expect(pod.status?.ephemeralContainerStatuses?.find((s) => s.name === 'dbg')?.state?.terminated?.exitCode).toBe(137);
     }
+  }, SLOW);
+
+  test('a debug shell sharing the target\'s process namespace (--target) ends by the deadline, and what it left in the background with it', async () => {
+    await runningPod(ns, 'shared-1', { app: 'shared' });
+    const { expiresAt } = await activeGrant(ns, 'shared', { app: 'shared' }, { ttl: '20s' });
+    const shell = await tickingShell('debug', 'alice', ns, 'shared-1', { image: testNode().images.debugNonRoot.ref, container: 'dbg', target: 'app', before: 'sleep 7777 &' });
+    try {
+      const exitedAt = await Promise.race([shell.exitedAt, new Promise<number>((r) => setTimeout(() => { r(Number.NaN); }, expiresAt + 15_000 - Date.now()))]);
+      process.stderr.write(`[measure] debug shell with --target: last output ${String((shell.lastTickAt() ?? Number.NaN) - expiresAt)} ms, kubectl exited ${String(exitedAt - expiresAt)} ms after the deadline\n`);
+      expect((shell.lastTickAt() ?? Number.NaN) - expiresAt).toBeLessThanOrEqual(2_000);
+    } finally {
+      await shell.session.stop();
+    }
+    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'shared-1' }),
+      (p) => p.status?.ephemeralContainerStatuses?.find((s) => s.name === 'dbg')?.state?.terminated !== undefined, 30_000, 250);
+    // The app container shares the PID namespace: the background sleep is gone with the debug container.
+    const ps = await kubectl('admin', ['-n', ns, 'exec', 'shared-1', '-c', 'app', '--', 'ps', '-o', 'pid,args']);
+    expect(ps.stdout).toContain('sleep inf');
+    expect(ps.stdout).not.toContain('sleep 7777');
+  }, SLOW);
+
+  test('an exec shell that left a job in the background ends by the deadline; the job is the app container\'s own process (measured)', async () => {
+    await runningPod(ns, 'bg-1', { app: 'bg' });
+    const { expiresAt } = await activeGrant(ns, 'bg', { app: 'bg' }, { ttl: '20s', access: ['exec'] });
+    const shell = await tickingShell('exec', 'alice', ns, 'bg-1', { image: '', container: '', before: 'sleep 7777 &' });
+    try {
+      const exitedAt = await Promise.race([shell.exitedAt, new Promise<number>((r) => setTimeout(() => { r(Number.NaN); }, expiresAt + 15_000 - Date.now()))]);
+      process.stderr.write(`[measure] exec shell with a background job: last output ${String((shell.lastTickAt() ?? Number.NaN) - expiresAt)} ms, kubectl exited ${String(exitedAt - expiresAt)} ms after the deadline\n`);
+      expect((shell.lastTickAt() ?? Number.NaN) - expiresAt).toBeLessThanOrEqual(2_000);
+      expect(exitedAt - expiresAt).toBeLessThanOrEqual(5_000);
+    } finally {
+      await shell.session.stop();
+    }
+    const ps = await kubectl('admin', ['-n', ns, 'exec', 'bg-1', '-c', 'app', '--', 'ps', '-o', 'pid,args']);
+    process.stderr.write(`[measure] after the deadline the app container runs: ${ps.stdout.replace(/\s+/g, ' ')}\n`);
+    // The wrapper ends the exec'd command and its stream; a job it sent to the background is a
+    // process of the app container like any other and runs on (README "Sessions and the deadline").
+    expect(ps.stdout).toContain('sleep 7777');
   }, SLOW);
 
   test('kubectl debuggrant debug: the session ends within 2 s of the grant\'s deadline', async () => {

@@ -75,18 +75,20 @@ const TICKER = 'while true; do echo tick-$(date +%s); sleep 0.2; done';
 
 /**
  * A shell of `kind` on `pod` as `user`: `kubectl debug -it POD --image=IMAGE --profile=restricted`
- * with no command (the image's default shell), or `kubectl exec -it POD -- sh`; a ticking loop
- * is typed into it. Resolves once the first tick arrived.
+ * with no command (the image's default shell; `target`: sharing that container's process
+ * namespace), or `kubectl exec -it POD -- sh`; `before` and a ticking loop are typed into it.
+ * Resolves once the first tick arrived.
  */
-export async function tickingShell(kind: ShellKind, user: LocalUserName, namespace: string, pod: string, opts: { image: string; container: string }): Promise<TimedSession> {
+export async function tickingShell(kind: ShellKind, user: LocalUserName, namespace: string, pod: string,
+  opts: { image: string; container: string; target?: string; before?: string }): Promise<TimedSession> {
   const args = kind === 'debug'
-    ? ['-n', namespace, 'debug', '-it', pod, `--image=${opts.image}`, '--profile=restricted', `--container=${opts.container}`]
+    ? ['-n', namespace, 'debug', '-it', pod, `--image=${opts.image}`, '--profile=restricted', `--container=${opts.container}`, ...(opts.target ? [`--target=${opts.target}`] : [])]
     : ['-n', namespace, 'exec', '-it', pod, '--', 'sh'];
   const session = kubectlSession(user, args, { tty: true });
   let last: number | undefined;
   session.child.stdout.on('data', (d: Buffer) => { if (d.toString('utf8').includes('tick-')) last = Date.now(); });
   const exitedAt = session.exited.then(() => Date.now());
-  session.child.stdin.write(`${TICKER}\n`);
+  session.child.stdin.write(`${opts.before ? `${opts.before}\n` : ''}${TICKER}\n`);
   try {
     await session.waitFor(/tick-\d/, 60_000);
   } catch (err) {
