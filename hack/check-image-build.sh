@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 # The build stage: what the Dockerfile COPYs, nothing else.
 mkdir -p "$work/build/hack" "$work/image"
 cp "$REPO_DIR"/package.json "$REPO_DIR"/package-lock.json "$REPO_DIR"/tsconfig.json "$work/build/"
-cp "$REPO_DIR"/hack/{bundle.ts,third-party-licenses.ts,with-node.sh,ensure-node.sh,lib.sh} "$work/build/hack/"
+cp "$REPO_DIR"/hack/{bundle.ts,cli-layout.ts,third-party-licenses.ts,with-node.sh,ensure-node.sh,lib.sh} "$work/build/hack/"
 cp -r "$REPO_DIR/src" "$work/build/src"
 cd "$work/build"
 log "image build check in $work: npm ci, npm run bundle"

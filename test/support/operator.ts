@@ -37,7 +37,9 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
   const file: WriteStream = createWriteStream(join(plane().dir, `operator-${namespaces.join('-')}.log`), { flags: 'a' });
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      file.write(chunk);
+      // A line logged after stop() (an Event send that was still in flight) is kept in `lines`;
+      // writing it to the closed file would throw an unhandled error that ends the test run.
+      if (!file.writableEnded) file.write(chunk);
       for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
