@@ -1,9 +1,10 @@
 // The benchmark's view of the cluster: the real local control plane, the real operator in
 // its own process, and SubjectAccessReview from outside as the only judge of access.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { PlaneState } from '../hack/controlplane/plane.ts';
-import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
+import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.ts';
 import { fromKubeConfig, type KubeApi } from '../src/kube/client.ts';
 import { roleBindingSource } from '../src/kube/informers.ts';
@@ -85,11 +86,21 @@ export async function watchBindings(api: KubeApi, on: (type: 'ADDED' | 'DELETED'
 
 export type { OperatorProcess } from '../hack/operator-process.ts';
 
+/** The Node flags config/manager/manager.yaml gives the operator (NODE_OPTIONS). */
+export const DEPLOYMENT_NODE_ARGS = ['--max-old-space-size=256', '--max-semi-space-size=2'];
+
+/**
+ * The operator as it ships: the bundle (built from this checkout into `dir`) with the
+ * Deployment's Node flags. BENCH_OPERATOR_ENTRY runs another entry (e.g. src/main.ts, or an
+ * older checkout's bundle); BENCH_OPERATOR_NODE_ARGS replaces the flags.
+ */
 export async function startOperator(state: PlaneState, dir: string, workers: number): Promise<OperatorProcess> {
+  const entry = process.env.BENCH_OPERATOR_ENTRY ?? buildOperatorBundle(join(dir, 'dist'));
+  const nodeArgs = process.env.BENCH_OPERATOR_NODE_ARGS === undefined ? DEPLOYMENT_NODE_ARGS : process.env.BENCH_OPERATOR_NODE_ARGS.split(' ').filter(Boolean);
   const operator = await spawnOperator({
-    kubeconfig: state.kubeconfig, dir, name: 'bench-operator',
+    kubeconfig: state.kubeconfig, dir, name: 'bench-operator', entry,
     config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers, revocationSettle: '2s' },
-    nodeArgs: (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    nodeArgs,
     env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   });
   await operator.waitUntilReady(60_000);

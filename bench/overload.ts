@@ -23,7 +23,7 @@ import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hac
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { Semaphore } from '../src/runtime/semaphore.ts';
-import { adminApi, createGrant, prepareNamespaces, waitForAccess, watchBindings } from './cluster.ts';
+import { DEPLOYMENT_NODE_ARGS, adminApi, createGrant, prepareNamespaces, waitForAccess, watchBindings } from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
 
@@ -38,7 +38,6 @@ const SPACING_MS = 500;
 const LEAD_MS = 20_000;
 /** No load phase outlasts this, whatever happens to the measurement. */
 const MAX_LOAD_MS = 180_000;
-const DEPLOYMENT_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=2'];
 const OPERATOR_NS = 'debuggrant-system';
 const OPERATOR_SA = 'debuggrant-operator';
 const LOAD_NS = 'bench-load';
@@ -204,7 +203,7 @@ export async function benchOverload(): Promise<void> {
     say('the operator: the bundle, the Deployment\'s Node flags, its own token');
     const operator = await spawnOperator({
       kubeconfig: operatorKubeconfig(state, dir, saToken), context: 'operator', dir, name: 'overload-operator',
-      entry: buildOperatorBundle(join(dir, 'dist')), nodeArgs: DEPLOYMENT_FLAGS,
+      entry: buildOperatorBundle(join(dir, 'dist')), nodeArgs: DEPLOYMENT_NODE_ARGS,
       config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', revocationSettle: '2s', leaderElection: { enabled: true, namespace: OPERATOR_NS } },
       env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
     });
