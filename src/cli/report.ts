@@ -100,6 +100,8 @@ type StreamKind = (typeof STREAMS)[number];
 const isStream = (s: string | undefined): s is StreamKind => STREAMS.includes(s as StreamKind);
 const ANNOTATION_GRANT = 'debuggrant-ephemeral-containers/grant';
 const ANNOTATION_DECISION = 'debuggrant-ephemeral-containers/decision';
+/** config/admission/stream-audit.yaml: the grant covering an exec, attach or port-forward. */
+const STREAM_GRANT = 'debuggrant-stream-audit/grant';
 const AUTHZ_REASON = 'authorization.k8s.io/reason';
 const AUTHZ_DECISION = 'authorization.k8s.io/decision';
 
@@ -189,13 +191,14 @@ export function buildReport(input: ReportInput): AccessReport {
     if (d.startedAt && !d.finishedAt) unknown.push(`${d.pod}/${d.container}: no finish on record (still running, or its pod went before the kubelet reported the end)`);
   }
 
-  // exec / attach / port-forward: through this grant's RoleBinding, or by the subject on its pods while it held access.
+  // exec / attach / port-forward: through this grant's RoleBinding, named by the stream-audit policy, or by the subject on its pods while it held access.
   const inWindow = (e: AuditEvent): boolean => window.from !== undefined && e.requestReceivedTimestamp >= window.from && (!window.to || e.requestReceivedTimestamp <= window.to);
   const onPods = (e: AuditEvent): boolean => pods.includes(e.objectRef?.name ?? '') || report.debugContainers.some((d) => d.pod === e.objectRef?.name);
   for (const e of events) {
     const kind = e.objectRef?.subresource;
     if (!isStream(kind) || e.objectRef?.namespace !== namespace) continue;
-    if (!viaGrant(e) && !(isSubject(e) && onPods(e) && inWindow(e))) continue;
+    const named = (e.annotations?.[STREAM_GRANT] ?? '').split(', ').includes(ref);
+    if (!viaGrant(e) && !named && !(isSubject(e) && onPods(e) && inWindow(e))) continue;
     const stream = streamOf(kind, e, viaGrant(e));
     if (stream.via === 'refused') report.refused.push({ kind, user: stream.user, pod: stream.pod, at: stream.startedAt, ...(stream.code !== undefined ? { code: stream.code } : {}), why: refusal(e) });
     else report.streams.push(stream);

@@ -3,7 +3,7 @@
 // (status writes of the kubelet's shape), appears in the grant's status and in one
 // session.started and one session.ended audit line, even across an operator restart.
 import { clientsFor, createPod, eventually, freshNamespace, kubectl, plane, readAuditLog, writePodStatus } from '../support/cluster.ts';
-import { addEphemeralContainer, debugContainer, kubeletState, second, standingDebugRbac, subjects } from '../support/debug-containers.ts';
+import { addEphemeralContainer, bindRole, debugContainer, kubeletState, second, standingDebugRbac, subjects } from '../support/debug-containers.ts';
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 import { SESSIONS_ANNOTATION } from '../../src/api/names.ts';
@@ -37,10 +37,10 @@ describe('debug sessions under a grant', () => {
       command: "sh -c 'tcpdump -i any port 8080'", startedAt: started.toISOString().replace('.000', ''),
     }]);
     const wide = await kubectl('admin', ['get', 'dg', 'inc-4211', '-n', ns, '-o', 'wide']);
-    // Read the column by its header: other -o wide columns (Bounded) may follow it.
+    // Read the column by its header's position: other -o wide columns (Bounded) follow it, some may be empty.
     const [header = '', row = ''] = wide.stdout.split('\n');
-    const headers = header.trim().split(/\s{2,}/);
-    expect(row.trim().split(/\s{2,}/)[headers.indexOf('SESSIONS')]).toBe('1');
+    expect(header).toMatch(/\bSESSIONS\b/);
+    expect(row.slice(header.indexOf('SESSIONS')).split(/\s+/)[0]).toBe('1');
 
     const finished = second(Date.now() + 1000);
     await writePodStatus(ns, 'checkout-1', { ephemeralContainerStatuses: [kubeletState('debugger-x7k2p', started, { at: finished, exitCode: 130 })] });
@@ -159,8 +159,11 @@ describe('the API server\'s audit log (config/audit/policy.yaml)', () => {
     await expect(addEphemeralContainer('bob', ns, 'web-1', debugContainer('bobs', DEBUG_IMAGE, 'restricted'))).rejects.toThrow();
     // No kubelet here: the exec is authorized and admitted, then fails to reach a node; the request is logged all the same.
     await kubectl('alice', ['exec', '-n', ns, 'web-1', '-c', 'app', '--', 'cat', '/etc/hostname']);
+    // bob execs through standing RBAC, no grant: the log says so.
+    await bindRole(ns, 'legacy-exec', [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }], subjects('bob'));
+    await kubectl('bob', ['exec', '-n', ns, 'web-1', '-c', 'app', '--', 'id']);
     const events = await eventually(() => Promise.resolve(readAuditLog(plane().auditLog)), (es) =>
-      es.some((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns) &&
+      es.some((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns && e.user.username === 'bob') &&
       es.filter((e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === ns).length >= 2);
     const debug = events.filter((e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === ns);
     expect(debug.map((e) => [e.user.username, e.responseStatus?.code, e.annotations?.['debuggrant-ephemeral-containers/decision'], e.annotations?.['debuggrant-ephemeral-containers/grant'] ?? ''])).toEqual([
@@ -173,6 +176,11 @@ describe('the API server\'s audit log (config/audit/policy.yaml)', () => {
     expect(JSON.stringify(debug[0]?.requestObject)).toContain('ss -tnp');
     const exec = events.find((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns);
     expect(exec?.user.username).toBe('alice');
+    // config/admission/stream-audit.yaml: the grant that covers the stream, or none (standing access).
+    const streams = events.filter((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns && e.stage === 'ResponseComplete');
+    expect([...new Set(streams.map((e) => [e.user.username, e.annotations?.['debuggrant-stream-audit/decision'], e.annotations?.['debuggrant-stream-audit/grant'] ?? ''].join(' ')))]).toEqual([
+      `alice grant ${ns}/web-debug`, 'bob no-grant ',
+    ]);
     expect(exec?.requestURI).toContain('command=cat&command=%2Fetc%2Fhostname');
   });
 });

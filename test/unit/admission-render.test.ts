@@ -39,6 +39,7 @@ describe('admission policy rendering', () => {
       ...Array.from({ length: 5 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(),
       'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
       'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', // stream-audit.yaml
     ]);
   });
 

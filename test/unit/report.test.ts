@@ -88,6 +88,19 @@ describe('the access report', () => {
     expect(r.standingAccess[0]).toContain('ClusterRoleBinding "oncall-exec"');
   });
 
+  test('a stream the stream-audit policy names the grant on is the grant\'s, whoever and whenever', () => {
+    const attach = structuredClone(LOG.events.find((e) => e.objectRef?.subresource === 'exec' && e.stage === 'ResponseComplete'));
+    if (!attach?.objectRef) throw new Error('no exec in the fixture');
+    Object.assign(attach, {
+      auditID: 'attach-1', requestURI: '/api/v1/namespaces/shop/pods/web-1/attach?container=dbg-1&stdin=true&stdout=true&tty=true',
+      user: { username: 'oncall-bot', groups: ['system:authenticated'] }, responseStatus: { code: 101 }, requestReceivedTimestamp: '2026-12-06T09:00:00Z',
+      annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by ClusterRoleBinding "bots"', 'debuggrant-stream-audit/grant': 'shop/inc-7', 'debuggrant-stream-audit/decision': 'grant' },
+    });
+    attach.objectRef.subresource = 'attach';
+    const r = buildReport(input({ auditLog: { files: ['audit.log'], skipped: 0, events: [...LOG.events, attach] } }));
+    expect(r.streams).toEqual([expect.objectContaining({ kind: 'attach', user: 'oncall-bot', container: 'dbg-1', via: 'other-rbac' })]);
+  });
+
   test('a grant whose object is gone: from the index entry and the audit log, saying what went with it', () => {
     const r = buildReport(input({ grant: undefined }));
     expect(r.sources).toEqual(['DebugGrantIndex entry', 'API server audit log (19 requests)']);
