@@ -111,6 +111,7 @@ async function start(): Promise<void> {
       : '  node:        none (API-server-only mode: pods stay Pending)',
     `  kubeconfig:  ${state.kubeconfig}  (contexts: admin, alice, bob, gitops, carol)`,
     `  operator:    log ${operator.logFile}, metrics ${operator.metricsUrl}`,
+    `  audit log:   ${state.auditLog}  (the API server's, config/audit/policy.yaml)`,
     '',
     'Try it from another shell (our kubectl matches the API server version; the machine\'s may not):',
     `  export KUBECONFIG=${state.kubeconfig}; alias kubectl=${state.kubectl}`,
@@ -121,6 +122,7 @@ async function start(): Promise<void> {
       : `  kubectl --context alice -n shop debug ${pod} --image=${image} --profile=restricted`,
     `  kubectl --context bob -n shop debug ${pod} --image=${image}    # refused: bob has no grant`,
     `  kubectl describe dg -n shop inc-4211-checkout`,
+    `  bash hack/with-node.sh node src/cli/main.ts report inc-4211-checkout -n shop --audit-log ${state.auditLog}   # after-action report`,
     '',
   ].join('\n'));
   operator.child.once('exit', (code) => {
