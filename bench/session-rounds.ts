@@ -33,6 +33,24 @@ function timedStream(s: Session): { session: Session; lastAt: () => number | und
   return { session: s, lastAt: () => last };
 }
 
+/** A port-forward through which a new HTTP connection is made every 0.2 s; lastAt: the last one answered. */
+function portForwarded(s: Session): { session: Session; lastAt: () => number | undefined; stop: () => void } {
+  let last: number | undefined;
+  const state = { stopped: false };
+  void (async () => {
+    await s.waitFor(/Forwarding from 127\.0\.0\.1:\d+/, 60_000);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(s.output())?.[1]);
+    while (!state.stopped) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${String(port)}/`, { signal: AbortSignal.timeout(1_000) });
+        if ((await r.text()).includes('pf-ok')) last = Date.now();
+      } catch { /* refused or timed out: no byte came through */ }
+      await sleep(200);
+    }
+  })().catch(() => undefined);
+  return { session: s, lastAt: () => last, stop: () => { state.stopped = true; } };
+}
+
 export async function measureRounds(o: { pods: number; rounds: number; ttlSeconds: number; watchUnboundedMs: number; say: (m: string) => void }): Promise<KindResult[]> {
   const node = readNodeState(process.env.DEBUGGRANT_TEST_NODE ?? '');
   if (!node) throw new Error('no node state');
@@ -53,11 +71,13 @@ export async function measureRounds(o: { pods: number; rounds: number; ttlSecond
     const spec = (command: string[]) => ({ automountServiceAccountToken: false, terminationGracePeriodSeconds: 1, containers: [{ name: 'app', ...app, command }] });
     const names = Array.from({ length: o.pods }, (_, i) => `p-${String(i)}`);
     for (const n of names) await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: n, labels: { app: 'b' } }, spec: spec(['sleep', 'inf']) } });
-    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'ticker', labels: { app: 'b' } }, spec: spec(['sh', '-c', 'while true; do echo tick; sleep 0.2; done']) } });
+    // Prints a line every 0.2 s (attach, logs -f) and serves HTTP on 127.0.0.1:8080 (port-forward).
+    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'ticker', labels: { app: 'b' } }, spec: spec(['sh', '-c',
+      'mkdir -p /tmp/www && echo pf-ok > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www && while true; do echo tick; sleep 0.2; done']) } });
     for (const n of [...names, 'ticker']) await waitUntil(() => core.readNamespacedPod({ namespace: ns, name: n }), (p) => p.status?.phase === 'Running', 120_000);
     await createGrant(ns, 'bench', grantSpec({
       podSelector: { matchLabels: { app: 'b' } }, image: node.images.debugNonRoot.ref, profile: 'restricted', ttl: `${String(o.ttlSeconds)}s`,
-      access: ['debug', 'exec', 'attach', 'logs'],
+      access: ['debug', 'exec', 'attach', 'logs', 'portForward'],
     }));
     const grant = await waitUntil(() => getGrant(ns, 'bench'), isReady, 30_000);
     const deadline = Date.parse(grant?.status?.expiresAt ?? '');
@@ -69,16 +89,18 @@ export async function measureRounds(o: { pods: number; rounds: number; ttlSecond
     const failed = opened.filter((r) => r.status === 'rejected').length;
     const attach = timedStream(kubectlSession('alice', ['-n', ns, 'attach', '-i', 'ticker']));
     const logs = timedStream(kubectlSession('alice', ['-n', ns, 'logs', '-f', 'ticker']));
+    const forward = portForwarded(kubectlSession('alice', ['-n', ns, 'port-forward', 'pod/ticker', ':8080']));
     o.say(`round ${String(round + 1)}/${String(o.rounds)} (operator ${operator}): ${String(shells.length)} shells open (${String(failed)} failed to open), ${String(Math.round((deadline - Date.now()) / 1000))} s before the deadline`);
     if (operator === 'down') await op.stop();
     await Promise.race([Promise.all(shells.map((x) => x.s.exitedAt)), sleep(deadline + 15_000 - Date.now())]);
     for (const { kind, s } of shells) record(kind, operator, (s.lastTickAt() ?? Number.NaN) - deadline, 'ends with the wrapper');
     await sleep(deadline + o.watchUnboundedMs - Date.now());
-    for (const [kind, st] of [['attach', attach], ['logs -f', logs]] as const) {
+    forward.stop();
+    for (const [kind, st] of [['attach', attach], ['logs -f', logs], ['port-forward', forward]] as const) {
       const last = (st.lastAt() ?? Number.NaN) - deadline;
       record(kind, operator, last, last >= o.watchUnboundedMs - 1_000 ? `not bounded: still streaming when watching stopped (+${String(o.watchUnboundedMs / 1000)} s)` : 'ended');
     }
-    for (const x of [...shells.map((y) => y.s.session), attach.session, logs.session]) await x.stop();
+    for (const x of [...shells.map((y) => y.s.session), attach.session, logs.session, forward.session]) await x.stop();
     if (operator === 'up') await op.stop();
     await core.deleteNamespace({ name: ns });
   }

@@ -1,8 +1,8 @@
 // `npm run bench -- sessions`: how long after the grant's deadline do sessions opened before it
 // last? On the real local node (control plane, kubelet, containerd) with the shipped admission
 // policies: per round, one grant on BENCH_SESSION_PODS pods, and on each pod a `kubectl debug -it`
-// shell and a `kubectl exec -it` shell printing a line every 0.2 s, plus an `attach` and a
-// `logs -f` of a pod whose own container prints; half the rounds with the operator running,
+// shell and a `kubectl exec -it` shell printing a line every 0.2 s, plus an `attach`, a
+// `logs -f` and a `port-forward` (a new HTTP connection every 0.2 s) of a pod's own container; half the rounds with the operator running,
 // half with it stopped after the sessions opened (before the deadline). Measures "last output
 // through the stream − the deadline" (the wrapper kills at the deadline's second on the node's
 // clock; the rest is the stream closing). Defaults: 5 pods, 8 rounds: 20 debug and 20 exec
