@@ -38,7 +38,7 @@ import { objectKey, splitKey } from '../runtime/object-key.ts';
 import { planGrant, type GrantDecision } from './plan.ts';
 import { bindingMatches, ownedBy, roleMatches, type GrantRef } from './rbac.ts';
 import { selectorMatches } from './selector.ts';
-import { grantSessions, sessionAuditRecords, sessionFields } from './sessions.ts';
+import { grantSessions, sessionAuditRecords, sessionFields, withOwed, type SessionUpdate } from './sessions.ts';
 import { desiredStatus, failingStatus, sameStatus, type Verification } from './status.ts';
 
 export interface GrantReconcilerDeps extends ReconcilerContext {
@@ -86,6 +86,8 @@ export class GrantReconciler {
    * in its cache, yet the transition's audit line and Event were never told; they are owed.
    */
   private readonly untoldTransitions = new Map<string, { uid: string; phase: GrantPhase | undefined }>();
+  /** The same for session lines: those of a status write that failed, owed until one succeeds. */
+  private readonly untoldSessions = new Map<string, SessionUpdate>();
   private readonly timers: SecondDeadline;
 
   constructor(deps: GrantReconcilerDeps) {
@@ -101,6 +103,7 @@ export class GrantReconciler {
       this.verifyAttempts.delete(key);
       this.d.ledger.forget(key);
       this.untoldTransitions.delete(key);
+      this.untoldSessions.delete(key);
       await this.cleanUpOrphans(namespace, name);
       this.d.scheduleDeadline(key, undefined);
       return;
@@ -153,7 +156,7 @@ export class GrantReconciler {
     const ended = decision.phase === 'Expired' || decision.phase === 'Revoked';
     const lingering = ended ? this.recordLingering(decision, current) : undefined;
     if (lingering && decision.spec?.onExpiry === 'Evict') await this.evictLingeringPods(decision, lingering.record, log);
-    const sessions = grantSessions(decision, current.status, this.d.pods.list(namespace));
+    const sessions = withOwed(this.untoldSessions.get(key), grantSessions(decision, current.status, this.d.pods.list(namespace)));
     const status = {
       ...desiredStatus(decision, current.status, verification, lingering?.record, grant.metadata.generation ?? 0, now,
         lingering?.running.filter((r) => !lingering.record.some((l) => l.pod === r.pod && l.container === r.container && l.evictedAt))),
@@ -164,6 +167,7 @@ export class GrantReconciler {
         current = this.d.fresh.wrote(key, current, await writeGrantStatus(this.d.api, current, status));
       } catch (err) {
         this.untoldTransitions.set(key, { uid, phase: toldPhase });
+        if (sessions && (sessions.started.length > 0 || sessions.ended.length > 0)) this.untoldSessions.set(key, sessions);
         throw err;
       }
     }
@@ -171,6 +175,7 @@ export class GrantReconciler {
     this.recordTransition(decision, grant, toldPhase, verification, log, now);
     // Told once the status records them: a reconcile that runs again derives nothing new.
     if (sessions) for (const line of sessionAuditRecords(sessions, key, decision.spec ? subjectText(decision.spec.subject) : '(invalid)', this.d.identity)) audit(log, line);
+    this.untoldSessions.delete(key);
     this.untoldTransitions.delete(key);
     if (isTerminal(decision.phase)) this.d.ledger.forget(key);
     if (!decision.deadline) {

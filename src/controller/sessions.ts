@@ -161,3 +161,16 @@ export function sessionAuditRecords(update: SessionUpdate, grant: string, subjec
     ...update.ended.map((s) => line('session.ended', s, s.finishedAt ?? s.startedAt, s.endedByDeadline ? 'EndedInTime' : 'OutlivedDeadline')),
   ];
 }
+
+/**
+ * The lines still owed after a status write whose answer was lost (it may have landed: then
+ * the next look derives nothing new, yet nothing was told) joined with what the next look
+ * derives; a session in both (the write did not land) is told once.
+ */
+export function withOwed(owed: SessionUpdate | undefined, next: SessionUpdate | undefined): SessionUpdate | undefined {
+  if (!owed) return next;
+  if (!next) return owed;
+  const union = (a: readonly SessionRecord[], b: readonly SessionRecord[]): SessionRecord[] =>
+    [...new Map([...a, ...b].map((r) => [sessionKey(r), r])).values()];
+  return { ...next, started: union(owed.started, next.started), ended: union(owed.ended, next.ended) };
+}

@@ -7,6 +7,8 @@ import { addEphemeralContainer, bindRole, debugContainer, kubeletState, second, 
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 import { SESSIONS_ANNOTATION } from '../../src/api/names.ts';
+import { wrapCalls } from '../../src/kube/wrap-calls.ts';
+import { serverError } from '../support/api-faults.ts';
 import type { AuditRecord } from '../../src/log.ts';
 
 describe('debug sessions under a grant', () => {
@@ -74,6 +76,35 @@ describe('debug sessions under a grant', () => {
       .catch((err: unknown) => { throw new Error(`${String(err)}\n${JSON.stringify(op.lines.filter((l) => l.name === 'restart-check' || l.level !== 30).slice(-20))}`); });
     expect(op.audits().filter((a) => a.event === 'session.started')).toEqual([]);
     expect((await getGrant(ns, 'restart-check'))?.status?.sessionCount).toBe(1);
+  });
+
+  test('a status write whose answer is lost after it landed: the session is told once all the same', async () => {
+    // Its own operator, whose first status write recording a session lands and then "loses" its answer.
+    const where = await freshNamespace('sessions-lost');
+    let lost = 0;
+    const lossy = await startTestOperator([where], {}, {
+      wrapApi: (api) => wrapCalls(api, async (operation, args, send) => {
+        const result = await send();
+        const body = (args[0] as { body?: { status?: { sessionCount?: number } } } | undefined)?.body;
+        if (operation === 'patchNamespacedCustomObjectStatus' && body?.status?.sessionCount === 1 && lost++ === 0) throw serverError(503);
+        return result;
+      }),
+    });
+    try {
+      await createPod(where, 'lost-1', { app: 'lost' });
+      await createGrant(where, 'lost', grantSpec({ podSelector: { matchLabels: { app: 'lost' } } }));
+      await eventually(() => getGrant(where, 'lost'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+      await addEphemeralContainer('alice', where, 'lost-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
+      await writePodStatus(where, 'lost-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg', second(Date.now()))] });
+      await eventually(() => Promise.resolve(lossy.audits().filter((a) => a.event === 'session.started')), (l) => l.length > 0);
+      expect(lost).toBeGreaterThan(0);
+      // A later look (the pod changes) tells nothing more.
+      await writePodStatus(where, 'lost-1', { conditions: [{ type: 'Ready', status: 'True' }] });
+      await eventually(() => Promise.resolve(lossy.lines.filter((l) => l.msg === 'reconciled' && l.name === 'lost').length), (n) => n >= 3);
+      expect(lossy.audits().filter((a) => a.event === 'session.started').map((a) => a.grant)).toEqual([`${where}/lost`]);
+    } finally {
+      await lossy.stop();
+    }
   });
 
   test('a debug container on a pod the grant does not cover, or with another image, is not the grant\'s session', async () => {

@@ -1,7 +1,7 @@
 import { cachedPod } from '../../src/kube/cached.ts';
 import type { DebugGrantStatus } from '../../src/api/types.ts';
 import {
-  MAX_COMMAND, MAX_SESSIONS, commandText, grantSessions, observedSessions, sessionAuditRecords, sessionFields, type SessionUpdate,
+  MAX_COMMAND, MAX_SESSIONS, commandText, grantSessions, observedSessions, sessionAuditRecords, sessionFields, withOwed, type SessionUpdate,
 } from '../../src/controller/sessions.ts';
 import { mergeSessionsAnnotations, parseSessionsAnnotation, podSessionAuditRecords, podSessionUpdate } from '../../src/controller/pod-sessions.ts';
 import { realisticPodSpec, runningStatus } from '../support/pods.ts';
@@ -217,4 +217,16 @@ test('two copies of a pod\'s session record merge to the furthest told', () => {
   expect(mergeSessionsAnnotations('a=started,b=grant:g', 'a=ended,c=started')).toBe('a=ended,b=grant:g,c=started');
   expect(mergeSessionsAnnotations('a=ended', 'a=started')).toBe('a=ended');
   expect(mergeSessionsAnnotations(undefined, undefined)).toBeUndefined();
+});
+
+test('lines owed by a write whose answer was lost join the next look\'s, each session once', () => {
+  const rec = (container: string) => ({ pod: 'p', container, image: DEBUG_IMAGE, startedAt: '2026-11-20T08:10:00Z' });
+  const owed = { sessions: [rec('a')], sessionCount: 1, started: [rec('a')], ended: [] };
+  // The write landed: the next look derives nothing new; the owed line is told.
+  expect(withOwed(owed, { sessions: [rec('a')], sessionCount: 1, started: [], ended: [] })?.started).toEqual([rec('a')]);
+  // It did not: the next look derives the same session again; told once.
+  expect(withOwed(owed, { sessions: [rec('a'), rec('b')], sessionCount: 2, started: [rec('a'), rec('b')], ended: [] })).toEqual({
+    sessions: [rec('a'), rec('b')], sessionCount: 2, started: [rec('a'), rec('b')], ended: [],
+  });
+  expect(withOwed(undefined, undefined)).toBeUndefined();
 });
