@@ -8,6 +8,7 @@ export interface Metrics {
   registry: Registry;
   activationLatency: Histogram;
   revocationLateness: Histogram;
+  expiries: Counter;
   reconcileErrors: Counter;
   reconcileDuration: Histogram;
   lingeringContainers: Gauge;
@@ -39,6 +40,10 @@ export function makeMetrics(grantsByPhase: () => Record<string, number>, overdue
     revocationLateness: new Histogram({
       name: 'debuggrant_revocation_lateness_seconds', help: 'Deadline to RoleBinding deleted',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30], registers: [registry],
+    }),
+    expiries: new Counter({
+      name: 'debuggrant_expiries_total', help: 'Grants that reached their deadline, by who removed the RoleBinding: the operator, or Kubernetes\' controllers through the grant\'s timer Job (no operator got there first)',
+      labelNames: ['ended_by'], registers: [registry],
     }),
     reconcileErrors: new Counter({ name: 'debuggrant_reconcile_errors_total', help: 'Failed reconciles (retried with backoff)', labelNames: ['controller'], registers: [registry] }),
     reconcileDuration: new Histogram({

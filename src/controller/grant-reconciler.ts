@@ -419,6 +419,7 @@ export class GrantReconciler {
     const type: EventType = d.phase === 'Denied' ? 'Warning' : 'Normal';
     const by = this.endedBy(event, d);
     this.event(d.ref, type, podsChanged ? 'PodsChanged' : d.reason, by === TIMER_REVOKER ? `${d.message}; access was ended by ${by}, before the operator` : d.message);
+    if (event === 'grant.expired') this.d.metrics.expiries.inc({ ended_by: by === TIMER_REVOKER ? 'timer_job' : 'operator' });
     this.auditLine(log, event, d, d.reason, now, d.pods);
     if (v.revoked) this.recordRevocationCheck(d, v.revoked, log, now);
   }

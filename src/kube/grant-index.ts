@@ -3,7 +3,7 @@
 import { applyIndexChange, contentOf, type DebugGrantIndex, type IndexChange } from '../api/grant-index.ts';
 import { INDEX_KIND, INDEX_NAME, INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL } from '../api/names.ts';
 import { API_VERSION, GROUP, VERSION } from '../api/schema.ts';
-import { isConflict } from '../runtime/errors.ts';
+import { apiMessage, httpStatus, isConflict } from '../runtime/errors.ts';
 import { readObject, writeOptimistically } from './optimistic-write.ts';
 import type { KubeApi } from './client.ts';
 
@@ -28,17 +28,31 @@ export async function createIndexIfAbsent(api: KubeApi, namespace: string): Prom
   }
 }
 
+/** The NamespaceLifecycle admission plugin's refusal of anything new in a namespace being deleted. */
+function namespaceTerminating(err: unknown): boolean {
+  const refusal = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  return httpStatus(refusal) === 403 && apiMessage(refusal).includes('because it is being terminated');
+}
+
 /**
  * Applies one change, starting from `cached` when given (saves a GET on the hot path).
  * Returns the index as written, or as found when nothing needed writing.
  */
-export function changeIndex(
+export async function changeIndex(
   api: KubeApi, namespace: string, change: IndexChange, now: Date, retentionMs: number, cached?: DebugGrantIndex,
 ): Promise<DebugGrantIndex | undefined> {
-  return writeOptimistically<DebugGrantIndex>(api, { ...at(namespace), name: INDEX_NAME }, cached, (current) => {
-    const next = applyIndexChange(contentOf(current), change, now, retentionMs);
-    return next && {
-      apiVersion: API_VERSION, kind: INDEX_KIND, metadata: { name: INDEX_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } }, ...next,
-    };
-  });
+  try {
+    return await writeOptimistically<DebugGrantIndex>(api, { ...at(namespace), name: INDEX_NAME }, cached, (current) => {
+      const next = applyIndexChange(contentOf(current), change, now, retentionMs);
+      return next && {
+        apiVersion: API_VERSION, kind: INDEX_KIND, metadata: { name: INDEX_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } }, ...next,
+      };
+    });
+  } catch (err) {
+    // The namespace is being deleted and its index already went (only a create is refused
+    // there): nothing can, or need, record a grant's end in it, and waiting for that would hold
+    // the grant's finalizer, and so the namespace's deletion, forever.
+    if (change.kind !== 'upsert' && namespaceTerminating(err)) return undefined;
+    throw err;
+  }
 }

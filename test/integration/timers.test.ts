@@ -260,6 +260,23 @@ describe('a timer the API server refuses never holds up the grant; the operator 
     }
   }, 60_000);
 
+  test('a namespace being deleted whose index went first: a deleted grant still lets go (its finalizer), so the namespace can go', async () => {
+    const { ns, op } = await servedNamespace('timer-nsgone');
+    try {
+      await activeGrant(ns, 'g', '1h');
+      // As the namespace controller would, in some order: the namespace, the index, then the grant.
+      await admin().core.deleteNamespace({ name: ns });
+      await admin().objects.delete({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } });
+      await admin().objects.delete({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', metadata: { name: 'g', namespace: ns } });
+      await eventually(() => getGrant(ns, 'g'), (g) => g === undefined, 15_000, 100);
+      expect(await aliceCanExec(ns)).toBe(false);
+      const ended = op.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.revoked');
+      expect(ended.map((a) => a.by)).toEqual(['test-operator']);
+    } finally {
+      await op.stop();
+    }
+  }, 60_000);
+
   test('a namespace being deleted: a timer can no longer be created there, and the grant still ends on time', async () => {
     const { ns, op } = await servedNamespace('timer-nsdel');
     try {

@@ -65,6 +65,8 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
       expect(lines[0]?.by).toBe('kube-controller-manager (timer Job)');
       // The operator deleted nothing that ended access: no revocation lateness of its own.
       expect(await back.operator.metrics.registry.getSingleMetricAsString('debuggrant_revocation_lateness_seconds')).toMatch(/_count 0$/m);
+      expect(await back.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).toMatch(/^debuggrant_expiries_total\{ended_by="timer_job"\} 1$/m);
+      expect(await back.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).not.toMatch(/ended_by="operator"/);
       const events = await eventually(() => clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=g,reason=TTLElapsed' }),
         (l) => l.items.length > 0);
       expect(events.items).toHaveLength(1);
@@ -74,6 +76,43 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
       await back.stop();
     }
   }, 120_000);
+
+  test('a namespace deleted with an active grant: the namespace controller, the garbage collector and the operator take it all away, and the namespace goes', async () => {
+    const ns = await freshNamespace('second-deadline-nsdel');
+    await runningPod(ns, 'web-1', { app: 'web' });
+    const op = await startTestOperator([ns]);
+    try {
+      await activeGrant(ns, 'g', { app: 'web' }, { ttl: '1h', access: ['exec'] });
+      await clientsFor('admin').core.deleteNamespace({ name: ns });
+      // Access ends (the namespace controller deletes the RoleBinding, the timer or the grant, whichever first).
+      expect(await accessEndsAt(ns, 'web-1', Date.now() + 60_000)).toBeDefined();
+      // The grant's finalizer is the operator's: the namespace can only go once it let the grant go.
+      await eventually(() => exists(clientsFor('admin').core.readNamespace({ name: ns })), (e) => !e, 90_000, 500);
+      const ended = op.audits().filter((a) => a.grant === `${ns}/g` && (a.event === 'grant.revoked' || a.event === 'grant.expired'));
+      expect(ended.map((a) => `${a.event} ${a.by}`)).toEqual(['grant.revoked test-operator']);
+    } finally {
+      await op.stop();
+    }
+  }, 150_000);
+
+  test('with the operator running it ends access itself, counted once, and removes the timer', async () => {
+    const ns = await freshNamespace('second-deadline-up');
+    await runningPod(ns, 'web-1', { app: 'web' });
+    const op = await startTestOperator([ns]);
+    try {
+      const { expiresAt } = await activeGrant(ns, 'g', { app: 'web' }, { ttl: '10s', access: ['exec'] });
+      await eventually(() => getGrant(ns, 'g'), (g) => g?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.reason === 'TimerArmed', 10_000, 100);
+      const endedAt = await accessEndsAt(ns, 'web-1', expiresAt + BOUND_MS);
+      expect(endedAt).toBeDefined();
+      const lines = await eventually(() => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.expired')), (l) => l.length > 0, 10_000);
+      expect(lines.map((l) => l.by)).toEqual(['test-operator']);
+      expect(await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_revocation_lateness_seconds')).toMatch(/_count 1$/m);
+      expect(await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).toMatch(/^debuggrant_expiries_total\{ended_by="operator"\} 1$/m);
+      await eventually(() => exists(clientsFor('admin').batch.readNamespacedJob({ namespace: ns, name: 'debuggrant-timer-g' })), (e) => !e, 10_000, 100);
+    } finally {
+      await op.stop();
+    }
+  }, 90_000);
 
   test('a Job controller that starts the timer late: the grant says so meanwhile, then the operator shortens the timer so it still fires at the first whole second at or after the deadline', async () => {
     const ns = await freshNamespace('second-deadline-late');
@@ -107,40 +146,4 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
     expect(endedAt).toBeDefined();
     expect((endedAt ?? 0) - expiresAt).toBeGreaterThanOrEqual(0);
   }, 120_000);
-
-  test('a namespace deleted with an active grant: the namespace controller, the garbage collector and the operator take it all away, and the namespace goes', async () => {
-    const ns = await freshNamespace('second-deadline-nsdel');
-    await runningPod(ns, 'web-1', { app: 'web' });
-    const op = await startTestOperator([ns]);
-    try {
-      await activeGrant(ns, 'g', { app: 'web' }, { ttl: '1h', access: ['exec'] });
-      await clientsFor('admin').core.deleteNamespace({ name: ns });
-      // Access ends (the namespace controller deletes the RoleBinding, the timer or the grant, whichever first).
-      expect(await accessEndsAt(ns, 'web-1', Date.now() + 60_000)).toBeDefined();
-      // The grant's finalizer is the operator's: the namespace can only go once it let the grant go.
-      await eventually(() => exists(clientsFor('admin').core.readNamespace({ name: ns })), (e) => !e, 90_000, 500);
-      const ended = op.audits().filter((a) => a.grant === `${ns}/g` && (a.event === 'grant.revoked' || a.event === 'grant.expired'));
-      expect(ended.map((a) => `${a.event} ${a.by}`)).toEqual(['grant.revoked test-operator']);
-    } finally {
-      await op.stop();
-    }
-  }, 150_000);
-
-  test('with the operator running it ends access itself, counted once, and removes the timer', async () => {
-    const ns = await freshNamespace('second-deadline-up');
-    await runningPod(ns, 'web-1', { app: 'web' });
-    const op = await startTestOperator([ns]);
-    try {
-      const { expiresAt } = await activeGrant(ns, 'g', { app: 'web' }, { ttl: '10s', access: ['exec'] });
-      await eventually(() => getGrant(ns, 'g'), (g) => g?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.reason === 'TimerArmed', 10_000, 100);
-      const endedAt = await accessEndsAt(ns, 'web-1', expiresAt + BOUND_MS);
-      expect(endedAt).toBeDefined();
-      const lines = await eventually(() => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.expired')), (l) => l.length > 0, 10_000);
-      expect(lines.map((l) => l.by)).toEqual(['test-operator']);
-      expect(await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_revocation_lateness_seconds')).toMatch(/_count 1$/m);
-      await eventually(() => exists(clientsFor('admin').batch.readNamespacedJob({ namespace: ns, name: 'debuggrant-timer-g' })), (e) => !e, 10_000, 100);
-    } finally {
-      await op.stop();
-    }
-  }, 90_000);
 });
