@@ -85,6 +85,11 @@ describeOnNode('kubectl debuggrant report, on a real node', () => {
     // Held open about 1.5 s: the stream's end is when kubectl stopped.
     expect(forward[0]?.durationSeconds).toBeGreaterThanOrEqual(1);
     expect(Date.parse(forward[0]?.endedAt ?? '')).toBeLessThanOrEqual(times.forwardStopped + 2000);
+    // Each stream's audit event names the grant (config/admission/stream-audit.yaml).
+    const logged = readAuditLog(plane().auditLog).filter((e) => e.objectRef?.namespace === ns && e.stage === 'ResponseComplete' && (e.objectRef.subresource === 'exec' || e.objectRef.subresource === 'portforward'));
+    expect(logged.map((e) => [e.objectRef?.subresource, e.annotations?.['debuggrant-stream-audit/decision'], e.annotations?.['debuggrant-stream-audit/grant']])).toEqual([
+      ['exec', 'grant', `${ns}/inc-8`], ['portforward', 'grant', `${ns}/inc-8`],
+    ]);
     expect(r.refused).toEqual([]);
     expect(r.unknown).toEqual([]);
     process.stderr.write(`[report] ${JSON.stringify({ debug: d, exec: exec[0], forward: forward[0] })}\n`);
