@@ -3,6 +3,7 @@
 // in the network, sent by a replica whose clock is slow) or one for a grant never recorded.
 // Written here as the operator writes them (the same plan, server-side apply, its field
 // manager), by the API server's clock; no operator runs in these namespaces.
+import * as k8s from '@kubernetes/client-node';
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import { rbacName } from '../../src/api/names.ts';
 import { fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
@@ -36,14 +37,20 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     }, now, 60_000);
   }
 
+  /** A fresh namespace with a grant whose entry is in force for TTL_MS, and its binding applied. */
+  async function boundWhileInForce(name: string): Promise<{ ns: string; binding: V1RoleBinding; expiresAt: number }> {
+    const ns = await freshNamespace('rbacdl');
+    const { uid, binding } = await grantAndBinding(ns, name);
+    const expiresAt = Date.now() + TTL_MS;
+    await record(ns, name, uid, expiresAt);
+    await applyRoleBinding(api, binding);
+    return { ns, binding, expiresAt };
+  }
+
   const aliceCanExec = (namespace: string): Promise<boolean> => canI({ user: 'alice', namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' });
 
   test('created while the entry is in force; after its expiresAt neither re-created nor re-pointed, and deleting is still allowed', async () => {
-    const ns = await freshNamespace('rbacdl');
-    const { uid, binding } = await grantAndBinding(ns, 'g');
-    const expiresAt = Date.now() + TTL_MS;
-    await record(ns, 'g', uid, expiresAt);
-    await applyRoleBinding(api, binding);
+    const { ns, binding, expiresAt } = await boundWhileInForce('g');
     expect((await allRbac(ns)).filter((o) => o.startsWith('RoleBinding/'))).toEqual([`RoleBinding/${rbacName('g')}`]);
 
     // The same apply again changes nothing and stays allowed, even after the deadline.
@@ -85,10 +92,12 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     expect(await aliceCanExec(ns)).toBe(false);
   });
 
-  test('bindings that are not the operator\'s are outside the policy; exempt namespaces are not', async () => {
+  test('bindings that are not a grant\'s are outside the policy; exempt namespaces are not', async () => {
     const ns = await freshNamespace('rbacdl');
     const { binding } = await grantAndBinding(ns, 'other');
-    const unlabelled = { ...binding, metadata: { ...binding.metadata, name: 'someone-elses', labels: {} } };
+    // Another RoleBinding, in a namespace with no index: not refused for lack of one (the
+    // policy's matchConditions come before its param).
+    const unlabelled = { ...binding, metadata: { ...binding.metadata, name: 'someone-elses', labels: {}, ownerReferences: [] }, roleRef: { ...binding.roleRef, kind: 'ClusterRole', name: 'view' } };
     await applyRoleBinding(api, unlabelled);
     expect(await allRbac(ns)).toEqual(['RoleBinding/someone-elses']);
     // The operator serves grants in exempt namespaces too (the label exempts ephemeral containers only).
@@ -97,5 +106,37 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     const refused = await rejection(applyRoleBinding(api, there.binding));
     expect(refused.message).toContain('debuggrant-rbac-deadline');
     expect(await allRbac(exempt)).toEqual([]);
+  });
+
+  test('#20.4: removing or changing its labels, then adding a subject, or binding the grant\'s Role anew: each refused after the deadline', async () => {
+    const { ns, binding, expiresAt } = await boundWhileInForce('dodge');
+    await new Promise((r) => setTimeout(r, expiresAt + 1000 - Date.now()));
+    const rbac = clientsFor('admin').rbac;
+    const name = rbacName('dodge');
+    const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+    const bob = { kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' };
+    // Each edit an admin (no operator running) might use to take the binding out of the policy's sight.
+    for (const patch of [
+      [{ op: 'remove', path: '/metadata/labels/app.kubernetes.io~1managed-by' }],
+      [{ op: 'remove', path: '/metadata/labels' }],
+      [{ op: 'replace', path: '/metadata/labels/debuggrant.dev~1grant', value: 'another' }],
+    ]) {
+      const refused = await rejection(rbac.patchNamespacedRoleBinding({ namespace: ns, name, body: patch }, jsonPatch));
+      expect(refused.code).toBe(403);
+      expect(refused.message).toContain(`RoleBinding ${ns}/${name} belongs to a DebugGrant`);
+    }
+    const widened = await rejection(rbac.patchNamespacedRoleBinding({ namespace: ns, name, body: [{ op: 'add', path: '/subjects/-', value: bob }] }, jsonPatch));
+    expect(widened.code).toBe(403);
+    expect(widened.message).toContain(`DebugGrant ${ns}/dodge expired at`);
+    // A binding of the grant's Role by another name, without the grant's labels.
+    const anew = await rejection(rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'bobs-way-in' }, roleRef: binding.roleRef, subjects: [bob] } }));
+    expect(anew.code).toBe(403);
+    expect(anew.message).toContain(`RoleBinding ${ns}/bobs-way-in refers to Role ${name}, a DebugGrant's, without that grant's labels`);
+    const kept = await rbac.readNamespacedRoleBinding({ namespace: ns, name });
+    expect(kept.metadata?.labels).toEqual(binding.metadata?.labels);
+    expect((kept.subjects ?? []).map((s) => s.name)).toEqual(['alice']);
+    expect(await allRbac(ns)).toEqual([`RoleBinding/${name}`]);
+    expect(await canI({ user: 'bob', namespace: ns, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' })).toBe(false);
+    expect(await deleteRoleBinding(api, ns, name)).toBe(true);
   });
 });

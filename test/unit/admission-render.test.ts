@@ -36,7 +36,7 @@ describe('admission policy rendering', () => {
     expect(vars.find((v) => v.name === 'maxTtl')?.expression).toBe('"1h"');
     expect(vars.find((v) => v.name === 'added')?.expression).toContain('oldObject.spec.ephemeralContainers');
     expect(docs.map((d) => d.kind)).toEqual([
-      ...Array.from({ length: 5 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(),
+      ...Array.from({ length: 6 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(), // rbac-deadline.yaml holds two (deadline, marks)
       'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
       'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
       'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', // stream-audit.yaml
