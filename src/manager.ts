@@ -1,5 +1,6 @@
-// Runs the operator under leader election when configured: every replica competes for the
-// Lease and revokes due deadlines; only the leader reconciles (activates, writes status).
+// Runs the operator's runnables under leader election when configured: every replica competes
+// for the Lease and runs those that need no lease (revocation: due deadlines); only the leader
+// runs the rest (reconciles: activates, writes status).
 // Losing the Lease is fatal (the process exits and Kubernetes restarts it), as in
 // controller-runtime: a replica that cannot prove it leads must stop acting at once.
 import type { OperatorConfig } from './config.ts';
@@ -10,6 +11,7 @@ import type { Logger } from './log.ts';
 import { Operator } from './operator.ts';
 import { systemClock, type Clock } from './runtime/clock.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
+import type { Runnable } from './runtime/runnable.ts';
 
 export interface ManagerOptions {
   api: KubeApi;
@@ -41,17 +43,22 @@ export class Manager {
     }
   }
 
-  /** Without leader election, resolves once the operator runs; with it, once the election runs. */
+  /**
+   * Runnables that need no lease (revocation) start at once on every replica; the others when
+   * this replica leads. Without leader election, resolves once all run; with it, once the
+   * election runs.
+   */
   async start(): Promise<void> {
     if (!this.elector) {
       await this.operator.start();
       return;
     }
-    // Every replica revokes due deadlines; only the leader does the rest.
-    this.operator.startRevoking().catch((err: unknown) => { this.opts.onFatal(`could not start watching deadlines: ${String(err)}`); });
+    const { runnables } = this.operator;
+    const failed = (r: Runnable) => (err: unknown): void => { this.opts.onFatal(`${r.name} failed to start: ${String(err)}`); };
+    for (const r of runnables.filter((x) => !x.needLeaderElection)) r.start().catch(failed(r));
     this.elector.run({
       onStartedLeading: () => {
-        this.operator.start().catch((err: unknown) => { this.opts.onFatal(`operator failed to start: ${String(err)}`); });
+        for (const r of runnables.filter((x) => x.needLeaderElection)) r.start().catch(failed(r));
       },
       onStoppedLeading: () => { this.opts.onFatal('lost the leader lease'); },
     });

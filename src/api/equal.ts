@@ -13,6 +13,13 @@ export function contentDigest(v: unknown): string {
   return createHash('sha256').update(JSON.stringify(canonical(v))).digest('base64url').slice(0, 22);
 }
 
+/** The same members, in any order. */
+export function sameMembers(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  const x = [...(a ?? [])].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') {

@@ -76,3 +76,8 @@ export interface DebugGrant {
 export function isTerminal(phase: GrantPhase | undefined): boolean {
   return phase !== undefined && TERMINAL_PHASES.includes(phase);
 }
+
+/** Ended after it was (or, on record, may have been) granted: Expired or Revoked, never Denied. */
+export function hasEnded(phase: GrantPhase | undefined): boolean {
+  return phase === 'Expired' || phase === 'Revoked';
+}

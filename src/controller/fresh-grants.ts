@@ -1,7 +1,7 @@
 // The grants as this process knows them: the informer's cache, or our own later write of a
 // grant while the watch has not delivered it yet (runtime/own-writes.ts).
 import type { DebugGrant } from '../api/types.ts';
-import type { Cache } from '../runtime/reconciler-context.ts';
+import type { Cache } from '../runtime/cache.ts';
 import { OwnWrites } from '../runtime/own-writes.ts';
 import { splitKey } from '../runtime/object-key.ts';
 

@@ -8,7 +8,7 @@ import type { KubeApi } from '../kube/client.ts';
 import { createIndexIfAbsent } from '../kube/grant-index.ts';
 import type { Logger } from '../log.ts';
 import { apiMessage } from '../runtime/errors.ts';
-import type { Cache } from '../runtime/reconciler-context.ts';
+import type { Cache } from '../runtime/cache.ts';
 
 export class IndexPresence {
   /** Namespaces whose index exists or is being created (forgotten when it is deleted). */

@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import { apiMessage } from '../runtime/errors.ts';
 import { KeyedLock } from '../runtime/keyed-lock.ts';
 import { OwnWrites } from '../runtime/own-writes.ts';
-import type { Cache } from '../runtime/reconciler-context.ts';
+import type { Cache } from '../runtime/cache.ts';
 
 export interface IndexWriterDeps {
   api: KubeApi;

@@ -10,9 +10,8 @@ import type { DebugGrant, SessionRecord } from '../api/types.ts';
 import type { CachedPod } from '../kube/cached.ts';
 import { setPodAnnotation } from '../kube/pods.ts';
 import { audit, type AuditRecord } from '../log.ts';
-import { apiMessage } from '../runtime/errors.ts';
 import { splitKey } from '../runtime/object-key.ts';
-import type { ReconcilerContext } from '../runtime/reconciler-context.ts';
+import type { PodReconcilerDeps } from './pod-context.ts';
 import { belongsTo, observedSessions, type GrantWindow } from './sessions.ts';
 
 /** A container's class: the grant it came in by, or outside any grant with what was told. */
@@ -96,11 +95,11 @@ export function podSessionAuditRecords(u: PodSessionUpdate, pod: string, by: str
 }
 
 export class PodSessionReconciler {
-  private readonly d: ReconcilerContext;
+  private readonly d: PodReconcilerDeps;
   /** Our latest write per pod, until the watch delivers it: a look in between must not tell again. */
   private readonly written = new Map<string, string>();
 
-  constructor(deps: ReconcilerContext) {
+  constructor(deps: PodReconcilerDeps) {
     this.d = deps;
   }
 
@@ -123,11 +122,7 @@ export class PodSessionReconciler {
     for (const line of podSessionAuditRecords(u, name, this.d.identity)) audit(log, line);
     if (u.started.length === 0) return;
     const what = u.started.map((s) => `${s.container} (${s.image}${s.command ? `: ${s.command}` : ''})`).join(', ');
-    try {
-      await this.d.events.record({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'SessionOutsideGrant',
-        `debug containers started that no DebugGrant let in: ${what}`);
-    } catch (err) {
-      this.d.log.warn({ err: apiMessage(err) }, 'could not record event');
-    }
+    await this.d.events.send({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'SessionOutsideGrant',
+      `debug containers started that no DebugGrant let in: ${what}`);
   }
 }

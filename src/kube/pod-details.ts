@@ -9,7 +9,7 @@
 // writing an ephemeral container's state); one whose changed spec holds no ephemeral
 // container (e.g. resized in place) is not read again until its generation moves. Reads of
 // one pod never overlap, and a failed read is retried with the operator's one retry delay.
-import type { Cache } from '../runtime/reconciler-context.ts';
+import type { Cache } from '../runtime/cache.ts';
 import { retryDelay } from '../runtime/backoff.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { objectKey } from '../runtime/object-key.ts';

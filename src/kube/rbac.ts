@@ -16,15 +16,12 @@ export async function applyRole(api: KubeApi, role: V1Role, options?: Configurat
  * entry for the binding's grant.
  */
 export const NO_ACTIVE_ENTRY = 'has no active entry in this namespace\'s DebugGrantIndex';
-/** Waits before asking again while the API server's admission cache catches up with the index. */
-const ENTRY_LAG_RETRIES_MS = [20, 50, 100, 200, 400];
-
 /**
  * The policy reads the index from the API server's own cache, which may trail the entry (or
- * the whole index) the operator has just written by some milliseconds: such a refusal is
- * asked again shortly; after the last wait it is the API server's answer.
+ * the whole index) the operator has just written by some milliseconds: such a refusal is worth
+ * asking again shortly (the caller's retry: src/controller/rbac-writer.ts).
  */
-function refusedForIndexLag(err: unknown): boolean {
+export function refusedForIndexLag(err: unknown): boolean {
   const code = httpStatus(err);
   const message = code === 403 || code === 422 ? apiMessage(err) : '';
   return message.includes(NO_ACTIVE_ENTRY) || message.includes('no params found for policy binding');
@@ -33,22 +30,13 @@ function refusedForIndexLag(err: unknown): boolean {
 export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, options?: ConfigurationOptions): Promise<void> {
   const { name = '', namespace = '' } = binding.metadata ?? {};
   const apply = () => api.rbac.patchNamespacedRoleBinding({ name, namespace, body: binding, fieldManager: FIELD_MANAGER, force: true }, applyPatch(options));
-  for (const waitMs of [...ENTRY_LAG_RETRIES_MS, undefined]) {
-    try {
-      await apply();
-      return;
-    } catch (err) {
-      if (refusedForIndexLag(err)) {
-        if (waitMs === undefined) throw err;
-        await new Promise((r) => setTimeout(r, waitMs));
-        continue;
-      }
-      // roleRef is immutable: a binding re-pointed by hand must be replaced, not patched.
-      if (httpStatus(err) !== 422) throw err;
-      await deleteRoleBinding(api, namespace, name);
-      await apply();
-      return;
-    }
+  try {
+    await apply();
+  } catch (err) {
+    // roleRef is immutable: a binding re-pointed by hand must be replaced, not patched.
+    if (httpStatus(err) !== 422 || refusedForIndexLag(err)) throw err;
+    await deleteRoleBinding(api, namespace, name);
+    await apply();
   }
 }
 

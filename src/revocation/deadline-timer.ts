@@ -18,8 +18,6 @@ export interface DeadlineTimerDeps {
   log: Logger;
   /** The fast path (fast-path.ts). */
   revoke(key: string): Promise<void>;
-  /** After each attempt, success or not: the grant's full reconcile. */
-  revoked(key: string): void;
 }
 
 export class DeadlineTimer {
@@ -28,10 +26,16 @@ export class DeadlineTimer {
   private readonly failures = new Map<string, number>();
   /** Revocations in flight, drained by stop(). */
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly attempted: ((key: string) => void)[] = [];
 
   constructor(deps: DeadlineTimerDeps) {
     this.d = deps;
     this.queue = new DeadlineQueue(deps.clock, (key) => { this.due(key); });
+  }
+
+  /** Called after each revocation attempt, success or not (the grant's full reconcile follows). */
+  onAttempted(handler: (key: string) => void): void {
+    this.attempted.push(handler);
   }
 
   /** Arms (or moves) the deadline of `key`; undefined disarms it. */
@@ -59,7 +63,7 @@ export class DeadlineTimer {
         this.d.log.warn({ key, attempt, retryInMs, err: apiMessage(err) }, 'deadline revocation failed; retrying');
         this.queue.schedule(key, this.d.clock.now() + retryInMs);
       })
-      .finally(() => { this.inFlight.delete(revocation); this.d.revoked(key); });
+      .finally(() => { this.inFlight.delete(revocation); for (const h of this.attempted) h(key); });
     this.inFlight.add(revocation);
   }
 }

@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { KeyedLock } from '../runtime/keyed-lock.ts';
 import { splitKey } from '../runtime/object-key.ts';
-import type { Cache } from '../runtime/reconciler-context.ts';
+import type { Cache } from '../runtime/cache.ts';
 import { recordedDeadline } from './records.ts';
 import { revokeRoleBinding } from './revoke-binding.ts';
 import { timerWasArmed } from './second-deadline.ts';

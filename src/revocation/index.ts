@@ -15,13 +15,17 @@
 //                       each attempt hands the grant to its full reconcile.
 //  7. startup-sweep.ts  at start, before anything else: the RoleBindings of every grant whose
 //                       deadline passed while no operator ran (and of grants deleted meanwhile),
-//                       from the record alone; the rest of those expiries once pods are listed.
-//  8. timer-job.ts      the second deadline path, planned: per active grant an inert Job whose
+//                       from the record alone; the rest of those expiries once pods are listed
+//                       (run by the leader: src/controller/leader-runnable.ts).
+//  8. revocation-runnable.ts  what every replica runs (needLeaderElection: false): the caches
+//                       that hold every deadline and what to delete at it.
+//  9. timer-job.ts      the second deadline path, planned: per active grant an inert Job whose
 //                       activeDeadlineSeconds ends at the deadline and which alone owns the
 //                       RoleBinding, so Kubernetes' Job, TTL and garbage collector controllers
 //                       end access with no operator running (config/admission/timers.yaml).
-//  9. second-deadline.ts the reconcile arms it before the RoleBinding and disarms it at the end;
-//                       a refused timer never holds up the grant.
+// 10. second-deadline.ts the reconcile's RBAC writer (src/controller/rbac-writer.ts) arms it
+//                       before the RoleBinding and disarms it at the end; a refused timer never
+//                       holds up the grant.
 //
 // The rest of an expiry (the Role, the index entry, status, Events, audit lines, verification
 // by SubjectAccessReview) is the grant's reconcile (src/controller/). The API server's own
@@ -31,4 +35,4 @@ export { keysDueBy } from './records.ts';
 export { deletesFirst } from './lanes.ts';
 export { DeadlineFastPath } from './fast-path.ts';
 export { DeadlineTimer } from './deadline-timer.ts';
-export { finishOverdue, revokeWithoutPods, startupWork, type SweepActions } from './startup-sweep.ts';
+export { RevocationRunnable } from './revocation-runnable.ts';

@@ -15,7 +15,7 @@ import { createTimer, deleteTimer, shortenTimer } from '../kube/timers.ts';
 import type { Logger } from '../log.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { apiMessage } from '../runtime/errors.ts';
-import type { Cache } from '../runtime/reconciler-context.ts';
+import type { Cache } from '../runtime/cache.ts';
 import {
   bindingOwner, desiredTimer, recheckStartingAfter, SECOND_DEADLINE, secondDeadlineCondition, shortenedDeadline, timerName, timerState,
 } from './timer-job.ts';

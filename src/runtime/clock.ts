@@ -22,3 +22,8 @@ export const systemClock: Clock = {
     return () => { clearTimeout(timer); };
   },
 };
+
+/** Resolves after `ms` on `clock`. */
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => { clock.setTimer(resolve, ms); });
+}

@@ -6,32 +6,40 @@
 // (debuggrant_debug_containers_past_deadline) and an alert name it.
 import { LINGERING_ANNOTATION } from '../../api/names.ts';
 import type { CachedPod } from '../../kube/cached.ts';
-import type { ReconcilerContext } from '../../runtime/reconciler-context.ts';
 import { splitKey } from '../../runtime/object-key.ts';
+import type { PodReconcilerDeps } from '../pod-context.ts';
 import { setLingeringAnnotation } from '../../kube/pods.ts';
 import { audit } from '../../log.ts';
-import { apiMessage } from '../../runtime/errors.ts';
-import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn, overdueSessions, runningEphemeralContainers } from './lingering.ts';
+import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn, overdueSessions, runningEphemeralContainers, type RunningEphemeral } from './lingering.ts';
+
+/** What happens next for the pod: look again after this long (a wrapper's deadline + grace). */
+export interface PodResult {
+  requeueAfter?: number;
+}
 
 export class LingeringReconciler {
-  private readonly d: ReconcilerContext;
+  private readonly d: PodReconcilerDeps;
   private readonly counts = new Map<string, number>();
   /** Per pod, the overdue containers already told (an Event once each). */
   private readonly overdue = new Map<string, Set<string>>();
-  private readonly requeueAfter: (key: string, delayMs: number) => void;
 
-  constructor(deps: ReconcilerContext, requeueAfter: (key: string, delayMs: number) => void) {
+  constructor(deps: PodReconcilerDeps) {
     this.d = deps;
-    this.requeueAfter = requeueAfter;
   }
 
-  async reconcile(key: string): Promise<void> {
+  async reconcile(key: string): Promise<PodResult> {
     const { namespace, name } = splitKey(key);
     const pod = this.d.pods.get(name, namespace);
     const lingering = pod ? lingeringOn(pod, coveredPods(this.d.grants.list(namespace))) : [];
     this.count(key, lingering.length);
-    await this.checkOverdue(key, pod);
-    if (!pod) return;
+    const requeueAfter = await this.checkOverdue(key, pod);
+    if (pod) await this.flag(key, pod, lingering);
+    return { requeueAfter };
+  }
+
+  /** The lingering annotation, and for containers not flagged before a Warning Event and an audit line each. */
+  private async flag(key: string, pod: CachedPod, lingering: readonly RunningEphemeral[]): Promise<void> {
+    const { namespace, name } = splitKey(key);
     this.d.log.debug({ kind: 'Pod', namespace, name, running: runningEphemeralContainers(pod).length, lingering: lingering.length }, 'lingering checked');
     const want = lingeringAnnotation(lingering);
     const have = pod.metadata?.annotations?.[LINGERING_ANNOTATION] ?? null;
@@ -41,12 +49,8 @@ export class LingeringReconciler {
     const fresh = lingering.filter((l) => !before.has(l.container));
     if (fresh.length === 0) return;
     const what = fresh.map((l) => `${l.container}=${l.image}`).join(',');
-    try {
-      await this.d.events.record({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'LingeringEphemeralContainer',
-        `ephemeral containers running with no active DebugGrant covering this pod: ${what}`);
-    } catch (err) {
-      this.d.log.warn({ err: apiMessage(err) }, 'could not record event');
-    }
+    await this.d.events.send({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'LingeringEphemeralContainer',
+      `ephemeral containers running with no active DebugGrant covering this pod: ${what}`);
     const log = this.d.log.child({ kind: 'Pod', namespace, name });
     for (const l of fresh) {
       audit(log, {
@@ -56,10 +60,11 @@ export class LingeringReconciler {
     }
   }
 
-  private async checkOverdue(key: string, pod: CachedPod | undefined): Promise<void> {
+  /** Debug containers running past their wrapper's deadline: told once each. Returns when to look again. */
+  private async checkOverdue(key: string, pod: CachedPod | undefined): Promise<number | undefined> {
     const now = this.d.clock.now();
     const { overdue, recheckAt } = pod ? overdueSessions(pod, now) : { overdue: [], recheckAt: undefined };
-    if (recheckAt !== undefined) this.requeueAfter(key, recheckAt - now);
+    const lookAgainAfter = recheckAt === undefined ? undefined : recheckAt - now;
     const told = this.overdue.get(key) ?? new Set<string>();
     const fresh = overdue.filter((o) => !told.has(o.container));
     if (overdue.length === 0) this.overdue.delete(key);
@@ -67,16 +72,13 @@ export class LingeringReconciler {
     let total = 0;
     for (const v of this.overdue.values()) total += v.size;
     this.d.metrics.overdueDebugContainers.set(total);
-    if (!pod || fresh.length === 0) return;
+    if (!pod || fresh.length === 0) return lookAgainAfter;
     const { namespace, name } = splitKey(key);
     const what = fresh.map((o) => `${o.container} (${o.image}, deadline ${new Date(o.deadline).toISOString()}, ${((now - o.deadline) / 1000).toFixed(1)} s ago)`).join(', ');
     this.d.log.warn({ kind: 'Pod', namespace, name, containers: fresh.map((o) => o.container) }, 'debug containers running past their deadline');
-    try {
-      await this.d.events.record({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'DebugContainerPastDeadline',
-        `debug containers still running after the deadline their wrapper carries, so it did not end them (killed from inside the container, or the node's clock behind): ${what}`);
-    } catch (err) {
-      this.d.log.warn({ err: apiMessage(err) }, 'could not record event');
-    }
+    await this.d.events.send({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'DebugContainerPastDeadline',
+      `debug containers still running after the deadline their wrapper carries, so it did not end them (killed from inside the container, or the node's clock behind): ${what}`);
+    return lookAgainAfter;
   }
 
   private count(key: string, n: number): void {

@@ -1,0 +1,258 @@
+// The grant reconcile and the revocation path as functions: a recording client, a fake clock,
+// and the actions each sends, in order (sample-controller's controller_test.go, cert-manager's
+// ExpectedActions). The integration tests then check that the real API server agrees.
+import { rbacName } from '../../src/api/names.ts';
+import type { DebugGrant } from '../../src/api/types.ts';
+import { parseConfig } from '../../src/config.ts';
+import { EventSender } from '../../src/controller/event-sender.ts';
+import { GrantController } from '../../src/controller/grant-controller.ts';
+import { buildGrantParts } from '../../src/controller/grant-parts.ts';
+import { eventRecorder } from '../../src/kube/events.ts';
+import { makeLogger } from '../../src/log.ts';
+import { makeMetrics } from '../../src/metrics.ts';
+import { DeadlineTimer } from '../../src/revocation/deadline-timer.ts';
+import { deletesFirst } from '../../src/revocation/lanes.ts';
+import { startupWork } from '../../src/revocation/startup-sweep.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+import { RecordingApi, refused } from '../support/recording-api.ts';
+
+const image = `registry.example.com/debug/netshoot@sha256:${'a'.repeat(64)}`;
+const config = parseConfig({ approvedRegistries: ['registry.example.com/debug/'], namespaces: ['shop'], maxTtl: '4h', revocationSettle: '2s' });
+const KEY = 'shop/g';
+const RBAC = rbacName('g');
+const HOUR = 3_600_000;
+/** What a grant's lifecycle writes, without reviews and Events. */
+const WRITES = ['debuggrants', 'debuggrants/status', 'debuggrantindexes', 'debuggranthistories', 'roles', 'rolebindings', 'jobs'];
+/** The second copy of the namespace's spent names, in the operator's own namespace. */
+const HISTORY = 'debuggranthistories debuggrant-system/shop';
+const TIMER = 'debuggrant-timer-g';
+
+function grant(extra: Partial<DebugGrant['metadata']> = {}): DebugGrant {
+  return {
+    apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant',
+    metadata: { name: 'g', namespace: 'shop', uid: 'u1', generation: 1, creationTimestamp: '2026-11-23T09:59:59Z', ...extra },
+    spec: { subject: { kind: 'User', name: 'alice' }, podSelector: { matchLabels: { app: 'web' } }, image, ttl: '1h', reason: 'INC-1 web is slow', access: ['exec'] },
+  } as DebugGrant;
+}
+
+function harness() {
+  const rec = new RecordingApi();
+  const clock = new FakeClock();
+  const log = makeLogger('silent');
+  const metrics = makeMetrics(() => ({}), () => 0, false);
+  const lanes = deletesFirst(rec.api, clock);
+  const events = new EventSender(eventRecorder(lanes.api, 'test', () => new Date(clock.now())), log);
+  const parts = buildGrantParts({ lanes, caches: rec.caches, config, clock, log, metrics, events, identity: 'test' });
+  rec.seed('pods', { metadata: { name: 'web-1', namespace: 'shop', labels: { app: 'web' } } });
+  rec.seed('debuggrants', grant());
+  return { rec, clock, log, events, ...parts };
+}
+
+/** A deadline timer over the harness's fast path, and a way to wait for its next attempt. */
+function timerOf(h: ReturnType<typeof harness>) {
+  const timer = new DeadlineTimer({ clock: h.clock, log: h.log, revoke: (key) => h.fastPath.revoke(key) });
+  let attempted: () => void = () => undefined;
+  timer.onAttempted(() => { attempted(); });
+  const nextAttempt = () => new Promise<void>((resolve) => { attempted = resolve; });
+  return { timer, nextAttempt };
+}
+
+async function activate(h: ReturnType<typeof harness>) {
+  h.rec.allowed = () => true;
+  const result = await h.reconciler.reconcile(KEY);
+  await h.events.idle();
+  return result;
+}
+
+describe('grant reconcile: expected actions', () => {
+  test('activation: finalizer, then the index entry, then the timer Job, the Role, the RoleBinding, then status; the deadline returned', async () => {
+    const h = harness();
+    const result = await activate(h);
+    expect(result.error).toBeUndefined();
+    expect(result.deadline).toBe(h.clock.now() + HOUR);
+    expect(result.requeueAfter).toBeUndefined();
+    expect(h.rec.only(...WRITES)).toEqual([
+      'patch debuggrants shop/g',
+      'create debuggrantindexes shop/grants',
+      `create jobs shop/${TIMER}`,
+      `patch roles shop/${RBAC}`,
+      `patch rolebindings shop/${RBAC}`,
+      'patch debuggrants/status shop/g',
+    ]);
+    // Verified by asking the authorizer after the RBAC was written, before the status says Ready.
+    const reviews = h.rec.actions.flatMap((a, i) => a.includes('subjectaccessreviews') ? [i] : []);
+    expect(reviews.length).toBeGreaterThan(0);
+    expect(Math.min(...reviews)).toBeGreaterThan(h.rec.actions.indexOf(`patch rolebindings shop/${RBAC}`));
+    expect(Math.max(...reviews)).toBeLessThan(h.rec.actions.indexOf('patch debuggrants/status shop/g'));
+    expect(h.rec.actions).toContain('create events shop/');
+  });
+
+  test('level-triggered: a second reconcile of the same state sends nothing', async () => {
+    const h = harness();
+    await activate(h);
+    const before = h.rec.actions.length;
+    const again = await h.reconciler.reconcile(KEY);
+    await h.events.idle();
+    expect(h.rec.actions.slice(before)).toEqual([]);
+    expect(again.deadline).toBe(h.clock.now() + HOUR);
+  });
+
+  test('expiry by reconcile: the RoleBinding before the Role, then the index entry ends, then status; the deadline disarmed', async () => {
+    const h = harness();
+    await activate(h);
+    h.clock.advance(HOUR);
+    h.rec.allowed = () => false;
+    const before = h.rec.actions.length;
+    const result = await h.reconciler.reconcile(KEY);
+    await h.events.idle();
+    expect(result).toMatchObject({ deadline: null });
+    expect(result.error).toBeUndefined();
+    expect(h.rec.actions.slice(before).filter((a) => WRITES.includes(a.split(' ')[1] ?? ''))).toEqual([
+      `delete rolebindings shop/${RBAC}`,
+      `delete roles shop/${RBAC}`,
+      `delete jobs shop/${TIMER}`,
+      'replace debuggrantindexes shop/grants',
+      `create ${HISTORY}`,
+      'patch debuggrants/status shop/g',
+    ]);
+    expect(h.rec.caches.grants.get('g', 'shop')?.status?.phase).toBe('Expired');
+  });
+
+  test('a refusal (403) of the Role: the error and the deadline returned, the entry written before, Failing on the grant', async () => {
+    const h = harness();
+    h.rec.fault = (a) => a.startsWith('patch roles') ? refused(403, 'roles.rbac.authorization.k8s.io is forbidden') : undefined;
+    const result = await h.reconciler.reconcile(KEY);
+    await h.events.idle();
+    expect(result.error?.message).toMatch(/forbidden/);
+    // Armed whatever failed: the entry (with the deadline) was written before the refused RBAC.
+    expect(result.deadline).toBe(h.clock.now() + HOUR);
+    expect(h.rec.only(...WRITES)).toEqual([
+      'patch debuggrants shop/g',
+      'create debuggrantindexes shop/grants',
+      `create jobs shop/${TIMER}`,
+      `patch roles shop/${RBAC}`,
+      'patch debuggrants/status shop/g',
+    ]);
+    const failing = h.rec.caches.grants.get('g', 'shop')?.status?.conditions?.find((c) => c.type === 'Failing');
+    expect(failing).toMatchObject({ status: 'True', reason: 'PermanentError' });
+    expect(h.rec.has('rolebindings', 'shop', RBAC)).toBe(false);
+  });
+
+  test('a grant deleted without our finalizer: its RoleBinding, then its Role, then its end recorded; the deadline disarmed', async () => {
+    const h = harness();
+    await activate(h);
+    h.rec.seed('debuggrants', { metadata: { name: 'other', namespace: 'shop' } }); // unrelated
+    const before = h.rec.actions.length;
+    h.rec.forget('debuggrants', 'shop', 'g'); // gone, finalizer and all
+    const result = await h.reconciler.reconcile(KEY);
+    expect(result).toEqual({ deadline: null });
+    expect(h.rec.actions.slice(before)).toEqual([
+      `delete rolebindings shop/${RBAC}`,
+      `delete roles shop/${RBAC}`,
+      `delete jobs shop/${TIMER}`,
+      'replace debuggrantindexes shop/grants',
+      `create ${HISTORY}`,
+    ]);
+  });
+});
+
+describe('revocation at the deadline (fake clock)', () => {
+  test('the fast path deletes only the RoleBinding at the deadline; the reconcile after it deletes the Role, not the RoleBinding again', async () => {
+    const h = harness();
+    const { timer, nextAttempt } = timerOf(h);
+    const activated = await activate(h);
+    timer.set(KEY, activated.deadline ?? undefined);
+    const before = h.rec.actions.length;
+    h.clock.advance(HOUR - 1);
+    expect(h.rec.actions.length).toBe(before); // nothing before the deadline
+    const attempt = nextAttempt();
+    h.clock.advance(1);
+    await attempt;
+    expect(h.rec.actions.slice(before)).toEqual([`delete rolebindings shop/${RBAC}`]);
+
+    h.rec.allowed = () => false;
+    const afterFastPath = h.rec.actions.length;
+    const result = await h.reconciler.reconcile(KEY);
+    expect(result.deadline).toBeNull();
+    expect(h.rec.actions.slice(afterFastPath).filter((a) => WRITES.includes(a.split(' ')[1] ?? ''))).toEqual([
+      `delete roles shop/${RBAC}`,
+      `delete jobs shop/${TIMER}`,
+      'replace debuggrantindexes shop/grants',
+      `create ${HISTORY}`,
+      'patch debuggrants/status shop/g',
+    ]);
+    await timer.stop();
+  });
+
+  test('a failing revocation is retried on its own schedule: 100, 200, 400 ms … at most 1 s apart', async () => {
+    const h = harness();
+    const { timer, nextAttempt } = timerOf(h);
+    const activated = await activate(h);
+    h.rec.fault = (a) => a.startsWith('delete rolebindings') ? refused(503, 'unavailable') : undefined;
+    timer.set(KEY, activated.deadline ?? undefined);
+    const deletes = () => h.rec.only('rolebindings').filter((a) => a.startsWith('delete')).length;
+    let attempt = nextAttempt();
+    h.clock.advance(HOUR);
+    await attempt;
+    expect(deletes()).toBe(1);
+    for (const [i, gap] of [100, 200, 400, 800, 1000, 1000].entries()) {
+      attempt = nextAttempt();
+      h.clock.advance(gap - 1);
+      expect(deletes()).toBe(i + 1); // not yet
+      h.clock.advance(1);
+      await attempt;
+      expect(deletes()).toBe(i + 2);
+    }
+    h.rec.fault = () => undefined;
+    attempt = nextAttempt();
+    h.clock.advance(1000);
+    await attempt;
+    expect(h.rec.has('rolebindings', 'shop', RBAC)).toBe(false);
+    await timer.stop();
+  });
+
+  test('the grant controller arms the deadline before the reconcile writes: an index write whose answer hangs does not delay it', async () => {
+    const h = harness();
+    const { timer, nextAttempt } = timerOf(h);
+    h.rec.allowed = () => true;
+    let answer: () => void = () => undefined;
+    h.rec.hold = (a) => a.startsWith('create debuggrantindexes') ? new Promise<void>((resolve) => { answer = resolve; }) : undefined;
+    const controller = new GrantController(h.reconciler, timer, 1, { clock: h.clock, log: h.log, metrics: makeMetrics(() => ({}), () => 0, false) });
+    const running = controller.run(KEY);
+    while (!h.rec.actions.includes('create debuggrantindexes shop/grants')) await Promise.resolve();
+    expect(timer.size).toBe(1);
+    answer();
+    await running;
+    const attempt = nextAttempt();
+    h.clock.advance(HOUR);
+    await attempt;
+    expect(h.rec.has('rolebindings', 'shop', RBAC)).toBe(false);
+    await timer.stop();
+    controller.queue.stop();
+  });
+
+  test('a deadline not yet due is not revoked, even when the timer is asked', async () => {
+    const h = harness();
+    await activate(h);
+    const before = h.rec.actions.length;
+    await h.fastPath.revoke(KEY);
+    expect(h.rec.actions.slice(before)).toEqual([]);
+  });
+});
+
+describe('the start-up sweep', () => {
+  test('overdue by index entry or by status; orphaned by a RoleBinding whose grant is gone', () => {
+    const now = Date.parse('2026-11-23T12:00:00Z');
+    const entry = (g: string, expiresAt: string) => ({ grant: g, uid: `${g}-uid`, expiresAt, username: 'alice', group: '', pods: ['p'], image, profile: 'restricted', access: ['exec'] });
+    const indexes = [{ metadata: { name: 'grants', namespace: 'shop' }, active: [entry('a', '2026-11-23T11:00:00Z'), entry('b', '2026-11-23T13:00:00Z')], ended: [] }];
+    const grants = [
+      { metadata: { name: 'c', namespace: 'shop' }, status: { phase: 'Active' as const, expiresAt: '2026-11-23T11:59:59Z' } },
+      { metadata: { name: 'd', namespace: 'shop' }, status: { phase: 'Expired' as const, expiresAt: '2026-11-23T11:00:00Z' } },
+    ];
+    const binding = (g: string) => ({ metadata: { name: rbacName(g), namespace: 'shop', labels: { 'debuggrant.dev/grant': g } }, roleRef: { apiGroup: '', kind: 'Role', name: rbacName(g) } });
+    const work = startupWork(indexes as never, grants, [binding('a'), binding('c'), binding('gone')], now);
+    expect([...work.overdue].sort()).toEqual(['shop/a', 'shop/c']);
+    // 'a' has no grant object either, but is overdue already: swept once, as overdue.
+    expect([...work.orphaned]).toEqual(['shop/gone']);
+  });
+});
