@@ -123,7 +123,7 @@ export function parseConfig(raw: unknown, source = 'configuration'): OperatorCon
 
 export function loadConfig(env: Record<string, string | undefined>): OperatorConfig {
   const file = env.DEBUGGRANT_CONFIG;
-  if (!file) throw new ConfigError('DEBUGGRANT_CONFIG is not set: point it at the operator configuration file (see config/manager/config.yaml)');
+  if (!file) throw new ConfigError('DEBUGGRANT_CONFIG is not set: point it at the operator configuration file (see config/samples/operator-config.yaml, or the debuggrant-config ConfigMap in config/manager/manager.yaml)');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

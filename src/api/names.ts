@@ -12,6 +12,12 @@ export const GRANT_LABEL = 'debuggrant.dev/grant';
 export const GRANT_UID_LABEL = 'debuggrant.dev/grant-uid';
 /** Marks a grant's timer Job (src/revocation/timer-job.ts); config/admission/timers.yaml guards every Job carrying it. */
 export const TIMER_LABEL = 'debuggrant.dev/timer';
+/**
+ * The finalizer: deleting a grant comes back to the operator, which takes its access away first.
+ * The same string as REVOKE_ANNOTATION by history; both are persisted API (every grant in a
+ * cluster carries the finalizer, the revocation policy and the CLI read the annotation), so
+ * neither is renamed without a migration. A finalizer entry and an annotation key never meet.
+ */
 export const FINALIZER = 'debuggrant.dev/revoke';
 export const LINGERING_ANNOTATION = 'debuggrant.dev/lingering';
 /** How each debug container on a pod was classified (its grant, or outside any) and what was told (controller/pod-sessions.ts). */

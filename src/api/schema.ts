@@ -1,8 +1,9 @@
 // The DebugGrant API as zod schemas. crds/debuggrant.dev_debuggrants.yaml states the same
-// rules for the API server; test/integration/schema-agreement.test.ts feeds one catalogue
-// to both so they cannot drift apart.
+// rules for the API server; test/integration/validate-agreement.test.ts feeds one catalogue
+// to both (through `kubectl debuggrant validate`) so they cannot drift apart.
 import * as z from 'zod';
 import { ACCESS_KINDS } from './access.ts';
+import { PROFILES } from './profiles.ts';
 import { DURATION_PATTERN, parseDuration } from './duration.ts';
 import { LABEL_KEY_MESSAGE, LABEL_NAME_MESSAGE, LABEL_VALUE_MESSAGE, SUBDOMAIN_MESSAGE, isDnsLabel, isLabelKey, isLabelValue, isSubdomain } from './labels.ts';
 
@@ -15,8 +16,7 @@ export const PLURAL = 'debuggrants';
 /** Hard ceiling in the CRD; the operator's configured maximum is usually lower. */
 export const CRD_MAX_TTL = '24h';
 export const MAX_GRANT_NAME = 63;
-export const PROFILES = ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'] as const;
-export type Profile = (typeof PROFILES)[number];
+export { PROFILES, type Profile } from './profiles.ts';
 
 // A reference pinned by digest: [registry[:port]/]path[:tag]@sha256:<64 hex>.
 export const IMAGE_PATTERN =

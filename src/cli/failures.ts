@@ -1,6 +1,7 @@
 // What went wrong, in words that name the kubeconfig file, context and server and say what
 // to do; not client-node's "fetch failed" or "No active cluster!".
 import { httpStatus, apiMessage } from '../runtime/errors.ts';
+import { isTlsErrorCode } from '../kube/failure.ts';
 import { ClusterError, KubeconfigError, type Target } from './connection.ts';
 
 /** The innermost cause's code and message (undici wraps socket and TLS errors in "fetch failed"). */
@@ -11,7 +12,6 @@ function rootCause(err: unknown): { code: string; message: string } {
   return { code, message: e instanceof Error ? e.message : String(e) };
 }
 
-const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
 
 export function describeClusterFailure(err: unknown, t: Target): string {
   const where = `${t.server} (context "${t.context}" of ${t.file})`;
@@ -25,7 +25,7 @@ export function describeClusterFailure(err: unknown, t: Target): string {
   }
   if (status !== undefined) return apiMessage(err);
   const cause = rootCause(err);
-  if (TLS_CODES.test(cause.code) || /certificate/i.test(cause.message)) {
+  if (isTlsErrorCode(cause.code) || /certificate/i.test(cause.message)) {
     return `TLS to ${where} failed: ${cause.message} (${cause.code}); check certificate-authority-data in the kubeconfig`;
   }
   if (cause.code === 'ECONNREFUSED' || cause.code === 'ENOTFOUND' || cause.code === 'EHOSTUNREACH' || cause.code === 'ETIMEDOUT' || cause.code === 'ECONNRESET' || cause.code.startsWith('UND_ERR')) {

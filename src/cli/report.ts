@@ -6,7 +6,7 @@ import type { V1ManagedFieldsEntry } from '@kubernetes/client-node';
 import type { IndexContent } from '../api/grant-index.ts';
 import { REVOKED_BY_ANNOTATION, rbacName, subjectText, subjectUsername } from '../api/names.ts';
 import { DebugGrantSpecSchema, type DebugGrantSpec } from '../api/schema.ts';
-import type { DebugGrant, DebugGrantStatus, LingeringContainer, SessionRecord } from '../api/types.ts';
+import { hasEnded, type DebugGrant, type DebugGrantStatus, type LingeringContainer, type SessionRecord } from '../api/types.ts';
 import { findCondition } from '../controller/conditions.ts';
 import { MAX_SESSIONS, commandText } from '../controller/sessions.ts';
 import { actingUser, requestParams, type AuditEvent } from './audit-log.ts';
@@ -171,7 +171,7 @@ export function buildReport(input: ReportInput): AccessReport {
   if (verified && verified.status !== 'Unknown') {
     report.revocationVerified = { ok: verified.status === 'True', message: verified.message };
     if (verified.status === 'False') report.standingAccess.push(verified.message);
-  } else if (phase === 'Expired' || phase === 'Revoked') {
+  } else if (hasEnded(phase)) {
     unknown.push(grant ? 'that the access was gone after the end was not verified (no RevocationVerified condition)' : 'whether access was verified gone after the end (the RevocationVerified condition was on the deleted object)');
   }
 

@@ -1,6 +1,7 @@
 // The commands and flags of kubectl-debuggrant, as data: the parser, the help pages, the
 // completion scripts and did-you-mean all read this one table. Kept free of heavy imports
 // so that `--help` and completion start in milliseconds.
+import { PROFILES } from '../api/profiles.ts';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -58,7 +59,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       reason: { type: 'string', arg: 'TEXT', help: 'why, in a few words (an incident or ticket)' },
       approval: { type: 'string', arg: 'URL', help: 'the pull request or ticket that approves it' },
       access: { type: 'string', default: 'debug', arg: 'LIST', help: 'comma-separated: debug, exec, attach, portForward, logs' },
-      profile: { type: 'string', default: 'restricted', arg: 'PROFILE', choices: ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'], help: 'kubectl debug profile' },
+      profile: { type: 'string', default: 'restricted', arg: 'PROFILE', choices: [...PROFILES], help: 'kubectl debug profile' },
       'on-expiry': { type: 'string', default: 'Flag', arg: 'ACTION', choices: ['Flag', 'Evict'], help: 'what happens to pods with debug containers left at expiry' },
       'merge-window': { type: 'string', default: '24h', arg: 'DURATION', help: 'how long the pull request may wait before the grant can no longer start' },
       config: { type: 'string', arg: 'FILE', help: 'operator configuration: also check the cluster policy (registries, maxTtl, profiles)' },

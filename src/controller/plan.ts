@@ -5,7 +5,7 @@ import type { ActiveGrantEntry, EndedGrantEntry, IndexChange } from '../api/gran
 import { REVOKED_BY_ANNOTATION, REVOKE_ANNOTATION, subjectUsername } from '../api/names.ts';
 import { grantPolicyProblems } from '../api/policy.ts';
 import { DebugGrantSpecSchema, describeIssues, type DebugGrantSpec } from '../api/schema.ts';
-import { isTerminal, type DebugGrant, type GrantPhase } from '../api/types.ts';
+import { hasEnded, isTerminal, type DebugGrant, type GrantPhase } from '../api/types.ts';
 import { parseDuration } from '../api/duration.ts';
 import type { OperatorConfig } from '../config.ts';
 import { planGrantRbac, type GrantRbac, type GrantRef } from './rbac.ts';
@@ -75,7 +75,7 @@ export function planGrant(o: GrantObservation): GrantDecision {
   };
   const ended = (phase: GrantPhase, reason: PhaseReason, message: string): GrantDecision => ({
     ...base, phase, reason, message,
-    indexChange: wasActivated || phase === 'Expired' || phase === 'Revoked'
+    indexChange: wasActivated || hasEnded(phase)
       ? { kind: 'end', grant: ref.name, uid: ref.uid, phase, endedAt: base.endedAt, ...heldAccess(base.activatedAt, base.expiresAt) }
       : { kind: 'remove', grant: ref.name, uid: ref.uid },
   });

@@ -1,6 +1,6 @@
 // The status a decision should leave on the grant. Pure: conditions and phase from the
 // decision plus what verification by SubjectAccessReview found.
-import type { DebugGrantStatus, LingeringContainer } from '../api/types.ts';
+import { hasEnded, type DebugGrantStatus, type LingeringContainer } from '../api/types.ts';
 import { setConditions, type ConditionInput } from './conditions.ts';
 import { sameContent } from '../api/equal.ts';
 import type { GrantDecision } from './plan.ts';
@@ -20,7 +20,7 @@ export function desiredStatus(
   d: GrantDecision, previous: DebugGrantStatus | undefined, v: Verification, lingering: LingeringContainer[] | undefined,
   generation: number, now: Date, lingeringRunning: readonly LingeringContainer[] = [],
 ): DebugGrantStatus {
-  const ended = d.phase === 'Expired' || d.phase === 'Revoked';
+  const ended = hasEnded(d.phase);
   const conditions: ConditionInput[] = [...progressConditions(d, v, lingeringRunning)];
   conditions.push({ type: 'Expired', status: d.phase === 'Expired' ? 'True' : 'False', reason: d.phase === 'Expired' ? d.reason : 'NotExpired', message: d.phase === 'Expired' ? d.message : '' });
   if (d.phase === 'Active' && v.secondDeadline) conditions.push(v.secondDeadline);

@@ -3,7 +3,8 @@
 // API server's own 403 message (it names the verb, resource and scope that are missing).
 import { apiMessage, httpStatus } from '../runtime/errors.ts';
 
-const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ALTNAME/;
+/** Node's and OpenSSL's error codes for a failed TLS handshake or certificate check (the one list: the CLI reads it too). */
+export const isTlsErrorCode = (code: string): boolean => /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ALTNAME/.test(code);
 
 const NETWORK: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
@@ -37,7 +38,7 @@ export function describeFailure(err: unknown, server: string): string {
   if (status === 403) return `403 Forbidden from ${server}: ${apiMessage(err)}`;
   if (status !== undefined) return `HTTP ${String(status)} from ${server}: ${apiMessage(err)}`;
   const found = errorCode(err);
-  if (found && TLS_CODES.test(found.code)) return `TLS failure talking to ${server}: ${found.message} (${found.code})`;
+  if (found && isTlsErrorCode(found.code)) return `TLS failure talking to ${server}: ${found.message} (${found.code})`;
   if (found && NETWORK[found.code]) return `${NETWORK[found.code] ?? ''} (${server}): ${found.message}`;
   const message = asErrorLike(err)?.message;
   return `${server}: ${typeof message === 'string' ? message : String(err)}`;

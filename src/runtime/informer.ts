@@ -57,10 +57,9 @@ class Gone extends Error {}
 
 /**
  * Objects per list page. A page is held twice while it is read (its JSON text and the parsed
- * objects) and the allocator keeps what it gave back, so the page bounds peak RSS: at 50,000
- * pods (~5.8 KB of JSON each) pages of 500 peaked at 234-261 MB and settled at 221-261 MB,
- * pages of 200 at 202-203 / 195-199 MB, for 22-25 s to ready instead of 16-20 s
- * (`npm run bench -- cluster`, docs/benchmark.md).
+ * objects) and the allocator keeps what it gave back, so the page bounds peak RSS; smaller
+ * pages cost start-up time. 200 was chosen by measurement (`npm run bench -- cluster`; the
+ * figures are in docs/benchmark.md).
  */
 const DEFAULT_PAGE = 200;
 
@@ -156,12 +155,12 @@ export class ResilientInformer<T extends CachedObject> {
     firstSynced();
   }
 
-  /** Pages through the whole collection; objects it no longer contains are deleted from the cache. */
   /** A method, so the compiler does not assume it unchanged across awaits. */
   private isStopped(): boolean {
     return this.stopped;
   }
 
+  /** Pages through the whole collection; objects it no longer contains are deleted from the cache. */
   private async relist(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const seen = new Set<string>();
