@@ -16,7 +16,7 @@ import { spawnOperator } from '../hack/operator-process.ts';
 import { rbacName } from '../src/api/names.ts';
 import { mergePatch, type KubeApi } from '../src/kube/client.ts';
 import { httpStatus } from '../src/runtime/errors.ts';
-import { Semaphore } from '../src/runtime/semaphore.ts';
+import { Semaphore } from './semaphore.ts';
 import { realisticPodSpec, runningStatus } from '../test/support/pods.ts';
 import { IMAGE, adminApi, createGrant, operatorHeap, operatorSettled, prepareNamespaces, processUsage, watchBindings } from './cluster.ts';
 import { BindingEvents, measureIsolatedExpiries } from './expiry.ts';

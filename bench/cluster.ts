@@ -12,7 +12,7 @@ import { makeLogger } from '../src/log.ts';
 import { systemClock } from '../src/runtime/clock.ts';
 import { ResilientInformer } from '../src/runtime/informer.ts';
 import { httpStatus } from '../src/runtime/errors.ts';
-import { Semaphore } from '../src/runtime/semaphore.ts';
+import { Semaphore } from './semaphore.ts';
 
 export const IMAGE = `registry.example.com/debug/netshoot@sha256:${'e'.repeat(64)}`;
 export const POD = 'target';

@@ -17,7 +17,7 @@ import { startControlPlane, stopControlPlane, type PlaneState } from '../hack/co
 import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
-import { Semaphore } from '../src/runtime/semaphore.ts';
+import { Semaphore } from './semaphore.ts';
 import { adminApi, createGrant, operatorSettled, prepareNamespaces, watchBindings } from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
 import { gcProbe, parseVariants, readMemory, type MemoryReading, type Variant } from './operator-memory.ts';

@@ -11,7 +11,7 @@ import { REPO_ROOT, installCrds } from '../hack/controlplane/install.ts';
 import { startControlPlane, stopControlPlane } from '../hack/controlplane/plane.ts';
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
-import { Semaphore } from '../src/runtime/semaphore.ts';
+import { Semaphore } from './semaphore.ts';
 import {
   POD, adminApi, createGrant, operatorHeap, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
   waitForAccess, watchBindings, type OperatorProcess,
