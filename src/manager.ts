@@ -69,6 +69,11 @@ export class Manager {
     return this.elector ? this.elector.isLeader : true;
   }
 
+  /** Who holds the Lease, as this replica last read it (itself without leader election). */
+  get leader(): string | undefined {
+    return this.elector ? this.elector.observedHolder : this.opts.identity;
+  }
+
   /** Ready once the caches this replica acts on (all for the leader, the revoker's for a standby) are synced and watching. */
   get ready(): boolean {
     return this.operator.ready;

@@ -40,6 +40,11 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** The Lease's holder as last read ('' when released; undefined before the first read). */
+  get observedHolder(): string | undefined {
+    return this.observed?.holder;
+  }
+
   run(callbacks: ElectionCallbacks): void {
     this.callbacks = callbacks;
     void this.tick();

@@ -45,7 +45,8 @@ describe('leader election and metrics', () => {
     await a.start();
     await eventually(() => Promise.resolve(a.isLeader), Boolean, 10_000);
     await b.start();
-    await new Promise((r) => setTimeout(r, 1000));
+    // b has read the Lease, held by a: it stays a standby.
+    await eventually(() => Promise.resolve(b.leader), (holder) => holder === 'replica-a', 10_000, 50);
     expect([a.isLeader, b.isLeader]).toEqual([true, false]);
     const lease = await clientsFor('admin').coordination.readNamespacedLease({ namespace: leaseNs, name: 'debuggrant-operator' });
     expect(lease.spec?.holderIdentity).toBe('replica-a');
@@ -65,7 +66,7 @@ describe('leader election and metrics', () => {
     // Graceful: b releases the Lease and c takes it on its next try.
     const c = replica('replica-c');
     await c.start();
-    await new Promise((r) => setTimeout(r, 600));
+    await eventually(() => Promise.resolve(c.leader), (holder) => holder === 'replica-b', 10_000, 50);
     const releasedAt = Date.now();
     await b.stop();
     await eventually(() => Promise.resolve(c.isLeader), Boolean, 10_000, 50);

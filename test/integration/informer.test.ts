@@ -16,7 +16,7 @@ import { serveProbes } from '../../src/probes.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { httpStatus } from '../../src/runtime/errors.ts';
 import { ResilientInformer, type ListWatchSource } from '../../src/runtime/informer.ts';
-import { Semaphore } from '../../src/runtime/semaphore.ts';
+import { Semaphore } from '../../bench/semaphore.ts';
 import { clientsFor, eventually, freshNamespace, kubeConfigFor, plane, writePodStatus } from '../support/cluster.ts';
 import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
@@ -187,8 +187,9 @@ describe('informers against the real API server', () => {
       }, (r) => want.every((w) => r.body.includes(w)), 20_000);
       expect(status).toBe(503);
       expect(body.startsWith('not ready:\n')).toBe(true);
-      // Rate-limited: a few seconds of retries (every ≤ 2 s) give one line per informer, not one per attempt.
-      await new Promise((r) => setTimeout(r, 4000));
+      // Rate-limited: several retries (every ≤ 2 s) give one line per informer, not one per attempt.
+      const attempts = (): number => Number(/debuggrants@\S+: connection refused[^\n]*?(\d+) attempts/.exec(manager.notReady.join('\n'))?.[1] ?? 0);
+      await eventually(() => Promise.resolve(attempts()), (n) => n >= 3, 20_000, 50);
       const perInformer = lines.filter((l) => l.level === 50 && l.informer === `debuggrants@${namespace}`);
       expect(perInformer).toHaveLength(1);
     } finally {
