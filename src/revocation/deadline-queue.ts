@@ -3,7 +3,11 @@
 // `onDue` in deadline order. No polling: between deadlines nothing runs.
 import type { Clock } from '../runtime/clock.ts';
 
-interface Entry { key: string; at: number; seq: number }
+interface Entry {
+  key: string;
+  at: number;
+  seq: number;
+}
 
 export class DeadlineQueue {
   private heap: Entry[] = [];
@@ -65,7 +69,9 @@ export class DeadlineQueue {
     if (this.armedAt === first.at) return;
     this.cancelTimer?.();
     this.armedAt = first.at;
-    this.cancelTimer = this.clock.setTimer(() => { this.fire(); }, first.at - this.clock.now());
+    this.cancelTimer = this.clock.setTimer(() => {
+      this.fire();
+    }, first.at - this.clock.now());
   }
 
   private fire(): void {

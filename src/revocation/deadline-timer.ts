@@ -30,7 +30,9 @@ export class DeadlineTimer {
 
   constructor(deps: DeadlineTimerDeps) {
     this.d = deps;
-    this.queue = new DeadlineQueue(deps.clock, (key) => { this.due(key); });
+    this.queue = new DeadlineQueue(deps.clock, (key) => {
+      this.due(key);
+    });
   }
 
   /** Called after each revocation attempt, success or not (the grant's full reconcile follows). */
@@ -55,15 +57,24 @@ export class DeadlineTimer {
   }
 
   private due(key: string): void {
-    const revocation = this.d.revoke(key)
-      .then(() => { this.failures.delete(key); }, (err: unknown) => {
-        const attempt = (this.failures.get(key) ?? 0) + 1;
-        this.failures.set(key, attempt);
-        const retryInMs = retryDelay(err, attempt, { baseMs: REVOCATION_RETRY_BASE_MS, maxMs: REVOCATION_RETRY_MAX_MS });
-        this.d.log.warn({ key, attempt, retryInMs, err: apiMessage(err) }, 'deadline revocation failed; retrying');
-        this.queue.schedule(key, this.d.clock.now() + retryInMs);
-      })
-      .finally(() => { this.inFlight.delete(revocation); for (const h of this.attempted) h(key); });
+    const revocation = this.d
+      .revoke(key)
+      .then(
+        () => {
+          this.failures.delete(key);
+        },
+        (err: unknown) => {
+          const attempt = (this.failures.get(key) ?? 0) + 1;
+          this.failures.set(key, attempt);
+          const retryInMs = retryDelay(err, attempt, { baseMs: REVOCATION_RETRY_BASE_MS, maxMs: REVOCATION_RETRY_MAX_MS });
+          this.d.log.warn({ key, attempt, retryInMs, err: apiMessage(err) }, 'deadline revocation failed; retrying');
+          this.queue.schedule(key, this.d.clock.now() + retryInMs);
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(revocation);
+        for (const h of this.attempted) h(key);
+      });
     this.inFlight.add(revocation);
   }
 }

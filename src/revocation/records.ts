@@ -21,7 +21,11 @@ export function recordedDeadline(index: IndexContent, name: string, grant: Debug
 }
 
 /** Keys ("namespace/name") whose recorded deadline is at or before `limit`. */
-export function keysDueBy(indexes: readonly { metadata: { namespace?: string }; active?: IndexContent['active'] }[], grants: readonly DebugGrant[], limit: number): Set<string> {
+export function keysDueBy(
+  indexes: readonly { metadata: { namespace?: string }; active?: IndexContent['active'] }[],
+  grants: readonly DebugGrant[],
+  limit: number,
+): Set<string> {
   const due = new Set<string>();
   for (const i of indexes) {
     for (const e of i.active ?? []) if (Date.parse(e.expiresAt) <= limit) due.add(objectKey(i.metadata.namespace ?? '', e.grant));
@@ -45,13 +49,20 @@ export interface Predecessor {
  * index entry or a Role/RoleBinding it owns. Nothing but its deletion without our finalizer
  * leaves that behind, so it means "the previous grant ended", never "a new one may begin".
  */
-export function findPredecessor(index: IndexContent, name: string, uid: string, owned: readonly (CachedRole | CachedRoleBinding | undefined)[]): Predecessor | undefined {
+export function findPredecessor(
+  index: IndexContent,
+  name: string,
+  uid: string,
+  owned: readonly (CachedRole | CachedRoleBinding | undefined)[],
+): Predecessor | undefined {
   const entry = index.active.find((e) => e.grant === name && e.uid !== uid);
   if (entry) return { uid: entry.uid, expiresAt: entry.expiresAt, subject: entrySubject(entry) };
   for (const o of owned) {
     // A RoleBinding owned by its grant's timer Job names the grant's uid in a label.
     const labelled = o?.metadata?.labels?.[GRANT_UID_LABEL];
-    const owner = o?.metadata?.ownerReferences?.find((r) => r.kind === 'DebugGrant' && r.uid !== uid)?.uid ?? (labelled !== undefined && labelled !== uid ? labelled : undefined);
+    const owner =
+      o?.metadata?.ownerReferences?.find((r) => r.kind === 'DebugGrant' && r.uid !== uid)?.uid ??
+      (labelled !== undefined && labelled !== uid ? labelled : undefined);
     if (owner) {
       const subjects = o && 'subjects' in o ? (o.subjects ?? []).map((s) => `${s.kind} ${s.name}`).join(', ') : '';
       return { uid: owner, expiresAt: undefined, subject: subjects || '(unknown)' };
@@ -61,4 +72,4 @@ export function findPredecessor(index: IndexContent, name: string, uid: string, 
 }
 
 /** The subject an index entry names, as audit lines write it. */
-export const entrySubject = (e: ActiveGrantEntry): string => e.username ? `User ${e.username}` : `Group ${e.group}`;
+export const entrySubject = (e: ActiveGrantEntry): string => (e.username ? `User ${e.username}` : `Group ${e.group}`);

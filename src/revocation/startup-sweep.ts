@@ -20,7 +20,12 @@ export interface StartupWork {
 }
 
 /** What the start-up sweep must revoke, from the caches of grants, index entries and RoleBindings. */
-export function startupWork(indexes: readonly DebugGrantIndex[], grants: readonly DebugGrant[], bindings: readonly CachedRoleBinding[], now: number): StartupWork {
+export function startupWork(
+  indexes: readonly DebugGrantIndex[],
+  grants: readonly DebugGrant[],
+  bindings: readonly CachedRoleBinding[],
+  now: number,
+): StartupWork {
   const overdue = keysDueBy(indexes, grants, now);
   const present = new Set(grants.map((g) => objectKey(g.metadata.namespace ?? '', g.metadata.name ?? '')));
   const orphaned = new Set<string>();
@@ -43,14 +48,20 @@ export interface SweepActions {
 
 /** The first phase: RoleBindings of overdue grants, and whatever orphaned grants left behind. */
 export async function revokeWithoutPods(work: StartupWork, act: SweepActions): Promise<void> {
-  const attempt = (key: string, p: Promise<void>): Promise<void> => p.catch((err: unknown) => { act.failed(key, err); });
-  await Promise.all([
-    ...[...work.overdue].map((key) => attempt(key, act.revoke(key))),
-    ...[...work.orphaned].map((key) => attempt(key, act.reconcile(key))),
-  ]);
+  const attempt = (key: string, p: Promise<void>): Promise<void> =>
+    p.catch((err: unknown) => {
+      act.failed(key, err);
+    });
+  await Promise.all([...[...work.overdue].map((key) => attempt(key, act.revoke(key))), ...[...work.orphaned].map((key) => attempt(key, act.reconcile(key)))]);
 }
 
 /** The second phase, once pods are listed: the rest of each overdue expiry (Role, index entry, status, audit lines). */
 export async function finishOverdue(work: StartupWork, act: SweepActions): Promise<void> {
-  await Promise.all([...work.overdue].map((key) => act.reconcile(key).catch((err: unknown) => { act.failed(key, err); })));
+  await Promise.all(
+    [...work.overdue].map((key) =>
+      act.reconcile(key).catch((err: unknown) => {
+        act.failed(key, err);
+      }),
+    ),
+  );
 }

@@ -12,9 +12,21 @@ export class MultiCache<T extends CachedObject> implements Cache<T> {
   private readonly relistHandlers: (() => void)[] = [];
 
   constructor(name: string, namespaces: readonly (string | undefined)[], source: (ns?: string) => ListWatchSource<T>, clock: Clock, log: Logger) {
-    this.informers = namespaces.map((ns) => new ResilientInformer<T>(`${name}${ns ? `@${ns}` : ''}`, source(ns), clock, log,
-      (o, event) => { for (const h of this.handlers) h(o, event); },
-      () => { for (const h of this.relistHandlers) h(); }));
+    this.informers = namespaces.map(
+      (ns) =>
+        new ResilientInformer<T>(
+          `${name}${ns ? `@${ns}` : ''}`,
+          source(ns),
+          clock,
+          log,
+          (o, event) => {
+            for (const h of this.handlers) h(o, event);
+          },
+          () => {
+            for (const h of this.relistHandlers) h();
+          },
+        ),
+    );
   }
 
   /** Called for each object added, updated or deleted (in the cache already). */
