@@ -22,7 +22,7 @@ import { startControlPlane, stopControlPlane, type PlaneState } from '../hack/co
 import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
-import { Semaphore } from '../src/runtime/semaphore.ts';
+import { Semaphore } from './semaphore.ts';
 import { DEPLOYMENT_NODE_ARGS, adminApi, createGrant, prepareNamespaces, waitForAccess, watchBindings } from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
