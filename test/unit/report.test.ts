@@ -101,6 +101,19 @@ describe('the access report', () => {
     expect(r.streams).toEqual([expect.objectContaining({ kind: 'attach', user: 'oncall-bot', container: 'dbg-1', via: 'other-rbac' })]);
   });
 
+  test('a Group subject: the members\' requests are matched by the groups the audit log records, and the report says so', () => {
+    const forGroup = structuredClone(GRANT);
+    forGroup.spec = { ...(forGroup.spec as Record<string, unknown>), subject: { kind: 'Group', name: 'oncall' } };
+    const member = withEvent((e) => e.objectRef?.subresource === 'exec' && e.verb === 'get', (e) => ({
+      ...e, user: { username: 'dave', groups: ['oncall', 'system:authenticated'] }, responseStatus: { code: 101 },
+      annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed by RoleBinding "team-exec/shop"' },
+    }));
+    const r = buildReport(input({ grant: forGroup, auditLog: member }));
+    expect(r.subject).toBe('Group oncall');
+    expect(r.streams.map((x) => [x.kind, x.user, x.via])).toEqual([['exec', 'dave', 'other-rbac']]);
+    expect(r.unknown).toContain('the subject is a group: requests are matched by the group membership the audit log records (user.groups includes oncall)');
+  });
+
   test('a grant whose object is gone: from the index entry and the audit log, saying what went with it', () => {
     const r = buildReport(input({ grant: undefined }));
     expect(r.sources).toEqual(['DebugGrantIndex entry', 'API server audit log (19 requests)']);
