@@ -128,6 +128,10 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     const widened = await rejection(rbac.patchNamespacedRoleBinding({ namespace: ns, name, body: [{ op: 'add', path: '/subjects/-', value: bob }] }, jsonPatch));
     expect(widened.code).toBe(403);
     expect(widened.message).toContain(`DebugGrant ${ns}/dodge expired at`);
+    // #20.6: the time printed is this request's (its writer's entry), not that of the entry it
+    // took the subjects from (the apply before the deadline, which keeps its older time).
+    const printed = /the API server's time of this request is (\S+), in whole seconds/.exec(widened.message)?.[1] ?? '';
+    expect(Date.parse(printed)).toBeGreaterThanOrEqual(Math.floor(expiresAt / 1000) * 1000);
     // A binding of the grant's Role by another name, without the grant's labels.
     const anew = await rejection(rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'bobs-way-in' }, roleRef: binding.roleRef, subjects: [bob] } }));
     expect(anew.code).toBe(403);
