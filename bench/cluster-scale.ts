@@ -8,7 +8,7 @@
 // before/after numbers on the same pods. Writes bench/results/cluster.json. Never part of npm test.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
 import { REPO_ROOT, installCrds } from '../hack/controlplane/install.ts';
 import { startControlPlane, stopControlPlane } from '../hack/controlplane/plane.ts';
@@ -34,7 +34,7 @@ const VARIANTS: Variant[] = (process.env.BENCH_VARIANTS ?? 'sources=src/main.ts'
   const at = v.indexOf('=');
   const [entry = '', ...nodeArgs] = v.slice(at + 1).trim().split(/\s+/);
   const label = v.slice(0, at);
-  return { label, entry: join(REPO_ROOT, entry), nodeArgs };
+  return { label, entry: isAbsolute(entry) ? entry : join(REPO_ROOT, entry), nodeArgs };
 });
 const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
 
