@@ -60,6 +60,21 @@ export async function prepareNamespaces(api: KubeApi, count: number): Promise<st
 }
 
 /** `app`: the pods it selects by their app label (default: each namespace's target pod). */
+/** A RoleBinding of `user` to the bench-exec Role (exec into the target pod), as an admin would write it. */
+export async function bindUser(api: KubeApi, namespace: string, name: string, user: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): Promise<void> {
+  await api.rbac.createNamespacedRoleBinding({
+    namespace,
+    body: { metadata: { name, labels, annotations }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'bench-exec' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] },
+  });
+}
+
+/** The bench-exec Role in each namespace: create/get pods/exec on the target pod. */
+export async function ensureExecRoles(api: KubeApi, namespaces: string[]): Promise<void> {
+  await Promise.all(namespaces.map((namespace) => api.rbac.createNamespacedRole({
+    namespace, body: { metadata: { name: 'bench-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: [POD] }] },
+  }).catch(() => undefined)));
+}
+
 export interface GrantRequest { namespace: string; name: string; user: string; ttl: string; notAfter?: string; app?: string }
 
 export async function createGrant(api: KubeApi, g: GrantRequest): Promise<void> {

@@ -13,7 +13,7 @@ import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { Semaphore } from './semaphore.ts';
 import {
-  POD, adminApi, createGrant, operatorHeap, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
+  adminApi, bindUser, ensureExecRoles, createGrant, operatorHeap, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
   waitForAccess, watchBindings, type OperatorProcess,
 } from './cluster.ts';
 import { BindingEvents, measureIsolatedExpiries, type Next } from './expiry.ts';
@@ -176,19 +176,6 @@ async function requestsPerLifecycle(api: KubeApi, events: BindingEvents, op: Ope
   }));
   await operatorSettled(op.metricsUrl, 3000);
   return (await operatorRequests(op.metricsUrl) - before) / grants.length;
-}
-
-async function bindUser(api: KubeApi, namespace: string, name: string, user: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): Promise<void> {
-  await api.rbac.createNamespacedRoleBinding({
-    namespace,
-    body: { metadata: { name, labels, annotations }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'bench-exec' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] },
-  });
-}
-
-async function ensureExecRoles(api: KubeApi, namespaces: string[]): Promise<void> {
-  await Promise.all(namespaces.map((namespace) => api.rbac.createNamespacedRole({
-    namespace, body: { metadata: { name: 'bench-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: [POD] }] },
-  }).catch(() => undefined)));
 }
 
 async function measureFloor(api: KubeApi, namespaces: string[], burstSize: number): Promise<{ isolated: Summary; burst: Summary }> {

@@ -6,7 +6,8 @@
 // people (alice, bob, carol, gitops) each LIST a namespace of ConfigMaps in a few loops, on
 // loopback only, each phase stopping by itself. Lateness: grants whose notAfter is known, SAR
 // (as the exempt admin, so the judge is never queued) polled until it denies.
-// Phases: quiet, saturated without the FlowSchemas, saturated with them, quiet with them.
+// Phases: quiet, saturated without the FlowSchemas, saturated with them, the floor under the
+// same load (an admin, whom APF exempts, deleting RoleBindings directly), quiet with them.
 // Knobs: BENCH_OVERLOAD_INFLIGHT (kube-apiserver --max-requests-inflight and
 // --max-mutating-requests-inflight, default "20,10": few enough seats for two cores to
 // saturate), BENCH_OVERLOAD_EXPIRIES (20 per phase), BENCH_OVERLOAD_SERVICE_ACCOUNTS (8),
@@ -22,8 +23,9 @@ import { startControlPlane, stopControlPlane, type PlaneState } from '../hack/co
 import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
+import { httpStatus } from '../src/runtime/errors.ts';
 import { Semaphore } from './semaphore.ts';
-import { DEPLOYMENT_NODE_ARGS, adminApi, createGrant, prepareNamespaces, waitForAccess, watchBindings } from './cluster.ts';
+import { DEPLOYMENT_NODE_ARGS, adminApi, bindUser, createGrant, ensureExecRoles, prepareNamespaces, waitForAccess, watchBindings } from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
 
@@ -166,6 +168,22 @@ async function measureExpiries(api: KubeApi, events: BindingEvents, namespaces: 
   return { lateness: summarize(lateness), activation: summarize(activation), lateActivations };
 }
 
+/** The floor under the same load: an admin (exempt from APF) deletes a RoleBinding, SAR polled until it denies. */
+async function measureFloor(api: KubeApi, namespaces: string[]): Promise<Summary> {
+  await ensureExecRoles(api, namespaces);
+  const lateness: number[] = [];
+  for (let i = 0; i < EXPIRIES; i++) {
+    const namespace = namespaces[i % namespaces.length] ?? '';
+    const user = `floor-${String(i)}`;
+    await bindUser(api, namespace, user, user);
+    await waitForAccess(api, user, namespace, true, 120_000, 10);
+    const t0 = Date.now();
+    await api.rbac.deleteNamespacedRoleBinding({ namespace, name: user });
+    lateness.push((await waitForAccess(api, user, namespace, false, 120_000, 1)) - t0);
+  }
+  return summarize(lateness);
+}
+
 /** Until the API server classifies the operator's requests into `flowSchema` (its answer's X-Kubernetes-PF-FlowSchema-UID). */
 async function waitForClassification(state: PlaneState, api: KubeApi, saToken: string, flowSchema: string): Promise<void> {
   const fs = await api.custom.getClusterCustomObject({ group: 'flowcontrol.apiserver.k8s.io', version: 'v1', plural: 'flowschemas', name: flowSchema }) as { metadata?: { uid?: string } };
@@ -195,7 +213,8 @@ export async function benchOverload(): Promise<void> {
     installCrds(state);
     const api = adminApi(state, 60_000);
     say('the operator\'s ServiceAccount and RBAC (config/rbac), namespaces, ConfigMaps and identities for the load');
-    await api.core.createNamespace({ body: { metadata: { name: OPERATOR_NS } } });
+    // installCrds may have made it already (the operator's records of spent names live there).
+    await api.core.createNamespace({ body: { metadata: { name: OPERATOR_NS } } }).catch((err: unknown) => { if (httpStatus(err) !== 409) throw err; });
     kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(REPO_ROOT, 'config/rbac')]);
     const saToken = await token(api, OPERATOR_NS, OPERATOR_SA);
     const namespaces = await prepareNamespaces(api, NAMESPACES);
@@ -212,11 +231,13 @@ export async function benchOverload(): Promise<void> {
     const events = new BindingEvents();
     const watch = await watchBindings(api, (t, k) => { events.handle(t, k); });
     const phases: Phase[] = [];
-    const phase = async (name: string, loaded: boolean): Promise<void> => {
+    const phase = async (name: string, loaded: boolean, floor = false): Promise<void> => {
       say(`${name}: ${loaded ? `${String(identities.length)} identities × ${String(LOOPS)} loops listing ${String(CONFIGMAPS)} ConfigMaps; ` : ''}${String(EXPIRIES)} expiries ${String(SPACING_MS)} ms apart (load ${load()})`);
       const before = await operator429s(operator);
       if (loaded) { running = startLoad(state, identities); await sleep(5000); }
-      const m = await measureExpiries(api, events, namespaces, name.toLowerCase().replace(/[^a-z]+/g, '-').replace(/-+$/, ''));
+      const m = floor
+        ? { lateness: await measureFloor(api, namespaces), activation: summarize([]), lateActivations: 0 }
+        : await measureExpiries(api, events, namespaces, name.toLowerCase().replace(/[^a-z]+/g, '-').replace(/-+$/, ''));
       const loadAverage = load();
       const stats = await running?.stop();
       running = undefined;
@@ -231,6 +252,8 @@ export async function benchOverload(): Promise<void> {
     kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(REPO_ROOT, 'config/flowcontrol')]);
     await waitForClassification(state, api, saToken, 'debuggrant-operator');
     await phase('saturated, with FlowSchemas', true);
+    // What the API server itself allows under that load: the admin's own deletes are exempt from APF.
+    await phase('floor, saturated: admin deletes the RoleBinding', true, true);
     await phase('quiet, with FlowSchemas', false);
     await watch.stop();
 
