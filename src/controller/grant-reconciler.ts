@@ -134,7 +134,7 @@ export class GrantReconciler {
     if (!decision.deadline) this.d.verifier.forget(key);
     if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
     log.debug({ phase: decision.phase, reason: decision.reason, ms: this.d.clock.now() - now.getTime() }, 'reconciled');
-    return { requeueAfter: soonest(soonest(verified.lookAgainAfter, evictAgainAfter), rbac.recheckAfterMs) };
+    return { requeueAfter: soonest(soonest(soonest(verified.lookAgainAfter, evictAgainAfter), rbac.recheckAfterMs), lingering?.recheckAfter) };
   }
 
   private async writeRbac(key: string, decision: GrantDecision, previousPhase: GrantPhase | undefined, now: Date, conditions: readonly Condition[] | undefined, log: Logger): Promise<RbacOutcome | 'decide again'> {

@@ -5,6 +5,7 @@
 // background job stays (measured); `kubectl debuggrant debug` ends on time too.
 import { fileURLToPath } from 'node:url';
 import { clientsFor, eventually, freshNamespace, kubectl, plane } from '../support/cluster.ts';
+import { getGrant } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 import { activeGrant, describeOnNode, runningPod, session, testNode } from '../support/node.ts';
 import { tickingShell, type ShellKind } from '../support/sessions.ts';
@@ -53,6 +54,13 @@ describeOnNode('sessions at a grant\'s deadline, on a real node', () => {
       const pod = await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: where, name: `${app}-1` }),
         (p) => p.status?.ephemeralContainerStatuses?.find((s) => s.name === 'dbg')?.state?.terminated !== undefined, 30_000, 250);
       expect(pod.status?.ephemeralContainerStatuses?.find((s) => s.name === 'dbg')?.state?.terminated?.exitCode).toBe(137);
+      // A session that ended by its deadline is a normal end: nothing lingered, no Warning.
+      const g = await getGrant(where, app);
+      expect(g?.status?.lingering ?? []).toEqual([]);
+      expect(g?.status?.conditions?.find((c) => c.type === 'Stalled')?.status).toBe('False');
+      const warnings = (await clientsFor('admin').core.listNamespacedEvent({ namespace: where })).items
+        .filter((e) => e.type === 'Warning' && (e.involvedObject.name === app || e.involvedObject.name === `${app}-1`)).map((e) => e.reason);
+      expect(warnings.filter((r) => r === 'LingeringEphemeralContainer' || r === 'DebugContainerPastDeadline')).toEqual([]);
     }
   }, SLOW);
 

@@ -1,5 +1,5 @@
 import type { CachedPod } from '../../src/kube/cached.ts';
-import { OVERDUE_GRACE_MS, overdueSessions, wrapperDeadlineMs } from '../../src/controller/lingering/lingering.ts';
+import { OVERDUE_GRACE_MS, lingeringOn, overdueSessions, wrapperDeadlineMs } from '../../src/controller/lingering/lingering.ts';
 import { sessionWrapper } from '../support/session-wrapper.ts';
 
 const D = 1_800_000_000;
@@ -28,5 +28,16 @@ describe('debug containers past the deadline their wrapper carries', () => {
     expect(overdueSessions(p, D * 1000 + OVERDUE_GRACE_MS)).toEqual({
       overdue: [{ container: 'wrapped', image: 'img', deadline: D * 1000 }], recheckAt: (D + 30) * 1000 + OVERDUE_GRACE_MS,
     });
+  });
+
+  test('a wrapped container is not lingering while it is ending by itself, then it is; an unwrapped one at once', () => {
+    const p = pod([
+      { name: 'wrapped', command: [...sessionWrapper(D, 60), 'sh'], running: true },
+      { name: 'break-glass', command: ['sh'], running: true },
+    ]);
+    const names = (now: number) => lingeringOn(p, new Set(), now).map((r) => r.container);
+    expect(names(D * 1000 + OVERDUE_GRACE_MS - 1)).toEqual(['break-glass']);
+    expect(names(D * 1000 + OVERDUE_GRACE_MS)).toEqual(['break-glass', 'wrapped']);
+    expect(lingeringOn(p, new Set(['p']), D * 1000 + OVERDUE_GRACE_MS)).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import type { Cache } from '../../runtime/cache.ts';
 import type { GrantDecision } from '../plan.ts';
 import type { GrantReporter } from '../reporter.ts';
 import { selectorMatches } from '../selector.ts';
-import { coveredPods, hasController, lingeringOn } from './lingering.ts';
+import { coveredPods, hasController, lingeringOn, overdueSessions } from './lingering.ts';
 
 /** A PodDisruptionBudget refusing an eviction: asked again after this long. */
 const EVICTION_RETRY_MS = 5_000;
@@ -31,6 +31,8 @@ export interface LingeringFound {
   record: LingeringContainer[];
   /** Those running now: while any runs, the grant is degraded (Stalled), not a normal end. */
   running: LingeringContainer[];
+  /** A debug container its deadline wrapper is ending is not lingering yet: look again after this long (ms). */
+  recheckAfter?: number;
 }
 
 export class GrantLingering {
@@ -48,10 +50,14 @@ export class GrantLingering {
     const previous = grant.status?.lingering ?? [];
     const record: LingeringContainer[] = previous.map((p) => ({ ...p }));
     const running: LingeringContainer[] = [];
+    const now = this.d.clock.now();
+    let recheckAt: number | undefined;
     for (const pod of this.d.pods.list(d.ref.namespace)) {
       const podName = pod.metadata?.name ?? '';
       if (!(d.pods.includes(podName) || selectorMatches(spec.podSelector, pod.metadata?.labels))) continue;
-      for (const r of lingeringOn(pod, covered)) {
+      const at = overdueSessions(pod, now).recheckAt;
+      if (at !== undefined) recheckAt = Math.min(recheckAt ?? at, at);
+      for (const r of lingeringOn(pod, covered, now)) {
         running.push({ pod: podName, container: r.container, image: r.image });
         if (!record.some((p) => p.pod === podName && p.container === r.container)) record.push({ pod: podName, container: r.container, image: r.image });
       }
@@ -61,7 +67,7 @@ export class GrantLingering {
       const what = fresh.map((l) => `${l.pod}/${l.container}`).join(', ');
       this.d.reporter.event(d.ref, 'Warning', 'LingeringEphemeralContainer', `ephemeral containers still running after the grant ended: ${what}`);
     }
-    return { record, running };
+    return { record, running, ...(recheckAt === undefined ? {} : { recheckAfter: recheckAt - now }) };
   }
 
   /**

@@ -30,7 +30,7 @@ export class LingeringReconciler {
   async reconcile(key: string): Promise<PodResult> {
     const { namespace, name } = splitKey(key);
     const pod = this.d.pods.get(name, namespace);
-    const lingering = pod ? lingeringOn(pod, coveredPods(this.d.grants.list(namespace))) : [];
+    const lingering = pod ? lingeringOn(pod, coveredPods(this.d.grants.list(namespace)), this.d.clock.now()) : [];
     this.count(key, lingering.length);
     const requeueAfter = await this.checkOverdue(key, pod);
     if (pod) await this.flag(key, pod, lingering);

@@ -41,11 +41,18 @@ export function coveredPods(grants: readonly DebugGrant[]): Set<string> {
 
 /**
  * The one definition of lingering: ephemeral containers running on a pod no Active grant
- * covers. The pod's reconciler flags them (annotation, Event, one audit line per container);
- * an ended grant's status records those on its pods.
+ * covers, except those whose deadline wrapper is still within OVERDUE_GRACE_MS of its deadline
+ * (they are ending by themselves; the kubelet reports the exit a moment later: look again at
+ * overdueSessions().recheckAt). The pod's reconciler flags them (annotation, Event, one audit
+ * line per container); an ended grant's status records those on its pods.
  */
-export function lingeringOn(pod: CachedPod, covered: ReadonlySet<string>): RunningEphemeral[] {
-  return covered.has(pod.metadata?.name ?? '') ? [] : runningEphemeralContainers(pod);
+export function lingeringOn(pod: CachedPod, covered: ReadonlySet<string>, nowMs: number): RunningEphemeral[] {
+  if (covered.has(pod.metadata?.name ?? '')) return [];
+  const deadlines = new Map((pod.spec?.ephemeralContainers ?? []).map((c) => [c.name, wrapperDeadlineMs(c.command)]));
+  return runningEphemeralContainers(pod).filter((r) => {
+    const deadline = deadlines.get(r.container);
+    return deadline === undefined || nowMs >= deadline + OVERDUE_GRACE_MS;
+  });
 }
 
 /** Containers named in a lingering annotation value (what was flagged before). */
