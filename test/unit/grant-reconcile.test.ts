@@ -8,6 +8,7 @@ import { EventSender } from '../../src/controller/event-sender.ts';
 import { GrantController } from '../../src/controller/grant-controller.ts';
 import { buildGrantParts } from '../../src/controller/grant-parts.ts';
 import { eventRecorder } from '../../src/kube/events.ts';
+import { NO_ACTIVE_ENTRY } from '../../src/kube/rbac.ts';
 import { makeLogger } from '../../src/log.ts';
 import { makeMetrics } from '../../src/metrics.ts';
 import { DeadlineTimer } from '../../src/revocation/deadline-timer.ts';
@@ -55,6 +56,14 @@ function timerOf(h: ReturnType<typeof harness>) {
   timer.onAttempted(() => { attempted(); });
   const nextAttempt = () => new Promise<void>((resolve) => { attempted = resolve; });
   return { timer, nextAttempt };
+}
+
+/** Waits (a bounded number of turns) until something armed a timer on the fake clock. */
+async function timerArmed(clock: FakeClock): Promise<void> {
+  for (let turn = 0; clock.pendingTimers === 0; turn++) {
+    if (turn > 1000) throw new Error('no timer was armed on the clock');
+    await new Promise<void>((resolve) => { setImmediate(resolve); });
+  }
 }
 
 async function activate(h: ReturnType<typeof harness>) {
@@ -136,6 +145,24 @@ describe('grant reconcile: expected actions', () => {
     const failing = h.rec.caches.grants.get('g', 'shop')?.status?.conditions?.find((c) => c.type === 'Failing');
     expect(failing).toMatchObject({ status: 'True', reason: 'PermanentError' });
     expect(h.rec.has('rolebindings', 'shop', RBAC)).toBe(false);
+  });
+
+  test('a RoleBinding refused while the admission policy reads a lagging index is asked again on the clock (25, 50 ms …), then lands', async () => {
+    const h = harness();
+    h.rec.allowed = () => true;
+    let refusals = 2;
+    h.rec.fault = (a) => a.startsWith('patch rolebindings') && refusals-- > 0 ? refused(403, `RoleBinding shop/${RBAC} (grant g) ${NO_ACTIVE_ENTRY} for that grant and owner`) : undefined;
+    const running = h.reconciler.reconcile(KEY);
+    for (const wait of [25, 50]) {
+      await timerArmed(h.clock);
+      h.clock.advance(wait - 1);
+      expect(h.rec.only('rolebindings')).toHaveLength(wait === 25 ? 1 : 2); // not asked again before the wait
+      h.clock.advance(1);
+    }
+    const result = await running;
+    expect(result.error).toBeUndefined();
+    expect(h.rec.only('rolebindings')).toEqual(Array(3).fill(`patch rolebindings shop/${RBAC}`));
+    expect(h.rec.has('rolebindings', 'shop', RBAC)).toBe(true);
   });
 
   test('a grant deleted without our finalizer: its RoleBinding, then its Role, then its end recorded; the deadline disarmed', async () => {
