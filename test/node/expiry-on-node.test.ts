@@ -16,9 +16,14 @@ describeOnNode('grant expiry on a real node', () => {
   let op: TestOperator;
   const debugImage = (): string => testNode().images.debugNonRoot.ref;
   const grant = (name: string, labels: Record<string, string>, extra: Record<string, unknown>) => activeGrant(ns, name, labels, extra);
-  /** `kubectl debug` as alice, not attached: the debug container keeps running. */
+  /**
+   * A debug container that outlives the grant: one a grantee adds ends at the deadline by the
+   * API server's wrapper (sessions-at-expiry.test.ts), so this one comes from the break-glass
+   * identity (the admin, system:masters), which admission neither refuses nor wraps. When the
+   * grant ends it runs on a pod no grant covers: lingering, as any container outside a grant.
+   */
   const addDebugContainer = async (pod: string, container: string): Promise<void> => {
-    const out = await kubectl('alice', ['-n', ns, 'debug', pod, `--image=${debugImage()}`, '--profile=restricted', `--container=${container}`, '--', 'sleep', 'inf']);
+    const out = await kubectl('admin', ['-n', ns, 'debug', pod, `--image=${debugImage()}`, '--profile=restricted', `--container=${container}`, '--', 'sleep', 'inf']);
     expect(out.stderr).not.toMatch(/forbidden|denied/i);
     expect(out.code).toBe(0);
     await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: pod }),
