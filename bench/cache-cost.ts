@@ -32,9 +32,20 @@ function wirePod(i: number): unknown {
   const pod = { ...realisticPodSpec(`pod-${String(i)}`, { app: `svc-${String(i % 5)}` }, IMAGE), status: runningStatus(i, IMAGE) };
   const wire = JSON.parse(JSON.stringify(pod)) as { metadata: Record<string, unknown> };
   Object.assign(wire.metadata, {
-    namespace: `bench-${String(i % 200).padStart(3, '0')}`, uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, resourceVersion: String(100000 + i),
+    namespace: `bench-${String(i % 200).padStart(3, '0')}`,
+    uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    resourceVersion: String(100000 + i),
     creationTimestamp: '2026-11-20T08:00:00Z',
-    managedFields: [{ manager: 'bench', operation: 'Update', apiVersion: 'v1', time: '2026-11-20T08:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:containers': {} } } }],
+    managedFields: [
+      {
+        manager: 'bench',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: '2026-11-20T08:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:spec': { 'f:containers': {} } },
+      },
+    ],
   });
   return wire;
 }
@@ -80,8 +91,13 @@ export async function benchCacheCost(): Promise<void> {
     ['every operator module, from TypeScript sources', [join(REPO_ROOT, 'src/operator.ts')]],
   ];
   const rss = imports.map(([what, modules]) => [what, `${rssAfterImport(modules).toFixed(0)} MB`]);
-  process.stdout.write(`\n${table(['what', `${String(PODS)} pods in the cache`, 'per pod'], [
-    ['whole pod, managedFields trimmed (before)', `${whole.totalMb.toFixed(1)} MB`, `${whole.bytesPerPod.toFixed(0)} B`],
-    ['kept fields only (src/kube/cached.ts)', `${slim.totalMb.toFixed(1)} MB`, `${slim.bytesPerPod.toFixed(0)} B`],
-  ])}\n\nwork queue: ${String(KEYS)} keys drained in ${drain.toFixed(0)} ms\n\n${table(['a fresh process that loaded', 'RSS'], rss)}\n`);
+  process.stdout.write(
+    `\n${table(
+      ['what', `${String(PODS)} pods in the cache`, 'per pod'],
+      [
+        ['whole pod, managedFields trimmed (before)', `${whole.totalMb.toFixed(1)} MB`, `${whole.bytesPerPod.toFixed(0)} B`],
+        ['kept fields only (src/kube/cached.ts)', `${slim.totalMb.toFixed(1)} MB`, `${slim.bytesPerPod.toFixed(0)} B`],
+      ],
+    )}\n\nwork queue: ${String(KEYS)} keys drained in ${drain.toFixed(0)} ms\n\n${table(['a fresh process that loaded', 'RSS'], rss)}\n`,
+  );
 }

@@ -62,7 +62,9 @@ export function benchCli(): void {
     ...(BEFORE ? cliScenarios('before', BEFORE) : []),
     ['sources --help', process.execPath, [SOURCES, '--help']],
   ];
-  const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   let kubectlP50 = NaN;
   const rows = scenarios.map(([name, file, args, expectedStatus]) => {
     const t = timeRuns(file, args, expectedStatus ?? 0);
@@ -72,5 +74,9 @@ export function benchCli(): void {
     return [name, String(wall.n), ms(wall.p50), ms(wall.max), `${(wall.p50 / kubectlP50).toFixed(2)}x`, ms(cpu.p50), ms(cpu.max)];
   });
   process.stdout.write(`${table(['CLI start', 'runs', 'wall p50', 'wall max', 'p50 / kubectl', 'CPU p50', 'CPU max'], rows)}\n`);
-  process.stdout.write(`load average before: ${load}; after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+  process.stdout.write(
+    `load average before: ${load}; after: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
 }

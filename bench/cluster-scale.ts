@@ -28,15 +28,24 @@ const GRANTS = Number(process.env.BENCH_GRANTS ?? 1000);
 const CHURN_PER_S = Number(process.env.BENCH_CHURN ?? 50);
 const CHURN_SECONDS = Number(process.env.BENCH_CHURN_SECONDS ?? 30);
 const APPS = 5;
-interface Variant { label: string; entry: string; nodeArgs: string[] }
+interface Variant {
+  label: string;
+  entry: string;
+  nodeArgs: string[];
+}
 /** BENCH_VARIANTS: `label=entry [node flags…]`, comma-separated; the first one also activates the grants and runs the churn. */
 const VARIANTS: Variant[] = (process.env.BENCH_VARIANTS ?? 'sources=src/main.ts').split(',').map((v) => {
   const at = v.indexOf('=');
-  const [entry = '', ...nodeArgs] = v.slice(at + 1).trim().split(/\s+/);
+  const [entry = '', ...nodeArgs] = v
+    .slice(at + 1)
+    .trim()
+    .split(/\s+/);
   const label = v.slice(0, at);
   return { label, entry: isAbsolute(entry) ? entry : join(REPO_ROOT, entry), nodeArgs };
 });
-const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+const say = (m: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
 
 interface StartResult {
   variant: string;
@@ -72,27 +81,35 @@ export async function addPods(api: KubeApi, namespaces: string[], from: number, 
   const limit = new Semaphore(24);
   const started = Date.now();
   let done = 0;
-  await Promise.all(Array.from({ length: to - from }, (_, j) => limit.run(async () => {
-    const i = from + j;
-    const p = podPlace(i, namespaces);
-    await retried(async () => {
-      try {
-        await api.core.createNamespacedPod({ namespace: p.namespace, body: realisticPodSpec(p.name, { app: p.app }, IMAGE) });
-      } catch (err) {
-        if (httpStatus(err) !== 409) throw err; // created by an attempt that timed out
-      }
-    });
-    // As a kubelet reports it: through the status subresource.
-    await retried(() => api.core.patchNamespacedPodStatus({ namespace: p.namespace, name: p.name, body: { status: runningStatus(i, IMAGE) } }, mergePatch));
-    if (++done % 5000 === 0) say(`  ${String(from + done)} pods (${String(Math.round(done / ((Date.now() - started) / 1000)))}/s)`);
-  })));
+  await Promise.all(
+    Array.from({ length: to - from }, (_, j) =>
+      limit.run(async () => {
+        const i = from + j;
+        const p = podPlace(i, namespaces);
+        await retried(async () => {
+          try {
+            await api.core.createNamespacedPod({ namespace: p.namespace, body: realisticPodSpec(p.name, { app: p.app }, IMAGE) });
+          } catch (err) {
+            if (httpStatus(err) !== 409) throw err; // created by an attempt that timed out
+          }
+        });
+        // As a kubelet reports it: through the status subresource.
+        await retried(() => api.core.patchNamespacedPodStatus({ namespace: p.namespace, name: p.name, body: { status: runningStatus(i, IMAGE) } }, mergePatch));
+        if (++done % 5000 === 0) say(`  ${String(from + done)} pods (${String(Math.round(done / ((Date.now() - started) / 1000)))}/s)`);
+      }),
+    ),
+  );
 }
 
 /** Spawns the operator, times it to ready; reads its peak RSS then, and its RSS once it has settled. */
 async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig: string): Promise<StartResult> {
   const t0 = Date.now();
   const op = await spawnOperator({
-    kubeconfig, dir, name: `cluster-${variant.label.replace(/\W+/g, '-')}-${String(pods)}`, entry: variant.entry, nodeArgs: variant.nodeArgs,
+    kubeconfig,
+    dir,
+    name: `cluster-${variant.label.replace(/\W+/g, '-')}-${String(pods)}`,
+    entry: variant.entry,
+    nodeArgs: variant.nodeArgs,
     config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
     env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
   });
@@ -101,7 +118,16 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
       await op.waitUntilReady(10 * 60_000);
     } catch (err) {
       const usage = processUsageOrZero(op.pid);
-      return { variant: variant.label, pods, readyMs: undefined, peakRssMb: usage.peakRssMb, steadyRssMb: undefined, heapUsedMb: undefined, startCpuSeconds: usage.cpuSeconds, failed: String(err) };
+      return {
+        variant: variant.label,
+        pods,
+        readyMs: undefined,
+        peakRssMb: usage.peakRssMb,
+        steadyRssMb: undefined,
+        heapUsedMb: undefined,
+        startCpuSeconds: usage.cpuSeconds,
+        failed: String(err),
+      };
     }
     const readyMs = Date.now() - t0;
     const atReady = processUsage(op.pid);
@@ -109,14 +135,26 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
     await new Promise((r) => setTimeout(r, 10_000));
     const steady = processUsage(op.pid);
     const heap = await operatorHeap(op.metricsUrl);
-    return { variant: variant.label, pods, readyMs, peakRssMb: steady.peakRssMb, steadyRssMb: steady.rssMb, heapUsedMb: heap.heapUsedMb, startCpuSeconds: atReady.cpuSeconds };
+    return {
+      variant: variant.label,
+      pods,
+      readyMs,
+      peakRssMb: steady.peakRssMb,
+      steadyRssMb: steady.rssMb,
+      heapUsedMb: heap.heapUsedMb,
+      startCpuSeconds: atReady.cpuSeconds,
+    };
   } finally {
     await op.stop();
   }
 }
 
 function processUsageOrZero(pid: number): { peakRssMb: number; cpuSeconds: number } {
-  try { return processUsage(pid); } catch { return { peakRssMb: 0, cpuSeconds: 0 }; }
+  try {
+    return processUsage(pid);
+  } catch {
+    return { peakRssMb: 0, cpuSeconds: 0 };
+  }
 }
 
 /** Status writes at a steady rate, as kubelets report restarts and probes. */
@@ -132,18 +170,32 @@ function churn(api: KubeApi, namespaces: string[], pods: number, perSecond: numb
         const i = Math.floor(Math.random() * pods);
         const p = podPlace(i, namespaces);
         sent++;
-        void limit.run(() => api.core.patchNamespacedPodStatus({ namespace: p.namespace, name: p.name, body: { status: runningStatus(i + sent, IMAGE) } }, mergePatch).catch(() => undefined));
+        void limit.run(() =>
+          api.core
+            .patchNamespacedPodStatus({ namespace: p.namespace, name: p.name, body: { status: runningStatus(i + sent, IMAGE) } }, mergePatch)
+            .catch(() => undefined),
+        );
       }
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  return { stop: async () => { state.stopped = true; await loop; return sent; } };
+  return {
+    stop: async () => {
+      state.stopped = true;
+      await loop;
+      return sent;
+    },
+  };
 }
 
 export async function benchCluster(): Promise<void> {
   const started = Date.now();
-  process.once('SIGINT', () => { process.exit(130); });
-  process.once('SIGTERM', () => { process.exit(143); });
+  process.once('SIGINT', () => {
+    process.exit(130);
+  });
+  process.once('SIGTERM', () => {
+    process.exit(143);
+  });
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-bench-cluster-'));
   const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
   try {
@@ -154,7 +206,9 @@ export async function benchCluster(): Promise<void> {
 
     say('idle: one grant, one pod per namespace');
     const events = new BindingEvents();
-    const watch = await watchBindings(api, (t, k) => { events.handle(t, k); });
+    const watch = await watchBindings(api, (t, k) => {
+      events.handle(t, k);
+    });
     const idleGrant = { namespace: namespaces[0] ?? '', name: 'idle', user: 'u-idle', ttl: '4h' };
     const idleBound = events.next('ADDED', idleGrant.namespace, rbacName(idleGrant.name));
     await createGrant(api, idleGrant);
@@ -177,13 +231,23 @@ export async function benchCluster(): Promise<void> {
         say(`${String(GRANTS)} active grants (ttl 4h), ${String(GRANTS / NAMESPACES)} per namespace`);
         const limit = new Semaphore(32);
         const bound = Array.from({ length: GRANTS }, (_, j) => {
-          const g = { namespace: namespaces[j % NAMESPACES] ?? '', name: `bg-${String(j)}`, user: `u-bg-${String(j)}`, ttl: '4h', app: `svc-${String(Math.floor(j / NAMESPACES) % APPS)}` };
+          const g = {
+            namespace: namespaces[j % NAMESPACES] ?? '',
+            name: `bg-${String(j)}`,
+            user: `u-bg-${String(j)}`,
+            ttl: '4h',
+            app: `svc-${String(Math.floor(j / NAMESPACES) % APPS)}`,
+          };
           return { g, added: events.next('ADDED', g.namespace, rbacName(g.name)) };
         });
         await Promise.all(bound.map(({ g }) => limit.run(() => createGrant(api, g))));
         // Activated by a running operator (the first variant), which then stops for the cold starts.
         const op = await spawnOperator({
-          kubeconfig: state.kubeconfig, dir, name: 'cluster-activate', entry: VARIANTS[0]?.entry, nodeArgs: VARIANTS[0]?.nodeArgs,
+          kubeconfig: state.kubeconfig,
+          dir,
+          name: 'cluster-activate',
+          entry: VARIANTS[0]?.entry,
+          nodeArgs: VARIANTS[0]?.nodeArgs,
           config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
         });
         await Promise.all(bound.map((b) => b.added));
@@ -193,7 +257,9 @@ export async function benchCluster(): Promise<void> {
       for (const v of VARIANTS) {
         say(`${String(pods)} pods: cold start of ${v.label}`);
         const r = await coldStart(v, pods, dir, state.kubeconfig);
-        say(`  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB`);
+        say(
+          `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB`,
+        );
         results.push(r);
         save(started, idle, results, undefined); // a long run stopped early keeps what it measured
       }
@@ -203,7 +269,11 @@ export async function benchCluster(): Promise<void> {
     const first = VARIANTS[0];
     if (first) {
       const op = await spawnOperator({
-        kubeconfig: state.kubeconfig, dir, name: 'cluster-churn', entry: first.entry, nodeArgs: first.nodeArgs,
+        kubeconfig: state.kubeconfig,
+        dir,
+        name: 'cluster-churn',
+        entry: first.entry,
+        nodeArgs: first.nodeArgs,
         config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
       });
       await op.waitUntilReady(10 * 60_000);
@@ -238,10 +308,13 @@ type ChurnResult = { isolated: Summary; updatesPerS: number; cpuPercent: number;
 
 function save(started: number, idle: StartResult[], starts: StartResult[], churn: ChurnResult | undefined) {
   const report = {
-    when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
+    when: new Date().toISOString(),
+    durationSeconds: Math.round((Date.now() - started) / 1000),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', node: process.version },
     settings: { steps: STEPS, namespaces: NAMESPACES, grants: GRANTS, churnPerS: CHURN_PER_S, churnSeconds: CHURN_SECONDS, variants: VARIANTS },
-    idle, starts, churn,
+    idle,
+    starts,
+    churn,
   };
   mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench/results/cluster.json'), JSON.stringify(report, null, 2));
@@ -251,18 +324,27 @@ function save(started: number, idle: StartResult[], starts: StartResult[], churn
 function render(r: { idle: StartResult[]; starts: StartResult[]; churn?: ChurnResult | undefined }): string {
   const mb = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(0)} MB`);
   const row = (x: StartResult, what: string): string[] => [
-    what, x.variant, x.readyMs === undefined ? `not ready (${(x.failed ?? '').slice(0, 40)})` : ms(x.readyMs), mb(x.peakRssMb), mb(x.steadyRssMb), mb(x.heapUsedMb), `${x.startCpuSeconds.toFixed(1)} s`,
+    what,
+    x.variant,
+    x.readyMs === undefined ? `not ready (${(x.failed ?? '').slice(0, 40)})` : ms(x.readyMs),
+    mb(x.peakRssMb),
+    mb(x.steadyRssMb),
+    mb(x.heapUsedMb),
+    `${x.startCpuSeconds.toFixed(1)} s`,
   ];
   const lines = [
-    table(['setup', 'operator', 'start → ready', 'peak RSS (VmHWM)', 'steady RSS', 'V8 heap used', 'CPU to ready'], [
-      ...r.idle.map((x) => row(x, 'idle: 1 grant, 1 pod/namespace')),
-      ...r.starts.map((x) => row(x, `${String(x.pods)} pods, ${String(GRANTS)} grants`)),
-    ]),
+    table(
+      ['setup', 'operator', 'start → ready', 'peak RSS (VmHWM)', 'steady RSS', 'V8 heap used', 'CPU to ready'],
+      [...r.idle.map((x) => row(x, 'idle: 1 grant, 1 pod/namespace')), ...r.starts.map((x) => row(x, `${String(x.pods)} pods, ${String(GRANTS)} grants`))],
+    ),
   ];
   if (r.churn) {
     const c = r.churn;
-    lines.push('', `churn at ${String(r.starts.at(-1)?.pods ?? 0)} pods: ${c.updatesPerS.toFixed(0)} status updates/s; operator CPU ${c.cpuPercent.toFixed(0)} %, RSS ${mb(c.rssMb)}; ` +
-      `isolated expiry lateness p50 ${ms(c.isolated.p50)}, p99 ${ms(c.isolated.p99)}, max ${ms(c.isolated.max)} (n ${String(c.isolated.n)})`);
+    lines.push(
+      '',
+      `churn at ${String(r.starts.at(-1)?.pods ?? 0)} pods: ${c.updatesPerS.toFixed(0)} status updates/s; operator CPU ${c.cpuPercent.toFixed(0)} %, RSS ${mb(c.rssMb)}; ` +
+        `isolated expiry lateness p50 ${ms(c.isolated.p50)}, p99 ${ms(c.isolated.p99)}, max ${ms(c.isolated.max)} (n ${String(c.isolated.n)})`,
+    );
   }
   return lines.join('\n');
 }

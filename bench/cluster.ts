@@ -31,7 +31,9 @@ const sarLimit = new Semaphore(64);
 export function userCanExec(api: KubeApi, user: string, namespace: string): Promise<boolean> {
   return sarLimit.run(async () => {
     const r = await api.authz.createSubjectAccessReview({
-      body: { spec: { user, groups: ['system:authenticated'], resourceAttributes: { namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: POD } } },
+      body: {
+        spec: { user, groups: ['system:authenticated'], resourceAttributes: { namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: POD } },
+      },
     });
     return r.status?.allowed === true;
   });
@@ -50,39 +52,89 @@ export async function waitForAccess(api: KubeApi, user: string, namespace: strin
 export async function prepareNamespaces(api: KubeApi, count: number): Promise<string[]> {
   const names = Array.from({ length: count }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
   const limit = new Semaphore(16);
-  await Promise.all(names.map((namespace) => limit.run(async () => {
-    await api.core.createNamespace({ body: { metadata: { name: namespace } } });
-    // On a real node the controller-manager may have made it first.
-    await api.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } }).catch((err: unknown) => { if (httpStatus(err) !== 409) throw err; });
-    await api.core.createNamespacedPod({ namespace, body: { metadata: { name: POD, labels: { app: 'bench' } }, spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: IMAGE }] } } });
-  })));
+  await Promise.all(
+    names.map((namespace) =>
+      limit.run(async () => {
+        await api.core.createNamespace({ body: { metadata: { name: namespace } } });
+        // On a real node the controller-manager may have made it first.
+        await api.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } }).catch((err: unknown) => {
+          if (httpStatus(err) !== 409) throw err;
+        });
+        await api.core.createNamespacedPod({
+          namespace,
+          body: {
+            metadata: { name: POD, labels: { app: 'bench' } },
+            spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: IMAGE }] },
+          },
+        });
+      }),
+    ),
+  );
   return names;
 }
 
 /** `app`: the pods it selects by their app label (default: each namespace's target pod). */
 /** A RoleBinding of `user` to the bench-exec Role (exec into the target pod), as an admin would write it. */
-export async function bindUser(api: KubeApi, namespace: string, name: string, user: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): Promise<void> {
+export async function bindUser(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  user: string,
+  labels: Record<string, string> = {},
+  annotations: Record<string, string> = {},
+): Promise<void> {
   await api.rbac.createNamespacedRoleBinding({
     namespace,
-    body: { metadata: { name, labels, annotations }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'bench-exec' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }] },
+    body: {
+      metadata: { name, labels, annotations },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'bench-exec' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    },
   });
 }
 
 /** The bench-exec Role in each namespace: create/get pods/exec on the target pod. */
 export async function ensureExecRoles(api: KubeApi, namespaces: string[]): Promise<void> {
-  await Promise.all(namespaces.map((namespace) => api.rbac.createNamespacedRole({
-    namespace, body: { metadata: { name: 'bench-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: [POD] }] },
-  }).catch(() => undefined)));
+  await Promise.all(
+    namespaces.map((namespace) =>
+      api.rbac
+        .createNamespacedRole({
+          namespace,
+          body: { metadata: { name: 'bench-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: [POD] }] },
+        })
+        .catch(() => undefined),
+    ),
+  );
 }
 
-export interface GrantRequest { namespace: string; name: string; user: string; ttl: string; notAfter?: string; app?: string }
+export interface GrantRequest {
+  namespace: string;
+  name: string;
+  user: string;
+  ttl: string;
+  notAfter?: string;
+  app?: string;
+}
 
 export async function createGrant(api: KubeApi, g: GrantRequest): Promise<void> {
   await api.custom.createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: PLURAL, namespace: g.namespace,
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    namespace: g.namespace,
     body: {
-      apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name: g.name, namespace: g.namespace },
-      spec: { subject: { kind: 'User', name: g.user }, podSelector: { matchLabels: { app: g.app ?? 'bench' } }, image: IMAGE, ttl: g.ttl, access: ['exec'], reason: 'benchmark grant, measuring latency', ...(g.notAfter ? { notAfter: g.notAfter } : {}) },
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'DebugGrant',
+      metadata: { name: g.name, namespace: g.namespace },
+      spec: {
+        subject: { kind: 'User', name: g.user },
+        podSelector: { matchLabels: { app: g.app ?? 'bench' } },
+        image: IMAGE,
+        ttl: g.ttl,
+        access: ['exec'],
+        reason: 'benchmark grant, measuring latency',
+        ...(g.notAfter ? { notAfter: g.notAfter } : {}),
+      },
     },
   });
 }
@@ -113,7 +165,10 @@ export async function startOperator(state: PlaneState, dir: string, workers: num
   const entry = process.env.BENCH_OPERATOR_ENTRY ?? buildOperatorBundle(join(dir, 'dist'));
   const nodeArgs = process.env.BENCH_OPERATOR_NODE_ARGS === undefined ? DEPLOYMENT_NODE_ARGS : process.env.BENCH_OPERATOR_NODE_ARGS.split(' ').filter(Boolean);
   const operator = await spawnOperator({
-    kubeconfig: state.kubeconfig, dir, name: 'bench-operator', entry,
+    kubeconfig: state.kubeconfig,
+    dir,
+    name: 'bench-operator',
+    entry,
     config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers, revocationSettle: '2s' },
     nodeArgs,
     env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
@@ -127,7 +182,10 @@ export function processUsage(pid: number): { rssMb: number; peakRssMb: number; c
   const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const stat =
+    readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+      .split(') ')[1]
+      ?.split(' ') ?? [];
   const ticks = Number(stat[11] ?? 0) + Number(stat[12] ?? 0);
   return { rssMb: rssKb / 1024, peakRssMb: peakKb / 1024, cpuSeconds: ticks / 100 };
 }
@@ -166,6 +224,9 @@ export async function operatorSettled(metricsUrl: string, quietMs = 1500): Promi
   while (Date.now() - since < quietMs) {
     await new Promise((r) => setTimeout(r, 250));
     const now = await operatorRequests(metricsUrl);
-    if (now !== last) { last = now; since = Date.now(); }
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
   }
 }

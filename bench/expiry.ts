@@ -14,22 +14,26 @@ export class BindingEvents {
   private readonly waiters = new Map<string, () => void>();
   handle(type: 'ADDED' | 'DELETED', key: string): void {
     const w = this.waiters.get(`${type} ${key}`);
-    if (w) { this.waiters.delete(`${type} ${key}`); w(); }
+    if (w) {
+      this.waiters.delete(`${type} ${key}`);
+      w();
+    }
   }
   next(type: 'ADDED' | 'DELETED', namespace: string, name: string): Promise<void> {
     return new Promise((resolve) => this.waiters.set(`${type} ${namespace}/${name}`, resolve));
   }
 }
 
-
 export async function measureIsolatedExpiries(api: KubeApi, events: BindingEvents, next: Next): Promise<Summary> {
   const base = Date.now() + 5000;
   const grants = Array.from({ length: 10 }, (_, i) => ({ ...next('iso'), at: base + i * 700 }));
-  await Promise.all(grants.map(async (g) => {
-    const added = events.next('ADDED', g.namespace, rbacName(g.name));
-    await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() });
-    await added;
-  }));
+  await Promise.all(
+    grants.map(async (g) => {
+      const added = events.next('ADDED', g.namespace, rbacName(g.name));
+      await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() });
+      await added;
+    }),
+  );
   const lateness: number[] = [];
   for (const g of grants) {
     await sleep(g.at - 20 - Date.now());
@@ -37,4 +41,3 @@ export async function measureIsolatedExpiries(api: KubeApi, events: BindingEvent
   }
   return summarize(lateness);
 }
-

@@ -29,7 +29,9 @@ const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 100);
 const DEPLOYMENT_FLAGS = '--max-old-space-size=256 --max-semi-space-size=2';
 /** The first one (by default the bundle as the Deployment runs it) also activates the grants. */
 const VARIANTS = parseVariants(process.env.BENCH_VARIANTS ?? `bundle=dist/operator.mjs ${DEPLOYMENT_FLAGS},sources=src/main.ts`);
-const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+const say = (m: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
 
 interface GrantsResult {
   grants: number;
@@ -44,7 +46,11 @@ interface GrantsResult {
 function operator(state: PlaneState, dir: string, variant: Variant, name: string): Promise<OperatorProcess> {
   const probe = gcProbe(join(dir, `${name}.probe.json`));
   return spawnOperator({
-    kubeconfig: state.kubeconfig, dir, name, entry: variant.entry, nodeArgs: [...probe.nodeArgs, ...variant.nodeArgs],
+    kubeconfig: state.kubeconfig,
+    dir,
+    name,
+    entry: variant.entry,
+    nodeArgs: [...probe.nodeArgs, ...variant.nodeArgs],
     config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
     env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...probe.env },
   });
@@ -80,19 +86,27 @@ async function freshStart(state: PlaneState, dir: string, variant: Variant, gran
 
 async function fill(api: KubeApi, events: BindingEvents, namespaces: string[], from: number, to: number): Promise<void> {
   const limit = new Semaphore(32);
-  await Promise.all(Array.from({ length: to - from }, (_, j) => limit.run(async () => {
-    const i = from + j;
-    const g = { namespace: namespaces[i % namespaces.length] ?? '', name: `bg-${String(i)}`, user: `u-bg-${String(i)}`, ttl: '4h' };
-    const added = events.next('ADDED', g.namespace, rbacName(g.name));
-    await createGrant(api, g);
-    await added;
-  })));
+  await Promise.all(
+    Array.from({ length: to - from }, (_, j) =>
+      limit.run(async () => {
+        const i = from + j;
+        const g = { namespace: namespaces[i % namespaces.length] ?? '', name: `bg-${String(i)}`, user: `u-bg-${String(i)}`, ttl: '4h' };
+        const added = events.next('ADDED', g.namespace, rbacName(g.name));
+        await createGrant(api, g);
+        await added;
+      }),
+    ),
+  );
 }
 
 export async function benchGrants(): Promise<void> {
   const started = Date.now();
-  process.once('SIGINT', () => { process.exit(130); });
-  process.once('SIGTERM', () => { process.exit(143); });
+  process.once('SIGINT', () => {
+    process.exit(130);
+  });
+  process.once('SIGTERM', () => {
+    process.exit(143);
+  });
   if (VARIANTS.some((v) => v.entry.startsWith(join(REPO_ROOT, 'dist')))) {
     say('bundling (npm run bundle) for the bundle variant');
     if (spawnSync(process.execPath, [join(REPO_ROOT, 'hack/bundle.ts')], { stdio: 'inherit' }).status !== 0) throw new Error('npm run bundle failed');
@@ -106,7 +120,9 @@ export async function benchGrants(): Promise<void> {
     say(`preparing ${String(NAMESPACES)} namespaces, one target pod each`);
     const namespaces = await prepareNamespaces(api, NAMESPACES);
     const events = new BindingEvents();
-    const watch = await watchBindings(api, (t, k) => { events.handle(t, k); });
+    const watch = await watchBindings(api, (t, k) => {
+      events.handle(t, k);
+    });
     const filler = VARIANTS[0];
     if (!filler) throw new Error('BENCH_VARIANTS names no operator');
     let active = 0;
@@ -128,7 +144,9 @@ export async function benchGrants(): Promise<void> {
         say(`${String(step)} grants: fresh start of ${v.label}`);
         const r = await freshStart(state, dir, v, step);
         results.push(r);
-        say(`  ${r.failed ?? `ready ${ms(r.readyMs ?? NaN)}, RSS ${r.reading?.rssMb.toFixed(0) ?? '-'} MB, peak ${r.reading?.peakRssMb.toFixed(0) ?? '-'} MB, live heap ${r.reading?.liveHeapMb.toFixed(0) ?? '-'} MB`}`);
+        say(
+          `  ${r.failed ?? `ready ${ms(r.readyMs ?? NaN)}, RSS ${r.reading?.rssMb.toFixed(0) ?? '-'} MB, peak ${r.reading?.peakRssMb.toFixed(0) ?? '-'} MB, live heap ${r.reading?.liveHeapMb.toFixed(0) ?? '-'} MB`}`,
+        );
         save(started, results);
       }
     }
@@ -143,7 +161,8 @@ export async function benchGrants(): Promise<void> {
 
 function save(started: number, results: GrantsResult[]) {
   const report = {
-    when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
+    when: new Date().toISOString(),
+    durationSeconds: Math.round((Date.now() - started) / 1000),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', node: process.version },
     settings: { steps: STEPS, namespaces: NAMESPACES, variants: VARIANTS.map((v) => ({ ...v, entry: relative(REPO_ROOT, v.entry) })) },
     results,
@@ -155,8 +174,16 @@ function save(started: number, results: GrantsResult[]) {
 
 function render(results: GrantsResult[]): string {
   const mb = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(0)} MB`);
-  return table(['active grants', 'operator', 'measured', 'start → ready', 'RSS', 'peak RSS (VmHWM)', 'live heap after GC'], results.map((r) => [
-    String(r.grants), r.variant, r.how === 'running' ? 'activated them (running)' : 'fresh start on them',
-    r.failed ? `died: ${r.failed}` : r.readyMs === undefined ? '-' : ms(r.readyMs), mb(r.reading?.rssMb), mb(r.reading?.peakRssMb), mb(r.reading?.liveHeapMb),
-  ]));
+  return table(
+    ['active grants', 'operator', 'measured', 'start → ready', 'RSS', 'peak RSS (VmHWM)', 'live heap after GC'],
+    results.map((r) => [
+      String(r.grants),
+      r.variant,
+      r.how === 'running' ? 'activated them (running)' : 'fresh start on them',
+      r.failed ? `died: ${r.failed}` : r.readyMs === undefined ? '-' : ms(r.readyMs),
+      mb(r.reading?.rssMb),
+      mb(r.reading?.peakRssMb),
+      mb(r.reading?.liveHeapMb),
+    ]),
+  );
 }

@@ -13,8 +13,20 @@ import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { Semaphore } from './semaphore.ts';
 import {
-  adminApi, bindUser, ensureExecRoles, createGrant, operatorHeap, operatorRequestLatency, operatorRequests, operatorSettled, prepareNamespaces, processUsage, startOperator,
-  waitForAccess, watchBindings, type OperatorProcess,
+  adminApi,
+  bindUser,
+  ensureExecRoles,
+  createGrant,
+  operatorHeap,
+  operatorRequestLatency,
+  operatorRequests,
+  operatorSettled,
+  prepareNamespaces,
+  processUsage,
+  startOperator,
+  waitForAccess,
+  watchBindings,
+  type OperatorProcess,
 } from './cluster.ts';
 import { BindingEvents, measureIsolatedExpiries, type Next } from './expiry.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
@@ -28,11 +40,16 @@ const BURST = Number(process.env.BENCH_BURST ?? 1000);
 const POLL_INTERVAL_MS = 30_000;
 /** BENCH_ONLY=isolated,burst,floor runs just those scenarios (default: all of them). */
 const SCENARIOS = ['activation', 'isolated', 'burst', 'lifecycle', 'floor', 'polling'] as const;
-const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
-for (const s of ONLY ?? []) if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+const ONLY = process.env.BENCH_ONLY?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const s of ONLY ?? [])
+  if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
 const runs = (scenario: (typeof SCENARIOS)[number]): boolean => !ONLY || ONLY.includes(scenario);
 const skipped = summarize([]);
-const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+const say = (m: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
 const sleep = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t)));
 
 interface ScaleResult {
@@ -52,8 +69,12 @@ interface ScaleResult {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  process.once('SIGINT', () => { process.exit(130); });
-  process.once('SIGTERM', () => { process.exit(143); });
+  process.once('SIGINT', () => {
+    process.exit(130);
+  });
+  process.once('SIGTERM', () => {
+    process.exit(143);
+  });
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-bench-'));
   const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
   let op: OperatorProcess | undefined;
@@ -64,7 +85,9 @@ async function main(): Promise<void> {
     const namespaces = await prepareNamespaces(api, NAMESPACES);
     op = await startOperator(state, dir, WORKERS);
     const events = new BindingEvents();
-    const watch = await watchBindings(api, (t, k) => { events.handle(t, k); });
+    const watch = await watchBindings(api, (t, k) => {
+      events.handle(t, k);
+    });
     let seq = 0;
     const next = (prefix: string) => {
       const i = seq++;
@@ -76,17 +99,23 @@ async function main(): Promise<void> {
     for (const scale of SCALES) {
       say(`scale ${String(scale)}: filling to ${String(scale)} active grants`);
       const fill = new Semaphore(32);
-      await Promise.all(Array.from({ length: Math.max(0, scale - active) }, () => fill.run(async () => {
-        const g = next('bg');
-        const added = events.next('ADDED', g.namespace, rbacName(g.name));
-        await createGrant(api, { ...g, ttl: '4h' });
-        await added;
-      })));
+      await Promise.all(
+        Array.from({ length: Math.max(0, scale - active) }, () =>
+          fill.run(async () => {
+            const g = next('bg');
+            const added = events.next('ADDED', g.namespace, rbacName(g.name));
+            await createGrant(api, { ...g, ttl: '4h' });
+            await added;
+          }),
+        ),
+      );
       active = scale;
       await operatorSettled(op.metricsUrl);
 
       say(`scale ${String(scale)}: ${String(ACTIVATIONS)} activations at 100/s`);
-      const { activation, toBinding, bindingToAllowed } = runs('activation') ? await measureActivations(api, events, next, Math.min(ACTIVATIONS, scale)) : { activation: skipped, toBinding: skipped, bindingToAllowed: skipped };
+      const { activation, toBinding, bindingToAllowed } = runs('activation')
+        ? await measureActivations(api, events, next, Math.min(ACTIVATIONS, scale))
+        : { activation: skipped, toBinding: skipped, bindingToAllowed: skipped };
       say(`scale ${String(scale)}: 10 isolated expiries`);
       const isolated = runs('isolated') ? await measureIsolatedExpiries(api, events, next) : skipped;
       const burstSize = Math.min(BURST, scale);
@@ -96,15 +125,25 @@ async function main(): Promise<void> {
       const usage = { ...processUsage(op.child.pid ?? 0), ...(await operatorHeap(op.metricsUrl)) };
       const api2 = await operatorRequestLatency(op.metricsUrl);
       results.push({ scale, activation, toBinding, bindingToAllowed, isolated, burst, ...usage, apiLatency: api2 });
-      say(`scale ${String(scale)}: operator API requests: ${Object.entries(api2).sort((a, b) => b[1].count - a[1].count).slice(0, 8).map(([k, v]) => `${k} ${String(v.count)}×${v.meanMs.toFixed(1)}ms`).join(', ')}`);
-      say(`scale ${String(scale)}: activation p99 ${ms(activation.p99)}, isolated expiry p99 ${ms(isolated.p99)}, burst p99 ${ms(burst.p99)}, RSS ${usage.rssMb.toFixed(0)} MB, heap ${usage.heapUsedMb.toFixed(0)} MB`);
+      say(
+        `scale ${String(scale)}: operator API requests: ${Object.entries(api2)
+          .sort((a, b) => b[1].count - a[1].count)
+          .slice(0, 8)
+          .map(([k, v]) => `${k} ${String(v.count)}×${v.meanMs.toFixed(1)}ms`)
+          .join(', ')}`,
+      );
+      say(
+        `scale ${String(scale)}: activation p99 ${ms(activation.p99)}, isolated expiry p99 ${ms(isolated.p99)}, burst p99 ${ms(burst.p99)}, RSS ${usage.rssMb.toFixed(0)} MB, heap ${usage.heapUsedMb.toFixed(0)} MB`,
+      );
     }
 
     say('requests per grant lifecycle, at two TTLs');
-    const perLifecycle = runs('lifecycle') ? {
-      ttl5s: await requestsPerLifecycle(api, events, op, next, '5s'),
-      ttl20s: await requestsPerLifecycle(api, events, op, next, '20s'),
-    } : { ttl5s: NaN, ttl20s: NaN };
+    const perLifecycle = runs('lifecycle')
+      ? {
+          ttl5s: await requestsPerLifecycle(api, events, op, next, '5s'),
+          ttl20s: await requestsPerLifecycle(api, events, op, next, '20s'),
+        }
+      : { ttl5s: NaN, ttl20s: NaN };
     const floorBurstSize = Math.min(BURST, SCALES.at(-1) ?? BURST);
     say(`floor: an admin deleting RoleBindings directly (10 isolated, ${String(floorBurstSize)} at once)`);
     const floor = runs('floor') ? await measureFloor(api, namespaces, floorBurstSize) : { isolated: skipped, burst: skipped };
@@ -113,10 +152,14 @@ async function main(): Promise<void> {
     await watch.stop();
 
     const report = {
-      when: new Date().toISOString(), durationSeconds: Math.round((Date.now() - started) / 1000),
+      when: new Date().toISOString(),
+      durationSeconds: Math.round((Date.now() - started) / 1000),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
       settings: { namespaces: NAMESPACES, workers: WORKERS, activations: ACTIVATIONS, burst: BURST, only: ONLY ?? [...SCENARIOS] },
-      scales: results, floor, polling, requestsPerLifecycle: perLifecycle,
+      scales: results,
+      floor,
+      polling,
+      requestsPerLifecycle: perLifecycle,
     };
     mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
     writeFileSync(join(REPO_ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2));
@@ -128,22 +171,31 @@ async function main(): Promise<void> {
   }
 }
 
-async function measureActivations(api: KubeApi, events: BindingEvents, next: Next, count: number): Promise<{ activation: Summary; toBinding: Summary; bindingToAllowed: Summary }> {
+async function measureActivations(
+  api: KubeApi,
+  events: BindingEvents,
+  next: Next,
+  count: number,
+): Promise<{ activation: Summary; toBinding: Summary; bindingToAllowed: Summary }> {
   const start = Date.now();
-  const latencies = await Promise.all(Array.from({ length: count }, async (_, i) => {
-    await sleep(start + i * 10 - Date.now());
-    const g = next('act');
-    const added = events.next('ADDED', g.namespace, rbacName(g.name));
-    const created = Date.now();
-    await createGrant(api, { ...g, ttl: '4h' });
-    await added;
-    const bound = Date.now();
-    // 10 ms between looks: finer polling of 200 subjects at once would load the API server it measures.
-    const allowed = await waitForAccess(api, g.user, g.namespace, true, 120_000, 10);
-    return { total: allowed - created, toBinding: bound - created, bindingToAllowed: allowed - bound };
-  }));
+  const latencies = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      await sleep(start + i * 10 - Date.now());
+      const g = next('act');
+      const added = events.next('ADDED', g.namespace, rbacName(g.name));
+      const created = Date.now();
+      await createGrant(api, { ...g, ttl: '4h' });
+      await added;
+      const bound = Date.now();
+      // 10 ms between looks: finer polling of 200 subjects at once would load the API server it measures.
+      const allowed = await waitForAccess(api, g.user, g.namespace, true, 120_000, 10);
+      return { total: allowed - created, toBinding: bound - created, bindingToAllowed: allowed - bound };
+    }),
+  );
   return {
-    activation: summarize(latencies.map((l) => l.total)), toBinding: summarize(latencies.map((l) => l.toBinding)), bindingToAllowed: summarize(latencies.map((l) => l.bindingToAllowed)),
+    activation: summarize(latencies.map((l) => l.total)),
+    toBinding: summarize(latencies.map((l) => l.toBinding)),
+    bindingToAllowed: summarize(latencies.map((l) => l.bindingToAllowed)),
   };
 }
 
@@ -152,16 +204,22 @@ async function measureBurst(api: KubeApi, events: BindingEvents, next: Next, siz
   const second = Math.ceil((Date.now() + 15_000 + size * 40) / 1000) * 1000;
   const grants = Array.from({ length: size }, (_, i) => ({ ...next('burst'), at: second + Math.floor((i * 1000) / size) }));
   const limit = new Semaphore(32);
-  const lateness = grants.map((g) => events.next('DELETED', g.namespace, rbacName(g.name))
-    .then(async () => (await waitForAccess(api, g.user, g.namespace, false)) - g.at));
-  const active = await Promise.all(grants.map((g) => limit.run(async () => {
-    const added = events.next('ADDED', g.namespace, rbacName(g.name));
-    await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() });
-    await Promise.race([added, sleep(g.at - Date.now())]);
-    return Date.now() < g.at;
-  })));
+  const lateness = grants.map((g) =>
+    events.next('DELETED', g.namespace, rbacName(g.name)).then(async () => (await waitForAccess(api, g.user, g.namespace, false)) - g.at),
+  );
+  const active = await Promise.all(
+    grants.map((g) =>
+      limit.run(async () => {
+        const added = events.next('ADDED', g.namespace, rbacName(g.name));
+        await createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() });
+        await Promise.race([added, sleep(g.at - Date.now())]);
+        return Date.now() < g.at;
+      }),
+    ),
+  );
   const measured = lateness.filter((_, i) => active[i]);
-  if (measured.length < grants.length) say(`warning: ${String(grants.length - measured.length)} of the burst's grants were not active before their deadline; measured the rest`);
+  if (measured.length < grants.length)
+    say(`warning: ${String(grants.length - measured.length)} of the burst's grants were not active before their deadline; measured the rest`);
   return summarize(await Promise.all(measured));
 }
 
@@ -169,13 +227,15 @@ async function requestsPerLifecycle(api: KubeApi, events: BindingEvents, op: Ope
   await operatorSettled(op.metricsUrl);
   const before = await operatorRequests(op.metricsUrl);
   const grants = Array.from({ length: 20 }, () => next(`life${ttl}`));
-  await Promise.all(grants.map(async (g) => {
-    const gone = events.next('DELETED', g.namespace, rbacName(g.name));
-    await createGrant(api, { ...g, ttl });
-    await gone;
-  }));
+  await Promise.all(
+    grants.map(async (g) => {
+      const gone = events.next('DELETED', g.namespace, rbacName(g.name));
+      await createGrant(api, { ...g, ttl });
+      await gone;
+    }),
+  );
   await operatorSettled(op.metricsUrl, 3000);
-  return (await operatorRequests(op.metricsUrl) - before) / grants.length;
+  return ((await operatorRequests(op.metricsUrl)) - before) / grants.length;
 }
 
 async function measureFloor(api: KubeApi, namespaces: string[], burstSize: number): Promise<{ isolated: Summary; burst: Summary }> {
@@ -196,15 +256,24 @@ async function measureFloor(api: KubeApi, namespaces: string[], burstSize: numbe
   await Promise.all(burst.slice(0, 20).map((b) => waitForAccess(api, b.user, b.namespace, true)));
   const t0 = Date.now();
   // The same parallelism as the operator's deadline path.
-  const lateness = await Promise.all(burst.map((b) => limit.run(() => api.rbac.deleteNamespacedRoleBinding({ namespace: b.namespace, name: b.user }))
-    .then(async () => (await waitForAccess(api, b.user, b.namespace, false)) - t0)));
+  const lateness = await Promise.all(
+    burst.map((b) =>
+      limit
+        .run(() => api.rbac.deleteNamespacedRoleBinding({ namespace: b.namespace, name: b.user }))
+        .then(async () => (await waitForAccess(api, b.user, b.namespace, false)) - t0),
+    ),
+  );
   return { isolated: summarize(isolated), burst: summarize(lateness) };
 }
 
 /** The cron-style alternative: list every 30 s, delete what has expired. */
 async function measurePollingReaper(api: KubeApi, namespaces: string[]): Promise<Summary> {
   const base = Date.now() + 5000;
-  const bindings = Array.from({ length: 200 }, (_, i) => ({ namespace: namespaces[i % namespaces.length] ?? '', user: `poll-${String(i)}`, at: base + i * 150 }));
+  const bindings = Array.from({ length: 200 }, (_, i) => ({
+    namespace: namespaces[i % namespaces.length] ?? '',
+    user: `poll-${String(i)}`,
+    at: base + i * 150,
+  }));
   await Promise.all(bindings.map((b) => bindUser(api, b.namespace, b.user, b.user, { bench: 'polling' }, { expiresAt: String(b.at) })));
   const lastExpiry = base + 200 * 150;
   const deleted = new Map<string, number>();
@@ -212,30 +281,66 @@ async function measurePollingReaper(api: KubeApi, namespaces: string[]): Promise
     await sleep(POLL_INTERVAL_MS);
     const list = await api.rbac.listRoleBindingForAllNamespaces({ labelSelector: 'bench=polling' });
     const now = Date.now();
-    await Promise.all(list.items.filter((b) => Number(b.metadata?.annotations?.expiresAt ?? Infinity) <= now).map(async (b) => {
-      await api.rbac.deleteNamespacedRoleBinding({ namespace: b.metadata?.namespace ?? '', name: b.metadata?.name ?? '' });
-      deleted.set(`${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`, now);
-    }));
+    await Promise.all(
+      list.items
+        .filter((b) => Number(b.metadata?.annotations?.expiresAt ?? Infinity) <= now)
+        .map(async (b) => {
+          await api.rbac.deleteNamespacedRoleBinding({ namespace: b.metadata?.namespace ?? '', name: b.metadata?.name ?? '' });
+          deleted.set(`${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`, now);
+        }),
+    );
     if (now > lastExpiry + 2 * POLL_INTERVAL_MS) break;
   }
   const lateness = await Promise.all(bindings.map(async (b) => (await waitForAccess(api, b.user, b.namespace, false, 120_000, 5)) - b.at));
   return summarize(lateness);
 }
 
-function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: Summary }; polling: Summary; requestsPerLifecycle: { ttl5s: number; ttl20s: number }; machine: { cpus: number; cpuModel: string; memoryGb: number } }): string {
+function render(r: {
+  scales: ScaleResult[];
+  floor: { isolated: Summary; burst: Summary };
+  polling: Summary;
+  requestsPerLifecycle: { ttl5s: number; ttl20s: number };
+  machine: { cpus: number; cpuModel: string; memoryGb: number };
+}): string {
   const rows = r.scales.flatMap((s) => [
     [String(s.scale), 'activation (create → SAR allows), 100/s', ms(s.activation.p50), ms(s.activation.p99), ms(s.activation.max), String(s.activation.n)],
     [String(s.scale), '  of which create → RoleBinding exists', ms(s.toBinding.p50), ms(s.toBinding.p99), ms(s.toBinding.max), String(s.toBinding.n)],
-    [String(s.scale), '  of which RoleBinding → SAR allows', ms(s.bindingToAllowed.p50), ms(s.bindingToAllowed.p99), ms(s.bindingToAllowed.max), String(s.bindingToAllowed.n)],
+    [
+      String(s.scale),
+      '  of which RoleBinding → SAR allows',
+      ms(s.bindingToAllowed.p50),
+      ms(s.bindingToAllowed.p99),
+      ms(s.bindingToAllowed.max),
+      String(s.bindingToAllowed.n),
+    ],
     [String(s.scale), 'isolated expiry lateness (deadline → SAR denies)', ms(s.isolated.p50), ms(s.isolated.p99), ms(s.isolated.max), String(s.isolated.n)],
     [String(s.scale), `${String(s.burst.n)} expiring in one second: lateness`, ms(s.burst.p50), ms(s.burst.p99), ms(s.burst.max), String(s.burst.n)],
   ]);
   rows.push(
-    ['-', 'floor: admin deletes one RoleBinding → SAR denies', ms(r.floor.isolated.p50), ms(r.floor.isolated.p99), ms(r.floor.isolated.max), String(r.floor.isolated.n)],
-    ['-', `floor: admin deletes ${String(r.floor.burst.n)} at once → SAR denies`, ms(r.floor.burst.p50), ms(r.floor.burst.p99), ms(r.floor.burst.max), String(r.floor.burst.n)],
+    [
+      '-',
+      'floor: admin deletes one RoleBinding → SAR denies',
+      ms(r.floor.isolated.p50),
+      ms(r.floor.isolated.p99),
+      ms(r.floor.isolated.max),
+      String(r.floor.isolated.n),
+    ],
+    [
+      '-',
+      `floor: admin deletes ${String(r.floor.burst.n)} at once → SAR denies`,
+      ms(r.floor.burst.p50),
+      ms(r.floor.burst.p99),
+      ms(r.floor.burst.max),
+      String(r.floor.burst.n),
+    ],
     ['-', 'polling reaper (30 s) lateness', ms(r.polling.p50), ms(r.polling.p99), ms(r.polling.max), String(r.polling.n)],
   );
-  const usage = r.scales.map((s) => [String(s.scale), `${s.rssMb.toFixed(0)} MB`, `${s.heapUsedMb.toFixed(0)} / ${s.heapTotalMb.toFixed(0)} MB`, `${s.cpuSeconds.toFixed(1)} s`]);
+  const usage = r.scales.map((s) => [
+    String(s.scale),
+    `${s.rssMb.toFixed(0)} MB`,
+    `${s.heapUsedMb.toFixed(0)} / ${s.heapTotalMb.toFixed(0)} MB`,
+    `${s.cpuSeconds.toFixed(1)} s`,
+  ]);
   return [
     `machine: ${String(r.machine.cpus)} × ${r.machine.cpuModel}, ${String(r.machine.memoryGb)} GiB`,
     '',
@@ -255,16 +360,30 @@ function render(r: { scales: ScaleResult[]; floor: { isolated: Summary; burst: S
 // `npm run bench -- overload`: revocation lateness under a saturated API server, with and without config/flowcontrol (bench/overload.ts).
 // `npm run bench -- second-deadline`: lateness with no operator running (timer Jobs) beside the operator's, on a real node (bench/second-deadline.ts).
 const scenarios: Record<string, () => Promise<void>> = {
-  cli: async () => { (await import('./cli.ts')).benchCli(); },
-  cluster: async () => { await (await import('./cluster-scale.ts')).benchCluster(); },
-  cache: async () => { await (await import('./cache-cost.ts')).benchCacheCost(); },
-  grants: async () => { await (await import('./grant-scale.ts')).benchGrants(); },
-  sessions: async () => { await (await import('./sessions.ts')).benchSessions(); },
-  overload: async () => { await (await import('./overload.ts')).benchOverload(); },
-  'second-deadline': async () => { await (await import('./second-deadline.ts')).benchSecondDeadline(); },
+  cli: async () => {
+    (await import('./cli.ts')).benchCli();
+  },
+  cluster: async () => {
+    await (await import('./cluster-scale.ts')).benchCluster();
+  },
+  cache: async () => {
+    await (await import('./cache-cost.ts')).benchCacheCost();
+  },
+  grants: async () => {
+    await (await import('./grant-scale.ts')).benchGrants();
+  },
+  sessions: async () => {
+    await (await import('./sessions.ts')).benchSessions();
+  },
+  overload: async () => {
+    await (await import('./overload.ts')).benchOverload();
+  },
+  'second-deadline': async () => {
+    await (await import('./second-deadline.ts')).benchSecondDeadline();
+  },
 };
 const scenario = scenarios[process.argv[2] ?? ''] ?? main;
 scenario().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

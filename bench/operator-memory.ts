@@ -7,13 +7,20 @@ import { REPO_ROOT } from '../hack/controlplane/install.ts';
 import type { OperatorProcess } from '../hack/operator-process.ts';
 import { processUsage } from './cluster.ts';
 
-export interface Variant { label: string; entry: string; nodeArgs: string[] }
+export interface Variant {
+  label: string;
+  entry: string;
+  nodeArgs: string[];
+}
 
 /** `label=entry [node flags…]`, comma-separated (entries absolute or relative to the repository). */
 export function parseVariants(spec: string): Variant[] {
   return spec.split(',').map((v) => {
     const at = v.indexOf('=');
-    const [entry = '', ...nodeArgs] = v.slice(at + 1).trim().split(/\s+/);
+    const [entry = '', ...nodeArgs] = v
+      .slice(at + 1)
+      .trim()
+      .split(/\s+/);
     return { label: v.slice(0, at), entry: resolve(REPO_ROOT, entry), nodeArgs };
   });
 }
@@ -26,7 +33,12 @@ export function gcProbe(file: string): { nodeArgs: string[]; env: Record<string,
   };
 }
 
-export interface MemoryReading { rssMb: number; peakRssMb: number; liveHeapMb: number; cpuSeconds: number }
+export interface MemoryReading {
+  rssMb: number;
+  peakRssMb: number;
+  liveHeapMb: number;
+  cpuSeconds: number;
+}
 
 /** RSS and peak RSS now, then the live heap after a full GC (asked of the probe, waited for). */
 export async function readMemory(op: OperatorProcess, probeFile: string, timeoutMs = 120_000): Promise<MemoryReading> {

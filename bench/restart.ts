@@ -20,13 +20,26 @@ import { ms, summarize, table } from './stats.ts';
 const NAMESPACES = 50;
 /** Long enough for the activation on a loaded machine; the kill comes after it. */
 const DEADLINE_AFTER_MS = 5000;
-const say = (m: string): void => { process.stderr.write(`[restart ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+const say = (m: string): void => {
+  process.stderr.write(`[restart ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t)));
 
-export interface RestartOptions { podSteps: number[]; runs: number; entries: string[] }
+export interface RestartOptions {
+  podSteps: number[];
+  runs: number;
+  entries: string[];
+}
 
 /** From the restart's spawn: its first log line (the process is up), deadlines armed (three lists), access ended, /readyz. */
-interface Measured { entry: string; pods: number; upMs: number; armedMs: number; revokedMs: number; readyMs: number }
+interface Measured {
+  entry: string;
+  pods: number;
+  upMs: number;
+  armedMs: number;
+  revokedMs: number;
+  readyMs: number;
+}
 
 /** When the operator logged `msg` first, from its JSON log. */
 function loggedAt(logFile: string, msg: string): number {
@@ -40,12 +53,24 @@ function loggedAt(logFile: string, msg: string): number {
 
 let seq = 0;
 
-async function restartOnce(state: PlaneState, dir: string, api: KubeApi, namespace: string, entry: { label: string; path: string }, pods: number): Promise<Measured> {
+async function restartOnce(
+  state: PlaneState,
+  dir: string,
+  api: KubeApi,
+  namespace: string,
+  entry: { label: string; path: string },
+  pods: number,
+): Promise<Measured> {
   const n = seq++;
-  const spawn = (which: string): Promise<OperatorProcess> => spawnOperator({
-    kubeconfig: state.kubeconfig, dir, name: `restart-${entry.label}-${String(n)}-${which}`, entry: entry.path,
-    config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' }, env: { LOG_LEVEL: 'info' },
-  });
+  const spawn = (which: string): Promise<OperatorProcess> =>
+    spawnOperator({
+      kubeconfig: state.kubeconfig,
+      dir,
+      name: `restart-${entry.label}-${String(n)}-${which}`,
+      entry: entry.path,
+      config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
+      env: { LOG_LEVEL: 'info' },
+    });
   const before = await spawn('killed');
   await before.waitUntilReady(10 * 60_000);
   const user = `u-restart-${String(n)}`;
@@ -63,9 +88,12 @@ async function restartOnce(state: PlaneState, dir: string, api: KubeApi, namespa
       after.waitUntilReady(10 * 60_000).then(() => Date.now()),
     ]);
     return {
-      entry: entry.label, pods, upMs: loggedAt(after.logFile, 'starting') - spawnedAt,
+      entry: entry.label,
+      pods,
+      upMs: loggedAt(after.logFile, 'starting') - spawnedAt,
       armedMs: loggedAt(after.logFile, 'grants, index entries and RoleBindings listed; deadlines armed') - spawnedAt,
-      revokedMs: deniedAt - spawnedAt, readyMs: readyAt - spawnedAt,
+      revokedMs: deniedAt - spawnedAt,
+      readyMs: readyAt - spawnedAt,
     };
   } finally {
     await after.stop();
@@ -95,16 +123,31 @@ export async function benchRestart(o: RestartOptions): Promise<void> {
       for (const entry of entries) {
         for (let r = 0; r < o.runs; r++) {
           const m = await restartOnce(state, dir, api, namespaces[0] ?? '', entry, pods);
-          say(`${entry.label}, ${String(pods)} pods: process up ${ms(m.upMs)}, deadlines armed ${ms(m.armedMs)}, access ended ${ms(m.revokedMs)}, /readyz ${ms(m.readyMs)} after the restart's spawn`);
+          say(
+            `${entry.label}, ${String(pods)} pods: process up ${ms(m.upMs)}, deadlines armed ${ms(m.armedMs)}, access ended ${ms(m.revokedMs)}, /readyz ${ms(m.readyMs)} after the restart's spawn`,
+          );
           results.push(m);
         }
       }
     }
-    const rows = o.podSteps.flatMap((p) => entries.map((e) => {
-      const mine = results.filter((m) => m.pods === p && m.entry === e.label);
-      const p50max = (pick: (m: Measured) => number): string[] => { const x = summarize(mine.map(pick)); return [ms(x.p50), ms(x.max)]; };
-      return [e.label, String(p), String(mine.length), ...p50max((m) => m.upMs), ...p50max((m) => m.armedMs), ...p50max((m) => m.revokedMs), ...p50max((m) => m.readyMs)];
-    }));
+    const rows = o.podSteps.flatMap((p) =>
+      entries.map((e) => {
+        const mine = results.filter((m) => m.pods === p && m.entry === e.label);
+        const p50max = (pick: (m: Measured) => number): string[] => {
+          const x = summarize(mine.map(pick));
+          return [ms(x.p50), ms(x.max)];
+        };
+        return [
+          e.label,
+          String(p),
+          String(mine.length),
+          ...p50max((m) => m.upMs),
+          ...p50max((m) => m.armedMs),
+          ...p50max((m) => m.revokedMs),
+          ...p50max((m) => m.readyMs),
+        ];
+      }),
+    );
     const headers = ['entry', 'pods', 'runs', 'process up p50', 'max', 'deadlines armed p50', 'max', 'access ended p50', 'max', '/readyz p50', 'max'];
     process.stdout.write(`\nkill -9 before a deadline, restarted after it (times from the restart's spawn)\n${table(headers, rows)}\n`);
   } finally {

@@ -19,11 +19,16 @@ import { ms, summarize, table, type Summary } from './stats.ts';
 
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 24);
 const SPREAD_MS = 300;
-const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
-const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+const say = (m: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 async function timerArmed(api: KubeApi, namespace: string, name: string): Promise<boolean> {
-  const g = await api.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name }) as DebugGrant;
+  const g = (await api.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as DebugGrant;
   return g.status?.conditions?.some((c) => c.type === SECOND_DEADLINE && c.reason === 'TimerArmed') === true;
 }
 
@@ -36,7 +41,10 @@ async function round(state: PlaneState, dir: string, api: KubeApi, namespaces: s
   try {
     const first = Date.now() + 20_000 + GRANTS * 150;
     const grants = Array.from({ length: GRANTS }, (_, i) => ({
-      namespace: namespaces[i % namespaces.length] ?? '', name: `${label}-${String(i)}`, user: `u-${label}-${String(i)}`, at: first + i * SPREAD_MS,
+      namespace: namespaces[i % namespaces.length] ?? '',
+      name: `${label}-${String(i)}`,
+      user: `u-${label}-${String(i)}`,
+      at: first + i * SPREAD_MS,
     }));
     await Promise.all(grants.map((g) => createGrant(api, { ...g, ttl: '4h', notAfter: new Date(g.at).toISOString() })));
     for (const g of grants) await waitForAccess(api, g.user, g.namespace, true, 60_000, 50);
@@ -46,7 +54,8 @@ async function round(state: PlaneState, dir: string, api: KubeApi, namespaces: s
     if (operatorStops) {
       await op.stop();
       op = undefined;
-      if (Date.now() >= first) throw new Error(`the operator stopped ${String(Date.now() - first)} ms after the first deadline: too slow a machine for this round`);
+      if (Date.now() >= first)
+        throw new Error(`the operator stopped ${String(Date.now() - first)} ms after the first deadline: too slow a machine for this round`);
       say(`${label}: every timer armed; no operator runs from ${String(first - Date.now())} ms before the first deadline`);
     }
     const lateness = await Promise.all(grants.map(async (g) => (await waitForAccess(api, g.user, g.namespace, false, 60_000, 50)) - g.at));
@@ -70,10 +79,12 @@ export async function benchSecondDeadline(): Promise<void> {
     const loadDown = load();
     const up = await round(state, dir, api, namespaces, 'up', false);
     const row = (what: string, s: Summary, l: string): string[] => [what, ms(s.p50), ms(s.p99), ms(s.max), String(s.n), l];
-    process.stdout.write(`\n${table(['deadline → SAR denies (exec)', 'p50', 'p99', 'max', 'n', 'load (1/5/15 min)'], [
-      row('no operator running (timer Jobs: kube-controller-manager)', down, loadDown),
-      row('operator running (its own deadline path)', up, load()),
-    ])}\n`);
+    process.stdout.write(
+      `\n${table(
+        ['deadline → SAR denies (exec)', 'p50', 'p99', 'max', 'n', 'load (1/5/15 min)'],
+        [row('no operator running (timer Jobs: kube-controller-manager)', down, loadDown), row('operator running (its own deadline path)', up, load())],
+      )}\n`,
+    );
   } finally {
     if (node) await stopNode(node);
     await stopControlPlane(state);

@@ -23,7 +23,9 @@ const ROUNDS = Number(process.env.BENCH_SESSION_ROUNDS ?? 8);
 const TTL_S = 30;
 /** How long after the deadline the unbounded kinds are watched before giving up on them. */
 const WATCH_UNBOUNDED_MS = 10_000;
-const say = (m: string): void => { process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+const say = (m: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
 const uptime = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim();
 
 export async function benchSessions(): Promise<void> {

@@ -21,14 +21,25 @@ import { adminApi } from './cluster.ts';
 import { benchRestart } from './restart.ts';
 import { ms, table } from './stats.ts';
 
-const say = (m: string): void => { process.stderr.write(`[trials ${new Date().toISOString().slice(11, 19)}] ${m}\n`); };
+const say = (m: string): void => {
+  process.stderr.write(`[trials ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+};
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: {
-    count: { type: 'string', default: '20' }, grants: { type: 'string', default: '3' }, entry: { type: 'string', default: 'bundle' },
-    pods: { type: 'string', default: '0,10000' }, runs: { type: 'string', default: '3' }, entries: { type: 'string', default: 'bundle,sources' },
-  } });
-  process.once('SIGINT', () => { process.exit(130); });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      count: { type: 'string', default: '20' },
+      grants: { type: 'string', default: '3' },
+      entry: { type: 'string', default: 'bundle' },
+      pods: { type: 'string', default: '0,10000' },
+      runs: { type: 'string', default: '3' },
+      entries: { type: 'string', default: 'bundle,sources' },
+    },
+  });
+  process.once('SIGINT', () => {
+    process.exit(130);
+  });
   if (positionals[0] === 'restart') {
     await benchRestart({ podSteps: values.pods.split(',').map(Number), runs: Number(values.runs), entries: values.entries.split(',') });
     return;
@@ -46,14 +57,29 @@ async function main(): Promise<void> {
     const namespace = 'trials';
     await api.core.createNamespace({ body: { metadata: { name: namespace } } });
     await api.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } });
-    await api.core.createNamespacedPod({ namespace, body: { metadata: { name: 'api-1', labels: { app: 'checkout' } }, spec: { containers: [{ name: 'app', image: `${APPROVED_REGISTRY}app@sha256:${'a'.repeat(64)}` }] } } });
+    await api.core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'api-1', labels: { app: 'checkout' } },
+        spec: { containers: [{ name: 'app', image: `${APPROVED_REGISTRY}app@sha256:${'a'.repeat(64)}` }] },
+      },
+    });
     let restarts = 0;
     const setup: TrialSetup = {
-      api, creator: api, namespace, pod: 'api-1', grants: Number(values.grants),
-      spawn: () => spawnOperator({
-        kubeconfig: state.kubeconfig, dir, name: `operator-${String(restarts++)}`, entry,
-        config: { approvedRegistries: [APPROVED_REGISTRY], namespaces: [namespace], revocationSettle: '2s' }, env: { LOG_LEVEL: 'info' },
-      }),
+      api,
+      creator: api,
+      namespace,
+      pod: 'api-1',
+      grants: Number(values.grants),
+      spawn: () =>
+        spawnOperator({
+          kubeconfig: state.kubeconfig,
+          dir,
+          name: `operator-${String(restarts++)}`,
+          entry,
+          config: { approvedRegistries: [APPROVED_REGISTRY], namespaces: [namespace], revocationSettle: '2s' },
+          env: { LOG_LEVEL: 'info' },
+        }),
     };
     operator = await setup.spawn();
     await operator.waitUntilReady();
@@ -62,10 +88,14 @@ async function main(): Promise<void> {
       const r = await crashTrial(setup, operator);
       operator = r.operator;
       results.push(r);
-      say(`trial ${String(i + 1)}/${String(count)}: killed after ${String(r.killAfterMs)} ms, restarted after ${String(r.restartDelayMs)} ms; lateness ${r.grants.map((g) => ms(g.latenessMs ?? 0)).join(', ')}${r.failures.length > 0 ? `; FAILED: ${r.failures.join('; ')}` : ''}`);
+      say(
+        `trial ${String(i + 1)}/${String(count)}: killed after ${String(r.killAfterMs)} ms, restarted after ${String(r.restartDelayMs)} ms; lateness ${r.grants.map((g) => ms(g.latenessMs ?? 0)).join(', ')}${r.failures.length > 0 ? `; FAILED: ${r.failures.join('; ')}` : ''}`,
+      );
     }
     const s = summarizeTrials(results);
-    process.stdout.write(`\n${table(['trials', 'grants', 'lateness p50', 'p99', 'max', 'failures'], [[String(s.trials), String(s.lateness.n), ms(s.lateness.p50), ms(s.lateness.p99), ms(s.lateness.max), String(s.failures)]])}\n`);
+    process.stdout.write(
+      `\n${table(['trials', 'grants', 'lateness p50', 'p99', 'max', 'failures'], [[String(s.trials), String(s.lateness.n), ms(s.lateness.p50), ms(s.lateness.p99), ms(s.lateness.max), String(s.failures)]])}\n`,
+    );
     for (const r of results) for (const f of r.failures) process.stdout.write(`  failure: ${f}\n`);
     process.exitCode = s.failures > 0 ? 1 : 0;
   } finally {
@@ -76,6 +106,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  say(err instanceof Error ? err.stack ?? err.message : String(err));
+  say(err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.exit(1);
 });

@@ -66,11 +66,22 @@ const cli = await build({
 const cliFile = join(OUT, CLI_ENTRY);
 // src/cli/main.ts starts with its own shebang, which esbuild keeps on the first line.
 chmodSync(cliFile, 0o755);
-const cliOutputs = Object.keys(cli.metafile.outputs).filter((f) => f.endsWith('.mjs')).map((f) => resolve(ROOT, f));
+const cliOutputs = Object.keys(cli.metafile.outputs)
+  .filter((f) => f.endsWith('.mjs'))
+  .map((f) => resolve(ROOT, f));
 // With splitting the notices sit beside whichever chunk holds the code; the entry's own
 // LEGAL.txt (what krew ships as THIRD-PARTY-NOTICES.txt) gathers them all, each once.
-const notices = new Set(cliOutputs.map((f) => `${f}.LEGAL.txt`).filter((f) => existsSync(f))
-  .flatMap((f) => readFileSync(f, 'utf8').replace(/^Bundled license information:\n\n/, '').trim().split(/\n\n(?=\S)/)));
+const notices = new Set(
+  cliOutputs
+    .map((f) => `${f}.LEGAL.txt`)
+    .filter((f) => existsSync(f))
+    .flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .replace(/^Bundled license information:\n\n/, '')
+        .trim()
+        .split(/\n\n(?=\S)/),
+    ),
+);
 writeFileSync(`${cliFile}.LEGAL.txt`, `Bundled license information:\n\n${[...notices].sort().join('\n\n')}\n`);
 report(cliFile, started, ` (+ ${String(cliOutputs.length - 1)} chunks in ${CLI_CHUNK_DIR}/)`);
 

@@ -21,7 +21,11 @@ export function valuesSchema(): Record<string, unknown> {
       viewers: { type: 'object', additionalProperties: false, properties: { users: subjects, groups: subjects, aggregateToView: { type: 'boolean' } } },
       metricsReaders: {
         type: 'array',
-        items: { type: 'object', required: ['kind', 'name'], properties: { kind: { enum: ['User', 'Group', 'ServiceAccount'] }, name: { type: 'string', minLength: 1 } } },
+        items: {
+          type: 'object',
+          required: ['kind', 'name'],
+          properties: { kind: { enum: ['User', 'Group', 'ServiceAccount'] }, name: { type: 'string', minLength: 1 } },
+        },
       },
       prometheus: { type: 'object', properties: { enabled: { type: 'boolean' } } },
       admission: { type: 'object', properties: { enabled: { type: 'boolean' } } },

@@ -21,9 +21,15 @@ function writeKrewRelease(root: string, outDir: string, version: string): { arch
   try {
     // The entry's LEGAL.txt lists the notices of every chunk it can load.
     mkdirSync(join(staging, CLI_CHUNK_DIR));
-    const chunks = readdirSync(join(outDir, CLI_CHUNK_DIR)).filter((f) => f.endsWith('.mjs')).map((f) => join(CLI_CHUNK_DIR, f));
-    const files: [string, string][] = [[join(outDir, CLI_ENTRY), CLI_ENTRY], [join(outDir, `${CLI_ENTRY}.LEGAL.txt`), 'THIRD-PARTY-NOTICES.txt'],
-      [join(root, 'LICENSE'), 'LICENSE'], ...chunks.map((c): [string, string] => [join(outDir, c), c])];
+    const chunks = readdirSync(join(outDir, CLI_CHUNK_DIR))
+      .filter((f) => f.endsWith('.mjs'))
+      .map((f) => join(CLI_CHUNK_DIR, f));
+    const files: [string, string][] = [
+      [join(outDir, CLI_ENTRY), CLI_ENTRY],
+      [join(outDir, `${CLI_ENTRY}.LEGAL.txt`), 'THIRD-PARTY-NOTICES.txt'],
+      [join(root, 'LICENSE'), 'LICENSE'],
+      ...chunks.map((c): [string, string] => [join(outDir, c), c]),
+    ];
     for (const [from, to] of files) copyFileSync(from, join(staging, to));
     const tarFile = join(outDir, 'kubectl-debuggrant.tar');
     // Reproducible: fixed order, times and owners, and gzip without a timestamp.
@@ -33,27 +39,32 @@ function writeKrewRelease(root: string, outDir: string, version: string): { arch
     const sha256 = createHash('sha256').update(readFileSync(archive)).digest('hex');
     const manifest = join(outDir, 'krew', 'debuggrant.yaml');
     mkdirSync(join(outDir, 'krew'), { recursive: true });
-    writeFileSync(manifest, stringify({
-      apiVersion: 'krew.googlecontainertools.github.com/v1alpha2',
-      kind: 'Plugin',
-      metadata: { name: 'debuggrant' },
-      spec: {
-        version: `v${version}`,
-        homepage: 'https://github.com/debuggrant/debuggrant',
-        shortDescription: 'Time-bounded, approved debug access to pods (DebugGrant)',
-        description: 'Writes and validates DebugGrants offline, lists and revokes them, runs kubectl debug with ' +
-          'your grant\'s image and profile, and audits standing debug privileges that bypass grants.',
-        caveats: 'Needs Node.js 24 or newer on PATH (the plugin is JavaScript).\n' +
-          'The cluster needs the debuggrant operator and its CRDs.\n',
-        platforms: [{
-          selector: { matchExpressions: [{ key: 'os', operator: 'In', values: ['linux', 'darwin'] }] },
-          uri: `${RELEASES_URL}/v${version}/kubectl-debuggrant.tar.gz`,
-          sha256,
-          bin: CLI_ENTRY,
-          files: [{ from: '*', to: '.' }],
-        }],
-      },
-    }));
+    writeFileSync(
+      manifest,
+      stringify({
+        apiVersion: 'krew.googlecontainertools.github.com/v1alpha2',
+        kind: 'Plugin',
+        metadata: { name: 'debuggrant' },
+        spec: {
+          version: `v${version}`,
+          homepage: 'https://github.com/debuggrant/debuggrant',
+          shortDescription: 'Time-bounded, approved debug access to pods (DebugGrant)',
+          description:
+            'Writes and validates DebugGrants offline, lists and revokes them, runs kubectl debug with ' +
+            "your grant's image and profile, and audits standing debug privileges that bypass grants.",
+          caveats: 'Needs Node.js 24 or newer on PATH (the plugin is JavaScript).\n' + 'The cluster needs the debuggrant operator and its CRDs.\n',
+          platforms: [
+            {
+              selector: { matchExpressions: [{ key: 'os', operator: 'In', values: ['linux', 'darwin'] }] },
+              uri: `${RELEASES_URL}/v${version}/kubectl-debuggrant.tar.gz`,
+              sha256,
+              bin: CLI_ENTRY,
+              files: [{ from: '*', to: '.' }],
+            },
+          ],
+        },
+      }),
+    );
     return { archive, manifest, sha256 };
   } finally {
     rmSync(staging, { recursive: true, force: true });

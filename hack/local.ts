@@ -16,7 +16,9 @@ import { spawnOperator } from './operator-process.ts';
 
 const dir = resolve(process.env.DEBUGGRANT_LOCAL_DIR ?? '.local');
 const nodeDir = resolve(dir, 'node');
-const say = (msg: string): void => { process.stderr.write(`[local] ${msg}\n`); };
+const say = (msg: string): void => {
+  process.stderr.write(`[local] ${msg}\n`);
+};
 
 async function stop(): Promise<void> {
   if (!existsSync(stateFile(dir))) {
@@ -34,8 +36,7 @@ async function stop(): Promise<void> {
   say('stopped');
 }
 
-const sampleConfig = (): Record<string, unknown> =>
-  parse(readFileSync(`${REPO_ROOT}config/samples/operator-config.yaml`, 'utf8')) as Record<string, unknown>;
+const sampleConfig = (): Record<string, unknown> => parse(readFileSync(`${REPO_ROOT}config/samples/operator-config.yaml`, 'utf8')) as Record<string, unknown>;
 
 async function start(): Promise<void> {
   if (existsSync(stateFile(dir))) {
@@ -46,7 +47,11 @@ async function start(): Promise<void> {
   }
   const apiPort = process.env.DEBUGGRANT_API_PORT ? Number(process.env.DEBUGGRANT_API_PORT) : undefined;
   const state = await startControlPlane({
-    dir: resolve(dir, 'plane'), binDir: ensureBinaries(), kubeconfigPath: resolve(dir, 'kubeconfig'), apiPort, progress: say,
+    dir: resolve(dir, 'plane'),
+    binDir: ensureBinaries(),
+    kubeconfigPath: resolve(dir, 'kubeconfig'),
+    apiPort,
+    progress: say,
   });
   let node: NodeState | undefined;
   if (process.argv.includes('--no-node')) {
@@ -65,7 +70,14 @@ async function start(): Promise<void> {
   // The local operator runs as admin: the timers policy holds admin's Jobs to timers here.
   installAdmission(state, { ...parseConfig(sampleConfig(), 'config/samples/operator-config.yaml'), operatorUsers: ['admin'] });
   if (node) {
-    kubectlAs(state, 'admin', ['apply', '-f', '-'], sampleWorkload(node.images).map((d) => stringify(d)).join('---\n'));
+    kubectlAs(
+      state,
+      'admin',
+      ['apply', '-f', '-'],
+      sampleWorkload(node.images)
+        .map((d) => stringify(d))
+        .join('---\n'),
+    );
     say('waiting for the checkout pods to run');
     kubectlAs(state, 'admin', ['-n', 'shop', 'rollout', 'status', 'deployment/checkout', '--timeout=120s']);
   } else {
@@ -82,10 +94,20 @@ async function start(): Promise<void> {
     stopping = true;
     say('stopping');
     // Exit whatever the cleanup says: a failed step is reported, never a hung terminal.
-    void operator.stop().then(stopAll).catch((err: unknown) => { say(`stopping failed: ${String(err)}`); }).finally(() => process.exit(code));
+    void operator
+      .stop()
+      .then(stopAll)
+      .catch((err: unknown) => {
+        say(`stopping failed: ${String(err)}`);
+      })
+      .finally(() => process.exit(code));
   };
-  process.once('SIGINT', () => { shutdown(0); });
-  process.once('SIGTERM', () => { shutdown(0); });
+  process.once('SIGINT', () => {
+    shutdown(0);
+  });
+  process.once('SIGTERM', () => {
+    shutdown(0);
+  });
   try {
     await operator.waitUntilReady(30_000);
   } catch (err) {
@@ -100,31 +122,33 @@ async function start(): Promise<void> {
   kubectlAs(state, 'gitops', ['apply', '-f', '-'], stringify(grant));
 
   const image = grant.spec.image;
-  const pod = node
-    ? kubectlAs(state, 'admin', ['-n', 'shop', 'get', 'pods', '-l', 'app=checkout', '-o', 'jsonpath={.items[0].metadata.name}'])
-    : 'checkout-1';
-  process.stdout.write([
-    '',
-    `debuggrant running locally. API server ${state.server}; Ctrl-C stops everything.`,
-    node
-      ? `  node:        ${node.nodeName} (kubelet + containerd, logs in ${nodeDir}); images: ${Object.values(node.images).map((i) => i.ref).join(', ')}`
-      : '  node:        none (API-server-only mode: pods stay Pending)',
-    `  kubeconfig:  ${state.kubeconfig}  (contexts: admin, alice, bob, gitops, carol)`,
-    `  operator:    log ${operator.logFile}, metrics ${operator.metricsUrl}`,
-    `  audit log:   ${state.auditLog}  (the API server's, config/audit/policy.yaml)`,
-    '',
-    'Try it from another shell (our kubectl matches the API server version; the machine\'s may not):',
-    `  export KUBECONFIG=${state.kubeconfig}; alias kubectl=${state.kubectl}`,
-    `  kubectl get dg -n shop -w`,
-    `  kubectl --context alice -n shop auth can-i patch pods/${pod} --subresource=ephemeralcontainers`,
-    node
-      ? `  kubectl --context alice -n shop debug -it ${pod} --image=${image} --profile=restricted -- sh   # id -u: 65532`
-      : `  kubectl --context alice -n shop debug ${pod} --image=${image} --profile=restricted`,
-    `  kubectl --context bob -n shop debug ${pod} --image=${image}    # refused: bob has no grant`,
-    `  kubectl describe dg -n shop inc-4211-checkout`,
-    `  bash hack/with-node.sh node src/cli/main.ts report inc-4211-checkout -n shop --audit-log ${state.auditLog}   # after-action report`,
-    '',
-  ].join('\n'));
+  const pod = node ? kubectlAs(state, 'admin', ['-n', 'shop', 'get', 'pods', '-l', 'app=checkout', '-o', 'jsonpath={.items[0].metadata.name}']) : 'checkout-1';
+  process.stdout.write(
+    [
+      '',
+      `debuggrant running locally. API server ${state.server}; Ctrl-C stops everything.`,
+      node
+        ? `  node:        ${node.nodeName} (kubelet + containerd, logs in ${nodeDir}); images: ${Object.values(node.images)
+            .map((i) => i.ref)
+            .join(', ')}`
+        : '  node:        none (API-server-only mode: pods stay Pending)',
+      `  kubeconfig:  ${state.kubeconfig}  (contexts: admin, alice, bob, gitops, carol)`,
+      `  operator:    log ${operator.logFile}, metrics ${operator.metricsUrl}`,
+      `  audit log:   ${state.auditLog}  (the API server's, config/audit/policy.yaml)`,
+      '',
+      "Try it from another shell (our kubectl matches the API server version; the machine's may not):",
+      `  export KUBECONFIG=${state.kubeconfig}; alias kubectl=${state.kubectl}`,
+      `  kubectl get dg -n shop -w`,
+      `  kubectl --context alice -n shop auth can-i patch pods/${pod} --subresource=ephemeralcontainers`,
+      node
+        ? `  kubectl --context alice -n shop debug -it ${pod} --image=${image} --profile=restricted -- sh   # id -u: 65532`
+        : `  kubectl --context alice -n shop debug ${pod} --image=${image} --profile=restricted`,
+      `  kubectl --context bob -n shop debug ${pod} --image=${image}    # refused: bob has no grant`,
+      `  kubectl describe dg -n shop inc-4211-checkout`,
+      `  bash hack/with-node.sh node src/cli/main.ts report inc-4211-checkout -n shop --audit-log ${state.auditLog}   # after-action report`,
+      '',
+    ].join('\n'),
+  );
   operator.child.once('exit', (code) => {
     say(`the operator exited (code ${String(code)}); see ${operator.logFile}`);
     shutdown(1);

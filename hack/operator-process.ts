@@ -42,9 +42,14 @@ export async function spawnOperator(o: OperatorProcessOptions): Promise<Operator
   const metricsPort = await loopbackPort();
   const configFile = join(o.dir, `${o.name}.yaml`);
   // Plain-HTTP metrics are allowed on loopback only; a cluster gets HTTPS + TokenReview.
-  writeFileSync(configFile, stringify({
-    ...o.config, healthProbeBindAddress: `127.0.0.1:${String(probesPort)}`, metrics: { bindAddress: `127.0.0.1:${String(metricsPort)}`, secure: false },
-  }));
+  writeFileSync(
+    configFile,
+    stringify({
+      ...o.config,
+      healthProbeBindAddress: `127.0.0.1:${String(probesPort)}`,
+      metrics: { bindAddress: `127.0.0.1:${String(metricsPort)}`, secure: false },
+    }),
+  );
   const logFile = join(o.dir, `${o.name}.log`);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.entry ?? join(REPO_ROOT, 'src/main.ts')], {
@@ -56,13 +61,23 @@ export async function spawnOperator(o: OperatorProcessOptions): Promise<Operator
   if (pid === undefined) throw new Error(`could not start the operator; see ${logFile}`);
   stopWhenOwnerDies(pid);
   const readyUrl = `http://127.0.0.1:${String(probesPort)}/readyz`;
-  const ready = (): Promise<boolean> => fetch(readyUrl, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+  const ready = (): Promise<boolean> =>
+    fetch(readyUrl, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
   return {
-    child, pid, readyUrl, metricsUrl: `http://127.0.0.1:${String(metricsPort)}/metrics`, logFile, ready,
+    child,
+    pid,
+    readyUrl,
+    metricsUrl: `http://127.0.0.1:${String(metricsPort)}/metrics`,
+    logFile,
+    ready,
     async waitUntilReady(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (!(await ready())) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the operator exited (${String(child.exitCode ?? child.signalCode)}); see ${logFile}`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`the operator exited (${String(child.exitCode ?? child.signalCode)}); see ${logFile}`);
         if (Date.now() > deadline) throw new Error(`the operator was not ready after ${String(timeoutMs)} ms; see ${logFile}`);
         await new Promise((r) => setTimeout(r, 100));
       }

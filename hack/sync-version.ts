@@ -17,7 +17,10 @@ function rewrite(file: string, edits: [RegExp, string][]): void {
   process.stderr.write(`[version] ${file}: ${VERSION}\n`);
 }
 
-rewrite('charts/debuggrant/Chart.yaml', [[/^version: .*$/m, `version: ${VERSION}`], [/^appVersion: .*$/m, `appVersion: "${VERSION}"`]]);
+rewrite('charts/debuggrant/Chart.yaml', [
+  [/^version: .*$/m, `version: ${VERSION}`],
+  [/^appVersion: .*$/m, `appVersion: "${VERSION}"`],
+]);
 rewrite('config/manager/manager.yaml', [
   [/(image: registry\.example\.com\/debuggrant\/operator:).*$/m, `$1${VERSION}`],
   [/(app\.kubernetes\.io\/version: )"[^"]*"/, `$1"${VERSION}"`],

@@ -7,7 +7,10 @@ import { CRD_MAX_TTL, PROFILES, describeIssues } from './api/schema.ts';
 import { parseDuration } from './api/duration.ts';
 
 /** `host:port` or `:port` (all interfaces); "0" turns the server off. */
-export interface BindAddress { host: string | undefined; port: number }
+export interface BindAddress {
+  host: string | undefined;
+  port: number;
+}
 
 export function parseBindAddress(address: string): BindAddress | undefined {
   if (address === '0') return undefined;
@@ -19,9 +22,15 @@ export function parseBindAddress(address: string): BindAddress | undefined {
 
 const isLoopback = (host: string | undefined): boolean => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host ?? '');
 
-const Bind = (what: string) => z.string().refine((a) => {
-  try { parseBindAddress(a); return true; } catch { return false; }
-}, `${what} must be host:port, :port, or 0 to turn it off`);
+const Bind = (what: string) =>
+  z.string().refine((a) => {
+    try {
+      parseBindAddress(a);
+      return true;
+    } catch {
+      return false;
+    }
+  }, `${what} must be host:port, :port, or 0 to turn it off`);
 
 /** Kubernetes' own namespaces: reserved by default. */
 export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
@@ -31,10 +40,18 @@ const Duration = (what: string) => z.string().refine((d) => parseDuration(d) !==
 
 export const OperatorConfigSchema = z.strictObject({
   /** The longest ttl a grant may ask for (the CRD's ceiling is 24h). */
-  maxTtl: Duration('maxTtl').default('4h')
+  maxTtl: Duration('maxTtl')
+    .default('4h')
     .refine((d) => (parseDuration(d) ?? 0) <= (parseDuration(CRD_MAX_TTL) ?? 0), `maxTtl may be at most ${CRD_MAX_TTL}`),
   /** Image prefixes a grant may use, e.g. "registry.example.com/debug/". */
-  approvedRegistries: z.array(z.string().min(1).refine((r) => r.endsWith('/'), 'a registry prefix must end with "/" so "reg.io/debug" cannot match "reg.io/debugger-evil"')).min(1),
+  approvedRegistries: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .refine((r) => r.endsWith('/'), 'a registry prefix must end with "/" so "reg.io/debug" cannot match "reg.io/debugger-evil"'),
+    )
+    .min(1),
   allowedProfiles: z.array(z.enum(PROFILES)).min(1).default(['baseline', 'restricted', 'netadmin']),
   /** Namespaces to watch; empty means all. */
   namespaces: z.array(z.string().min(1)).default([]),
@@ -49,10 +66,12 @@ export const OperatorConfigSchema = z.strictObject({
   /** Groups whose members may bypass the admission policies; each use is reported. */
   breakGlassGroups: z.array(z.string().min(1)).default([]),
   /** Identities allowed to create DebugGrants (the GitOps controller, approvers). */
-  grantCreators: z.strictObject({
-    users: z.array(z.string().min(1)).default([]),
-    groups: z.array(z.string().min(1)).default([]),
-  }).default({ users: [], groups: [] }),
+  grantCreators: z
+    .strictObject({
+      users: z.array(z.string().min(1)).default([]),
+      groups: z.array(z.string().min(1)).default([]),
+    })
+    .default({ users: [], groups: [] }),
   /**
    * How the debug containers of each image end at the grant's deadline, by image reference
    * prefix (the longest matching prefix rules; '' matches every image). `wrapper: timeout`:
@@ -62,11 +81,16 @@ export const OperatorConfigSchema = z.strictObject({
    * its debug containers cannot be bounded, so none is admitted. An image no prefix matches
    * is refused too.
    */
-  sessionImages: z.array(z.strictObject({
-    image: z.string(),
-    wrapper: z.enum(['timeout', 'none']).default('timeout'),
-    command: z.array(z.string().min(1)).default([]),
-  }).refine((e) => e.wrapper === 'timeout' || e.command.length === 0, { message: 'wrapper: none runs nothing, so it takes no command', path: ['command'] }))
+  sessionImages: z
+    .array(
+      z
+        .strictObject({
+          image: z.string(),
+          wrapper: z.enum(['timeout', 'none']).default('timeout'),
+          command: z.array(z.string().min(1)).default([]),
+        })
+        .refine((e) => e.wrapper === 'timeout' || e.command.length === 0, { message: 'wrapper: none runs nothing, so it takes no command', path: ['command'] }),
+    )
     .default([{ image: '', wrapper: 'timeout', command: ['sh'] }])
     .refine((es) => new Set(es.map((e) => e.image)).size === es.length, 'sessionImages names an image prefix twice'),
   /**
@@ -81,26 +105,34 @@ export const OperatorConfigSchema = z.strictObject({
   /** /healthz and /readyz, plain HTTP for the kubelet's probes. */
   healthProbeBindAddress: Bind('healthProbeBindAddress').default(':8081'),
   /** /metrics: HTTPS, and only for callers whose token may `get /metrics` (TokenReview + SubjectAccessReview). */
-  metrics: z.strictObject({
-    bindAddress: Bind('metrics.bindAddress').default(':8443'),
-    secure: z.boolean().default(true),
-    /** A directory holding tls.crt and tls.key (e.g. a cert-manager Secret); without it a self-signed certificate is made at start. */
-    certDir: z.string().min(1).optional(),
-  }).default({ bindAddress: ':8443', secure: true })
-    .refine((m) => m.secure || m.bindAddress === '0' || isLoopback(parseBindAddress(m.bindAddress)?.host),
-      { message: 'metrics.secure: false serves metrics to anyone who can connect: allowed only on a loopback address (127.0.0.1:PORT)', path: ['secure'] }),
+  metrics: z
+    .strictObject({
+      bindAddress: Bind('metrics.bindAddress').default(':8443'),
+      secure: z.boolean().default(true),
+      /** A directory holding tls.crt and tls.key (e.g. a cert-manager Secret); without it a self-signed certificate is made at start. */
+      certDir: z.string().min(1).optional(),
+    })
+    .default({ bindAddress: ':8443', secure: true })
+    .refine((m) => m.secure || m.bindAddress === '0' || isLoopback(parseBindAddress(m.bindAddress)?.host), {
+      message: 'metrics.secure: false serves metrics to anyone who can connect: allowed only on a loopback address (127.0.0.1:PORT)',
+      path: ['secure'],
+    }),
   /** Every API request fails after requestTimeout and is retried on a fresh connection; watches have none. */
-  api: z.strictObject({
-    requestTimeout: ShortDuration('api.requestTimeout').default('10s'),
-    /** Each attempt of a RoleBinding delete (the request that ends access), retried at once on a fresh connection. */
-    revocationTimeout: ShortDuration('api.revocationTimeout').default('500ms'),
-  }).default({ requestTimeout: '10s', revocationTimeout: '500ms' }),
-  leaderElection: z.strictObject({
-    enabled: z.boolean().default(false),
-    namespace: z.string().default('debuggrant-system'),
-    leaseName: z.string().default('debuggrant-operator'),
-    leaseDuration: Duration('leaderElection.leaseDuration').default('15s'),
-  }).default({ enabled: false, namespace: 'debuggrant-system', leaseName: 'debuggrant-operator', leaseDuration: '15s' }),
+  api: z
+    .strictObject({
+      requestTimeout: ShortDuration('api.requestTimeout').default('10s'),
+      /** Each attempt of a RoleBinding delete (the request that ends access), retried at once on a fresh connection. */
+      revocationTimeout: ShortDuration('api.revocationTimeout').default('500ms'),
+    })
+    .default({ requestTimeout: '10s', revocationTimeout: '500ms' }),
+  leaderElection: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      namespace: z.string().default('debuggrant-system'),
+      leaseName: z.string().default('debuggrant-operator'),
+      leaseDuration: Duration('leaderElection.leaseDuration').default('15s'),
+    })
+    .default({ enabled: false, namespace: 'debuggrant-system', leaseName: 'debuggrant-operator', leaseDuration: '15s' }),
 });
 
 export type OperatorConfig = z.infer<typeof OperatorConfigSchema>;
@@ -123,7 +155,10 @@ export function parseConfig(raw: unknown, source = 'configuration'): OperatorCon
 
 export function loadConfig(env: Record<string, string | undefined>): OperatorConfig {
   const file = env.DEBUGGRANT_CONFIG;
-  if (!file) throw new ConfigError('DEBUGGRANT_CONFIG is not set: point it at the operator configuration file (see config/samples/operator-config.yaml, or the debuggrant-config ConfigMap in config/manager/manager.yaml)');
+  if (!file)
+    throw new ConfigError(
+      'DEBUGGRANT_CONFIG is not set: point it at the operator configuration file (see config/samples/operator-config.yaml, or the debuggrant-config ConfigMap in config/manager/manager.yaml)',
+    );
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -5,17 +5,30 @@ import type { SessionRecord } from './api/types.ts';
 export type { Logger };
 
 export function makeLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
-  return pino({
-    level,
-    base: { component: 'debuggrant' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    // Bearer tokens and kubeconfig secrets must never reach a log line.
-    redact: { paths: ['*.token', '*.headers.authorization', '*.authorization', 'token', 'password'], remove: true },
-  }, destination);
+  return pino(
+    {
+      level,
+      base: { component: 'debuggrant' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Bearer tokens and kubeconfig secrets must never reach a log line.
+      redact: { paths: ['*.token', '*.headers.authorization', '*.authorization', 'token', 'password'], remove: true },
+    },
+    destination,
+  );
 }
 
-export type AuditEvent = 'grant.activated' | 'grant.pods-changed' | 'grant.expired' | 'grant.revoked' | 'grant.denied'
-  | 'grant.revocation-verified' | 'grant.standing-access' | 'pod.lingering' | 'pod.evicted' | 'session.started' | 'session.ended';
+export type AuditEvent =
+  | 'grant.activated'
+  | 'grant.pods-changed'
+  | 'grant.expired'
+  | 'grant.revoked'
+  | 'grant.denied'
+  | 'grant.revocation-verified'
+  | 'grant.standing-access'
+  | 'pod.lingering'
+  | 'pod.evicted'
+  | 'session.started'
+  | 'session.ended';
 
 export interface AuditRecord {
   event: AuditEvent;

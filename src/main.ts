@@ -28,12 +28,37 @@ async function main(): Promise<void> {
     hardStop.unref();
     void manager.stop(code !== 0).finally(() => process.exit(code));
   };
-  const manager = new Manager({ api, config, log, identity: process.env.DEBUGGRANT_IDENTITY ?? identity, onFatal: (reason) => { exit(1, reason); } });
+  const manager = new Manager({
+    api,
+    config,
+    log,
+    identity: process.env.DEBUGGRANT_IDENTITY ?? identity,
+    onFatal: (reason) => {
+      exit(1, reason);
+    },
+  });
   const servers = await serve(manager, config, api);
-  const close = (): void => { for (const s of servers) s.close(); };
-  process.once('SIGTERM', () => { close(); exit(0, 'SIGTERM'); });
-  process.once('SIGINT', () => { close(); exit(0, 'SIGINT'); });
-  log.info({ version: VERSION, identity, namespaces: config.namespaces.length > 0 ? config.namespaces : 'all', maxTtl: config.maxTtl, leaderElection: config.leaderElection.enabled }, 'starting');
+  const close = (): void => {
+    for (const s of servers) s.close();
+  };
+  process.once('SIGTERM', () => {
+    close();
+    exit(0, 'SIGTERM');
+  });
+  process.once('SIGINT', () => {
+    close();
+    exit(0, 'SIGINT');
+  });
+  log.info(
+    {
+      version: VERSION,
+      identity,
+      namespaces: config.namespaces.length > 0 ? config.namespaces : 'all',
+      maxTtl: config.maxTtl,
+      leaderElection: config.leaderElection.enabled,
+    },
+    'starting',
+  );
   await manager.start();
 }
 
@@ -44,10 +69,14 @@ async function serve(manager: Manager, config: OperatorConfig, api: KubeApi): Pr
   if (probes) servers.push(await serveProbes(manager, probes));
   const metrics = parseBindAddress(config.metrics.bindAddress);
   if (metrics) {
-    servers.push(await serveMetrics({
-      registry: manager.operator.metrics.registry, bind: metrics, log,
-      secure: config.metrics.secure ? { reviewer: requestReviewer(api), certDir: config.metrics.certDir } : undefined,
-    }));
+    servers.push(
+      await serveMetrics({
+        registry: manager.operator.metrics.registry,
+        bind: metrics,
+        log,
+        secure: config.metrics.secure ? { reviewer: requestReviewer(api), certDir: config.metrics.certDir } : undefined,
+      }),
+    );
   }
   return servers;
 }

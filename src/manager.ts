@@ -37,8 +37,13 @@ export class Manager {
     if (le.enabled) {
       const lease = ms(le.leaseDuration);
       this.elector = new LeaderElector({
-        store: leaseStore(opts.api, le.namespace, le.leaseName), identity: opts.identity, clock, log: opts.log,
-        leaseDurationMs: lease, renewDeadlineMs: Math.round(lease * 2 / 3), retryPeriodMs: Math.max(200, Math.round(lease / 7)),
+        store: leaseStore(opts.api, le.namespace, le.leaseName),
+        identity: opts.identity,
+        clock,
+        log: opts.log,
+        leaseDurationMs: lease,
+        renewDeadlineMs: Math.round((lease * 2) / 3),
+        retryPeriodMs: Math.max(200, Math.round(lease / 7)),
       });
     }
   }
@@ -54,13 +59,19 @@ export class Manager {
       return;
     }
     const { runnables } = this.operator;
-    const failed = (r: Runnable) => (err: unknown): void => { this.opts.onFatal(`${r.name} failed to start: ${String(err)}`); };
+    const failed =
+      (r: Runnable) =>
+      (err: unknown): void => {
+        this.opts.onFatal(`${r.name} failed to start: ${String(err)}`);
+      };
     for (const r of runnables.filter((x) => !x.needLeaderElection)) r.start().catch(failed(r));
     this.elector.run({
       onStartedLeading: () => {
         for (const r of runnables.filter((x) => x.needLeaderElection)) r.start().catch(failed(r));
       },
-      onStoppedLeading: () => { this.opts.onFatal('lost the leader lease'); },
+      onStoppedLeading: () => {
+        this.opts.onFatal('lost the leader lease');
+      },
     });
     return Promise.resolve();
   }

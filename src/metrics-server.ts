@@ -30,26 +30,49 @@ const VERDICT_CACHE_MAX = 256;
 export function serveMetrics(opts: MetricsServerOptions): Promise<Server> {
   const { registry, bind, secure, log } = opts;
   const serve = (res: ServerResponse): void => {
-    registry.metrics().then((text) => {
-      res.writeHead(200, { 'content-type': registry.contentType }).end(text);
-    }, (err: unknown) => { res.writeHead(500).end(String(err)); });
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': registry.contentType }).end(text);
+      },
+      (err: unknown) => {
+        res.writeHead(500).end(String(err));
+      },
+    );
   };
   const review = secure ? cachedReviewer(secure.reviewer, opts.now ?? Date.now) : undefined;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path !== '/metrics') { res.writeHead(404).end(); return; }
-    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return; }
-    if (!review) { serve(res); return; }
+    if (path !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (!review) {
+      serve(res);
+      return;
+    }
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (!token) { res.writeHead(401, { 'www-authenticate': 'Bearer' }).end('Unauthorized: a bearer token is required\n'); return; }
-    review({ token, path, verb: 'get' }).then((verdict) => {
-      if (verdict.allowed) { serve(res); return; }
-      log.debug({ status: verdict.status, reason: verdict.reason }, 'metrics request refused');
-      res.writeHead(verdict.status).end(verdict.status === 401 ? 'Unauthorized\n' : `Forbidden: ${verdict.reason}\n`);
-    }, (err: unknown) => {
-      log.warn({ err }, 'cannot review a metrics request with the API server');
-      res.writeHead(503).end('cannot reach the API server to authorize this request\n');
-    });
+    if (!token) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end('Unauthorized: a bearer token is required\n');
+      return;
+    }
+    review({ token, path, verb: 'get' }).then(
+      (verdict) => {
+        if (verdict.allowed) {
+          serve(res);
+          return;
+        }
+        log.debug({ status: verdict.status, reason: verdict.reason }, 'metrics request refused');
+        res.writeHead(verdict.status).end(verdict.status === 401 ? 'Unauthorized\n' : `Forbidden: ${verdict.reason}\n`);
+      },
+      (err: unknown) => {
+        log.warn({ err }, 'cannot review a metrics request with the API server');
+        res.writeHead(503).end('cannot reach the API server to authorize this request\n');
+      },
+    );
   };
   const server = secure ? createHttpsServer(servingCert(secure.certDir), handle) : createHttpServer(handle);
   return listen(server, bind, 'metrics');
@@ -76,7 +99,11 @@ export function cachedReviewer(reviewer: RequestReviewer, now: () => number): Re
 
 export function listen(server: Server, bind: BindAddress, what: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => { reject(new Error(`cannot serve ${what} on ${bind.host ?? ''}:${String(bind.port)}`, { cause: err })); });
-    server.listen(bind.port, bind.host, () => { resolve(server); });
+    server.once('error', (err) => {
+      reject(new Error(`cannot serve ${what} on ${bind.host ?? ''}:${String(bind.port)}`, { cause: err }));
+    });
+    server.listen(bind.port, bind.host, () => {
+      resolve(server);
+    });
   });
 }

@@ -58,7 +58,11 @@ export class Operator {
     const { config, log } = opts;
     const clock = opts.clock ?? systemClock;
     this.clock = clock;
-    this.metrics = makeMetrics(() => this.countByPhase(), () => this.countOverdue(), opts.processMetrics ?? true);
+    this.metrics = makeMetrics(
+      () => this.countByPhase(),
+      () => this.countOverdue(),
+      opts.processMetrics ?? true,
+    );
     const metrics = this.metrics;
     // Watches are long-lived streams, not requests: they stay on the raw client.
     const measured = { ...instrumentApi(opts.api, metrics.apiRequestDuration), watch: opts.api.watch };
@@ -68,7 +72,10 @@ export class Operator {
     const caches = new Caches(api, config.namespaces, config.leaderElection.namespace, clock, log);
     this.caches = caches;
     const identity = opts.identity ?? 'debuggrant-operator';
-    this.events = new EventSender(eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now())), log);
+    this.events = new EventSender(
+      eventRecorder(api, 'debuggrant-operator', () => new Date(clock.now())),
+      log,
+    );
 
     const { reconciler, fastPath, fresh, index } = buildGrantParts({ lanes, caches, config, clock, log, metrics, events: this.events, identity });
     this.deadlines = new DeadlineTimer({ clock, log, revoke: (key) => fastPath.revoke(key) });
@@ -90,8 +97,17 @@ export class Operator {
     const indexPresence = new IndexPresence({ api, indexes: caches.indexes, log });
     const revocation = new RevocationRunnable(caches.forRevocation, clock, log);
     this.leader = new LeaderRunnable({
-      clock, log, caches, revocation, fastPath, grants: this.grants, pods: this.pods, indexPresence, index,
-      namespaces: config.namespaces, resyncPeriodMs: opts.resyncPeriodMs,
+      clock,
+      log,
+      caches,
+      revocation,
+      fastPath,
+      grants: this.grants,
+      pods: this.pods,
+      indexPresence,
+      index,
+      namespaces: config.namespaces,
+      resyncPeriodMs: opts.resyncPeriodMs,
     });
     this.runnables = [revocation, this.leader];
     this.handleEvents(fresh, indexPresence, config.namespaces);
@@ -141,10 +157,17 @@ export class Operator {
       }
       leader.restoreSpentNames(namespace);
     });
-    caches.histories.onEvent((h) => { leader.restoreSpentNames(h.metadata.name ?? ''); });
-    for (const c of caches.all) c.onRelist(() => { leader.resync(); });
+    caches.histories.onEvent((h) => {
+      leader.restoreSpentNames(h.metadata.name ?? '');
+    });
+    for (const c of caches.all)
+      c.onRelist(() => {
+        leader.resync();
+      });
     // After each deadline's fast path, success or not: the rest of the expiry.
-    deadlines.onAttempted((key) => { grants.queue.add(key); });
+    deadlines.onAttempted((key) => {
+      grants.queue.add(key);
+    });
   }
 
   /** Everything, as a single replica without leader election does (and the tests). */

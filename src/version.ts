@@ -4,8 +4,16 @@ import { readFileSync } from 'node:fs';
 
 /** debuggrant's own package.json, checked by hand: zod here would put zod in every CLI command's start. */
 function versionOf(pkg: unknown): string {
-  if (typeof pkg === 'object' && pkg !== null && 'name' in pkg && pkg.name === 'debuggrant' &&
-    'version' in pkg && typeof pkg.version === 'string' && pkg.version !== '') return pkg.version;
+  if (
+    typeof pkg === 'object' &&
+    pkg !== null &&
+    'name' in pkg &&
+    pkg.name === 'debuggrant' &&
+    'version' in pkg &&
+    typeof pkg.version === 'string' &&
+    pkg.version !== ''
+  )
+    return pkg.version;
   throw new Error('not debuggrant\'s package.json (name "debuggrant" and a version)');
 }
 
@@ -15,7 +23,7 @@ function readVersion(): string {
     try {
       return versionOf(JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')));
     } catch (err) {
-      if (dir.pathname === '/') throw new Error('cannot find debuggrant\'s package.json to read its version', { cause: err });
+      if (dir.pathname === '/') throw new Error("cannot find debuggrant's package.json to read its version", { cause: err });
     }
   }
 }

@@ -10,7 +10,9 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export function kubectlAs(state: PlaneState, context: string, args: string[], input?: string): string {
   return execFileSync(state.kubectl, ['--kubeconfig', state.kubeconfig, '--context', context, ...args], {
-    encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
 
@@ -24,11 +26,20 @@ export function installCrds(state: PlaneState): void {
   kubectlAs(state, 'admin', ['apply', '--server-side', '-f', `${REPO_ROOT}config/samples/viewers.yaml`]);
   // The operator's own namespace (config/manager): its Lease and the record of spent grant names.
   kubectlAs(state, 'admin', ['apply', '--server-side', '-f', '-'], 'apiVersion: v1\nkind: Namespace\nmetadata: {name: debuggrant-system}\n');
-  kubectlAs(state, 'admin', ['wait', '--for=condition=Established', '--timeout=60s', 'crd/debuggrants.debuggrant.dev', 'crd/debuggrantindexes.debuggrant.dev', 'crd/debuggranthistories.debuggrant.dev']);
+  kubectlAs(state, 'admin', [
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/debuggrants.debuggrant.dev',
+    'crd/debuggrantindexes.debuggrant.dev',
+    'crd/debuggranthistories.debuggrant.dev',
+  ]);
 }
 
 /** The ValidatingAdmissionPolicies of config/admission, filled in from `settings`. */
 export function installAdmission(state: PlaneState, settings: AdmissionSettings): void {
-  const docs = renderAdmissionPolicies(settings).map((d) => stringify(d)).join('---\n');
+  const docs = renderAdmissionPolicies(settings)
+    .map((d) => stringify(d))
+    .join('---\n');
   kubectlAs(state, 'admin', ['apply', '--server-side', '-f', '-'], docs);
 }

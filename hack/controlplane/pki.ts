@@ -30,15 +30,26 @@ export function makePki(dir: string): Pki {
     serviceAccountKey: p('sa.key'),
     serviceAccountPub: p('sa.pub'),
   };
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=debuggrant-local-ca',
-    '-keyout', p('ca.key'), '-out', pki.caCert]);
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver',
-    '-keyout', pki.servingKey, '-out', p('apiserver.csr')]);
-  writeFileSync(p('apiserver.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n' +
-    'extendedKeyUsage=serverAuth\n');
-  openssl(['x509', '-req', '-in', p('apiserver.csr'), '-CA', pki.caCert, '-CAkey', p('ca.key'),
-    '-CAcreateserial', '-days', '30', '-extfile', p('apiserver.ext'), '-out', pki.servingCert]);
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=debuggrant-local-ca', '-keyout', p('ca.key'), '-out', pki.caCert]);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kube-apiserver', '-keyout', pki.servingKey, '-out', p('apiserver.csr')]);
+  writeFileSync(p('apiserver.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\n' + 'extendedKeyUsage=serverAuth\n');
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    p('apiserver.csr'),
+    '-CA',
+    pki.caCert,
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    p('apiserver.ext'),
+    '-out',
+    pki.servingCert,
+  ]);
   openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', pki.serviceAccountKey]);
   openssl(['pkey', '-in', pki.serviceAccountKey, '-pubout', '-out', pki.serviceAccountPub]);
   return pki;

@@ -49,43 +49,56 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
   const say = opts.progress ?? (() => undefined);
   rmSync(opts.dir, { recursive: true, force: true });
   mkdirSync(opts.dir, { recursive: true });
-  const [apiPort, etcdPort, peerPort] = [
-    await loopbackPort(opts.apiPort ?? 0), await loopbackPort(), await loopbackPort(),
-  ];
+  const [apiPort, etcdPort, peerPort] = [await loopbackPort(opts.apiPort ?? 0), await loopbackPort(), await loopbackPort()];
   const started: Started[] = [];
   try {
     say(`starting etcd on 127.0.0.1:${etcdPort}`);
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-    const etcd = startProcess('etcd', join(opts.binDir, 'etcd'), [
-      '--name=local', `--data-dir=${join(opts.dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=local=http://127.0.0.1:${peerPort}`,
-      // A throwaway store: durability buys nothing here and fsync dominates write latency.
-      '--unsafe-no-fsync=true', '--log-level=warn',
-    ], join(opts.dir, 'etcd.log'));
+    const etcd = startProcess(
+      'etcd',
+      join(opts.binDir, 'etcd'),
+      [
+        '--name=local',
+        `--data-dir=${join(opts.dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=local=http://127.0.0.1:${peerPort}`,
+        // A throwaway store: durability buys nothing here and fsync dominates write latency.
+        '--unsafe-no-fsync=true',
+        '--log-level=warn',
+      ],
+      join(opts.dir, 'etcd.log'),
+    );
     started.push(etcd);
-    await waitUntilReady(etcd, async () => {
-      const res = await fetch(`${etcdUrl}/health`);
-      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-    }, 30_000);
+    await waitUntilReady(
+      etcd,
+      async () => {
+        const res = await fetch(`${etcdUrl}/health`);
+        return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+      },
+      30_000,
+    );
 
     say('making certificates and tokens');
     const pki = makePki(join(opts.dir, 'pki'));
     const tokens = Object.fromEntries(LOCAL_USERS.map((u) => [u.name, randomBytes(24).toString('hex')]));
     const tokenFile = join(opts.dir, 'tokens.csv');
-    writeFileSync(tokenFile, LOCAL_USERS
-      .map((u) => `${tokens[u.name] ?? ''},${u.name},${u.name},"${u.groups.join(',')}"`).join('\n') + '\n',
-    { mode: 0o600 });
+    writeFileSync(tokenFile, LOCAL_USERS.map((u) => `${tokens[u.name] ?? ''},${u.name},${u.name},"${u.groups.join(',')}"`).join('\n') + '\n', { mode: 0o600 });
 
     say(`starting kube-apiserver on https://127.0.0.1:${apiPort}`);
     const server = `https://127.0.0.1:${apiPort}`;
     const apiserverBin = join(opts.binDir, 'kube-apiserver');
     const auditLog = join(opts.dir, 'audit.log');
     const apiserverArgs = [
-      `--etcd-servers=${etcdUrl}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`, `--cert-dir=${join(opts.dir, 'pki')}`,
-      `--tls-cert-file=${pki.servingCert}`, `--tls-private-key-file=${pki.servingKey}`,
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(opts.dir, 'pki')}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
       `--token-auth-file=${tokenFile}`,
       '--authorization-mode=RBAC',
       // The default admission chain (NamespaceLifecycle, ServiceAccount, PodSecurity,
@@ -97,11 +110,15 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
       '--service-cluster-ip-range=10.96.0.0/16',
       // The kubernetes Service's endpoints would have to be a non-loopback address; nothing here needs them.
       '--endpoint-reconciler-type=none',
-      `--service-account-issuer=${server}`, `--service-account-key-file=${pki.serviceAccountPub}`,
-      `--service-account-signing-key-file=${pki.serviceAccountKey}`, `--api-audiences=${server}`,
+      `--service-account-issuer=${server}`,
+      `--service-account-key-file=${pki.serviceAccountPub}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      `--api-audiences=${server}`,
       // Audit logging as recommended (config/audit/policy.yaml): tests and `kubectl debuggrant report` read it.
-      `--audit-policy-file=${AUDIT_POLICY}`, `--audit-log-path=${auditLog}`,
-      `--audit-log-maxsize=${String(AUDIT_LOG_MAX_MB)}`, '--audit-log-maxbackup=1',
+      `--audit-policy-file=${AUDIT_POLICY}`,
+      `--audit-log-path=${auditLog}`,
+      `--audit-log-maxsize=${String(AUDIT_LOG_MAX_MB)}`,
+      '--audit-log-maxbackup=1',
       '--v=1',
       ...(opts.extraApiserverArgs ?? []),
     ];
@@ -113,9 +130,17 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
     const kubeconfig = opts.kubeconfigPath ?? join(opts.dir, 'kubeconfig');
     writeKubeconfig(kubeconfig, server, ca, tokens);
     const state: PlaneState = {
-      dir: opts.dir, server, kubeconfig, binDir: opts.binDir, kubectl: join(opts.binDir, 'kubectl'),
-      caFile: pki.caCert, tokens, pids: { etcd: pidOf(etcd), apiserver: pidOf(apiserver) },
-      apiserver: { bin: apiserverBin, args: apiserverArgs }, ownerPid: process.pid, auditLog,
+      dir: opts.dir,
+      server,
+      kubeconfig,
+      binDir: opts.binDir,
+      kubectl: join(opts.binDir, 'kubectl'),
+      caFile: pki.caCert,
+      tokens,
+      pids: { etcd: pidOf(etcd), apiserver: pidOf(apiserver) },
+      apiserver: { bin: apiserverBin, args: apiserverArgs },
+      ownerPid: process.pid,
+      auditLog,
     };
     writeFileSync(stateFile(opts.dir), JSON.stringify(state, null, 2), { mode: 0o600 });
     say(`control plane ready: ${server}, kubeconfig ${kubeconfig}`);
@@ -168,8 +193,13 @@ function httpsOk(url: string, ca: Buffer, token: string): Promise<boolean> {
       res.resume();
       resolve(res.statusCode === 200);
     });
-    req.on('error', () => { resolve(false); });
-    req.on('timeout', () => { req.destroy(); resolve(false); });
+    req.on('error', () => {
+      resolve(false);
+    });
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
     req.end();
   });
 }

@@ -21,8 +21,12 @@ export function startProcess(name: string, bin: string, args: string[], logFile:
   closeSync(fd);
   if (child.pid) stopWhenOwnerDies(child.pid, owner);
   const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => { resolve(code); });
-    child.once('error', () => { resolve(-1); });
+    child.once('exit', (code) => {
+      resolve(code);
+    });
+    child.once('error', () => {
+      resolve(-1);
+    });
   });
   return { name, child, logFile, exited };
 }
@@ -45,7 +49,9 @@ export function logTail(file: string, lines = 25): string {
 export async function waitUntilReady(p: Started, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let dead: number | null | undefined;
-  void p.exited.then((code) => { dead = code; });
+  void p.exited.then((code) => {
+    dead = code;
+  });
   while (Date.now() < deadline) {
     if (dead !== undefined) {
       throw new Error(`${p.name} exited with code ${String(dead)} before it was ready; last lines of ${p.logFile}:\n${logTail(p.logFile)}`);
@@ -79,14 +85,21 @@ export function loopbackPort(requested = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE'
-        ? new Error(`port ${requested} on 127.0.0.1 is taken: stop what listens there (another control plane? \`npm run local -- stop\`) or choose another port`, { cause: err })
-        : err);
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `port ${requested} on 127.0.0.1 is taken: stop what listens there (another control plane? \`npm run local -- stop\`) or choose another port`,
+              { cause: err },
+            )
+          : err,
+      );
     });
     server.listen(requested, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : requested;
-      server.close(() => { resolve(port); });
+      server.close(() => {
+        resolve(port);
+      });
     });
   });
 }

@@ -6,7 +6,9 @@ import { mounts, readIfExists } from './procfs.ts';
 
 /** Where each cgroup hierarchy is mounted (v1 controllers and a v2 unified one). */
 export function cgroupMounts(): string[] {
-  return mounts().filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2').map((m) => m.point);
+  return mounts()
+    .filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2')
+    .map((m) => m.point);
 }
 
 /** Creates the cgroup root in every hierarchy (the kubelet refuses a missing one). */
@@ -24,7 +26,8 @@ export function createCgroupRoot(root: string): void {
 }
 
 export function cgroupProcesses(root: string): number[] {
-  return cgroupMounts().flatMap((mount) => cgroupDirs(join(mount, root)))
+  return cgroupMounts()
+    .flatMap((mount) => cgroupDirs(join(mount, root)))
     .flatMap((dir) => readIfExists(join(dir, 'cgroup.procs')).split('\n').filter(Boolean).map(Number));
 }
 
@@ -33,7 +36,11 @@ export function removeCgroupRoot(root: string): string[] {
   const left: string[] = [];
   for (const mount of cgroupMounts()) {
     for (const dir of cgroupDirs(join(mount, root)).reverse()) {
-      try { rmdirSync(dir); } catch { left.push(dir); }
+      try {
+        rmdirSync(dir);
+      } catch {
+        left.push(dir);
+      }
     }
   }
   return left;

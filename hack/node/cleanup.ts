@@ -35,12 +35,22 @@ async function sandboxNetns(layout: NodeLayout, ids: string[]): Promise<string[]
 export function netnsOfCgroup(layout: NodeLayout): string[] {
   const inodes = new Set<number>();
   for (const pid of cgroupProcesses(layout.cgroupRoot)) {
-    try { inodes.add(statSync(`/proc/${String(pid)}/ns/net`).ino); } catch { /* exited */ }
+    try {
+      inodes.add(statSync(`/proc/${String(pid)}/ns/net`).ino);
+    } catch {
+      /* exited */
+    }
   }
   if (!existsSync('/run/netns')) return [];
-  return readdirSync('/run/netns').map((f) => join('/run/netns', f)).filter((path) => {
-    try { return inodes.has(statSync(path).ino); } catch { return false; }
-  });
+  return readdirSync('/run/netns')
+    .map((f) => join('/run/netns', f))
+    .filter((path) => {
+      try {
+        return inodes.has(statSync(path).ino);
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Kills and deletes every container of this run's containerd; returns their network namespaces. */
@@ -65,17 +75,29 @@ export function killLeftovers(layout: NodeLayout): void {
     if (cmdline[0]?.endsWith('containerd-shim-runc-v2') && cmdline.includes(layout.containerdSocket)) pids.add(Number(entry));
   }
   for (const pid of pids) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 
 /** Unmounts everything under the run's directory and its network namespaces, deepest first. */
 export async function unmountAll(layout: NodeLayout, netns: string[]): Promise<void> {
   const ours = (p: string): boolean => p.startsWith(`${layout.dir}/`) || netns.includes(p);
-  const points = [...new Set(mounts().map((m) => m.point).filter(ours))].sort((a, b) => b.length - a.length);
+  const points = [
+    ...new Set(
+      mounts()
+        .map((m) => m.point)
+        .filter(ours),
+    ),
+  ].sort((a, b) => b.length - a.length);
   for (const point of points) await run('umount', ['--lazy', point]).catch(() => undefined);
   for (const path of netns) rmSync(path, { force: true });
-  const left = mounts().map((m) => m.point).filter(ours);
+  const left = mounts()
+    .map((m) => m.point)
+    .filter(ours);
   if (left.length) throw new Error(`still mounted after umount: ${left.join(', ')}`);
 }
 

@@ -14,13 +14,15 @@ export function writeCniConfig(layout: NodeLayout): void {
   const conf = {
     cniVersion: '1.0.0',
     name: `debuggrant-${layout.id}`,
-    plugins: [{
-      type: 'bridge',
-      bridge: layout.bridge,
-      isGateway: false,
-      ipMasq: false,
-      ipam: { type: 'host-local', ranges: [[{ subnet: layout.podSubnet }]], dataDir: layout.cniIpamDir },
-    }],
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: layout.bridge,
+        isGateway: false,
+        ipMasq: false,
+        ipam: { type: 'host-local', ranges: [[{ subnet: layout.podSubnet }]], dataDir: layout.cniIpamDir },
+      },
+    ],
   };
   writeFileSync(join(layout.cniConfDir, '10-debuggrant.conflist'), JSON.stringify(conf, null, 2));
 }

@@ -53,7 +53,11 @@ export function buildImages(dir: string): LocalImages {
   return Object.fromEntries(entries) as LocalImages;
 }
 
-interface Layer { file: string; digest: string; size: number }
+interface Layer {
+  file: string;
+  digest: string;
+  size: number;
+}
 
 /** One uncompressed layer: /bin/busybox, a symlink per applet, passwd/group, /tmp. */
 function buildLayer(dir: string): Layer {
@@ -62,14 +66,26 @@ function buildLayer(dir: string): Layer {
   copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
   chmodSync(join(root, 'bin/busybox'), 0o755);
   chmodSync(join(root, 'tmp'), 0o1777);
-  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox');
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a && a !== 'busybox');
   for (const applet of applets) symlinkSync('busybox', join(root, 'bin', applet));
   writeFileSync(join(root, 'etc/passwd'), `root:x:0:0:root:/root:/bin/sh\ndebug:x:${NON_ROOT_UID}:${NON_ROOT_UID}:debug:/tmp:/bin/sh\n`);
   writeFileSync(join(root, 'etc/group'), `root:x:0:\ndebug:x:${NON_ROOT_UID}:\n`);
   const file = join(dir, 'layer.tar');
   execFileSync('tar', [
-    '--create', '--file', file, '--directory', root, '--sort=name', '--format=gnu',
-    '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '.',
+    '--create',
+    '--file',
+    file,
+    '--directory',
+    root,
+    '--sort=name',
+    '--format=gnu',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '--mtime=@0',
+    '.',
   ]);
   const tar = readFileSync(file);
   rmSync(root, { recursive: true, force: true });
@@ -85,33 +101,57 @@ function writeImage(dir: string, key: string, spec: ImageSpec, layer: Layer): Lo
     return { digest: `sha256:${hex}`, size: Buffer.byteLength(data) };
   };
   copyFileSync(layer.file, join(blobs, layer.digest.slice('sha256:'.length)));
-  const config = blob(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: {
-      Env: ['PATH=/bin'], Cmd: spec.cmd, WorkingDir: '/',
-      ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
-      ...(spec.user ? { User: spec.user } : {}),
-    },
-    rootfs: { type: 'layers', diff_ids: [layer.digest] },
-  }));
-  const manifest = blob(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }],
-  }));
+  const config = blob(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: {
+        Env: ['PATH=/bin'],
+        Cmd: spec.cmd,
+        WorkingDir: '/',
+        ...(spec.entrypoint ? { Entrypoint: spec.entrypoint } : {}),
+        ...(spec.user ? { User: spec.user } : {}),
+      },
+      rootfs: { type: 'layers', diff_ids: [layer.digest] },
+    }),
+  );
+  const manifest = blob(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }],
+    }),
+  );
   writeFileSync(join(dir, key, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(dir, key, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest,
-      platform: { architecture: 'amd64', os: 'linux' },
-      annotations: { 'io.containerd.image.name': spec.tag },
-    }],
-  }));
+  writeFileSync(
+    join(dir, key, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          platform: { architecture: 'amd64', os: 'linux' },
+          annotations: { 'io.containerd.image.name': spec.tag },
+        },
+      ],
+    }),
+  );
   const archive = join(dir, `${key}.tar`);
-  execFileSync('tar', ['--create', '--file', archive, '--directory', join(dir, key), '--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '.']);
+  execFileSync('tar', [
+    '--create',
+    '--file',
+    archive,
+    '--directory',
+    join(dir, key),
+    '--sort=name',
+    '--mtime=@0',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '.',
+  ]);
   rmSync(join(dir, key), { recursive: true, force: true });
   const repository = spec.tag.slice(0, spec.tag.lastIndexOf(':'));
   return { tag: spec.tag, ref: `${repository}@${manifest.digest}`, archive };

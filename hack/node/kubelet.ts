@@ -10,7 +10,10 @@ import type { NodeLayout } from './layout.ts';
 
 export const NODE_NAME = 'localhost';
 
-export interface KubeletPorts { port: number; healthzPort: number }
+export interface KubeletPorts {
+  port: number;
+  healthzPort: number;
+}
 
 function config(layout: NodeLayout, ports: KubeletPorts): Record<string, unknown> {
   return {
@@ -48,8 +51,10 @@ export function startKubelet(layout: NodeLayout, bin: string, kubeconfig: string
   mkdirSync(layout.podLogsDir, { recursive: true });
   const file = join(layout.dir, 'kubelet.yaml');
   writeFileSync(file, stringify(config(layout, ports)));
-  return startProcess('kubelet', bin, [
-    `--config=${file}`, `--kubeconfig=${kubeconfig}`, `--root-dir=${layout.kubeletRoot}`,
-    `--hostname-override=${NODE_NAME}`, '--v=1',
-  ], join(layout.dir, 'kubelet.log'));
+  return startProcess(
+    'kubelet',
+    bin,
+    [`--config=${file}`, `--kubeconfig=${kubeconfig}`, `--root-dir=${layout.kubeletRoot}`, `--hostname-override=${NODE_NAME}`, '--v=1'],
+    join(layout.dir, 'kubelet.log'),
+  );
 }

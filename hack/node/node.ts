@@ -40,8 +40,9 @@ export function nodeUnsupported(): string | undefined {
 /** Installs the Debian packages (containerd, runc, CNI plugins, busybox-static) when missing. */
 export function installNodePackages(): void {
   execFileSync('bash', [hack('install-node-packages.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const missing = ['/usr/bin/containerd', `${CNI_BIN_DIR}/bridge`, `${CNI_BIN_DIR}/host-local`, `${CNI_BIN_DIR}/loopback`, BUSYBOX]
-    .filter((f) => !existsSync(f));
+  const missing = ['/usr/bin/containerd', `${CNI_BIN_DIR}/bridge`, `${CNI_BIN_DIR}/host-local`, `${CNI_BIN_DIR}/loopback`, BUSYBOX].filter(
+    (f) => !existsSync(f),
+  );
   if (missing.length) throw new Error(`missing after installing the node packages: ${missing.join(', ')}`);
 }
 
@@ -67,7 +68,9 @@ export async function startNode(opts: NodeOptions): Promise<NodeState> {
   mkdirSync(opts.dir, { recursive: true });
   const layout = nodeLayout(opts.dir);
   const state: NodeState = { layout, nodeName: NODE_NAME, images: buildImages(join(opts.dir, 'images')), pids: {} };
-  const save = (): void => { writeFileSync(nodeStateFile(opts.dir), JSON.stringify(state, null, 2), { mode: 0o600 }); };
+  const save = (): void => {
+    writeFileSync(nodeStateFile(opts.dir), JSON.stringify(state, null, 2), { mode: 0o600 });
+  };
   save();
   cleanUpWhenOwnerDies(opts.dir);
   const started: Started[] = [];
@@ -101,7 +104,9 @@ export async function startNode(opts: NodeOptions): Promise<NodeState> {
     say('node Ready');
     return state;
   } catch (err) {
-    await stopNode(state).catch((stopErr: unknown) => { say(`cleaning up the failed node: ${String(stopErr)}`); });
+    await stopNode(state).catch((stopErr: unknown) => {
+      say(`cleaning up the failed node: ${String(stopErr)}`);
+    });
     throw err;
   }
 }
@@ -114,7 +119,9 @@ async function waitForNodeReady(plane: PlaneState, started: Started[]): Promise<
     let ready = '';
     try {
       ready = kubectlAs(plane, 'admin', ['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-    } catch { /* not registered yet */ }
+    } catch {
+      /* not registered yet */
+    }
     if (ready === 'True') return;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -146,7 +153,7 @@ export async function stopNode(state: NodeState): Promise<void> {
 
 export function readNodeState(dir: string): NodeState | undefined {
   const file = nodeStateFile(dir);
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as NodeState : undefined;
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as NodeState) : undefined;
 }
 
 /**

@@ -10,7 +10,10 @@ import type { OperatorConfig } from '../config.ts';
 
 const ADMISSION_DIR = fileURLToPath(new URL('../../config/admission/', import.meta.url));
 
-export type AdmissionSettings = Pick<OperatorConfig, 'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles' | 'sessionImages' | 'execWrapper' | 'reservedNamespaces'> & {
+export type AdmissionSettings = Pick<
+  OperatorConfig,
+  'breakGlassGroups' | 'grantCreators' | 'maxTtl' | 'approvedRegistries' | 'allowedProfiles' | 'sessionImages' | 'execWrapper' | 'reservedNamespaces'
+> & {
   /**
    * Who the operator runs as (config/admission/timers.yaml): a fact of the installation, not
    * of the operator's configuration. Unset: the shipped ServiceAccount's username.
@@ -37,7 +40,10 @@ export function admissionVariables(s: AdmissionSettings): Record<string, string>
     maxTtl: celString(s.maxTtl),
     approvedRegistries: celList(s.approvedRegistries),
     allowedProfiles: celList(s.allowedProfiles),
-    sessionCommands: `{${s.sessionImages.filter((e) => e.wrapper === 'timeout').map((e) => `${celString(e.image)}: ${celList(e.command)}`).join(', ')}}`,
+    sessionCommands: `{${s.sessionImages
+      .filter((e) => e.wrapper === 'timeout')
+      .map((e) => `${celString(e.image)}: ${celList(e.command)}`)
+      .join(', ')}}`,
     unboundedImages: celList(s.sessionImages.filter((e) => e.wrapper === 'none').map((e) => e.image)),
     execWrapper: celString(s.execWrapper),
     reservedNamespaces: celList(s.reservedNamespaces),
@@ -48,8 +54,7 @@ export function admissionVariables(s: AdmissionSettings): Record<string, string>
 /** The policy documents the kustomization lists, as shipped. */
 function policyDocs(dir: string): PolicyDoc[] {
   const kustomization = parse(readFileSync(`${dir}/kustomization.yaml`, 'utf8')) as { resources?: string[] };
-  return (kustomization.resources ?? []).flatMap((file) =>
-    parseAllDocuments(readFileSync(`${dir}/${file}`, 'utf8')).map((d) => d.toJS() as PolicyDoc));
+  return (kustomization.resources ?? []).flatMap((file) => parseAllDocuments(readFileSync(`${dir}/${file}`, 'utf8')).map((d) => d.toJS() as PolicyDoc));
 }
 
 /** Every policy document of config/admission, with the configurable variables filled in. */

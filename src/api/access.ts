@@ -23,10 +23,22 @@ export const ACCESS_PERMISSIONS: Readonly<Record<AccessKind, readonly PodPermiss
     { subresource: 'attach', verbs: STREAM },
     { subresource: 'log', verbs: ['get'] },
   ],
-  exec: [{ subresource: '', verbs: ['get'] }, { subresource: 'exec', verbs: STREAM }],
-  attach: [{ subresource: '', verbs: ['get'] }, { subresource: 'attach', verbs: STREAM }],
-  portForward: [{ subresource: '', verbs: ['get'] }, { subresource: 'portforward', verbs: STREAM }],
-  logs: [{ subresource: '', verbs: ['get'] }, { subresource: 'log', verbs: ['get'] }],
+  exec: [
+    { subresource: '', verbs: ['get'] },
+    { subresource: 'exec', verbs: STREAM },
+  ],
+  attach: [
+    { subresource: '', verbs: ['get'] },
+    { subresource: 'attach', verbs: STREAM },
+  ],
+  portForward: [
+    { subresource: '', verbs: ['get'] },
+    { subresource: 'portforward', verbs: STREAM },
+  ],
+  logs: [
+    { subresource: '', verbs: ['get'] },
+    { subresource: 'log', verbs: ['get'] },
+  ],
 };
 
 /** The union of permissions for a set of access kinds, one entry per subresource, verbs sorted. */
@@ -39,7 +51,5 @@ export function permissionsFor(access: readonly AccessKind[]): PodPermission[] {
       bySub.set(p.subresource, verbs);
     }
   }
-  return [...bySub.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([subresource, verbs]) => ({ subresource, verbs: [...verbs].sort() }));
+  return [...bySub.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([subresource, verbs]) => ({ subresource, verbs: [...verbs].sort() }));
 }

@@ -10,7 +10,10 @@ export function sameContent(a: unknown, b: unknown): boolean {
  * base64url: 22 characters). Caches keep it instead of content they only compare.
  */
 export function contentDigest(v: unknown): string {
-  return createHash('sha256').update(JSON.stringify(canonical(v))).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(v)))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** The same members, in any order. */
@@ -23,10 +26,12 @@ export function sameMembers(a: readonly string[] | undefined, b: readonly string
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v)
-      .filter(([, x]) => x !== undefined && x !== null && !(Array.isArray(x) && x.length === 0))
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, x]) => [k, canonical(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, x]) => x !== undefined && x !== null && !(Array.isArray(x) && x.length === 0))
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, x]) => [k, canonical(x)]),
+    );
   }
   return v;
 }

@@ -10,10 +10,13 @@ const QUALIFIED_NAME_PART = '([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]';
 export const QUALIFIED_NAME_PATTERN = `^(${DNS1123_SUBDOMAIN}/)?${QUALIFIED_NAME_PART}$`;
 export const LABEL_VALUE_PATTERN = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
 
-export const SUBDOMAIN_MESSAGE = 'must be a lowercase RFC 1123 subdomain: lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit (e.g. inc-4211-checkout)';
-export const LABEL_NAME_MESSAGE = 'must be a lowercase RFC 1123 label: lowercase letters, digits and \'-\', starting and ending with a letter or digit, at most 63 characters';
-export const LABEL_KEY_MESSAGE = 'label keys must be qualified names: an optional DNS subdomain prefix and \'/\', then at most 63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit (e.g. app or app.kubernetes.io/name)';
-export const LABEL_VALUE_MESSAGE = 'label values must be empty or at most 63 letters, digits, \'-\', \'_\' or \'.\', starting and ending with a letter or digit';
+export const SUBDOMAIN_MESSAGE =
+  "must be a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. inc-4211-checkout)";
+export const LABEL_NAME_MESSAGE =
+  "must be a lowercase RFC 1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+export const LABEL_KEY_MESSAGE =
+  "label keys must be qualified names: an optional DNS subdomain prefix and '/', then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit (e.g. app or app.kubernetes.io/name)";
+export const LABEL_VALUE_MESSAGE = "label values must be empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
 
 const subdomainRe = new RegExp(`^${DNS1123_SUBDOMAIN}$`);
 const labelNameRe = new RegExp(`^${DNS1123_LABEL}$`);

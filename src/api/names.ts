@@ -48,5 +48,4 @@ export function subjectUsername(s: Subject): string | undefined {
   return undefined;
 }
 
-export const subjectText = (s: Subject): string =>
-  s.kind === 'ServiceAccount' ? `ServiceAccount ${s.namespace ?? ''}/${s.name}` : `${s.kind} ${s.name}`;
+export const subjectText = (s: Subject): string => (s.kind === 'ServiceAccount' ? `ServiceAccount ${s.namespace ?? ''}/${s.name}` : `${s.kind} ${s.name}`);

@@ -41,8 +41,7 @@ function distance(a: string, b: string): number {
 
 /** The closest candidate, if close enough to be what was meant. */
 export function suggest(typed: string, candidates: readonly string[]): string | undefined {
-  const scored = candidates.map((c) => ({ c, d: c.startsWith(typed) && typed.length >= 2 ? 0 : distance(typed, c) }))
-    .sort((x, y) => x.d - y.d);
+  const scored = candidates.map((c) => ({ c, d: c.startsWith(typed) && typed.length >= 2 ? 0 : distance(typed, c) })).sort((x, y) => x.d - y.d);
   const best = scored[0];
   return best && best.d <= Math.max(2, Math.floor(typed.length / 3)) && best.d < typed.length ? best.c : undefined;
 }
@@ -57,7 +56,14 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const [word] = first.positionals;
   const command = word === undefined ? undefined : commandNamed(word);
   if (word !== undefined && !command) {
-    throw new UsageError(`unknown command "${word}"${didYouMean(suggest(word, COMMANDS.map((c) => c.name)))}`);
+    throw new UsageError(
+      `unknown command "${word}"${didYouMean(
+        suggest(
+          word,
+          COMMANDS.map((c) => c.name),
+        ),
+      )}`,
+    );
   }
   const specs = flagsOf(command);
   const { values, positionals, tokens } = parseArgs({ args, options: toParseOptions(specs), allowPositionals: true, strict: false, tokens: true });

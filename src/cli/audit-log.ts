@@ -3,27 +3,38 @@
 // truncated last line, another log mixed in) are counted, never guessed at.
 import * as z from 'zod';
 
-const AuditEventSchema = z.object({
-  kind: z.literal('Event'),
-  auditID: z.string(),
-  stage: z.string(),
-  requestURI: z.string(),
-  verb: z.string(),
-  user: z.object({ username: z.string().default(''), groups: z.array(z.string()).optional() }).loose(),
-  impersonatedUser: z.object({ username: z.string().default('') }).loose().optional(),
-  sourceIPs: z.array(z.string()).optional(),
-  userAgent: z.string().optional(),
-  objectRef: z.object({
-    resource: z.string().optional(), namespace: z.string().optional(), name: z.string().optional(),
-    subresource: z.string().optional(), apiGroup: z.string().optional(),
-  }).loose().optional(),
-  responseStatus: z.object({ code: z.number().optional(), message: z.string().optional(), reason: z.string().optional() }).loose().optional(),
-  requestObject: z.unknown().optional(),
-  responseObject: z.unknown().optional(),
-  requestReceivedTimestamp: z.string(),
-  stageTimestamp: z.string(),
-  annotations: z.record(z.string(), z.string()).optional(),
-}).loose();
+const AuditEventSchema = z
+  .object({
+    kind: z.literal('Event'),
+    auditID: z.string(),
+    stage: z.string(),
+    requestURI: z.string(),
+    verb: z.string(),
+    user: z.object({ username: z.string().default(''), groups: z.array(z.string()).optional() }).loose(),
+    impersonatedUser: z
+      .object({ username: z.string().default('') })
+      .loose()
+      .optional(),
+    sourceIPs: z.array(z.string()).optional(),
+    userAgent: z.string().optional(),
+    objectRef: z
+      .object({
+        resource: z.string().optional(),
+        namespace: z.string().optional(),
+        name: z.string().optional(),
+        subresource: z.string().optional(),
+        apiGroup: z.string().optional(),
+      })
+      .loose()
+      .optional(),
+    responseStatus: z.object({ code: z.number().optional(), message: z.string().optional(), reason: z.string().optional() }).loose().optional(),
+    requestObject: z.unknown().optional(),
+    responseObject: z.unknown().optional(),
+    requestReceivedTimestamp: z.string(),
+    stageTimestamp: z.string(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .loose();
 
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 

@@ -20,8 +20,7 @@ export interface AuditFinding {
   limitedToNames: boolean;
 }
 
-const has = (list: readonly string[] | undefined, ...wanted: string[]): boolean =>
-  (list ?? []).some((x) => x === '*' || wanted.includes(x));
+const has = (list: readonly string[] | undefined, ...wanted: string[]): boolean => (list ?? []).some((x) => x === '*' || wanted.includes(x));
 
 function privilegesOf(rule: V1PolicyRule): DebugPrivilege[] {
   if (rule.nonResourceURLs?.length) return [];
@@ -60,7 +59,12 @@ export function auditRbac(s: RbacSnapshot, includeSystem = false): AuditFinding[
       if (!includeSystem && isSystem(subject)) continue;
       findings.push({
         subject: subject.kind === 'ServiceAccount' ? `${subject.namespace ?? ''}/${subject.name}` : subject.name,
-        subjectKind: subject.kind, scope, privileges: order(privileges), binding: name, role: `${b.roleRef.kind}/${b.roleRef.name}`, limitedToNames,
+        subjectKind: subject.kind,
+        scope,
+        privileges: order(privileges),
+        binding: name,
+        role: `${b.roleRef.kind}/${b.roleRef.name}`,
+        limitedToNames,
       });
     }
   }
@@ -77,9 +81,25 @@ function isSystem(s: RbacV1Subject): boolean {
 
 export function formatAudit(findings: AuditFinding[]): string {
   if (findings.length === 0) return 'no standing debug privileges outside DebugGrants\n';
-  const rows = [['SUBJECT', 'KIND', 'SCOPE', 'PRIVILEGES', 'VIA'], ...findings.map((f) => [
-    f.subject, f.subjectKind, f.scope, f.privileges.join(',') + (f.limitedToNames ? ' (named pods)' : ''), `${f.binding} -> ${f.role}`,
-  ])];
+  const rows = [
+    ['SUBJECT', 'KIND', 'SCOPE', 'PRIVILEGES', 'VIA'],
+    ...findings.map((f) => [
+      f.subject,
+      f.subjectKind,
+      f.scope,
+      f.privileges.join(',') + (f.limitedToNames ? ' (named pods)' : ''),
+      `${f.binding} -> ${f.role}`,
+    ]),
+  ];
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -10,12 +10,14 @@ const ghProperty = (s: string): string => ghData(s).replaceAll(':', '%3A').repla
 
 /** One `::error` line per problem; a problem with no position (an unreadable file) names the file only. */
 export function githubAnnotations(problems: readonly Problem[]): string {
-  return problems.map((p) => {
-    const props = [`file=${ghProperty(p.file)}`];
-    if (p.line > 0) props.push(`line=${String(p.line)}`, `col=${String(p.column)}`);
-    props.push(`title=${ghProperty(`DebugGrant ${p.grant || p.file}${p.field ? `: ${p.field}` : ''}`)}`);
-    return `::error ${props.join(',')}::${ghData(p.field ? `${p.field}: ${p.message}` : p.message)}\n`;
-  }).join('');
+  return problems
+    .map((p) => {
+      const props = [`file=${ghProperty(p.file)}`];
+      if (p.line > 0) props.push(`line=${String(p.line)}`, `col=${String(p.column)}`);
+      props.push(`title=${ghProperty(`DebugGrant ${p.grant || p.file}${p.field ? `: ${p.field}` : ''}`)}`);
+      return `::error ${props.join(',')}::${ghData(p.field ? `${p.field}: ${p.message}` : p.message)}\n`;
+    })
+    .join('');
 }
 
 export interface CodeQualityIssue {
@@ -35,7 +37,9 @@ export function gitlabCodeQuality(problems: readonly Problem[]): string {
       description,
       check_name: `debuggrant-validate${p.field ? `/${p.field.split('.').slice(0, 2).join('.')}` : ''}`,
       // Stable across runs and unique per problem (GitLab compares reports by it).
-      fingerprint: createHash('sha256').update(JSON.stringify([path, p.line, p.column, p.field, p.message])).digest('hex'),
+      fingerprint: createHash('sha256')
+        .update(JSON.stringify([path, p.line, p.column, p.field, p.message]))
+        .digest('hex'),
       // An invalid grant cannot be applied: it blocks the merge.
       severity: 'blocker',
       location: { path, lines: { begin: Math.max(1, p.line) } },

@@ -13,7 +13,9 @@ import { UsageError } from './errors.ts';
 import { formatGrantRows, grantRows, grantsCovering } from './grants-view.ts';
 import { EXIT_OK, EXIT_PROBLEMS } from './spec.ts';
 
-const progress = (msg: string): void => { process.stderr.write(`${msg}\n`); };
+const progress = (msg: string): void => {
+  process.stderr.write(`${msg}\n`);
+};
 const namespaceOf = (f: FlagValues, t: Target): string => str(f, 'namespace') ?? t.namespace;
 
 /** json and yaml print the objects themselves, as kubectl does. */
@@ -49,10 +51,14 @@ export async function runRevoke(inv: Invocation): Promise<number> {
   const { api, target } = openCluster(inv.flags);
   const ns = namespaceOf(inv.flags, target);
   return against(target, async () => {
-    const [me, grant] = await Promise.all([whoAmI(api), getGrant(api, ns, name).catch((err: unknown) => {
-      if (isNotFound(err)) throw new UsageError(`there is no DebugGrant ${name} in namespace ${ns}: \`kubectl debuggrant list -n ${ns}\` shows the grants there`);
-      throw err;
-    })]);
+    const [me, grant] = await Promise.all([
+      whoAmI(api),
+      getGrant(api, ns, name).catch((err: unknown) => {
+        if (isNotFound(err))
+          throw new UsageError(`there is no DebugGrant ${name} in namespace ${ns}: \`kubectl debuggrant list -n ${ns}\` shows the grants there`);
+        throw err;
+      }),
+    ]);
     const phase = grant.status?.phase;
     if (isTerminal(phase)) {
       const ended = grant.status?.endedAt ? ` at ${grant.status.endedAt}` : '';
@@ -60,10 +66,12 @@ export async function runRevoke(inv: Invocation): Promise<number> {
       return EXIT_OK;
     }
     await requestRevocation(api, grant, me.username, str(inv.flags, 'reason') ?? '');
-    process.stdout.write(`revocation of ${ns}/${name} requested by ${me.username}; the operator removes its access now ` +
-      `(\`kubectl get dg ${name} -n ${ns}\` shows phase Revoked).\n` +
-      'GitOps follow-up: delete the grant\'s file from the repository in a pull request. A revoked grant never becomes\n' +
-      'active again, even if re-applied; asking for access again takes a new grant with a new name.\n');
+    process.stdout.write(
+      `revocation of ${ns}/${name} requested by ${me.username}; the operator removes its access now ` +
+        `(\`kubectl get dg ${name} -n ${ns}\` shows phase Revoked).\n` +
+        "GitOps follow-up: delete the grant's file from the repository in a pull request. A revoked grant never becomes\n" +
+        'active again, even if re-applied; asking for access again takes a new grant with a new name.\n',
+    );
     return EXIT_OK;
   });
 }
@@ -79,15 +87,25 @@ export async function runDebug(inv: Invocation): Promise<number> {
   const covering = grantsCovering(grants, pod, me).filter((c) => !wanted || c.grant.metadata.name === wanted);
   if (covering.length === 0) throw new UsageError(`${me.username} has no active DebugGrant covering ${ns}/${pod}: open one with \`kubectl debuggrant new\``);
   const [chosen, ...others] = covering;
-  if (!chosen || others.length > 0) throw new UsageError(`several grants cover ${ns}/${pod}: choose one with --grant (${covering.map((c) => c.grant.metadata.name).join(', ')})`);
+  if (!chosen || others.length > 0)
+    throw new UsageError(`several grants cover ${ns}/${pod}: choose one with --grant (${covering.map((c) => c.grant.metadata.name).join(', ')})`);
   const kubectl = str(inv.flags, 'kubectl') ?? process.env.KUBECTL ?? 'kubectl';
   const targetContainer = str(inv.flags, 'target');
   deadlineSeconds(chosen.grant.status?.expiresAt, new Date());
   // The API server wraps the container's command with the grant's deadline (session-deadline.yaml).
   const kubectlArgs = [
-    ...(str(inv.flags, 'kubeconfig') ? ['--kubeconfig', str(inv.flags, 'kubeconfig') ?? ''] : []), '--context', target.context,
-    '-n', ns, 'debug', pod, `--image=${chosen.image}`, `--profile=${chosen.profile}`,
-    ...(targetContainer ? [`--target=${targetContainer}`] : []), ...(bool(inv.flags, 'no-attach') ? [] : ['-it']), ...inv.passthrough,
+    ...(str(inv.flags, 'kubeconfig') ? ['--kubeconfig', str(inv.flags, 'kubeconfig') ?? ''] : []),
+    '--context',
+    target.context,
+    '-n',
+    ns,
+    'debug',
+    pod,
+    `--image=${chosen.image}`,
+    `--profile=${chosen.profile}`,
+    ...(targetContainer ? [`--target=${targetContainer}`] : []),
+    ...(bool(inv.flags, 'no-attach') ? [] : ['-it']),
+    ...inv.passthrough,
   ];
   progress(`using grant ${ns}/${chosen.grant.metadata.name ?? ''}: ${kubectl} ${kubectlArgs.join(' ')}`);
   const result = spawnSync(kubectl, kubectlArgs, { stdio: 'inherit' });

@@ -20,8 +20,16 @@ export function complete(words: readonly string[]): { candidates: string[]; dire
     const spec = flags[previous.replace(/^-+/, '')] ?? Object.values(flags).find((f) => `-${f.short ?? ''}` === previous);
     if (spec?.type === 'string') return spec.choices ? only([...spec.choices], current) : { candidates: [], directive: spec.arg === 'FILE' ? FILES : NO_FILES };
   }
-  if (current.startsWith('-')) return only(Object.keys(flags).map((n) => `--${n}`), current);
-  if (!command) return only(COMMANDS.map((c) => c.name), current);
+  if (current.startsWith('-'))
+    return only(
+      Object.keys(flags).map((n) => `--${n}`),
+      current,
+    );
+  if (!command)
+    return only(
+      COMMANDS.map((c) => c.name),
+      current,
+    );
   const positionals = command.positionals;
   if (positionals === 'files') return { candidates: [], directive: FILES };
   if (Array.isArray(positionals)) return only([...(positionals as readonly string[])], current);

@@ -65,12 +65,16 @@ export function openCluster(flags: FlagValues): { api: KubeApi; target: Target }
   if (wanted !== undefined) {
     if (!names.includes(wanted)) {
       const close = suggest(wanted, names);
-      throw new UsageError(`context "${wanted}" is not in kubeconfig ${fileText}${close ? `; did you mean ${close}?` : ''} (contexts: ${names.join(', ') || 'none'})`);
+      throw new UsageError(
+        `context "${wanted}" is not in kubeconfig ${fileText}${close ? `; did you mean ${close}?` : ''} (contexts: ${names.join(', ') || 'none'})`,
+      );
     }
     kc.setCurrentContext(wanted);
   }
   if (!kc.getCurrentContext() || !names.includes(kc.getCurrentContext())) {
-    throw new KubeconfigError(`kubeconfig ${fileText} has no current context: pass --context NAME or run \`kubectl config use-context NAME\` (contexts: ${names.join(', ') || 'none'})`);
+    throw new KubeconfigError(
+      `kubeconfig ${fileText} has no current context: pass --context NAME or run \`kubectl config use-context NAME\` (contexts: ${names.join(', ') || 'none'})`,
+    );
   }
   return finish(kc, fileText);
 }
@@ -79,13 +83,17 @@ function finish(kc: KubeConfig, file: string): { api: KubeApi; target: Target } 
   const context = kc.getContextObject(kc.getCurrentContext());
   const cluster = kc.getCurrentCluster();
   const where = `context "${kc.getCurrentContext()}" of kubeconfig ${file}`;
-  if (!cluster) throw new KubeconfigError(`${where} names cluster "${context?.cluster ?? ''}", which the kubeconfig does not define: fix the context or add the cluster`);
+  if (!cluster)
+    throw new KubeconfigError(`${where} names cluster "${context?.cluster ?? ''}", which the kubeconfig does not define: fix the context or add the cluster`);
   if (!cluster.server) throw new KubeconfigError(`cluster "${cluster.name}" in ${where} has no server address: set clusters[].cluster.server`);
   if (cluster.server.startsWith('http://') && !cluster.skipTLSVerify) {
     throw new KubeconfigError(`cluster "${cluster.name}" in ${where} uses plain http (${cluster.server}): use its https:// address`);
   }
   const target: Target = {
-    file, context: kc.getCurrentContext(), server: cluster.server, user: kc.getCurrentUser()?.name ?? '',
+    file,
+    context: kc.getCurrentContext(),
+    server: cluster.server,
+    user: kc.getCurrentUser()?.name ?? '',
     namespace: context?.namespace || 'default',
   };
   return { api: fromKubeConfig(kc), target };

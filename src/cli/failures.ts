@@ -12,7 +12,6 @@ function rootCause(err: unknown): { code: string; message: string } {
   return { code, message: e instanceof Error ? e.message : String(e) };
 }
 
-
 export function describeClusterFailure(err: unknown, t: Target): string {
   const where = `${t.server} (context "${t.context}" of ${t.file})`;
   const status = httpStatus(err);
@@ -28,7 +27,14 @@ export function describeClusterFailure(err: unknown, t: Target): string {
   if (isTlsErrorCode(cause.code) || /certificate/i.test(cause.message)) {
     return `TLS to ${where} failed: ${cause.message} (${cause.code}); check certificate-authority-data in the kubeconfig`;
   }
-  if (cause.code === 'ECONNREFUSED' || cause.code === 'ENOTFOUND' || cause.code === 'EHOSTUNREACH' || cause.code === 'ETIMEDOUT' || cause.code === 'ECONNRESET' || cause.code.startsWith('UND_ERR')) {
+  if (
+    cause.code === 'ECONNREFUSED' ||
+    cause.code === 'ENOTFOUND' ||
+    cause.code === 'EHOSTUNREACH' ||
+    cause.code === 'ETIMEDOUT' ||
+    cause.code === 'ECONNRESET' ||
+    cause.code.startsWith('UND_ERR')
+  ) {
     return `cannot reach the API server at ${where}: ${cause.message}; check the server address, that the cluster is up, and your network or VPN`;
   }
   return `request to ${where} failed: ${cause.message}`;

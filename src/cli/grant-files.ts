@@ -9,10 +9,12 @@ import { KIND } from '../api/schema.ts';
 export function yamlFiles(path: string): string[] {
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st?.isDirectory()) return [path]; // a missing file is reported as unreadable
-  return readdirSync(path).sort().flatMap((entry) => {
-    const full = join(path, entry);
-    return statSync(full).isDirectory() ? yamlFiles(full) : /\.ya?ml$/.test(entry) ? [full] : [];
-  });
+  return readdirSync(path)
+    .sort()
+    .flatMap((entry) => {
+      const full = join(path, entry);
+      return statSync(full).isDirectory() ? yamlFiles(full) : /\.ya?ml$/.test(entry) ? [full] : [];
+    });
 }
 
 export interface GrantInFile {

@@ -30,13 +30,18 @@ async function run(argv: string[]): Promise<number> {
   return (await load())(inv);
 }
 
-run(process.argv.slice(2)).then((code) => { process.exitCode = code; }, async (err: unknown) => {
-  if (err instanceof UsageError) {
-    process.stderr.write(`error: ${err.message}\nRun \`kubectl debuggrant --help\` for usage.\n`);
-    process.exitCode = EXIT_USAGE;
-    return;
-  }
-  const { describeFailure } = await import('./failures.ts');
-  process.stderr.write(`error: ${describeFailure(err)}\n`);
-  process.exitCode = EXIT_PROBLEMS;
-});
+run(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  async (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\nRun \`kubectl debuggrant --help\` for usage.\n`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    const { describeFailure } = await import('./failures.ts');
+    process.stderr.write(`error: ${describeFailure(err)}\n`);
+    process.exitCode = EXIT_PROBLEMS;
+  },
+);

@@ -41,7 +41,13 @@ function subjectOf(f: NewGrantFlags): Record<string, string> {
 
 /** The grant document, or the list of problems (each naming its field). */
 export function buildGrant(f: NewGrantFlags, now: DateTime, config?: OperatorConfig): Record<string, unknown> {
-  for (const [flag, value] of [['--name', f.name], ['--namespace', f.namespace], ['--selector', f.selector], ['--image', f.image], ['--reason', f.reason]] as const) {
+  for (const [flag, value] of [
+    ['--name', f.name],
+    ['--namespace', f.namespace],
+    ['--selector', f.selector],
+    ['--image', f.image],
+    ['--reason', f.reason],
+  ] as const) {
     if (!value) throw new UsageError(`${flag} is required`);
   }
   const ttlMs = parseDuration(f.ttl);
@@ -59,7 +65,11 @@ export function buildGrant(f: NewGrantFlags, now: DateTime, config?: OperatorCon
       ttl: f.ttl,
       // A hard end: if the PR merges late, or GitOps re-applies the file later, the grant
       // still cannot run past this instant.
-      notAfter: now.plus({ milliseconds: windowMs + ttlMs }).toUTC().startOf('second').toISO({ suppressMilliseconds: true }),
+      notAfter: now
+        .plus({ milliseconds: windowMs + ttlMs })
+        .toUTC()
+        .startOf('second')
+        .toISO({ suppressMilliseconds: true }),
       reason: f.reason,
       access: f.access,
       profile: f.profile,
@@ -78,12 +88,26 @@ export const grantYaml = (doc: Record<string, unknown>): string => stringify(doc
 export function runNew(inv: Invocation): number {
   const f = inv.flags;
   if (inv.positionals.length > 0) throw new UsageError(`new takes no arguments, only flags (got "${inv.positionals.join(' ')}")`);
-  const doc = buildGrant({
-    name: str(f, 'name'), namespace: str(f, 'namespace'), user: str(f, 'user'), group: str(f, 'group'), serviceAccount: str(f, 'service-account'),
-    selector: str(f, 'selector'), image: str(f, 'image'), ttl: str(f, 'ttl') ?? '', reason: str(f, 'reason'), approval: str(f, 'approval'),
-    access: (str(f, 'access') ?? '').split(',').map((a) => a.trim()), profile: str(f, 'profile') ?? '', onExpiry: str(f, 'on-expiry') ?? '',
-    mergeWindow: str(f, 'merge-window') ?? '',
-  }, DateTime.now(), str(f, 'config') ? configFrom(str(f, 'config') ?? '') : undefined);
+  const doc = buildGrant(
+    {
+      name: str(f, 'name'),
+      namespace: str(f, 'namespace'),
+      user: str(f, 'user'),
+      group: str(f, 'group'),
+      serviceAccount: str(f, 'service-account'),
+      selector: str(f, 'selector'),
+      image: str(f, 'image'),
+      ttl: str(f, 'ttl') ?? '',
+      reason: str(f, 'reason'),
+      approval: str(f, 'approval'),
+      access: (str(f, 'access') ?? '').split(',').map((a) => a.trim()),
+      profile: str(f, 'profile') ?? '',
+      onExpiry: str(f, 'on-expiry') ?? '',
+      mergeWindow: str(f, 'merge-window') ?? '',
+    },
+    DateTime.now(),
+    str(f, 'config') ? configFrom(str(f, 'config') ?? '') : undefined,
+  );
   const text = str(f, 'output') === 'json' ? JSON.stringify(doc, null, 2) + '\n' : grantYaml(doc);
   const file = str(f, 'write');
   if (file) {

@@ -10,14 +10,22 @@ import { grantKey, type Observed } from './prune.ts';
 export async function observeGrants(flags: FlagValues, grants: readonly GrantInFile[]): Promise<Map<string, Observed>> {
   const { api, target } = openCluster(flags);
   const keys = [...new Set(grants.filter((g) => g.namespace && g.name).map(grantKey))];
-  return against(target, async () => new Map(await Promise.all(keys.map(async (key): Promise<[string, Observed]> => {
-    const [namespace = '', name = ''] = key.split('/');
-    try {
-      const g = await getGrant(api, namespace, name);
-      return [key, { phase: g.status?.phase, endedAt: g.status?.endedAt, expiresAt: g.status?.expiresAt }];
-    } catch (err) {
-      if (isNotFound(err)) return [key, 'absent'];
-      throw err;
-    }
-  }))));
+  return against(
+    target,
+    async () =>
+      new Map(
+        await Promise.all(
+          keys.map(async (key): Promise<[string, Observed]> => {
+            const [namespace = '', name = ''] = key.split('/');
+            try {
+              const g = await getGrant(api, namespace, name);
+              return [key, { phase: g.status?.phase, endedAt: g.status?.endedAt, expiresAt: g.status?.expiresAt }];
+            } catch (err) {
+              if (isNotFound(err)) return [key, 'absent'];
+              throw err;
+            }
+          }),
+        ),
+      ),
+  );
 }

@@ -12,7 +12,10 @@ import { grantsInFiles, type FileContents, type GrantInFile } from './grant-file
 import { EXIT_OK } from './spec.ts';
 
 export type State = 'ended' | 'live' | 'unknown';
-export interface Liveness { state: State; why: string }
+export interface Liveness {
+  state: State;
+  why: string;
+}
 
 /** What the cluster holds of a grant: its phase and end, or nothing by that name. */
 export type Observed = { phase: GrantPhase | undefined; endedAt: string | undefined; expiresAt: string | undefined } | 'absent';
@@ -57,24 +60,30 @@ export interface FileVerdict {
 export function planPrune(files: readonly FileContents[], liveness: (g: GrantInFile) => Liveness): FileVerdict[] {
   return files.map((f) => {
     const grants = f.grants.map((g) => ({ ...g, grant: grantKey(g), ...liveness(g) }));
-    const note = f.unreadable ?? (f.grants.length === 0 ? 'no DebugGrant' : f.others > 0 ? `holds ${String(f.others)} other object(s): edit it by hand` : undefined);
+    const note =
+      f.unreadable ?? (f.grants.length === 0 ? 'no DebugGrant' : f.others > 0 ? `holds ${String(f.others)} other object(s): edit it by hand` : undefined);
     return { file: f.file, removable: note === undefined && grants.every((g) => g.state === 'ended'), ...(note ? { note } : {}), grants };
   });
 }
 
 export function formatPrune(verdicts: readonly FileVerdict[], deleted: boolean): string {
-  const rows = verdicts.flatMap((v) => v.grants.length > 0
-    ? v.grants.map((g) => [v.file, g.grant, g.state, v.note ? `${g.why}; the file ${v.note}` : g.why])
-    : [[v.file, '-', '-', v.note ?? '']]);
+  const rows = verdicts.flatMap((v) =>
+    v.grants.length > 0 ? v.grants.map((g) => [v.file, g.grant, g.state, v.note ? `${g.why}; the file ${v.note}` : g.why]) : [[v.file, '-', '-', v.note ?? '']],
+  );
   const header = ['FILE', 'GRANT', 'STATE', 'WHY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   const removable = verdicts.filter((v) => v.removable);
-  const summary = removable.length === 0
-    ? `no file holds only ended grants (${String(verdicts.length)} file(s) read)`
-    : deleted
-      ? `removed ${String(removable.length)} of ${String(verdicts.length)} file(s) holding only ended grants: commit the removal (git add -A)`
-      : `${String(removable.length)} of ${String(verdicts.length)} file(s) hold only ended grants: --delete removes them`;
+  const summary =
+    removable.length === 0
+      ? `no file holds only ended grants (${String(verdicts.length)} file(s) read)`
+      : deleted
+        ? `removed ${String(removable.length)} of ${String(verdicts.length)} file(s) holding only ended grants: commit the removal (git add -A)`
+        : `${String(removable.length)} of ${String(verdicts.length)} file(s) hold only ended grants: --delete removes them`;
   return [line(header), ...rows.map(line), ...removable.map((v) => `${deleted ? 'removed' : 'removable'}: ${v.file}`), summary].join('\n') + '\n';
 }
 
@@ -91,7 +100,10 @@ export async function runPrune(inv: Invocation): Promise<number> {
   } else {
     // Only this mode talks to the cluster, so only it loads the Kubernetes client.
     const { observeGrants } = await import('./prune-cluster.ts');
-    const observed = await observeGrants(inv.flags, files.flatMap((f) => f.grants));
+    const observed = await observeGrants(
+      inv.flags,
+      files.flatMap((f) => f.grants),
+    );
     liveness = (g) => clusterLiveness(g, observed.get(grantKey(g)) ?? 'absent', now);
   }
   const verdicts = planPrune(files, liveness);

@@ -15,7 +15,8 @@ import { EXIT_OK } from './spec.ts';
 
 /** --audit-log a.log,b.log, and (a shell glob) files after it: `--audit-log audit*.log`. */
 export function auditLogFiles(flag: string | undefined, extra: readonly string[]): string[] {
-  if (flag === undefined && extra.length > 0) throw new UsageError(`report takes one grant NAME (got ${String(extra.length + 1)} words; audit log files go after --audit-log)`);
+  if (flag === undefined && extra.length > 0)
+    throw new UsageError(`report takes one grant NAME (got ${String(extra.length + 1)} words; audit log files go after --audit-log)`);
   return [...(flag ?? '').split(','), ...extra].filter(Boolean);
 }
 
@@ -43,11 +44,19 @@ export async function runReport(inv: Invocation): Promise<number> {
   const auditLog = files.length > 0 ? readAuditLogs(files) : undefined;
   const { api, target } = openCluster(inv.flags);
   const namespace = str(inv.flags, 'namespace') ?? target.namespace;
-  const [grant, index] = await against(target, () => Promise.all([
-    getGrant(api, namespace, name).catch((err: unknown) => { if (isNotFound(err)) return undefined; throw err; }),
-    // The index is the operator's; a reader without access to it still gets the rest.
-    readIndex(api, namespace).then(contentOf, (err: unknown) => { if (isForbidden(err)) return undefined; throw err; }),
-  ]));
+  const [grant, index] = await against(target, () =>
+    Promise.all([
+      getGrant(api, namespace, name).catch((err: unknown) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }),
+      // The index is the operator's; a reader without access to it still gets the rest.
+      readIndex(api, namespace).then(contentOf, (err: unknown) => {
+        if (isForbidden(err)) return undefined;
+        throw err;
+      }),
+    ]),
+  );
   const report = buildReport({ namespace, name, grant, index, auditLog, now: new Date() });
   process.stdout.write(str(inv.flags, 'output') === 'json' ? JSON.stringify(report, null, 2) + '\n' : reportMarkdown(report));
   return EXIT_OK;

@@ -46,7 +46,8 @@ export function parseSelector(text: string): PodSelector {
     } else if (eq) {
       const [, key = '', op, value = ''] = eq;
       if (op === '!=') matchExpressions.push({ key, operator: 'NotIn', values: [value] });
-      else if (key in matchLabels && matchLabels[key] !== value) throw new UsageError(`--selector "${text}": ${key} cannot equal both ${matchLabels[key] ?? ''} and ${value}`);
+      else if (key in matchLabels && matchLabels[key] !== value)
+        throw new UsageError(`--selector "${text}": ${key} cannot equal both ${matchLabels[key] ?? ''} and ${value}`);
       else matchLabels[key] = value;
     } else if (/^!\s*[^\s=!(),]+$/.test(part)) {
       matchExpressions.push({ key: part.slice(1).trim(), operator: 'DoesNotExist' });

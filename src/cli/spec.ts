@@ -44,8 +44,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'new',
     summary: 'Write a DebugGrant for a pull request',
-    usage: 'new --name NAME -n NAMESPACE (--user U | --group G | --service-account NS/NAME) --selector SELECTOR --image IMAGE@sha256:DIGEST --reason TEXT [flags]',
-    details: 'Checks the grant as the API server would (and, with --config, as the operator\'s policy would) and prints it as YAML,\n' +
+    usage:
+      'new --name NAME -n NAMESPACE (--user U | --group G | --service-account NS/NAME) --selector SELECTOR --image IMAGE@sha256:DIGEST --reason TEXT [flags]',
+    details:
+      "Checks the grant as the API server would (and, with --config, as the operator's policy would) and prints it as YAML,\n" +
       'or writes it with --write. notAfter is set to now + --merge-window + --ttl, so a late merge or a re-sync cannot start it later.',
     flags: {
       name: { type: 'string', arg: 'NAME', help: 'grant name (a DNS subdomain of at most 63 characters)' },
@@ -60,7 +62,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       approval: { type: 'string', arg: 'URL', help: 'the pull request or ticket that approves it' },
       access: { type: 'string', default: 'debug', arg: 'LIST', help: 'comma-separated: debug, exec, attach, portForward, logs' },
       profile: { type: 'string', default: 'restricted', arg: 'PROFILE', choices: [...PROFILES], help: 'kubectl debug profile' },
-      'on-expiry': { type: 'string', default: 'Flag', arg: 'ACTION', choices: ['Flag', 'Evict'], help: 'what happens to pods with debug containers left at expiry' },
+      'on-expiry': {
+        type: 'string',
+        default: 'Flag',
+        arg: 'ACTION',
+        choices: ['Flag', 'Evict'],
+        help: 'what happens to pods with debug containers left at expiry',
+      },
       'merge-window': { type: 'string', default: '24h', arg: 'DURATION', help: 'how long the pull request may wait before the grant can no longer start' },
       config: { type: 'string', arg: 'FILE', help: 'operator configuration: also check the cluster policy (registries, maxTtl, profiles)' },
       output: output(['yaml', 'json'], 'output format: yaml (default) or json'),
@@ -75,7 +83,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'validate',
     summary: 'Check DebugGrant files offline, as the API server and the operator would',
     usage: 'validate FILE|DIR... [--config OPERATOR_CONFIG] [-o text|json|github|gitlab]',
-    details: 'Reads every *.yaml/*.yml file (directories recursively) and reports each problem once, as\n' +
+    details:
+      'Reads every *.yaml/*.yml file (directories recursively) and reports each problem once, as\n' +
       'FILE:LINE:COL: FIELD: MESSAGE. -o github prints GitHub Actions annotations (::error file=F,line=L,col=C::MESSAGE),\n' +
       '-o gitlab a GitLab Code Quality report (JSON; artifacts:reports:codequality).\n' +
       'Exit status: 0 all valid, 1 problems found, 2 usage error (bad flags, nothing to check).',
@@ -107,7 +116,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'revoke',
     summary: 'End a grant now (its subject may end their own grant)',
     usage: 'revoke NAME [-n NAMESPACE] [--reason TEXT]',
-    details: 'Records who you are (as the API server authenticates you) on the grant; the operator then removes the access\n' +
+    details:
+      'Records who you are (as the API server authenticates you) on the grant; the operator then removes the access\n' +
       'at once. A grant that already ended is left as it is.',
     flags: { namespace, reason: { type: 'string', arg: 'TEXT', help: 'why the grant ends early' } },
     examples: ['kubectl debuggrant revoke inc-4211-checkout -n shop --reason "incident closed"'],
@@ -124,9 +134,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       'no-attach': { type: 'boolean', help: 'add the container without attaching a terminal' },
       kubectl: { type: 'string', arg: 'PATH', help: 'kubectl to run (default: $KUBECTL or kubectl on PATH)' },
     },
-    details: 'The API server runs the debug container\'s command (the image\'s configured default, sh unless\n' +
+    details:
+      "The API server runs the debug container's command (the image's configured default, sh unless\n" +
       'configured otherwise, when none is given after a second --) under `timeout -s KILL` until the\n' +
-      'grant\'s deadline: the session ends when the grant does, with or without the operator.',
+      "grant's deadline: the session ends when the grant does, with or without the operator.",
     examples: ['kubectl debuggrant debug checkout-1 -n shop --target app', 'kubectl debuggrant debug checkout-1 -n shop -- -- sh'],
     positionals: 'pods',
   },
@@ -144,37 +155,46 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'prune',
     summary: 'List, or remove from a checkout, the files of grants that have ended',
     usage: 'prune FILE|DIR... [--from-cluster | --offline] [--delete] [-o json]',
-    details: 'A repository of grants keeps only what is live. A grant has ended when the cluster says Expired, Revoked or\n' +
+    details:
+      'A repository of grants keeps only what is live. A grant has ended when the cluster says Expired, Revoked or\n' +
       'Denied (the default: asks the cluster for each grant by name), or with --offline when its spec.notAfter has passed.\n' +
       'A file is removable only when every document in it is a grant that ended; --delete removes those files, then\n' +
       'commit the removal. Files of grants that are or may be active are never touched (deleting one would revoke it).',
     flags: {
-      'from-cluster': { type: 'boolean', help: 'decide from each grant\'s status in the cluster (the default)' },
+      'from-cluster': { type: 'boolean', help: "decide from each grant's status in the cluster (the default)" },
       offline: { type: 'boolean', help: 'decide from the files alone: a passed spec.notAfter has ended; no cluster needed' },
       delete: { type: 'boolean', help: 'remove the files that hold only ended grants' },
       output: output(['json'], 'output format: json'),
     },
-    examples: ['kubectl debuggrant prune .', 'kubectl debuggrant prune . --delete && git add -A && git commit -m "prune ended grants"', 'kubectl debuggrant prune shop --offline -o json'],
+    examples: [
+      'kubectl debuggrant prune .',
+      'kubectl debuggrant prune . --delete && git add -A && git commit -m "prune ended grants"',
+      'kubectl debuggrant prune shop --offline -o json',
+    ],
     positionals: 'files',
   },
   {
     name: 'report',
     summary: 'The after-action record of one grant: who, why, approved by whom, when, every session and stream',
     usage: 'report NAME [-n NAMESPACE] [--audit-log FILE[,FILE...] [FILE...]] [-o markdown|json]',
-    details: 'Reads the grant (it may be long ended), the operator\'s record of it in the namespace\'s DebugGrantIndex (kept after\n' +
-      'the grant is deleted) and, with --audit-log, the API server\'s audit log (config/audit/policy.yaml): who created it, who\n' +
+    details:
+      "Reads the grant (it may be long ended), the operator's record of it in the namespace's DebugGrantIndex (kept after\n" +
+      "the grant is deleted) and, with --audit-log, the API server's audit log (config/audit/policy.yaml): who created it, who\n" +
       'added each debug container, every exec, attach and port-forward with its command and times. It ends with what it could not know.',
     flags: {
       namespace,
-      'audit-log': { type: 'string', arg: 'FILE', help: 'the API server\'s audit log (JSON lines); several: comma-separated, or a glob after the flag' },
+      'audit-log': { type: 'string', arg: 'FILE', help: "the API server's audit log (JSON lines); several: comma-separated, or a glob after the flag" },
       output: output(['markdown', 'json'], 'output format: markdown (default) or json'),
     },
-    examples: ['kubectl debuggrant report inc-4211-checkout -n shop', 'kubectl debuggrant report inc-4211-checkout -n shop --audit-log /var/log/kubernetes/audit*.log -o json'],
+    examples: [
+      'kubectl debuggrant report inc-4211-checkout -n shop',
+      'kubectl debuggrant report inc-4211-checkout -n shop --audit-log /var/log/kubernetes/audit*.log -o json',
+    ],
     positionals: 'grants',
   },
   {
     name: 'version',
-    summary: 'Print the CLI version, and the operator\'s when the cluster is reachable',
+    summary: "Print the CLI version, and the operator's when the cluster is reachable",
     usage: 'version [--client] [--operator-namespace NAMESPACE] [-o json|yaml]',
     flags: {
       client: { type: 'boolean', help: 'only the CLI version; do not contact the cluster' },
@@ -187,7 +207,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'completion',
     summary: 'Print a shell completion script (bash or zsh)',
     usage: 'completion bash|zsh',
-    details: 'bash: source <(kubectl-debuggrant completion bash)\nzsh:  source <(kubectl-debuggrant completion zsh)\n' +
+    details:
+      'bash: source <(kubectl-debuggrant completion bash)\nzsh:  source <(kubectl-debuggrant completion zsh)\n' +
       'For `kubectl debuggrant <TAB>` (kubectl 1.26+), put the script printed by `completion kubectl-plugin` on PATH as kubectl_complete-debuggrant.',
     flags: {},
     examples: ['source <(kubectl-debuggrant completion bash)', 'kubectl-debuggrant completion zsh > "${fpath[1]}/_kubectl-debuggrant"'],

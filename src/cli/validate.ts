@@ -89,7 +89,14 @@ export function validatePaths(paths: string[], config: OperatorConfig | undefine
       if (first) {
         // Later errors of a broken document are echoes of the first.
         const [line = 0, column = 0] = first.linePos ? [first.linePos[0].line, first.linePos[0].col] : [];
-        add({ file, line, column, grant: '', field: '', message: `not valid YAML: ${(first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}` });
+        add({
+          file,
+          line,
+          column,
+          grant: '',
+          field: '',
+          message: `not valid YAML: ${(first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
+        });
         continue;
       }
       const value: unknown = doc.toJS();
@@ -107,7 +114,14 @@ export function validatePaths(paths: string[], config: OperatorConfig | undefine
         add({ file, ...locate(doc, lines, issue.path), grant, field: fieldPath(issue.path), message: issue.message });
       }
       const firstSeen = where.get(grant);
-      if (firstSeen) add({ file, ...locate(doc, lines, ['metadata', 'name']), grant, field: 'metadata.name', message: `${grant} is also defined at ${firstSeen}: one file per grant` });
+      if (firstSeen)
+        add({
+          file,
+          ...locate(doc, lines, ['metadata', 'name']),
+          grant,
+          field: 'metadata.name',
+          message: `${grant} is also defined at ${firstSeen}: one file per grant`,
+        });
       else where.set(grant, `${file}:${String(locate(doc, lines, []).line)}`);
     }
   }
@@ -124,10 +138,14 @@ export function formatReport(r: ValidationReport, withPolicy: boolean): string {
 
 function formatted(format: string | undefined, report: ValidationReport, withPolicy: boolean): string {
   switch (format) {
-    case 'json': return JSON.stringify(report, null, 2) + '\n';
-    case 'github': return githubAnnotations(report.problems);
-    case 'gitlab': return gitlabCodeQuality(report.problems);
-    default: return formatReport(report, withPolicy);
+    case 'json':
+      return JSON.stringify(report, null, 2) + '\n';
+    case 'github':
+      return githubAnnotations(report.problems);
+    case 'gitlab':
+      return gitlabCodeQuality(report.problems);
+    default:
+      return formatReport(report, withPolicy);
   }
 }
 
@@ -147,7 +165,8 @@ export function runValidate(inv: Invocation): number {
   const config = configFile ? configFrom(configFile) : undefined;
   const report = validatePaths(inv.positionals, config);
   if (report.files === 0) throw new UsageError(`no *.yaml or *.yml files in ${inv.positionals.join(', ')}`);
-  if (report.grants === 0 && report.valid) throw new UsageError(`no DebugGrant in ${String(report.files)} file(s) of ${inv.positionals.join(', ')}: nothing was checked`);
+  if (report.grants === 0 && report.valid)
+    throw new UsageError(`no DebugGrant in ${String(report.files)} file(s) of ${inv.positionals.join(', ')}: nothing was checked`);
   process.stdout.write(formatted(str(inv.flags, 'output'), report, config !== undefined));
   return report.valid ? EXIT_OK : EXIT_PROBLEMS;
 }

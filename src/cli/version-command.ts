@@ -17,7 +17,10 @@ export async function runVersion(inv: Invocation): Promise<number> {
   if (!bool(inv.flags, 'client')) {
     // Loaded only here: `version --client` needs no Kubernetes client.
     const [{ against, openCluster }, { operatorDeployments, serverVersion }, { describeFailure }] = await Promise.all([
-      import('./connection.ts'), import('../kube/queries.ts'), import('./failures.ts')]);
+      import('./connection.ts'),
+      import('../kube/queries.ts'),
+      import('./failures.ts'),
+    ]);
     try {
       const { api, target } = openCluster(inv.flags);
       report.server = await against(target, () => serverVersion(api));
@@ -28,7 +31,8 @@ export async function runVersion(inv: Invocation): Promise<number> {
   }
   const format = str(inv.flags, 'output');
   if (format === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  else if (format === 'yaml') process.stdout.write((await import('./yaml-text.ts')).yamlText(report)); // yaml: 100 KiB `--client` rarely needs
+  else if (format === 'yaml')
+    process.stdout.write((await import('./yaml-text.ts')).yamlText(report)); // yaml: 100 KiB `--client` rarely needs
   else process.stdout.write(formatVersion(report));
   return EXIT_OK;
 }

@@ -35,8 +35,14 @@ export class Caches {
     this.grants = new MultiCache('debuggrants', scopes, (ns) => grantSource(api, ns), clock, log);
     this.podMetadata = new MultiCache('pods', scopes, (ns) => podSource(api, ns), clock, log);
     this.podDetails = new PodDetails({
-      clock, read: (ns, name) => readPod(api, ns, name), changed: (p) => { this.podChanged(p); },
-      failed: (key, err) => { log.warn({ key, err: apiMessage(err) }, 'could not read pod; retrying'); },
+      clock,
+      read: (ns, name) => readPod(api, ns, name),
+      changed: (p) => {
+        this.podChanged(p);
+      },
+      failed: (key, err) => {
+        log.warn({ key, err: apiMessage(err) }, 'could not read pod; retrying');
+      },
     });
     this.podMetadata.onEvent((p, event) => {
       this.podDetails.observe(p, event);

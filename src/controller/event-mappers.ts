@@ -37,7 +37,10 @@ export class WatchedGrants {
     const before = grants?.get(name);
     const after = event === 'delete' ? undefined : watched(grant);
     if (after) {
-      if (!grants) { grants = new Map(); this.byNamespace.set(namespace, grants); }
+      if (!grants) {
+        grants = new Map();
+        this.byNamespace.set(namespace, grants);
+      }
       grants.set(name, after);
     } else if (grants?.delete(name) && grants.size === 0) {
       this.byNamespace.delete(namespace);

@@ -18,9 +18,14 @@ export class EventSender {
 
   /** Sends the Event; the promise (which never rejects) is for callers that want to wait. */
   send(target: V1ObjectReference, type: EventType, reason: string, message: string): Promise<void> {
-    const sending = this.recorder.record(target, type, reason, message)
-      .catch((err: unknown) => { this.log.warn({ err: apiMessage(err), reason }, 'could not record event'); })
-      .finally(() => { this.inFlight.delete(sending); });
+    const sending = this.recorder
+      .record(target, type, reason, message)
+      .catch((err: unknown) => {
+        this.log.warn({ err: apiMessage(err), reason }, 'could not record event');
+      })
+      .finally(() => {
+        this.inFlight.delete(sending);
+      });
     this.inFlight.add(sending);
     return sending;
   }

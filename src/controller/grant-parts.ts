@@ -61,16 +61,43 @@ export function buildGrantParts({ lanes, caches, config, clock, log, metrics, ev
   // index's one writer, what this process knows of each grant's access, the RBAC lock.
   const fresh = new FreshGrants(caches.grants);
   const index = new IndexWriter({
-    api, indexes: caches.indexes, retentionMs: ms(config.endedRetention), histories: caches.histories, home: config.leaderElection.namespace, log,
+    api,
+    indexes: caches.indexes,
+    retentionMs: ms(config.endedRetention),
+    histories: caches.histories,
+    home: config.leaderElection.namespace,
+    log,
   });
   const ledger = new AccessLedger();
   const rbacLocks = new KeyedLock();
   const fastPath = new DeadlineFastPath({ urgentApi, clock, metrics, grants: fresh, index, bindings: caches.bindings, rbacLocks, ledger });
   const reporter = new GrantReporter({ api, clock, log, events, fresh, ledger, metrics, pods: caches.pods, identity });
   const reconciler = new GrantReconciler({
-    api, config, clock, log, pods: caches.pods, roles: caches.roles, bindings: caches.bindings, fresh, index, ledger, reporter,
+    api,
+    config,
+    clock,
+    log,
+    pods: caches.pods,
+    roles: caches.roles,
+    bindings: caches.bindings,
+    fresh,
+    index,
+    ledger,
+    reporter,
     rbac: new RbacWriter({
-      api, urgentApi, apiUntil, clock, log, metrics, roles: caches.roles, bindings: caches.bindings, timers: caches.timers, rbacLocks, ledger, fastPath, reporter,
+      api,
+      urgentApi,
+      apiUntil,
+      clock,
+      log,
+      metrics,
+      roles: caches.roles,
+      bindings: caches.bindings,
+      timers: caches.timers,
+      rbacLocks,
+      ledger,
+      fastPath,
+      reporter,
     }),
     verifier: new AccessVerifier({ api, clock, metrics, settleMs: ms(config.revocationSettle) }),
     lingering: new GrantLingering({ api, clock, grants: caches.grants, pods: caches.pods, reporter }),

@@ -78,8 +78,12 @@ export class GrantReconciler {
     const uid = grant.metadata.uid ?? '';
     const objName = rbacName(name);
     const decision = planGrant({
-      grant, pods: this.d.pods.list(namespace), now: new Date(this.d.clock.now()), config: this.d.config,
-      ended: endedRecord(index, name), active: activeRecord(index, name, uid),
+      grant,
+      pods: this.d.pods.list(namespace),
+      now: new Date(this.d.clock.now()),
+      config: this.d.config,
+      ended: endedRecord(index, name),
+      active: activeRecord(index, name, uid),
       predecessor: findPredecessor(index, name, uid, [this.d.roles.get(objName, namespace), this.d.bindings.get(objName, namespace)]),
     });
     return { key, grant, decision };
@@ -91,7 +95,7 @@ export class GrantReconciler {
     const deadline = decision?.deadline?.getTime();
     try {
       if (!grant || !decision) return await this.gone(key);
-      return { ...await this.sync(key, grant, decision), deadline: deadline ?? null };
+      return { ...(await this.sync(key, grant, decision)), deadline: deadline ?? null };
     } catch (err) {
       // Refused outright (forbidden, invalid): the grant says so; the queue retries slowly.
       if (isPermanent(err)) await this.d.reporter.failed(key, err);
@@ -123,7 +127,8 @@ export class GrantReconciler {
 
     const verified = await this.d.verifier.verify(decision, current, rbac.changed, now);
     const verification = {
-      ...verified.verification, ...(rbac.secondDeadline ? { secondDeadline: rbac.secondDeadline } : {}),
+      ...verified.verification,
+      ...(rbac.secondDeadline ? { secondDeadline: rbac.secondDeadline } : {}),
       ...(decision.spec ? { sessionsBounded: sessionsBoundedCondition(decision.spec.access, this.d.config.execWrapper) } : {}),
     };
     const lingering = hasEnded(decision.phase) ? this.d.lingering.find(decision, current) : undefined;
@@ -137,7 +142,14 @@ export class GrantReconciler {
     return { requeueAfter: soonest(soonest(soonest(verified.lookAgainAfter, evictAgainAfter), rbac.recheckAfterMs), lingering?.recheckAfter) };
   }
 
-  private async writeRbac(key: string, decision: GrantDecision, previousPhase: GrantPhase | undefined, now: Date, conditions: readonly Condition[] | undefined, log: Logger): Promise<RbacOutcome | 'decide again'> {
+  private async writeRbac(
+    key: string,
+    decision: GrantDecision,
+    previousPhase: GrantPhase | undefined,
+    now: Date,
+    conditions: readonly Condition[] | undefined,
+    log: Logger,
+  ): Promise<RbacOutcome | 'decide again'> {
     try {
       return await this.d.rbac.write(key, decision, previousPhase, now, conditions);
     } catch (err) {

@@ -24,11 +24,17 @@ export class IndexPresence {
     if (!namespace || this.seen.has(namespace) || this.d.indexes.get(INDEX_NAME, namespace)) return;
     this.seen.add(namespace);
     void createIndexIfAbsent(this.d.api, namespace).then(
-      (created) => { if (created) this.d.log.debug({ namespace }, 'created an empty index for the admission policy'); },
+      (created) => {
+        if (created) this.d.log.debug({ namespace }, 'created an empty index for the admission policy');
+      },
       (err: unknown) => {
         this.seen.delete(namespace);
-        this.d.log.warn({ namespace, err: apiMessage(err) }, 'could not create the namespace\'s empty index; debug attempts there get the API server\'s "no params found"');
-      });
+        this.d.log.warn(
+          { namespace, err: apiMessage(err) },
+          'could not create the namespace\'s empty index; debug attempts there get the API server\'s "no params found"',
+        );
+      },
+    );
   }
 
   /** The index was deleted (by hand, or with its namespace): the next ensure() creates it again. */

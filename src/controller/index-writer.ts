@@ -4,7 +4,16 @@
 // It also keeps the second copy of each namespace's spent names, the DebugGrantHistory in the
 // operator's own namespace: every end recorded in the index is recorded there too, what is
 // read is the union of both, and each copy is restored from the other (restore()).
-import { contentOf, mergeEnded, retained, type DebugGrantHistory, type DebugGrantIndex, type EndedGrantEntry, type IndexChange, type IndexContent } from '../api/grant-index.ts';
+import {
+  contentOf,
+  mergeEnded,
+  retained,
+  type DebugGrantHistory,
+  type DebugGrantIndex,
+  type EndedGrantEntry,
+  type IndexChange,
+  type IndexContent,
+} from '../api/grant-index.ts';
 import { sameContent } from '../api/equal.ts';
 import { INDEX_NAME } from '../api/names.ts';
 import type { KubeApi } from '../kube/client.ts';
@@ -61,7 +70,12 @@ export class IndexWriter {
       }
       if (written && written !== current) this.own.wrote(namespace, current, written);
     });
-    if (change.kind === 'end') await this.remember(namespace, contentOf(this.known(namespace)).ended.filter((e) => e.grant === change.grant), now);
+    if (change.kind === 'end')
+      await this.remember(
+        namespace,
+        contentOf(this.known(namespace)).ended.filter((e) => e.grant === change.grant),
+        now,
+      );
   }
 
   /**
@@ -77,7 +91,7 @@ export class IndexWriter {
       try {
         await this.change(namespace, { kind: 'remember', ended: union }, now);
       } catch (err) {
-        this.d.log.warn({ namespace, err: apiMessage(err) }, 'could not restore the index\'s record of spent grant names from its history');
+        this.d.log.warn({ namespace, err: apiMessage(err) }, "could not restore the index's record of spent grant names from its history");
       }
     }
     await this.remember(namespace, union, now);
@@ -94,7 +108,10 @@ export class IndexWriter {
     try {
       await rememberEnded(this.d.api, this.d.home, namespace, ended, now, this.d.retentionMs, cached);
     } catch (err) {
-      this.d.log.warn({ namespace, home: this.d.home, err: apiMessage(err) }, 'could not record spent grant names in the operator\'s namespace; the index still holds them');
+      this.d.log.warn(
+        { namespace, home: this.d.home, err: apiMessage(err) },
+        "could not record spent grant names in the operator's namespace; the index still holds them",
+      );
     }
   }
 }

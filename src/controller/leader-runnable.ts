@@ -103,7 +103,10 @@ export class LeaderRunnable implements Runnable {
     };
     if (work.overdue.size + work.orphaned.size > 0) {
       await revokeWithoutPods(work, act);
-      log.info({ overdue: work.overdue.size, orphaned: work.orphaned.size, ms: clock.now() - startedAt }, 'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next');
+      log.info(
+        { overdue: work.overdue.size, orphaned: work.orphaned.size, ms: clock.now() - startedAt },
+        'revoked the RoleBindings of grants that expired or went while the operator was down; listing pods next',
+      );
     }
     await Promise.all(caches.forLeader.map((c) => c.start()));
     await caches.podDetails.settled();
@@ -118,6 +121,9 @@ export class LeaderRunnable implements Runnable {
   }
 
   private scheduleResync(): void {
-    this.cancelResync = this.d.clock.setTimer(() => { this.resync(); this.scheduleResync(); }, this.d.resyncPeriodMs ?? DEFAULT_RESYNC_MS);
+    this.cancelResync = this.d.clock.setTimer(() => {
+      this.resync();
+      this.scheduleResync();
+    }, this.d.resyncPeriodMs ?? DEFAULT_RESYNC_MS);
   }
 }

@@ -31,8 +31,19 @@ export interface GrantObservation {
 }
 
 export type PhaseReason =
-  | 'Activated' | 'NoMatchingPods' | 'TTLElapsed' | 'NotAfterReached' | 'InvalidSpec' | 'PolicyViolation'
-  | 'PolicyChanged' | 'NotAfterInPast' | 'AlreadyUsed' | 'Deleted' | 'Ended' | 'RevokedByRequest' | 'ReservedNamespace';
+  | 'Activated'
+  | 'NoMatchingPods'
+  | 'TTLElapsed'
+  | 'NotAfterReached'
+  | 'InvalidSpec'
+  | 'PolicyViolation'
+  | 'PolicyChanged'
+  | 'NotAfterInPast'
+  | 'AlreadyUsed'
+  | 'Deleted'
+  | 'Ended'
+  | 'RevokedByRequest'
+  | 'ReservedNamespace';
 
 export interface GrantDecision {
   ref: GrantRef;
@@ -70,30 +81,52 @@ export function planGrant(o: GrantObservation): GrantDecision {
   const recordedExpiry = status.expiresAt ?? o.active?.expiresAt ?? ownEnd?.expiresAt;
   const wasActivated = recordedActivation !== undefined;
   const base = {
-    ref, spec, activatedAt: recordedActivation, expiresAt: recordedExpiry, endedAt: status.endedAt ?? nowIso,
-    pods: status.pods ?? o.active?.pods ?? [], rbac: undefined, deadline: undefined, revokedBy: status.revokedBy,
+    ref,
+    spec,
+    activatedAt: recordedActivation,
+    expiresAt: recordedExpiry,
+    endedAt: status.endedAt ?? nowIso,
+    pods: status.pods ?? o.active?.pods ?? [],
+    rbac: undefined,
+    deadline: undefined,
+    revokedBy: status.revokedBy,
   };
   const ended = (phase: GrantPhase, reason: PhaseReason, message: string): GrantDecision => ({
-    ...base, phase, reason, message,
-    indexChange: wasActivated || hasEnded(phase)
-      ? { kind: 'end', grant: ref.name, uid: ref.uid, phase, endedAt: base.endedAt, ...heldAccess(base.activatedAt, base.expiresAt) }
-      : { kind: 'remove', grant: ref.name, uid: ref.uid },
+    ...base,
+    phase,
+    reason,
+    message,
+    indexChange:
+      wasActivated || hasEnded(phase)
+        ? { kind: 'end', grant: ref.name, uid: ref.uid, phase, endedAt: base.endedAt, ...heldAccess(base.activatedAt, base.expiresAt) }
+        : { kind: 'remove', grant: ref.name, uid: ref.uid },
   });
   const denied = (reason: PhaseReason, message: string): GrantDecision => ({
-    ...base, phase: 'Denied', reason, message, endedAt: status.endedAt ?? nowIso, pods: [],
+    ...base,
+    phase: 'Denied',
+    reason,
+    message,
+    endedAt: status.endedAt ?? nowIso,
+    pods: [],
     indexChange: { kind: 'remove', grant: ref.name, uid: ref.uid },
   });
 
   if (o.ended && o.ended.uid !== ref.uid) {
-    return denied('AlreadyUsed', `a grant named ${ref.name} was already used here and ended (${o.ended.phase} at ${o.ended.endedAt}); ` +
-      'a re-applied copy never grants again: open a new grant with a new name and a new approval');
+    return denied(
+      'AlreadyUsed',
+      `a grant named ${ref.name} was already used here and ended (${o.ended.phase} at ${o.ended.endedAt}); ` +
+        'a re-applied copy never grants again: open a new grant with a new name and a new approval',
+    );
   }
   if (o.predecessor) {
     const previous = o.predecessor;
     const phase: GrantPhase = previous.expiresAt !== undefined && Date.parse(previous.expiresAt) <= now.getTime() ? 'Expired' : 'Revoked';
     return {
-      ...denied('AlreadyUsed', `a grant named ${ref.name} (uid ${previous.uid}) was already active here and ended (${phase}, its record ` +
-        'was left behind when it was deleted); a re-applied copy never grants again: open a new grant with a new name and a new approval'),
+      ...denied(
+        'AlreadyUsed',
+        `a grant named ${ref.name} (uid ${previous.uid}) was already active here and ended (${phase}, its record ` +
+          'was left behind when it was deleted); a re-applied copy never grants again: open a new grant with a new name and a new approval',
+      ),
       indexChange: { kind: 'end', grant: ref.name, uid: previous.uid, phase, endedAt: nowIso },
       predecessorEnded: { grant: ref.name, uid: previous.uid, phase, endedAt: nowIso, subject: previous.subject },
     };
@@ -123,8 +156,9 @@ export function planGrant(o: GrantObservation): GrantDecision {
   if (o.config.reservedNamespaces.includes(ref.namespace)) {
     // The admission policy refuses creating these; this holds for one that got in anyway
     // (created before the policy, or while it was unbound or configured otherwise).
-    const why = `${ref.namespace} is a reserved namespace (${o.config.reservedNamespaces.join(', ')}): ` +
-      'debuggrant never grants access in the operator\'s own namespace or a system namespace';
+    const why =
+      `${ref.namespace} is a reserved namespace (${o.config.reservedNamespaces.join(', ')}): ` +
+      "debuggrant never grants access in the operator's own namespace or a system namespace";
     return wasActivated ? ended('Revoked', 'PolicyChanged', `the operator's policy no longer allows this grant: ${why}`) : denied('ReservedNamespace', why);
   }
   if (!spec) {
@@ -144,16 +178,20 @@ export function planGrant(o: GrantObservation): GrantDecision {
   // Fixed at first activation (recorded in the index before any RBAC exists, then in status)
   // and never recomputed: a crash, a restart or a re-sync cannot extend it.
   const activatedAt = recordedActivation ?? nowIso;
-  const expiresAt = recordedExpiry ?? new Date(Math.min(
-    Date.parse(activatedAt) + (parseDuration(spec.ttl) ?? 0),
-    notAfter?.getTime() ?? Number.POSITIVE_INFINITY,
-  )).toISOString();
+  const expiresAt =
+    recordedExpiry ??
+    new Date(Math.min(Date.parse(activatedAt) + (parseDuration(spec.ttl) ?? 0), notAfter?.getTime() ?? Number.POSITIVE_INFINITY)).toISOString();
   if (Date.parse(expiresAt) <= now.getTime()) {
     const byNotAfter = notAfter !== undefined && Date.parse(expiresAt) === notAfter.getTime();
     return {
-      ...ended('Expired', byNotAfter ? 'NotAfterReached' : 'TTLElapsed',
-        byNotAfter ? `notAfter ${spec.notAfter ?? ''} reached` : `ttl ${spec.ttl} elapsed at ${expiresAt}`),
-      activatedAt, expiresAt, endedAt: status.endedAt ?? nowIso,
+      ...ended(
+        'Expired',
+        byNotAfter ? 'NotAfterReached' : 'TTLElapsed',
+        byNotAfter ? `notAfter ${spec.notAfter ?? ''} reached` : `ttl ${spec.ttl} elapsed at ${expiresAt}`,
+      ),
+      activatedAt,
+      expiresAt,
+      endedAt: status.endedAt ?? nowIso,
     };
   }
 
@@ -164,19 +202,32 @@ export function planGrant(o: GrantObservation): GrantDecision {
     .filter(Boolean)
     .sort();
   return {
-    ref, spec, phase: 'Active',
+    ref,
+    spec,
+    phase: 'Active',
     reason: pods.length > 0 ? 'Activated' : 'NoMatchingPods',
-    message: pods.length > 0
-      ? `${String(pods.length)} pod(s) granted until ${expiresAt}`
-      : 'no running pod matches spec.podSelector; access follows as soon as one does, until expiry',
-    activatedAt, expiresAt, endedAt: undefined, pods,
+    message:
+      pods.length > 0
+        ? `${String(pods.length)} pod(s) granted until ${expiresAt}`
+        : 'no running pod matches spec.podSelector; access follows as soon as one does, until expiry',
+    activatedAt,
+    expiresAt,
+    endedAt: undefined,
+    pods,
     rbac: planGrantRbac(ref, spec, pods),
     indexChange: {
       kind: 'upsert',
       entry: {
-        grant: ref.name, uid: ref.uid,
-        username: subjectUsername(spec.subject) ?? '', group: spec.subject.kind === 'Group' ? spec.subject.name : '',
-        pods, image: spec.image, profile: spec.profile, access: spec.access, activatedAt, expiresAt,
+        grant: ref.name,
+        uid: ref.uid,
+        username: subjectUsername(spec.subject) ?? '',
+        group: spec.subject.kind === 'Group' ? spec.subject.name : '',
+        pods,
+        image: spec.image,
+        profile: spec.profile,
+        access: spec.access,
+        activatedAt,
+        expiresAt,
       },
     },
     deadline: new Date(expiresAt),

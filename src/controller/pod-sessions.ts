@@ -44,7 +44,10 @@ export function mergeSessionsAnnotations(a: string | undefined, b: string | unde
 
 export function sessionsAnnotation(classes: ReadonlyMap<string, Classified>): string | null {
   if (classes.size === 0) return null;
-  return [...classes].sort(([a], [b]) => a.localeCompare(b)).map(([c, k]) => `${c}=${'grant' in k ? `grant:${k.grant}` : k.told}`).join(',');
+  return [...classes]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([c, k]) => `${c}=${'grant' in k ? `grant:${k.grant}` : k.told}`)
+    .join(',');
 }
 
 /** The windows of the namespace's grants that held access (the same test the grant's own record uses). */
@@ -86,7 +89,14 @@ export function podSessionUpdate(pod: CachedPod, windows: readonly (GrantWindow 
 
 export function podSessionAuditRecords(u: PodSessionUpdate, pod: string, by: string): AuditRecord[] {
   const line = (event: 'session.started' | 'session.ended', s: SessionRecord, at: string, reason: string): AuditRecord => ({
-    event, grant: '', subject: '', pods: [pod], by, at, reason, session: s,
+    event,
+    grant: '',
+    subject: '',
+    pods: [pod],
+    by,
+    at,
+    reason,
+    session: s,
   });
   return [
     ...u.started.map((s) => line('session.started', s, s.startedAt, 'OutsideAnyGrant')),
@@ -122,7 +132,11 @@ export class PodSessionReconciler {
     for (const line of podSessionAuditRecords(u, name, this.d.identity)) audit(log, line);
     if (u.started.length === 0) return;
     const what = u.started.map((s) => `${s.container} (${s.image}${s.command ? `: ${s.command}` : ''})`).join(', ');
-    await this.d.events.send({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'SessionOutsideGrant',
-      `debug containers started that no DebugGrant let in: ${what}`);
+    await this.d.events.send(
+      { apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid },
+      'Warning',
+      'SessionOutsideGrant',
+      `debug containers started that no DebugGrant let in: ${what}`,
+    );
   }
 }

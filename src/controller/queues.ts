@@ -19,15 +19,23 @@ export interface QueueContext {
 export function controllerQueue(controller: string, workers: number, ctx: QueueContext, handler: Handler): WorkQueue {
   const timed: Handler = async (key) => {
     const end = ctx.metrics.reconcileDuration.startTimer({ controller });
-    try { await handler(key); } finally { end(); }
+    try {
+      await handler(key);
+    } finally {
+      end();
+    }
   };
   return new WorkQueue(timed, {
-    workers, clock: ctx.clock,
+    workers,
+    clock: ctx.clock,
     onError: (key, err, attempt) => {
       ctx.metrics.reconcileErrors.inc({ controller });
       const permanent = isPermanent(err);
-      ctx.log.warn({ controller, key, attempt, permanent, err: describeError(err) }, permanent ? 'reconcile refused; retrying slowly' : 'reconcile failed; retrying with backoff');
+      ctx.log.warn(
+        { controller, key, attempt, permanent, err: describeError(err) },
+        permanent ? 'reconcile refused; retrying slowly' : 'reconcile failed; retrying with backoff',
+      );
     },
-    retryDelay: (err) => isPermanent(err) ? PERMANENT_RETRY_MS : undefined,
+    retryDelay: (err) => (isPermanent(err) ? PERMANENT_RETRY_MS : undefined),
   });
 }

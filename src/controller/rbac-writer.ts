@@ -71,7 +71,13 @@ export class RbacWriter {
   }
 
   /** The RBAC the decision calls for; every write of an active grant planned against its deadline (DeadlinePassedError after it). */
-  async write(key: string, d: GrantDecision, previousPhase: GrantPhase | undefined, now: Date, conditions: readonly Condition[] | undefined): Promise<RbacOutcome> {
+  async write(
+    key: string,
+    d: GrantDecision,
+    previousPhase: GrantPhase | undefined,
+    now: Date,
+    conditions: readonly Condition[] | undefined,
+  ): Promise<RbacOutcome> {
     return this.d.rbacLocks.run(key, async () => {
       if (!d.rbac) return { changed: await this.remove(key, d, previousPhase, conditions) };
       const { namespace, name } = d.ref;
@@ -88,8 +94,13 @@ export class RbacWriter {
         // The second deadline before the RoleBinding: the binding's owner is the timer.
         const timer = await this.timers.arm(d.ref, d.expiresAt ?? new Date(deadline).toISOString(), conditions, api, notPast);
         if (timer.replacedDeleted) {
-          this.d.reporter.event(d.ref, 'Warning', 'TimerDeleted', 'the timer Job was deleted before the deadline (where a garbage collector runs, the RoleBinding it owned went with it: ' +
-            `access was interrupted); a new timer and RoleBinding hold until ${d.expiresAt ?? ''}`);
+          this.d.reporter.event(
+            d.ref,
+            'Warning',
+            'TimerDeleted',
+            'the timer Job was deleted before the deadline (where a garbage collector runs, the RoleBinding it owned went with it: ' +
+              `access was interrupted); a new timer and RoleBinding hold until ${d.expiresAt ?? ''}`,
+          );
         }
         if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
           await applyRole(api, d.rbac.role, notPast);
@@ -153,14 +164,14 @@ export class RbacWriter {
     const fastPathDone = this.d.fastPath.takeDone(key);
     const bindingThere = (heldAccess && !fastPathDone) || this.d.bindings.get(objName, namespace) !== undefined;
     const roleThere = heldAccess || this.d.roles.get(objName, namespace) !== undefined;
-    const removedBinding = bindingThere && await revokeRoleBinding(this.d.urgentApi, namespace, objName);
+    const removedBinding = bindingThere && (await revokeRoleBinding(this.d.urgentApi, namespace, objName));
     if (removedBinding) this.d.ledger.sent(key);
     if (removedBinding && d.expiresAt && d.phase === 'Expired') {
       this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - Date.parse(d.expiresAt)) / 1000);
     }
     // Gone already at the deadline, its timer armed: Kubernetes' controllers ended it first.
     if (d.phase === 'Expired' && heldAccess && !fastPathDone && !removedBinding && timerWasArmed(conditions, d.pods)) this.d.ledger.timerEnded(key);
-    const removedRole = roleThere && await deleteRole(this.d.api, namespace, objName);
+    const removedRole = roleThere && (await deleteRole(this.d.api, namespace, objName));
     if (isTerminal(d.phase)) await this.timers.disarm(namespace, d.ref.name, this.d.api);
     return removedBinding || removedRole;
   }

@@ -71,8 +71,13 @@ export function roleMatches(observed: CachedRole | undefined, desired: V1Role): 
 }
 
 export function bindingMatches(observed: V1RoleBinding | undefined, desired: V1RoleBinding): boolean {
-  return observed !== undefined && sameContent(observed.subjects ?? [], desired.subjects ?? []) &&
-    sameContent(observed.roleRef, desired.roleRef) && labelsKept(observed, desired) && sameOwners(observed, desired);
+  return (
+    observed !== undefined &&
+    sameContent(observed.subjects ?? [], desired.subjects ?? []) &&
+    sameContent(observed.roleRef, desired.roleRef) &&
+    labelsKept(observed, desired) &&
+    sameOwners(observed, desired)
+  );
 }
 
 /**

@@ -94,7 +94,8 @@ export class GrantReporter {
     }
     this.tell(key, d, observed, toldPhase, r.verification, r.log, r.now);
     // Told once the status records them: a reconcile that runs again derives nothing new.
-    if (sessions) for (const line of sessionAuditRecords(sessions, key, d.spec ? subjectText(d.spec.subject) : '(invalid)', this.d.identity)) audit(r.log, line);
+    if (sessions)
+      for (const line of sessionAuditRecords(sessions, key, d.spec ? subjectText(d.spec.subject) : '(invalid)', this.d.identity)) audit(r.log, line);
     this.untoldSessions.delete(key);
     this.untold.delete(key);
     return current;
@@ -122,20 +123,35 @@ export class GrantReporter {
   /** A grant deleted without our finalizer running: its end, as its index entry names it. */
   deletedUnobserved(namespace: string, entry: ActiveGrantEntry, phase: GrantPhase, now: Date): void {
     audit(this.d.log.child({ kind: 'DebugGrant', namespace, name: entry.grant }), {
-      event: phase === 'Expired' ? 'grant.expired' : 'grant.revoked', grant: `${namespace}/${entry.grant}`, subject: entrySubject(entry),
-      pods: entry.pods, by: this.d.identity, at: now.toISOString(), reason: 'DeletedUnobserved',
+      event: phase === 'Expired' ? 'grant.expired' : 'grant.revoked',
+      grant: `${namespace}/${entry.grant}`,
+      subject: entrySubject(entry),
+      pods: entry.pods,
+      by: this.d.identity,
+      at: now.toISOString(),
+      reason: 'DeletedUnobserved',
     });
   }
 
   /** An Event on the grant, without waiting. */
   event(ref: GrantRef, type: EventType, reason: string, message: string): void {
-    void this.d.events.send({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', namespace: ref.namespace, name: ref.name, uid: ref.uid }, type, reason, message);
+    void this.d.events.send(
+      { apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', namespace: ref.namespace, name: ref.name, uid: ref.uid },
+      type,
+      reason,
+      message,
+    );
   }
 
   auditLine(log: Logger, event: AuditEvent, d: GrantDecision, reason: string, now: Date, pods: string[]): void {
     audit(log, {
-      event, grant: `${d.ref.namespace}/${d.ref.name}`, subject: d.spec ? subjectText(d.spec.subject) : '(invalid)',
-      pods, by: this.endedBy(event, d), at: now.toISOString(), reason,
+      event,
+      grant: `${d.ref.namespace}/${d.ref.name}`,
+      subject: d.spec ? subjectText(d.spec.subject) : '(invalid)',
+      pods,
+      by: this.endedBy(event, d),
+      at: now.toISOString(),
+      reason,
     });
   }
 
@@ -153,7 +169,13 @@ export class GrantReporter {
 
   private tell(key: string, d: GrantDecision, grant: DebugGrant, previousPhase: GrantPhase | undefined, v: Verification, log: Logger, now: Date): void {
     if (d.predecessorEnded) this.predecessorEnded(d, log, now);
-    if (hasEnded(d.phase) && previousPhase !== 'Active' && !isTerminal(grant.status?.phase) && d.activatedAt !== undefined && this.d.ledger.mayHaveHadAccess(key)) {
+    if (
+      hasEnded(d.phase) &&
+      previousPhase !== 'Active' &&
+      !isTerminal(grant.status?.phase) &&
+      d.activatedAt !== undefined &&
+      this.d.ledger.mayHaveHadAccess(key)
+    ) {
       // Its access existed or may have (the index entry precedes any RBAC) but no status ever
       // said so (a crash or a failed status write in between): the record tells it anyway.
       // Not when this process wrote the entry and never sent RBAC: nothing was granted then.
@@ -165,13 +187,26 @@ export class GrantReporter {
       if (v.revoked && !wasVerified) this.revocationChecked(d, v.revoked, log, now);
       return;
     }
-    const event: AuditEvent = podsChanged ? 'grant.pods-changed' : ({
-      Pending: 'grant.activated', Active: 'grant.activated', Expired: 'grant.expired', Revoked: 'grant.revoked', Denied: 'grant.denied',
-    } as const)[d.phase];
+    const event: AuditEvent = podsChanged
+      ? 'grant.pods-changed'
+      : (
+          {
+            Pending: 'grant.activated',
+            Active: 'grant.activated',
+            Expired: 'grant.expired',
+            Revoked: 'grant.revoked',
+            Denied: 'grant.denied',
+          } as const
+        )[d.phase];
     const type: EventType = d.phase === 'Denied' ? 'Warning' : 'Normal';
     const by = this.endedBy(event, d);
     if (event === 'grant.expired') this.d.metrics.expiries.inc({ ended_by: by === TIMER_REVOKER ? 'timer_job' : 'operator' });
-    this.event(d.ref, type, podsChanged ? 'PodsChanged' : d.reason, by === TIMER_REVOKER ? `${d.message}; access was ended by ${by}, before the operator` : d.message);
+    this.event(
+      d.ref,
+      type,
+      podsChanged ? 'PodsChanged' : d.reason,
+      by === TIMER_REVOKER ? `${d.message}; access was ended by ${by}, before the operator` : d.message,
+    );
     this.auditLine(log, event, d, d.reason, now, d.pods);
     if (v.revoked) this.revocationChecked(d, v.revoked, log, now);
   }
@@ -183,8 +218,13 @@ export class GrantReporter {
     const message = `grant ${d.ref.name} uid ${previous.uid} was deleted without its finalizer running; its access is removed and recorded as ${previous.phase}`;
     this.event(d.ref, 'Warning', 'PredecessorEnded', message);
     audit(log, {
-      event: previous.phase === 'Expired' ? 'grant.expired' : 'grant.revoked', grant: `${d.ref.namespace}/${d.ref.name}`,
-      subject: previous.subject, pods: [], by: this.d.identity, at: now.toISOString(), reason: 'DeletedUnobserved',
+      event: previous.phase === 'Expired' ? 'grant.expired' : 'grant.revoked',
+      grant: `${d.ref.namespace}/${d.ref.name}`,
+      subject: previous.subject,
+      pods: [],
+      by: this.d.identity,
+      at: now.toISOString(),
+      reason: 'DeletedUnobserved',
     });
   }
 

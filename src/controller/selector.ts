@@ -11,10 +11,18 @@ export function selectorMatches(selector: PodSelector, labels: Record<string, st
     const value = l[e.key];
     const values = e.values ?? [];
     switch (e.operator) {
-      case 'In': if (!has || value === undefined || !values.includes(value)) return false; break;
-      case 'NotIn': if (has && value !== undefined && values.includes(value)) return false; break;
-      case 'Exists': if (!has) return false; break;
-      case 'DoesNotExist': if (has) return false; break;
+      case 'In':
+        if (!has || value === undefined || !values.includes(value)) return false;
+        break;
+      case 'NotIn':
+        if (has && value !== undefined && values.includes(value)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
     }
   }
   return true;

@@ -11,7 +11,11 @@ import type { ConditionInput } from './conditions.ts';
 export const SESSIONS_BOUNDED = 'SessionsBounded';
 
 const STREAM_NAMES: Record<AccessKind, string> = {
-  debug: 'debug containers', exec: 'exec', attach: 'attach', portForward: 'port-forward', logs: 'logs -f',
+  debug: 'debug containers',
+  exec: 'exec',
+  attach: 'attach',
+  portForward: 'port-forward',
+  logs: 'logs -f',
 };
 
 /** The access kinds of a grant whose streams, opened before the deadline, can outlive it. */
@@ -23,13 +27,17 @@ export function sessionsBoundedCondition(access: readonly AccessKind[], execWrap
   const unbounded = unboundedAccess(access, execWrapper);
   if (unbounded.length === 0) {
     return {
-      type: SESSIONS_BOUNDED, status: 'True', reason: 'DeadlineInCommand',
+      type: SESSIONS_BOUNDED,
+      status: 'True',
+      reason: 'DeadlineInCommand',
       message: `${access.map((k) => STREAM_NAMES[k]).join(' and ')} sessions carry the deadline in their command and end by it, with or without the operator`,
     };
   }
-  const why = unbounded.map((k) => k === 'exec' ? 'exec (execWrapper: none: the pods\' containers lack sh, date or timeout)' : STREAM_NAMES[k]).join(', ');
+  const why = unbounded.map((k) => (k === 'exec' ? "exec (execWrapper: none: the pods' containers lack sh, date or timeout)" : STREAM_NAMES[k])).join(', ');
   return {
-    type: SESSIONS_BOUNDED, status: 'False', reason: 'UnboundedStreams',
+    type: SESSIONS_BOUNDED,
+    status: 'False',
+    reason: 'UnboundedStreams',
     message: `streams opened before the deadline are not ended by it: ${why}; they last while the connection and the container's process do (README "Sessions and the deadline")`,
   };
 }

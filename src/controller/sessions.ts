@@ -60,7 +60,10 @@ export function observedSessions(pod: CachedPod): SessionRecord[] {
     const command = commandText(spec?.command, spec?.args);
     const t = s.state?.terminated;
     found.push({
-      pod: podName, container: s.name, image: spec?.image ?? s.image, startedAt,
+      pod: podName,
+      container: s.name,
+      image: spec?.image ?? s.image,
+      startedAt,
       ...(spec?.targetContainerName ? { target: spec.targetContainerName } : {}),
       ...(command ? { command } : {}),
       ...(t?.finishedAt ? { finishedAt: t.finishedAt } : {}),
@@ -78,8 +81,12 @@ export function observedSessions(pod: CachedPod): SessionRecord[] {
  */
 export function belongsTo(w: GrantWindow, s: Pick<SessionRecord, 'pod' | 'image' | 'startedAt'>): boolean {
   const start = Date.parse(s.startedAt);
-  return w.pods.includes(s.pod) && s.image === w.image &&
-    start >= Math.floor(Date.parse(w.activatedAt) / 1000) * 1000 && start <= Date.parse(w.expiresAt) + START_GRACE_MS;
+  return (
+    w.pods.includes(s.pod) &&
+    s.image === w.image &&
+    start >= Math.floor(Date.parse(w.activatedAt) / 1000) * 1000 &&
+    start <= Date.parse(w.expiresAt) + START_GRACE_MS
+  );
 }
 
 export function endedByDeadline(finishedAt: string, expiresAt: string): boolean {
@@ -104,7 +111,12 @@ export interface SessionUpdate {
  * oldest kept one is taken as already told (sessions are never removed from a pod, so it will
  * be seen again).
  */
-export function updateSessions(previous: Pick<DebugGrantStatus, 'sessions' | 'sessionCount'> | undefined, observed: readonly SessionRecord[], window: GrantWindow, profile: string): SessionUpdate {
+export function updateSessions(
+  previous: Pick<DebugGrantStatus, 'sessions' | 'sessionCount'> | undefined,
+  observed: readonly SessionRecord[],
+  window: GrantWindow,
+  profile: string,
+): SessionUpdate {
   const kept = previous?.sessions ?? [];
   const count = Math.max(previous?.sessionCount ?? 0, kept.length);
   const oldestKept = count > kept.length ? kept[0]?.startedAt : undefined;
@@ -114,9 +126,14 @@ export function updateSessions(previous: Pick<DebugGrantStatus, 'sessions' | 'se
   for (const seen of [...observed].filter((s) => belongsTo(window, s)).sort(byStart)) {
     const key = sessionKey(seen);
     const known = byKey.get(key);
-    const finished = seen.finishedAt && !known?.finishedAt ? {
-      finishedAt: seen.finishedAt, ...(seen.exitCode !== undefined ? { exitCode: seen.exitCode } : {}), endedByDeadline: endedByDeadline(seen.finishedAt, window.expiresAt),
-    } : undefined;
+    const finished =
+      seen.finishedAt && !known?.finishedAt
+        ? {
+            finishedAt: seen.finishedAt,
+            ...(seen.exitCode !== undefined ? { exitCode: seen.exitCode } : {}),
+            endedByDeadline: endedByDeadline(seen.finishedAt, window.expiresAt),
+          }
+        : undefined;
     if (known) {
       if (!finished) continue;
       const record = { ...known, ...finished };
@@ -137,7 +154,8 @@ export function updateSessions(previous: Pick<DebugGrantStatus, 'sessions' | 'se
 /** The sessions of a grant that held access (an activation and a deadline on record); undefined for one that never did. */
 export function grantSessions(
   d: { spec?: { image: string; profile: string } | undefined; pods: readonly string[]; activatedAt?: string | undefined; expiresAt?: string | undefined },
-  previous: DebugGrantStatus | undefined, pods: readonly CachedPod[],
+  previous: DebugGrantStatus | undefined,
+  pods: readonly CachedPod[],
 ): SessionUpdate | undefined {
   if (!d.spec || !d.activatedAt || !d.expiresAt) return undefined;
   const window: GrantWindow = { pods: d.pods, image: d.spec.image, activatedAt: d.activatedAt, expiresAt: d.expiresAt };
@@ -154,7 +172,14 @@ export function sessionFields(update: SessionUpdate | undefined, previous: Debug
 /** One audit line per session started and per session ended, at the kubelet's times. */
 export function sessionAuditRecords(update: SessionUpdate, grant: string, subject: string, by: string): AuditRecord[] {
   const line = (event: 'session.started' | 'session.ended', s: SessionRecord, at: string, reason: string): AuditRecord => ({
-    event, grant, subject, pods: [s.pod], by, at, reason, session: s,
+    event,
+    grant,
+    subject,
+    pods: [s.pod],
+    by,
+    at,
+    reason,
+    session: s,
   });
   return [
     ...update.started.map((s) => line('session.started', s, s.startedAt, 'Started')),
@@ -170,7 +195,8 @@ export function sessionAuditRecords(update: SessionUpdate, grant: string, subjec
 export function withOwed(owed: SessionUpdate | undefined, next: SessionUpdate | undefined): SessionUpdate | undefined {
   if (!owed) return next;
   if (!next) return owed;
-  const union = (a: readonly SessionRecord[], b: readonly SessionRecord[]): SessionRecord[] =>
-    [...new Map([...a, ...b].map((r) => [sessionKey(r), r])).values()];
+  const union = (a: readonly SessionRecord[], b: readonly SessionRecord[]): SessionRecord[] => [
+    ...new Map([...a, ...b].map((r) => [sessionKey(r), r])).values(),
+  ];
   return { ...next, started: union(owed.started, next.started), ended: union(owed.ended, next.ended) };
 }

@@ -17,12 +17,22 @@ export interface Verification {
 }
 
 export function desiredStatus(
-  d: GrantDecision, previous: DebugGrantStatus | undefined, v: Verification, lingering: LingeringContainer[] | undefined,
-  generation: number, now: Date, lingeringRunning: readonly LingeringContainer[] = [],
+  d: GrantDecision,
+  previous: DebugGrantStatus | undefined,
+  v: Verification,
+  lingering: LingeringContainer[] | undefined,
+  generation: number,
+  now: Date,
+  lingeringRunning: readonly LingeringContainer[] = [],
 ): DebugGrantStatus {
   const ended = hasEnded(d.phase);
   const conditions: ConditionInput[] = [...progressConditions(d, v, lingeringRunning)];
-  conditions.push({ type: 'Expired', status: d.phase === 'Expired' ? 'True' : 'False', reason: d.phase === 'Expired' ? d.reason : 'NotExpired', message: d.phase === 'Expired' ? d.message : '' });
+  conditions.push({
+    type: 'Expired',
+    status: d.phase === 'Expired' ? 'True' : 'False',
+    reason: d.phase === 'Expired' ? d.reason : 'NotExpired',
+    message: d.phase === 'Expired' ? d.message : '',
+  });
   if (d.phase === 'Active' && v.secondDeadline) conditions.push(v.secondDeadline);
   if (d.phase === 'Active' && v.sessionsBounded) conditions.push(v.sessionsBounded);
   if (d.phase === 'Denied') conditions.push({ type: 'Denied', status: 'True', reason: d.reason, message: d.message });
@@ -42,10 +52,15 @@ export function desiredStatus(
     endedAt: d.phase === 'Active' ? undefined : d.endedAt,
     pods: d.pods,
     revokedBy: d.phase === 'Revoked' ? d.revokedBy : undefined,
-    lingering: ended ? lingering ?? previous?.lingering ?? [] : undefined,
+    lingering: ended ? (lingering ?? previous?.lingering ?? []) : undefined,
     observedGeneration: generation,
     // A reconcile that got this far is no longer failing: the Failing condition goes.
-    conditions: setConditions(previous?.conditions?.filter((c) => (c.type !== 'RevocationVerified' || ended) && c.type !== FAILING), conditions, generation, now),
+    conditions: setConditions(
+      previous?.conditions?.filter((c) => (c.type !== 'RevocationVerified' || ended) && c.type !== FAILING),
+      conditions,
+      generation,
+      now,
+    ),
   };
   return stripUndefined(status);
 }
@@ -93,7 +108,8 @@ function progressConditions(d: GrantDecision, v: Verification, lingeringRunning:
       }
       if (v.revoked && !v.revoked.ok) return degraded('StandingAccess', v.revoked.message);
       // With no pods ever granted there is no access to verify the end of.
-      if (d.pods.length > 0 && !v.revoked) return progressing('Unknown', 'VerifyingRevocation', `${d.message}; checking with SubjectAccessReview that no access remains`);
+      if (d.pods.length > 0 && !v.revoked)
+        return progressing('Unknown', 'VerifyingRevocation', `${d.message}; checking with SubjectAccessReview that no access remains`);
       return healthy(d.reason, `${d.phase} (a normal end): ${d.message}${v.revoked ? '; no access remains (SubjectAccessReview)' : ''}`);
     }
     case 'Denied':
@@ -120,11 +136,16 @@ export function failingStatus(previous: DebugGrantStatus | undefined, message: s
     ...previous,
     // Observed, and stuck: without it kstatus would say InProgress (generation not observed) instead of Failed.
     observedGeneration: generation,
-    conditions: setConditions(previous?.conditions, [
-      { type: FAILING, status: 'True', reason: 'PermanentError', message },
-      { type: RECONCILING, status: 'False', reason: 'PermanentError', message: '' },
-      { type: STALLED, status: 'True', reason: 'PermanentError', message },
-    ], generation, now),
+    conditions: setConditions(
+      previous?.conditions,
+      [
+        { type: FAILING, status: 'True', reason: 'PermanentError', message },
+        { type: RECONCILING, status: 'False', reason: 'PermanentError', message: '' },
+        { type: STALLED, status: 'True', reason: 'PermanentError', message },
+      ],
+      generation,
+      now,
+    ),
   };
 }
 

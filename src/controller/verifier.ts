@@ -92,7 +92,11 @@ export class AccessVerifier {
     // Access the authorizer still allows after the settle time comes from other bindings.
     const settleUntil = Date.parse(d.endedAt ?? now.toISOString()) + this.d.settleMs;
     if (this.d.clock.now() >= settleUntil) {
-      return { verification: { revoked: { ok: false, message: `${subjectText(spec.subject)} still has access through other RBAC bindings: ${remaining.slice(0, 8).join(', ')}` } } };
+      return {
+        verification: {
+          revoked: { ok: false, message: `${subjectText(spec.subject)} still has access through other RBAC bindings: ${remaining.slice(0, 8).join(', ')}` },
+        },
+      };
     }
     return { verification: {}, lookAgainAfter: Math.min(settleUntil - this.d.clock.now(), VERIFY_RETRY_MS * 2) };
   }
@@ -110,10 +114,12 @@ export class AccessVerifier {
   /** Active: the promised accesses the authorizer does NOT allow. Ended: those it STILL allows. */
   private async accessFound(spec: DebugGrantSpec, d: GrantDecision, wantAllowed: boolean): Promise<string[]> {
     const checks = d.pods.flatMap((pod) => permissionsFor(spec.access).flatMap((p) => p.verbs.map((verb) => ({ pod, verb, subresource: p.subresource }))));
-    const answers = await Promise.all(checks.map(async (c) => ({
-      c, allowed: await subjectCan(this.d.api, spec.subject, { namespace: d.ref.namespace, ...c }),
-    })));
-    return answers.filter((a) => a.allowed !== wantAllowed)
-      .map(({ c }) => `${c.verb} pods${c.subresource ? '/' + c.subresource : ''} ${c.pod}`);
+    const answers = await Promise.all(
+      checks.map(async (c) => ({
+        c,
+        allowed: await subjectCan(this.d.api, spec.subject, { namespace: d.ref.namespace, ...c }),
+      })),
+    );
+    return answers.filter((a) => a.allowed !== wantAllowed).map(({ c }) => `${c.verb} pods${c.subresource ? '/' + c.subresource : ''} ${c.pod}`);
   }
 }

@@ -13,12 +13,15 @@ export interface PodAccessQuery {
 /** The identity the authorizer sees for a subject. A User's real groups are not knowable here. */
 export function reviewIdentity(s: Subject): { user?: string; groups: string[] } {
   switch (s.kind) {
-    case 'User': return { user: s.name, groups: ['system:authenticated'] };
-    case 'Group': return { user: 'debuggrant:probe', groups: [s.name, 'system:authenticated'] };
-    case 'ServiceAccount': return {
-      user: `system:serviceaccount:${s.namespace ?? ''}:${s.name}`,
-      groups: ['system:serviceaccounts', `system:serviceaccounts:${s.namespace ?? ''}`, 'system:authenticated'],
-    };
+    case 'User':
+      return { user: s.name, groups: ['system:authenticated'] };
+    case 'Group':
+      return { user: 'debuggrant:probe', groups: [s.name, 'system:authenticated'] };
+    case 'ServiceAccount':
+      return {
+        user: `system:serviceaccount:${s.namespace ?? ''}:${s.name}`,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${s.namespace ?? ''}`, 'system:authenticated'],
+      };
   }
 }
 

@@ -97,7 +97,10 @@ function stringMap(v: unknown, keep: (key: string) => boolean = () => true): Rec
   const out: Record<string, string> = {};
   let any = false;
   for (const [k, val] of Object.entries(from)) {
-    if (typeof val === 'string' && keep(k)) { out[k] = vocabulary.share(val); any = true; }
+    if (typeof val === 'string' && keep(k)) {
+      out[k] = vocabulary.share(val);
+      any = true;
+    }
   }
   return any ? out : undefined;
 }
@@ -114,7 +117,11 @@ function meta(raw: Json | undefined, withLabels: boolean): CachedMeta {
 
 function ownedMeta(o: Json | undefined): OwnedMeta {
   const out: OwnedMeta = meta(o, true);
-  const owners = nonEmpty(asArray(asObject(o?.metadata)?.ownerReferences).map((r) => shareVocabulary(pick(asObject(r), ['apiVersion', 'kind', 'name', 'uid', 'controller']) as CachedOwnerReference)));
+  const owners = nonEmpty(
+    asArray(asObject(o?.metadata)?.ownerReferences).map((r) =>
+      shareVocabulary(pick(asObject(r), ['apiVersion', 'kind', 'name', 'uid', 'controller']) as CachedOwnerReference),
+    ),
+  );
   if (owners) out.ownerReferences = owners;
   return out;
 }
@@ -129,7 +136,8 @@ function containerState(v: unknown): CachedContainerState | undefined {
   const out: CachedContainerState = {};
   if (asObject(s.running)) out.running = pick(asObject(s.running), ['startedAt']) as CachedContainerState['running'];
   if (asObject(s.waiting)) out.waiting = pick(asObject(s.waiting), ['reason']) as CachedContainerState['waiting'];
-  if (asObject(s.terminated)) out.terminated = pick(asObject(s.terminated), ['reason', 'exitCode', 'startedAt', 'finishedAt']) as CachedContainerState['terminated'];
+  if (asObject(s.terminated))
+    out.terminated = pick(asObject(s.terminated), ['reason', 'exitCode', 'startedAt', 'finishedAt']) as CachedContainerState['terminated'];
   return out;
 }
 
@@ -151,13 +159,20 @@ export function cachedPod(raw: unknown): CachedPod {
   const status = asObject(o?.status);
   const pod = cachedPodMetadata(raw);
   const hostFlags = pick(spec, ['hostNetwork', 'hostPID', 'hostIPC']);
-  const ephemeral = nonEmpty(asArray(spec?.ephemeralContainers).map((c) => pick(asObject(c), ['name', 'image', 'securityContext', 'command', 'args', 'targetContainerName']) as CachedEphemeralContainer));
-  if (ephemeral || Object.keys(hostFlags).length > 0) pod.spec = { ...hostFlags, ...(ephemeral ? { ephemeralContainers: ephemeral } : {}) } as CachedPod['spec'];
-  const statuses = nonEmpty(asArray(status?.ephemeralContainerStatuses).map((c) => {
-    const s = asObject(c);
-    const state = containerState(s?.state);
-    return { ...(pick(s, ['name', 'image']) as { name: string; image: string }), ...(state ? { state } : {}) };
-  }));
+  const ephemeral = nonEmpty(
+    asArray(spec?.ephemeralContainers).map(
+      (c) => pick(asObject(c), ['name', 'image', 'securityContext', 'command', 'args', 'targetContainerName']) as CachedEphemeralContainer,
+    ),
+  );
+  if (ephemeral || Object.keys(hostFlags).length > 0)
+    pod.spec = { ...hostFlags, ...(ephemeral ? { ephemeralContainers: ephemeral } : {}) } as CachedPod['spec'];
+  const statuses = nonEmpty(
+    asArray(status?.ephemeralContainerStatuses).map((c) => {
+      const s = asObject(c);
+      const state = containerState(s?.state);
+      return { ...(pick(s, ['name', 'image']) as { name: string; image: string }), ...(state ? { state } : {}) };
+    }),
+  );
   const phase = asString(status?.phase);
   if (phase || statuses) pod.status = { ...(phase ? { phase: vocabulary.share(phase) } : {}), ...(statuses ? { ephemeralContainerStatuses: statuses } : {}) };
   return pod;
@@ -170,7 +185,11 @@ export function cachedRole(raw: unknown): CachedRole {
 
 export function cachedRoleBinding(raw: unknown): CachedRoleBinding {
   const o = asObject(raw);
-  return { metadata: ownedMeta(o), roleRef: shareVocabulary(asObject(o?.roleRef)) as unknown as V1RoleRef, subjects: shareVocabulary(asArray(o?.subjects)) as RbacV1Subject[] };
+  return {
+    metadata: ownedMeta(o),
+    roleRef: shareVocabulary(asObject(o?.roleRef)) as unknown as V1RoleRef,
+    subjects: shareVocabulary(asArray(o?.subjects)) as RbacV1Subject[],
+  };
 }
 
 /**
@@ -223,6 +242,7 @@ export function cachedTimer(raw: unknown): CachedTimer {
   if (typeof deadline === 'number') timer.activeDeadlineSeconds = deadline;
   const startTime = timeString(status?.startTime);
   if (startTime) timer.startTime = startTime;
-  if (asArray(status?.conditions).some((c) => FINISHED_CONDITIONS.has(asString(asObject(c)?.type) ?? '') && asObject(c)?.status === 'True')) timer.finished = true;
+  if (asArray(status?.conditions).some((c) => FINISHED_CONDITIONS.has(asString(asObject(c)?.type) ?? '') && asObject(c)?.status === 'True'))
+    timer.finished = true;
   return timer;
 }

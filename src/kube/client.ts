@@ -34,8 +34,13 @@ const CONNECTION_CHECK_MS = 10_000;
 /** Timeouts from the operator configuration; every replaced connection is logged. */
 export function requestPolicy(config: OperatorConfig, log: Logger): RequestPolicy {
   return {
-    timeouts: { requestMs: shortMs(config.api.requestTimeout) ?? DEFAULT_TIMEOUTS.requestMs, revocationMs: shortMs(config.api.revocationTimeout) ?? DEFAULT_TIMEOUTS.revocationMs },
-    onConnectionRetired: (why) => { log.warn(why, 'replaced the connection to the API server'); },
+    timeouts: {
+      requestMs: shortMs(config.api.requestTimeout) ?? DEFAULT_TIMEOUTS.requestMs,
+      revocationMs: shortMs(config.api.revocationTimeout) ?? DEFAULT_TIMEOUTS.revocationMs,
+    },
+    onConnectionRetired: (why) => {
+      log.warn(why, 'replaced the connection to the API server');
+    },
     connectionCheckMs: CONNECTION_CHECK_MS,
   };
 }
@@ -76,4 +81,5 @@ function pooled(kc: k8s.KubeConfig): PooledKubeConfig {
 export const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 export const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 /** Server-side apply, with any other per-call options (a timeout). */
-export const applyPatch = (options?: k8s.ConfigurationOptions): k8s.ConfigurationOptions => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply, options);
+export const applyPatch = (options?: k8s.ConfigurationOptions): k8s.ConfigurationOptions =>
+  k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply, options);

@@ -19,11 +19,16 @@ export function eventRecorder(api: KubeApi, component: string, now: () => Date):
         body: {
           metadata: { name: `${target.name ?? 'object'}.${time.getTime().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
           involvedObject: target,
-          type, reason, message: message.slice(0, 1024),
+          type,
+          reason,
+          message: message.slice(0, 1024),
           source: { component },
           reportingComponent: component,
           reportingInstance: component,
-          firstTimestamp: time, lastTimestamp: time, eventTime: undefined, count: 1,
+          firstTimestamp: time,
+          lastTimestamp: time,
+          eventTime: undefined,
+          count: 1,
           action: reason,
         },
       });

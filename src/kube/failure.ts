@@ -20,7 +20,11 @@ const NETWORK: Record<string, string> = {
   UND_ERR_SOCKET: 'connection closed by the other side',
 };
 
-interface ErrorLike { code?: unknown; message?: unknown; cause?: unknown }
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+}
 
 // Duck-typed, not instanceof: errors from Node's sockets may come from another realm (jest's VM).
 const asErrorLike = (e: unknown): ErrorLike | undefined => (e !== null && typeof e === 'object' ? e : undefined);
@@ -34,7 +38,8 @@ function errorCode(err: unknown): { code: string; message: string } | undefined 
 
 export function describeFailure(err: unknown, server: string): string {
   const status = httpStatus(err);
-  if (status === 401) return `401 Unauthorized from ${server}: the API server refused the operator's credentials (expired or revoked token, wrong client certificate)`;
+  if (status === 401)
+    return `401 Unauthorized from ${server}: the API server refused the operator's credentials (expired or revoked token, wrong client certificate)`;
   if (status === 403) return `403 Forbidden from ${server}: ${apiMessage(err)}`;
   if (status !== undefined) return `HTTP ${String(status)} from ${server}: ${apiMessage(err)}`;
   const found = errorCode(err);

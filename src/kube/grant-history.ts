@@ -13,12 +13,23 @@ import { writeOptimistically } from './optimistic-write.ts';
  * Returns the history as written, or as found when it already held all of it.
  */
 export function rememberEnded(
-  api: KubeApi, home: string, namespace: string, ended: readonly EndedGrantEntry[], now: Date, retentionMs: number, cached?: DebugGrantHistory,
+  api: KubeApi,
+  home: string,
+  namespace: string,
+  ended: readonly EndedGrantEntry[],
+  now: Date,
+  retentionMs: number,
+  cached?: DebugGrantHistory,
 ): Promise<DebugGrantHistory | undefined> {
   const at = { group: GROUP, version: VERSION, plural: HISTORY_PLURAL, namespace: home, name: namespace };
   return writeOptimistically<DebugGrantHistory>(api, at, cached, (current) => {
     const next = retained(mergeEnded(current?.ended ?? [], ended), now, retentionMs);
     if (current && sameContent(next, mergeEnded(current.ended ?? [], []))) return undefined;
-    return { apiVersion: API_VERSION, kind: HISTORY_KIND, metadata: { name: namespace, namespace: home, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } }, ended: next };
+    return {
+      apiVersion: API_VERSION,
+      kind: HISTORY_KIND,
+      metadata: { name: namespace, namespace: home, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+      ended: next,
+    };
   });
 }

@@ -15,9 +15,11 @@ export const readIndex = (api: KubeApi, namespace: string): Promise<DebugGrantIn
 /** Creates an empty index; false when one exists already (it is never overwritten). */
 export async function createIndexIfAbsent(api: KubeApi, namespace: string): Promise<boolean> {
   const body: DebugGrantIndex = {
-    apiVersion: API_VERSION, kind: INDEX_KIND,
+    apiVersion: API_VERSION,
+    kind: INDEX_KIND,
     metadata: { name: INDEX_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
-    active: [], ended: [],
+    active: [],
+    ended: [],
   };
   try {
     await api.custom.createNamespacedCustomObject({ ...at(namespace), body });
@@ -39,14 +41,24 @@ function namespaceTerminating(err: unknown): boolean {
  * Returns the index as written, or as found when nothing needed writing.
  */
 export async function changeIndex(
-  api: KubeApi, namespace: string, change: IndexChange, now: Date, retentionMs: number, cached?: DebugGrantIndex,
+  api: KubeApi,
+  namespace: string,
+  change: IndexChange,
+  now: Date,
+  retentionMs: number,
+  cached?: DebugGrantIndex,
 ): Promise<DebugGrantIndex | undefined> {
   try {
     return await writeOptimistically<DebugGrantIndex>(api, { ...at(namespace), name: INDEX_NAME }, cached, (current) => {
       const next = applyIndexChange(contentOf(current), change, now, retentionMs);
-      return next && {
-        apiVersion: API_VERSION, kind: INDEX_KIND, metadata: { name: INDEX_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } }, ...next,
-      };
+      return (
+        next && {
+          apiVersion: API_VERSION,
+          kind: INDEX_KIND,
+          metadata: { name: INDEX_NAME, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+          ...next,
+        }
+      );
     });
   } catch (err) {
     // The namespace is being deleted and its index already went (only a create is refused

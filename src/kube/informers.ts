@@ -6,7 +6,19 @@ import { HISTORY_PLURAL, INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL, TIMER_LABEL
 import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { DebugGrant } from '../api/types.ts';
 import type { ListWatchSource } from '../runtime/informer.ts';
-import { cachedGrant, cachedHistory, cachedIndex, cachedPodMetadata, cachedRole, cachedRoleBinding, cachedTimer, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from './cached.ts';
+import {
+  cachedGrant,
+  cachedHistory,
+  cachedIndex,
+  cachedPodMetadata,
+  cachedRole,
+  cachedRoleBinding,
+  cachedTimer,
+  type CachedPod,
+  type CachedRole,
+  type CachedRoleBinding,
+  type CachedTimer,
+} from './cached.ts';
 import type { KubeApi } from './client.ts';
 import { describeFailure } from './failure.ts';
 import { getObject, listPage, openWatch, serverOf, type Selection } from './list-watch.ts';
@@ -28,9 +40,18 @@ function source<T>(api: KubeApi, path: string, transform: (raw: unknown) => T, s
     server,
     transform,
     list: (limit, continueToken) => listPage(api.kc, path, { limit, continueToken, ...selection }),
-    watch: (resourceVersion, onEvent) => openWatch(api.kc, path, {
-      resourceVersion, ...selection, timeoutSeconds: WATCH_TIMEOUT_S + Math.floor(Math.random() * WATCH_TIMEOUT_S), idleMs: WATCH_IDLE_MS,
-    }, onEvent),
+    watch: (resourceVersion, onEvent) =>
+      openWatch(
+        api.kc,
+        path,
+        {
+          resourceVersion,
+          ...selection,
+          timeoutSeconds: WATCH_TIMEOUT_S + Math.floor(Math.random() * WATCH_TIMEOUT_S),
+          idleMs: WATCH_IDLE_MS,
+        },
+        onEvent,
+      ),
     describe: (err) => describeFailure(err, server),
   };
 }

@@ -12,8 +12,18 @@
 // and it is closed gracefully; silent, it is stalled and destroyed, which also ends the
 // watches on it (their informers restart on the fresh one) instead of leaving them hung.
 import {
-  KubeConfig, SelfDecodingBody, ServerConfiguration, ResponseContext, createConfiguration, setHeaderMiddleware, wrapHttpLibrary,
-  type ApiConstructor, type ApiType, type ConfigurationOptions, type HttpLibrary, type RequestContext,
+  KubeConfig,
+  SelfDecodingBody,
+  ServerConfiguration,
+  ResponseContext,
+  createConfiguration,
+  setHeaderMiddleware,
+  wrapHttpLibrary,
+  type ApiConstructor,
+  type ApiType,
+  type ConfigurationOptions,
+  type HttpLibrary,
+  type RequestContext,
 } from '@kubernetes/client-node';
 import { fetch, type Dispatcher } from 'undici';
 
@@ -42,7 +52,10 @@ export class RequestTimeoutError extends Error {
 
 export type ConnectionRetired = (why: { reason: string; stalled?: boolean; server: string }) => void;
 
-interface Pooled { dispatcher: Dispatcher; server: string }
+interface Pooled {
+  dispatcher: Dispatcher;
+  server: string;
+}
 
 export class PooledKubeConfig extends KubeConfig {
   timeouts: RequestTimeouts = DEFAULT_TIMEOUTS;
@@ -72,12 +85,14 @@ export class PooledKubeConfig extends KubeConfig {
   override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
     const cluster = this.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    return new apiClientType(createConfiguration({
-      baseServer: new ServerConfiguration(cluster.server, {}),
-      authMethods: { default: this },
-      middleware: [setHeaderMiddleware('User-Agent', USER_AGENT)],
-      httpApi: this.http,
-    }));
+    return new apiClientType(
+      createConfiguration({
+        baseServer: new ServerConfiguration(cluster.server, {}),
+        authMethods: { default: this },
+        middleware: [setHeaderMiddleware('User-Agent', USER_AGENT)],
+        httpApi: this.http,
+      }),
+    );
   }
 
   /** Per-call options giving one request its own timeout (pass as the call's second argument). */
@@ -112,7 +127,9 @@ export class PooledKubeConfig extends KubeConfig {
       // The whole body within the deadline too: a connection can stall mid-response.
       const body = Buffer.from(await response.arrayBuffer());
       const headers: Record<string, string> = {};
-      response.headers.forEach((value, name) => { headers[name] = value; });
+      response.headers.forEach((value, name) => {
+        headers[name] = value;
+      });
       return new ResponseContext(response.status, headers, new SelfDecodingBody(Promise.resolve(body)));
     } catch (err) {
       const timedOut = deadline.aborted && !caller?.aborted;
@@ -137,7 +154,9 @@ export class PooledKubeConfig extends KubeConfig {
    */
   checkConnections(everyMs: number): void {
     clearInterval(this.checkTimer);
-    this.checkTimer = setInterval(() => { this.checkPooled(); }, everyMs);
+    this.checkTimer = setInterval(() => {
+      this.checkPooled();
+    }, everyMs);
     this.checkTimer.unref();
   }
 
@@ -172,7 +191,9 @@ export class PooledKubeConfig extends KubeConfig {
       this.discard(dispatcher, server, reason, undefined);
       return;
     }
-    void answers(dispatcher, server, PROBE_MS).then((alive) => { this.discard(dispatcher, server, reason, !alive); });
+    void answers(dispatcher, server, PROBE_MS).then((alive) => {
+      this.discard(dispatcher, server, reason, !alive);
+    });
   }
 
   /** Out of the pool already: closed gracefully, or destroyed (with whatever it carries) when stalled. */

@@ -41,8 +41,11 @@ export function leaseStore(api: KubeApi, namespace: string, name: string): Lease
       const body: V1Lease = {
         metadata: { name, namespace, resourceVersion: r.resourceVersion },
         spec: {
-          holderIdentity: r.holder, leaseDurationSeconds: r.leaseDurationSeconds, leaseTransitions: r.transitions,
-          renewTime: new V1MicroTime(r.renewTime), acquireTime: new V1MicroTime(r.acquireTime),
+          holderIdentity: r.holder,
+          leaseDurationSeconds: r.leaseDurationSeconds,
+          leaseTransitions: r.transitions,
+          renewTime: new V1MicroTime(r.renewTime),
+          acquireTime: new V1MicroTime(r.acquireTime),
         },
       };
       const written = r.resourceVersion

@@ -32,7 +32,12 @@ export interface Selection {
 const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
-async function authenticated(kc: KubeConfig, path: string, query: Record<string, string | undefined>, accept = 'application/json'): Promise<{ url: URL; ctx: RequestContext }> {
+async function authenticated(
+  kc: KubeConfig,
+  path: string,
+  query: Record<string, string | undefined>,
+  accept = 'application/json',
+): Promise<{ url: URL; ctx: RequestContext }> {
   const url = new URL(serverOf(kc).replace(/\/$/, '') + path);
   for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
   const ctx = new RequestContext(url.toString(), HttpMethod.GET);
@@ -43,17 +48,29 @@ async function authenticated(kc: KubeConfig, path: string, query: Record<string,
 
 /** The same error the generated clients throw, so status, message and Retry-After (retry-after.ts) read the same way. */
 const failure = (status: number, url: URL, body: string, headers: Record<string, string | string[] | undefined>): ApiException<string> =>
-  new ApiException(status, `HTTP ${String(status)} from GET ${url.pathname}`, body,
-    Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v ?? ''])));
+  new ApiException(
+    status,
+    `HTTP ${String(status)} from GET ${url.pathname}`,
+    body,
+    Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : (v ?? '')])),
+  );
 
 /**
  * One page of a list (`limit` items at most), resumed with `continueToken`. It rides the
  * pooled connection with a deadline like every other request (a stalled one is replaced).
  */
 export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit: number; continueToken?: string } & Selection): Promise<ListPage> {
-  const { url, ctx } = await authenticated(kc, path, {
-    limit: String(opts.limit), continue: opts.continueToken, labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
-  }, opts.metadataOnly ? METADATA_LIST : undefined);
+  const { url, ctx } = await authenticated(
+    kc,
+    path,
+    {
+      limit: String(opts.limit),
+      continue: opts.continueToken,
+      labelSelector: opts.labelSelector,
+      fieldSelector: opts.fieldSelector,
+    },
+    opts.metadataOnly ? METADATA_LIST : undefined,
+  );
   const http = kc.within(Math.max(LIST_PAGE_TIMEOUT_MS, kc.timeouts.requestMs)).httpApi;
   if (!http) throw new Error('no HTTP client for list requests');
   const res = await http.send(ctx).toPromise();
@@ -68,19 +85,38 @@ export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit
  * sends nothing (not even a bookmark, which the server sends about once a minute) for
  * `idleMs` counts as stalled and fails, so a dead connection never looks like a quiet one.
  */
-export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVersion: string; timeoutSeconds: number; idleMs: number } & Selection, onEvent: WatchHandler): Promise<WatchStream> {
+export async function openWatch(
+  kc: KubeConfig,
+  path: string,
+  opts: { resourceVersion: string; timeoutSeconds: number; idleMs: number } & Selection,
+  onEvent: WatchHandler,
+): Promise<WatchStream> {
   const abort = new AbortController();
-  const { url, ctx } = await authenticated(kc, path, {
-    watch: 'true', resourceVersion: opts.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(opts.timeoutSeconds),
-    labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
-  }, opts.metadataOnly ? METADATA_WATCH : undefined);
+  const { url, ctx } = await authenticated(
+    kc,
+    path,
+    {
+      watch: 'true',
+      resourceVersion: opts.resourceVersion,
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(opts.timeoutSeconds),
+      labelSelector: opts.labelSelector,
+      fieldSelector: opts.fieldSelector,
+    },
+    opts.metadataOnly ? METADATA_WATCH : undefined,
+  );
   const dispatcher = ctx.getDispatcher();
   if (!dispatcher) throw new Error(`no connection for ${url.origin}`);
   // A stream, so not through the buffering request path: straight on the pooled connection
   // (when that connection is replaced as stalled, this stream ends and the informer resumes).
   const res = await dispatcher.request({
-    origin: url.origin, path: url.pathname + url.search, method: 'GET', headers: ctx.getHeaders(), signal: abort.signal,
-    headersTimeout: LIST_PAGE_TIMEOUT_MS, bodyTimeout: 0,
+    origin: url.origin,
+    path: url.pathname + url.search,
+    method: 'GET',
+    headers: ctx.getHeaders(),
+    signal: abort.signal,
+    headersTimeout: LIST_PAGE_TIMEOUT_MS,
+    bodyTimeout: 0,
   });
   if (res.statusCode !== 200) throw failure(res.statusCode, url, await res.body.text(), res.headers);
   const body = res.body;
@@ -97,7 +133,11 @@ export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVe
     };
     touch();
     body.on('data', touch);
-    const failed = (err: Error): void => { clearTimeout(idle); if (abort.signal.aborted) resolve(); else reject(err); };
+    const failed = (err: Error): void => {
+      clearTimeout(idle);
+      if (abort.signal.aborted) resolve();
+      else reject(err);
+    };
     body.on('error', failed);
     const lines = createInterface({ input: body, crlfDelay: Infinity });
     // readline re-emits its input's errors: handled above, but it throws without a listener.
@@ -114,9 +154,18 @@ export async function openWatch(kc: KubeConfig, path: string, opts: { resourceVe
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
-    lines.on('close', () => { clearTimeout(idle); resolve(); });
+    lines.on('close', () => {
+      clearTimeout(idle);
+      resolve();
+    });
   });
-  return { ended, stop: () => { clearTimeout(idle); abort.abort(); } };
+  return {
+    ended,
+    stop: () => {
+      clearTimeout(idle);
+      abort.abort();
+    },
+  };
 }
 
 /** One object as plain JSON (the wire form the caches' transforms read); undefined when it is gone (404). */

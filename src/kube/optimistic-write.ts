@@ -18,7 +18,10 @@ export interface CustomObjectAt {
  * Returns the object as written, or as found when nothing needed writing.
  */
 export async function writeOptimistically<T extends { metadata: V1ObjectMeta }>(
-  api: KubeApi, at: CustomObjectAt, cached: T | undefined, next: (current: T | undefined) => T | undefined,
+  api: KubeApi,
+  at: CustomObjectAt,
+  cached: T | undefined,
+  next: (current: T | undefined) => T | undefined,
 ): Promise<T | undefined> {
   const { name, ...collection } = at;
   let current = cached;
@@ -27,9 +30,11 @@ export async function writeOptimistically<T extends { metadata: V1ObjectMeta }>(
     if (!body) return current;
     body.metadata = { ...body.metadata, resourceVersion: current?.metadata.resourceVersion };
     try {
-      return (current
-        ? await api.custom.replaceNamespacedCustomObject({ ...collection, name, body })
-        : await api.custom.createNamespacedCustomObject({ ...collection, body })) as T;
+      return (
+        current
+          ? await api.custom.replaceNamespacedCustomObject({ ...collection, name, body })
+          : await api.custom.createNamespacedCustomObject({ ...collection, body })
+      ) as T;
     } catch (err) {
       // Deleted meanwhile (by hand): create it afresh.
       if (current && isNotFound(err) && attempt < 8) {

@@ -61,7 +61,10 @@ export class PodDetails {
     this.entries.set(key, entry);
     if (entry.detail?.metadata?.resourceVersion === pod.metadata?.resourceVersion) return;
     if (!entry.detail && entry.plainAtGeneration === pod.metadata?.generation) return;
-    if (entry.reading) { entry.again = true; return; }
+    if (entry.reading) {
+      entry.again = true;
+      return;
+    }
     if (entry.cancelRetry) return; // a retry is already due
     this.read(key, entry, pod);
   }
@@ -96,32 +99,41 @@ export class PodDetails {
     entry.again = false;
     this.reads++;
     const { namespace = '', name = '' } = pod.metadata ?? {};
-    void this.d.read(namespace, name).then((raw) => {
-      entry.failures = 0;
-      if (this.entries.get(key) !== entry) return; // deleted meanwhile
-      const whole = raw === undefined ? undefined : cachedPod(raw);
-      if (whole?.spec?.ephemeralContainers?.length) {
-        entry.detail = whole;
-        entry.plainAtGeneration = undefined;
-      } else {
-        entry.detail = undefined;
-        entry.plainAtGeneration = whole?.metadata?.generation ?? pod.metadata?.generation;
-      }
-      if (whole) this.d.changed(whole);
-    }, (err: unknown) => {
-      entry.failures++;
-      this.d.failed?.(key, err);
-      if (this.entries.get(key) !== entry) return;
-      entry.cancelRetry = this.d.clock.setTimer(() => {
-        entry.cancelRetry = undefined;
-        if (this.entries.get(key) === entry && !entry.reading) this.read(key, entry, pod);
-      }, retryDelay(err, entry.failures, { baseMs: 100, maxMs: 30_000, jitter: Math.random }));
-    }).finally(() => {
-      entry.reading = false;
-      this.reads--;
-      if (entry.again && this.entries.get(key) === entry) this.read(key, entry, pod);
-      if (this.reads === 0) for (const w of this.idleWaiters.splice(0)) w();
-    });
+    void this.d
+      .read(namespace, name)
+      .then(
+        (raw) => {
+          entry.failures = 0;
+          if (this.entries.get(key) !== entry) return; // deleted meanwhile
+          const whole = raw === undefined ? undefined : cachedPod(raw);
+          if (whole?.spec?.ephemeralContainers?.length) {
+            entry.detail = whole;
+            entry.plainAtGeneration = undefined;
+          } else {
+            entry.detail = undefined;
+            entry.plainAtGeneration = whole?.metadata?.generation ?? pod.metadata?.generation;
+          }
+          if (whole) this.d.changed(whole);
+        },
+        (err: unknown) => {
+          entry.failures++;
+          this.d.failed?.(key, err);
+          if (this.entries.get(key) !== entry) return;
+          entry.cancelRetry = this.d.clock.setTimer(
+            () => {
+              entry.cancelRetry = undefined;
+              if (this.entries.get(key) === entry && !entry.reading) this.read(key, entry, pod);
+            },
+            retryDelay(err, entry.failures, { baseMs: 100, maxMs: 30_000, jitter: Math.random }),
+          );
+        },
+      )
+      .finally(() => {
+        entry.reading = false;
+        this.reads--;
+        if (entry.again && this.entries.get(key) === entry) this.read(key, entry, pod);
+        if (this.reads === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
   }
 }
 

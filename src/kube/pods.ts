@@ -19,7 +19,8 @@ export async function setPodAnnotation(api: KubeApi, namespace: string, name: st
 /** Through the Eviction API, so PodDisruptionBudgets are honoured (429 while a PDB forbids it). */
 export async function evictPod(api: KubeApi, namespace: string, name: string): Promise<void> {
   await api.core.createNamespacedPodEviction({
-    namespace, name,
+    namespace,
+    name,
     body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace } },
   });
 }

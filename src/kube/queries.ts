@@ -8,9 +8,11 @@ import { mergePatch } from './client.ts';
 import * as k8s from '@kubernetes/client-node';
 
 export async function listGrants(api: KubeApi, namespace?: string, labelSelector?: string): Promise<DebugGrant[]> {
-  const res = (namespace
-    ? await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, labelSelector })
-    : await api.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, labelSelector })) as { items?: DebugGrant[] };
+  const res = (
+    namespace
+      ? await api.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, labelSelector })
+      : await api.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, labelSelector })
+  ) as { items?: DebugGrant[] };
   return res.items ?? [];
 }
 
@@ -24,18 +26,25 @@ export async function getGrant(api: KubeApi, namespace: string, name: string): P
  * who revoked is the API server's word. The resourceVersion makes the patch conditional.
  */
 export async function requestRevocation(api: KubeApi, grant: DebugGrant, revokedBy: string, reason: string): Promise<DebugGrant> {
-  const body = { metadata: { resourceVersion: grant.metadata.resourceVersion, annotations: { [REVOKE_ANNOTATION]: reason, [REVOKED_BY_ANNOTATION]: revokedBy } } };
+  const body = {
+    metadata: { resourceVersion: grant.metadata.resourceVersion, annotations: { [REVOKE_ANNOTATION]: reason, [REVOKED_BY_ANNOTATION]: revokedBy } },
+  };
   return (await api.custom.patchNamespacedCustomObject(
     { group: GROUP, version: VERSION, plural: PLURAL, namespace: grant.metadata.namespace ?? '', name: grant.metadata.name ?? '', body },
     mergePatch,
   )) as DebugGrant;
 }
 
-export interface Identity { username: string; groups: string[] }
+export interface Identity {
+  username: string;
+  groups: string[];
+}
 
 /** Who the API server thinks the caller is (SelfSubjectReview). */
 export async function whoAmI(api: KubeApi): Promise<Identity> {
-  const review = await api.kc.makeApiClient(k8s.AuthenticationV1Api).createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+  const review = await api.kc
+    .makeApiClient(k8s.AuthenticationV1Api)
+    .createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
   return { username: review.status?.userInfo?.username ?? '', groups: review.status?.userInfo?.groups ?? [] };
 }
 
@@ -46,7 +55,9 @@ export async function serverVersion(api: KubeApi): Promise<string> {
 
 /** The operator's Deployments in `namespace` and the images they run. */
 export async function operatorDeployments(api: KubeApi, namespace: string): Promise<{ name: string; version: string; images: string[]; ready: number }[]> {
-  const list = await api.kc.makeApiClient(k8s.AppsV1Api).listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/name in (debuggrant, debuggrant-operator)' });
+  const list = await api.kc
+    .makeApiClient(k8s.AppsV1Api)
+    .listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/name in (debuggrant, debuggrant-operator)' });
   return list.items.map((d) => ({
     name: d.metadata?.name ?? '',
     version: d.metadata?.labels?.['app.kubernetes.io/version'] ?? '',
@@ -64,8 +75,10 @@ export interface RbacSnapshot {
 
 export async function readRbac(api: KubeApi): Promise<RbacSnapshot> {
   const [roles, clusterRoles, roleBindings, clusterRoleBindings] = await Promise.all([
-    api.rbac.listRoleForAllNamespaces(), api.rbac.listClusterRole(),
-    api.rbac.listRoleBindingForAllNamespaces(), api.rbac.listClusterRoleBinding(),
+    api.rbac.listRoleForAllNamespaces(),
+    api.rbac.listClusterRole(),
+    api.rbac.listRoleBindingForAllNamespaces(),
+    api.rbac.listClusterRoleBinding(),
   ]);
   return { roles: roles.items, clusterRoles: clusterRoles.items, roleBindings: roleBindings.items, clusterRoleBindings: clusterRoleBindings.items };
 }

@@ -15,7 +15,7 @@ export async function applyRole(api: KubeApi, role: V1Role, options?: Configurat
  * The words of config/admission/rbac-deadline.yaml when the namespace's index has no active
  * entry for the binding's grant.
  */
-export const NO_ACTIVE_ENTRY = 'has no active entry in this namespace\'s DebugGrantIndex';
+export const NO_ACTIVE_ENTRY = "has no active entry in this namespace's DebugGrantIndex";
 /**
  * The policy reads the index from the API server's own cache, which may trail the entry (or
  * the whole index) the operator has just written by some milliseconds: such a refusal is worth

@@ -55,6 +55,8 @@ export class RequestLanes {
 
   /** The normal lane, refusing any request that would start at or after `deadline`. */
   until(api: KubeApi, deadline: number, now: () => number): KubeApi {
-    return this.view(api, 'normal', () => { if (now() >= deadline) throw new DeadlinePassedError(deadline); });
+    return this.view(api, 'normal', () => {
+      if (now() >= deadline) throw new DeadlinePassedError(deadline);
+    });
   }
 }

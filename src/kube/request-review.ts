@@ -4,9 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { KubeApi } from './client.ts';
 
-export type RequestVerdict =
-  | { allowed: true; user: string }
-  | { allowed: false; status: 401 | 403; reason: string };
+export type RequestVerdict = { allowed: true; user: string } | { allowed: false; status: 401 | 403; reason: string };
 
 export interface NonResourceRequest {
   /** The bearer token, without the "Bearer " prefix. */

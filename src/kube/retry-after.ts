@@ -19,7 +19,11 @@ export function parseRetryAfter(value: string, now: number): number | undefined 
 function fromBody(body: unknown): number | undefined {
   let status: unknown = body;
   if (typeof body === 'string') {
-    try { status = JSON.parse(body); } catch { return undefined; }
+    try {
+      status = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
   }
   if (typeof status !== 'object' || status === null || !('details' in status)) return undefined;
   const details = status.details;

@@ -33,7 +33,22 @@ export class StringPool {
 export const vocabulary = new StringPool();
 
 /** Keys whose string values (or lists of strings) are vocabulary, wherever they sit in a grant, index entry or binding. */
-const VOCABULARY_KEYS = new Set(['apiVersion', 'kind', 'apiGroup', 'image', 'profile', 'onExpiry', 'ttl', 'phase', 'type', 'status', 'reason', 'group', 'access', 'finalizers']);
+const VOCABULARY_KEYS = new Set([
+  'apiVersion',
+  'kind',
+  'apiGroup',
+  'image',
+  'profile',
+  'onExpiry',
+  'ttl',
+  'phase',
+  'type',
+  'status',
+  'reason',
+  'group',
+  'access',
+  'finalizers',
+]);
 
 /**
  * Replaces, in place, the vocabulary strings of a freshly parsed object by their shared copy

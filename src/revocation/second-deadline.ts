@@ -17,7 +17,14 @@ import type { Clock } from '../runtime/clock.ts';
 import { apiMessage } from '../runtime/errors.ts';
 import type { Cache } from '../runtime/cache.ts';
 import {
-  bindingOwner, desiredTimer, recheckStartingAfter, SECOND_DEADLINE, secondDeadlineCondition, shortenedDeadline, timerName, timerState,
+  bindingOwner,
+  desiredTimer,
+  recheckStartingAfter,
+  SECOND_DEADLINE,
+  secondDeadlineCondition,
+  shortenedDeadline,
+  timerName,
+  timerState,
 } from './timer-job.ts';
 
 /** A timer the API server refused is asked for again this long after (a quota may be raised). */
@@ -65,10 +72,15 @@ export class SecondDeadline {
         if (shorter !== undefined) timer = await shortenTimer(api, timer, shorter, options);
       }
     } catch (err) {
-      if (err instanceof DeadlinePassedError || this.d.clock.now() >= Date.parse(expiresAt)) throw err instanceof DeadlinePassedError ? err : new DeadlinePassedError(Date.parse(expiresAt), { cause: err });
+      if (err instanceof DeadlinePassedError || this.d.clock.now() >= Date.parse(expiresAt))
+        throw err instanceof DeadlinePassedError ? err : new DeadlinePassedError(Date.parse(expiresAt), { cause: err });
       const refusal = apiMessage(err);
       this.d.log.warn({ grant: `${ref.namespace}/${ref.name}`, err: refusal }, 'timer Job refused; the operator alone ends this grant');
-      return { owner: bindingOwner(ref, undefined, 'missing'), condition: secondDeadlineCondition(undefined, 'missing', this.d.clock.now(), refusal), recheckAfterMs: TIMER_RETRY_MS };
+      return {
+        owner: bindingOwner(ref, undefined, 'missing'),
+        condition: secondDeadlineCondition(undefined, 'missing', this.d.clock.now(), refusal),
+        recheckAfterMs: TIMER_RETRY_MS,
+      };
     }
     const now = this.d.clock.now();
     // (An ending timer's grant is looked at again when the timer's watch reports it gone.)

@@ -64,7 +64,9 @@ export function desiredTimer(ref: GrantRef, expiresAt: string, nowMs: number): V
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: timerName(ref.name), namespace: ref.namespace, labels,
+      name: timerName(ref.name),
+      namespace: ref.namespace,
+      labels,
       ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name: ref.name, uid: ref.uid, controller: true }],
     },
     spec: {
@@ -82,10 +84,14 @@ export function desiredTimer(ref: GrantRef, expiresAt: string, nowMs: number): V
           schedulingGates: [{ name: TIMER_GATE }],
           // Within the restricted Pod Security level, so no namespace warns about the template.
           securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [{
-            name: 'timer', image: TIMER_IMAGE, command: ['false'],
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-          }],
+          containers: [
+            {
+              name: 'timer',
+              image: TIMER_IMAGE,
+              command: ['false'],
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            },
+          ],
         },
       },
     },
@@ -147,8 +153,11 @@ export function secondDeadlineCondition(timer: CachedTimer | undefined, state: T
       const fire = timer ? firesAt(timer) : undefined;
       const at = new Date(fire ?? nowMs).toISOString();
       return {
-        type: SECOND_DEADLINE, status: 'True', reason: 'TimerArmed',
-        message: `Job ${name} fails at ${at} (status.startTime ${timer?.startTime ?? ''} + activeDeadlineSeconds ${String(timer?.activeDeadlineSeconds)}); ` +
+        type: SECOND_DEADLINE,
+        status: 'True',
+        reason: 'TimerArmed',
+        message:
+          `Job ${name} fails at ${at} (status.startTime ${timer?.startTime ?? ''} + activeDeadlineSeconds ${String(timer?.activeDeadlineSeconds)}); ` +
           'kube-controller-manager then deletes it and the RoleBinding it owns, with or without the operator running',
       };
     }
@@ -156,17 +165,30 @@ export function secondDeadlineCondition(timer: CachedTimer | undefined, state: T
       const created = Date.parse(timer?.metadata.creationTimestamp ?? '');
       if (Number.isFinite(created) && nowMs - created >= NO_CONTROLLER_AFTER_MS) {
         return {
-          type: SECOND_DEADLINE, status: 'False', reason: 'NoJobController',
-          message: `Job ${name} has no status.startTime ${String(Math.round((nowMs - created) / SECOND))}s after it was created: ` +
+          type: SECOND_DEADLINE,
+          status: 'False',
+          reason: 'NoJobController',
+          message:
+            `Job ${name} has no status.startTime ${String(Math.round((nowMs - created) / SECOND))}s after it was created: ` +
             `no Job controller (kube-controller-manager) runs it, so ${operatorOnly}`,
         };
       }
       return { type: SECOND_DEADLINE, status: 'Unknown', reason: 'TimerStarting', message: `Job ${name} created; waiting for the Job controller to start it` };
     }
     case 'foreign':
-      return { type: SECOND_DEADLINE, status: 'False', reason: 'TimerNameTaken', message: `a Job named ${name} exists that is not this grant's timer; ${operatorOnly}` };
+      return {
+        type: SECOND_DEADLINE,
+        status: 'False',
+        reason: 'TimerNameTaken',
+        message: `a Job named ${name} exists that is not this grant's timer; ${operatorOnly}`,
+      };
     case 'ending':
-      return { type: SECOND_DEADLINE, status: 'Unknown', reason: 'TimerReplacing', message: `Job ${name} is being deleted before the deadline; a new timer follows` };
+      return {
+        type: SECOND_DEADLINE,
+        status: 'Unknown',
+        reason: 'TimerReplacing',
+        message: `Job ${name} is being deleted before the deadline; a new timer follows`,
+      };
     case 'missing':
       return { type: SECOND_DEADLINE, status: 'Unknown', reason: 'TimerMissing', message: 'no timer Job yet' };
   }

@@ -15,15 +15,22 @@ export const systemClock: Clock = {
     const arm = (remaining: number): void => {
       // Longer waits are chained in steps, each within setTimeout's range.
       const step = Math.min(Math.max(0, remaining), MAX_TIMER_MS);
-      timer = setTimeout(() => { if (remaining > step) arm(remaining - step); else fn(); }, step);
+      timer = setTimeout(() => {
+        if (remaining > step) arm(remaining - step);
+        else fn();
+      }, step);
       timer.unref();
     };
     arm(delayMs);
-    return () => { clearTimeout(timer); };
+    return () => {
+      clearTimeout(timer);
+    };
   },
 };
 
 /** Resolves after `ms` on `clock`. */
 export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => { clock.setTimer(resolve, ms); });
+  return new Promise<void>((resolve) => {
+    clock.setTimer(resolve, ms);
+  });
 }

@@ -31,7 +31,9 @@ export function apiMessage(err: unknown): string {
       try {
         const parsed = JSON.parse(body) as { message?: unknown };
         if (typeof parsed.message === 'string') return parsed.message;
-      } catch { /* not JSON: use as is */ }
+      } catch {
+        /* not JSON: use as is */
+      }
       return body;
     }
     if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;

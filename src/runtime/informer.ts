@@ -86,7 +86,15 @@ export class ResilientInformer<T extends CachedObject> {
   private firstSync: Promise<void> | undefined;
 
   /** `onRelist` runs after a list that followed a failure: events may have been missed meanwhile. */
-  constructor(name: string, source: ListWatchSource<T>, clock: Clock, log: Logger, onObject: ObjectHandler<T>, onRelist?: () => void, opts: InformerOptions = {}) {
+  constructor(
+    name: string,
+    source: ListWatchSource<T>,
+    clock: Clock,
+    log: Logger,
+    onObject: ObjectHandler<T>,
+    onRelist?: () => void,
+    opts: InformerOptions = {},
+  ) {
     this.name = name;
     this.source = source;
     this.clock = clock;
@@ -98,7 +106,9 @@ export class ResilientInformer<T extends CachedObject> {
 
   /** Resolves once the first full list is in the cache (retrying until it is), or on stop. */
   start(): Promise<void> {
-    this.firstSync ??= new Promise<void>((resolve) => { void this.run(resolve); });
+    this.firstSync ??= new Promise<void>((resolve) => {
+      void this.run(resolve);
+    });
     return this.firstSync;
   }
 
@@ -137,7 +147,10 @@ export class ResilientInformer<T extends CachedObject> {
           const afterFailure = this.failures > 0 || this.synced;
           await this.relist();
           this.recovered();
-          if (!this.synced) { this.synced = true; firstSynced(); } else if (afterFailure) this.onRelist?.();
+          if (!this.synced) {
+            this.synced = true;
+            firstSynced();
+          } else if (afterFailure) this.onRelist?.();
         }
         await this.watch();
       } catch (err) {
@@ -195,8 +208,13 @@ export class ResilientInformer<T extends CachedObject> {
   }
 
   private async watch(): Promise<void> {
-    this.stream = await this.source.watch(this.resourceVersion, (type, raw) => { this.event(type, raw); });
-    if (this.stopped) { this.stream.stop(); return; }
+    this.stream = await this.source.watch(this.resourceVersion, (type, raw) => {
+      this.event(type, raw);
+    });
+    if (this.stopped) {
+      this.stream.stop();
+      return;
+    }
     this.recovered();
     await this.stream.ended;
   }
@@ -227,7 +245,10 @@ export class ResilientInformer<T extends CachedObject> {
   private upsert(obj: T): string {
     const { name = '', namespace = '', resourceVersion } = obj.metadata ?? {};
     let objs = this.objects.get(namespace);
-    if (!objs) { objs = new Map(); this.objects.set(namespace, objs); }
+    if (!objs) {
+      objs = new Map();
+      this.objects.set(namespace, objs);
+    }
     const known = objs.get(name);
     if (!known || known.metadata?.resourceVersion !== resourceVersion) {
       objs.set(name, obj);
@@ -238,7 +259,10 @@ export class ResilientInformer<T extends CachedObject> {
 
   private recovered(): void {
     if (this.failingSince !== undefined) {
-      this.log.info({ informer: this.name, server: this.source.server, downForMs: this.clock.now() - this.failingSince, attempts: this.failures }, 'API server answers again; informer resumed');
+      this.log.info(
+        { informer: this.name, server: this.source.server, downForMs: this.clock.now() - this.failingSince, attempts: this.failures },
+        'API server answers again; informer resumed',
+      );
     }
     this.healthy = true;
     this.failures = 0;
@@ -258,7 +282,10 @@ export class ResilientInformer<T extends CachedObject> {
       this.suppressed++;
       return;
     }
-    this.log.error({ informer: this.name, server: this.source.server, cause, attempts: this.failures, suppressed: this.suppressed }, `cannot list/watch ${this.name}: ${cause}`);
+    this.log.error(
+      { informer: this.name, server: this.source.server, cause, attempts: this.failures, suppressed: this.suppressed },
+      `cannot list/watch ${this.name}: ${cause}`,
+    );
     this.lastLogged = now;
     this.suppressed = 0;
   }
@@ -269,8 +296,14 @@ export class ResilientInformer<T extends CachedObject> {
 
   private wait(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const cancel = this.clock.setTimer(() => { this.cancelWait = undefined; resolve(); }, ms);
-      this.cancelWait = () => { cancel(); resolve(); };
+      const cancel = this.clock.setTimer(() => {
+        this.cancelWait = undefined;
+        resolve();
+      }, ms);
+      this.cancelWait = () => {
+        cancel();
+        resolve();
+      };
     });
   }
 }

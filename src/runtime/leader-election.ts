@@ -90,14 +90,19 @@ export class LeaderElector {
       this.callbacks?.onStoppedLeading();
       return;
     }
-    this.cancel = this.o.clock.setTimer(() => { void this.tick(); }, this.o.retryPeriodMs);
+    this.cancel = this.o.clock.setTimer(() => {
+      void this.tick();
+    }, this.o.retryPeriodMs);
   }
 
   private async tryAcquireOrRenew(now: number): Promise<boolean> {
     const current = await this.o.store.get();
     const durationSeconds = Math.ceil(this.o.leaseDurationMs / 1000);
     if (!current) {
-      this.record(await this.o.store.write({ holder: this.o.identity, acquireTime: now, renewTime: now, leaseDurationSeconds: durationSeconds, transitions: 0 }), now);
+      this.record(
+        await this.o.store.write({ holder: this.o.identity, acquireTime: now, renewTime: now, leaseDurationSeconds: durationSeconds, transitions: 0 }),
+        now,
+      );
       return true;
     }
     if (!this.observed || this.observed.renewTime !== current.renewTime || this.observed.holder !== current.holder) this.record(current, now);

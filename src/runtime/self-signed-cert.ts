@@ -7,11 +7,14 @@ import { isIP } from 'node:net';
 
 const tlv = (tag: number, content: Buffer): Buffer => {
   const n = content.length;
-  const len = n < 0x80 ? Buffer.from([n]) : (() => {
-    const bytes: number[] = [];
-    for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
-    return Buffer.from([0x80 | bytes.length, ...bytes]);
-  })();
+  const len =
+    n < 0x80
+      ? Buffer.from([n])
+      : (() => {
+          const bytes: number[] = [];
+          for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
+          return Buffer.from([0x80 | bytes.length, ...bytes]);
+        })();
   return Buffer.concat([Buffer.from([tag]), len, content]);
 };
 const seq = (...items: Buffer[]): Buffer => tlv(0x30, Buffer.concat(items));
@@ -41,13 +44,16 @@ export interface ServingCert {
 export function selfSignedCert(hosts: readonly string[], now = new Date()): ServingCert {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
-  const altNames = hosts.map((h) => isIP(h) === 4 ? tlv(0x87, ipBytes(h)) : tlv(0x82, Buffer.from(h)));
+  const altNames = hosts.map((h) => (isIP(h) === 4 ? tlv(0x87, ipBytes(h)) : tlv(0x82, Buffer.from(h))));
   const notAfter = new Date(now.getTime() + 365 * 24 * 3600_000);
-  const extensions = tlv(0xa3, seq(
-    seq(oid('2.5.29.17'), tlv(0x04, seq(...altNames))),                                   // subjectAltName
-    seq(oid('2.5.29.15'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, tlv(0x03, Buffer.from([0x07, 0x80])))), // keyUsage: digitalSignature (critical)
-    seq(oid('2.5.29.37'), tlv(0x04, seq(oid('1.3.6.1.5.5.7.3.1')))),                      // extKeyUsage: serverAuth
-  ));
+  const extensions = tlv(
+    0xa3,
+    seq(
+      seq(oid('2.5.29.17'), tlv(0x04, seq(...altNames))), // subjectAltName
+      seq(oid('2.5.29.15'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, tlv(0x03, Buffer.from([0x07, 0x80])))), // keyUsage: digitalSignature (critical)
+      seq(oid('2.5.29.37'), tlv(0x04, seq(oid('1.3.6.1.5.5.7.3.1')))), // extKeyUsage: serverAuth
+    ),
+  );
   const name = commonName(`debuggrant-metrics@${String(Math.floor(now.getTime() / 1000))}`);
   const serial = randomBytes(16);
   // DER integers are minimal: a leading zero byte is illegal padding, a leading 1 bit negative.

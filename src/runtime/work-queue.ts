@@ -82,7 +82,10 @@ export class WorkQueue {
   /** Adds the key after `delayMs`, unless an earlier delayed add is already due sooner. */
   addAfter(key: string, delayMs: number): void {
     if (this.stopped) return;
-    if (delayMs <= 0) { this.add(key); return; }
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
     const at = this.opts.clock.now() + delayMs;
     const existing = this.delayed.get(key);
     if (existing && existing.at <= at) return;

@@ -17,7 +17,10 @@ import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/op
 const ALL_PROFILES = { allowedProfiles: ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'] };
 const EXPIRING_TTL_S = 8;
 
-const projectedToken = (name: string): k8s.V1Volume => ({ name, projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] } });
+const projectedToken = (name: string): k8s.V1Volume => ({
+  name,
+  projected: { sources: [{ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } }] },
+});
 const DATA: k8s.V1Volume = { name: 'data', emptyDir: {} };
 
 /** Pods of the main namespace: name, labels (which grant selects them), spec additions. */
@@ -100,7 +103,11 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
     const grants: [string, string, Record<string, unknown>][] = [
       [ns.main, 'alice-web', { podSelector: { matchLabels: { app: 'web' } } }],
       [ns.main, 'alice-base', { profile: 'baseline', podSelector: { matchLabels: { app: 'base' } } }],
-      [ns.main, 'engineers-net', { subject: { kind: 'Group', name: 'engineers' }, image: NET_IMAGE, profile: 'netadmin', podSelector: { matchLabels: { app: 'net' } } }],
+      [
+        ns.main,
+        'engineers-net',
+        { subject: { kind: 'Group', name: 'engineers' }, image: NET_IMAGE, profile: 'netadmin', podSelector: { matchLabels: { app: 'net' } } },
+      ],
       [ns.main, 'alice-general', { image: SYS_IMAGE, profile: 'general', podSelector: { matchLabels: { app: 'gen' } } }],
       [ns.main, 'carol-sys', { subject: { kind: 'User', name: 'carol' }, image: SYS_IMAGE, profile: 'sysadmin', podSelector: { matchLabels: { app: 'sys' } } }],
       [ns.other, 'bob-web', { subject: { kind: 'User', name: 'bob' }, podSelector: { matchLabels: { app: 'web' } } }],
@@ -109,30 +116,41 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
     for (const [namespace, name] of grants) await eventually(() => getGrant(namespace, name), isReady);
     // Last the expiring grant, so its ttl runs out soon after setup. Bob holds no standing
     // RBAC in that namespace: the grant's RoleBinding is all he has.
-    await createGrant(ns.expiring, 'bob-exp', grantSpec({ subject: { kind: 'User', name: 'bob' }, ttl: `${String(EXPIRING_TTL_S)}s`, podSelector: { matchLabels: { app: 'exp' } } }));
+    await createGrant(
+      ns.expiring,
+      'bob-exp',
+      grantSpec({ subject: { kind: 'User', name: 'bob' }, ttl: `${String(EXPIRING_TTL_S)}s`, podSelector: { matchLabels: { app: 'exp' } } }),
+    );
     await eventually(() => getGrant(ns.expiring, 'bob-exp'), isReady);
     // A namespace with pods and no grant gets an empty index from the operator.
-    await eventually(() => readIndex(adminApi(), ns.served), (i) => i !== undefined);
+    await eventually(
+      () => readIndex(adminApi(), ns.served),
+      (i) => i !== undefined,
+    );
     const index = await readIndex(adminApi(), ns.expiring);
     expiresAt = Date.parse(contentOf(index).active.find((e) => e.grant === 'bob-exp')?.expiresAt ?? '');
     // From here on the API server decides alone.
     await op.stop();
     op = undefined;
   });
-  afterAll(async () => { await op?.stop(); });
+  afterAll(async () => {
+    await op?.stop();
+  });
 
   test('the index written before the operator stopped carries the deadline', () => {
     expect(expiresAt).toBeGreaterThan(Date.now() - EXPIRING_TTL_S * 1000);
   });
 
-  test('with no operator, debug containers are admitted until the deadline and refused from it on, by the API server\'s clock', async () => {
+  test("with no operator, debug containers are admitted until the deadline and refused from it on, by the API server's clock", async () => {
     const admittedAt: number[] = [];
     let refusal = '';
     for (let i = 0; !refusal; i++) {
       if (Date.now() > expiresAt + 15_000) throw new Error('still admitted 15 s after the deadline');
       const container = shaped('restricted', DEBUG_IMAGE, { name: `probe-${String(i)}` }) as k8s.V1EphemeralContainer;
       try {
-        admittedAt.push(serverTimeOf(await sendEphemeral({ as: 'bob', namespace: ns.expiring, pod: 'exp-1', container, shape: 'strategic', fieldManager: 'probe' }), 'probe'));
+        admittedAt.push(
+          serverTimeOf(await sendEphemeral({ as: 'bob', namespace: ns.expiring, pod: 'exp-1', container, shape: 'strategic', fieldManager: 'probe' }), 'probe'),
+        );
       } catch (err) {
         refusal = refusalText(err);
       }
@@ -148,19 +166,40 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
     // Refused within a few seconds of the deadline (250 ms between tries, a loaded machine).
     expect(serverTime - expiresAt).toBeLessThan(5_000);
     const lastAdmitted = Math.max(...admittedAt);
-    process.stderr.write(`[admission] no operator: last admission stamped ${String(expiresAt - lastAdmitted)} ms before expiresAt, first refusal stamped ${String(expiresAt - serverTime)} ms before it (${String(admittedAt.length)} admitted)\n`);
+    process.stderr.write(
+      `[admission] no operator: last admission stamped ${String(expiresAt - lastAdmitted)} ms before expiresAt, first refusal stamped ${String(expiresAt - serverTime)} ms before it (${String(admittedAt.length)} admitted)\n`,
+    );
   });
 
   const forgedEntry = (manager: string): k8s.V1ManagedFieldsEntry => ({
-    manager, operation: 'Update', apiVersion: 'v1', subresource: 'ephemeralcontainers', time: new Date('2026-01-01T00:00:00Z'),
-    fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:ephemeralContainers': {} } },
+    manager,
+    operation: 'Update',
+    apiVersion: 'v1',
+    subresource: 'ephemeralcontainers',
+    time: new Date('2026-01-01T00:00:00Z'),
+    fieldsType: 'FieldsV1',
+    fieldsV1: { 'f:spec': { 'f:ephemeralContainers': {} } },
   });
 
   async function plant(kind: 'same-manager' | 'squatter' | 'future', containerName: string): Promise<void> {
     const entries: k8s.V1ManagedFieldsEntry[] =
-      kind === 'same-manager' ? [forgedEntry('kubectl')]
-        : kind === 'squatter' ? [{ ...forgedEntry('squatter'), fieldsV1: { 'f:spec': { 'f:ephemeralContainers': { [`k:{"name":"${containerName}"}`]: { '.': {}, 'f:image': {}, 'f:name': {} } } } } }]
-          : Array.from({ length: 12 }, (_, i) => ({ manager: `future-${String(i)}`, operation: 'Update', apiVersion: 'v1', time: new Date('2030-01-01T00:00:00Z'), fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { 'f:app': {} } } } }));
+      kind === 'same-manager'
+        ? [forgedEntry('kubectl')]
+        : kind === 'squatter'
+          ? [
+              {
+                ...forgedEntry('squatter'),
+                fieldsV1: { 'f:spec': { 'f:ephemeralContainers': { [`k:{"name":"${containerName}"}`]: { '.': {}, 'f:image': {}, 'f:name': {} } } } },
+              },
+            ]
+          : Array.from({ length: 12 }, (_, i) => ({
+              manager: `future-${String(i)}`,
+              operation: 'Update',
+              apiVersion: 'v1',
+              time: new Date('2030-01-01T00:00:00Z'),
+              fieldsType: 'FieldsV1',
+              fieldsV1: { 'f:metadata': { 'f:labels': { 'f:app': {} } } },
+            }));
     const current = (await readPod(ns.expiring, 'exp-2')).metadata?.managedFields ?? [];
     await clientsFor('admin').core.patchNamespacedPod(
       { namespace: ns.expiring, name: 'exp-2', body: { metadata: { managedFields: [...current, ...entries] } } },
@@ -180,16 +219,28 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
       const podName = c.plant ? 'exp-2' : 'exp-1';
       const container = shaped('restricted', DEBUG_IMAGE) as k8s.V1EphemeralContainer;
       if (c.plant) await plant(c.plant, container.name);
-      const message = await refusedAndUnchanged(ns.expiring, podName, () => c.shape === 'kubectl-debug'
-        ? kubectlDebug(ns.expiring, podName, container.name)
-        : sendEphemeral({ as: 'bob', namespace: ns.expiring, pod: podName, container, shape: c.shape, fieldManager: c.fieldManager, managedFields: c.forge ? [forgedEntry(c.fieldManager || 'kubectl')] : undefined }));
+      const message = await refusedAndUnchanged(ns.expiring, podName, () =>
+        c.shape === 'kubectl-debug'
+          ? kubectlDebug(ns.expiring, podName, container.name)
+          : sendEphemeral({
+              as: 'bob',
+              namespace: ns.expiring,
+              pod: podName,
+              container,
+              shape: c.shape,
+              fieldManager: c.fieldManager,
+              managedFields: c.forge ? [forgedEntry(c.fieldManager || 'kubectl')] : undefined,
+            }),
+      );
       expect(message).toContain(c.message);
       if (c.check === 'deadline') expect(message).toContain(`DebugGrant ${ns.expiring}/bob-exp expired at`);
     });
   });
 
   describe('every bad request of the catalogue', () => {
-    test('the catalogue is large', () => { expect(CATALOGUE.length + EXPIRED.length).toBeGreaterThanOrEqual(80); });
+    test('the catalogue is large', () => {
+      expect(CATALOGUE.length + EXPIRED.length).toBeGreaterThanOrEqual(80);
+    });
 
     test.each(CATALOGUE.map((c, i) => [c.what, i] as const))('refused: %s', async (_what, i) => {
       const c = CATALOGUE[i];
@@ -197,7 +248,8 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
       const namespace = ns[c.place ?? 'main'];
       const as: Requester = typeof c.as === 'string' ? c.as : { user: c.as.user.replace('{ns}', namespace), groups: c.as.groups };
       const message = await refusedAndUnchanged(namespace, c.pod, () =>
-        sendEphemeral({ as, namespace, pod: c.pod, container: c.container as k8s.V1EphemeralContainer, shape: c.shape ?? 'strategic' }));
+        sendEphemeral({ as, namespace, pod: c.pod, container: c.container as k8s.V1EphemeralContainer, shape: c.shape ?? 'strategic' }),
+      );
       expect(message).toContain(c.message.replaceAll('{ns}', namespace));
       // The policy, or a copy of it another test installs under a release prefix (the chart's).
       if (c.check !== 'api-server') expect(message).toMatch(/ValidatingAdmissionPolicy '[a-z0-9-]*ephemeral-containers'/);
@@ -207,16 +259,25 @@ describe('catalogue of bad ephemeral containers, operator stopped', () => {
   test('the per-container AppArmor annotation cannot name an ephemeral container: refused at creation and on update', async () => {
     const admin = clientsFor('admin');
     const annotations = { 'container.apparmor.security.beta.kubernetes.io/dbg': 'unconfined' };
-    const created = await rejection(admin.core.createNamespacedPod({ namespace: ns.main, body: { metadata: { name: 'annotated-1', annotations }, spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] } } }));
+    const created = await rejection(
+      admin.core.createNamespacedPod({
+        namespace: ns.main,
+        body: { metadata: { name: 'annotated-1', annotations }, spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] } },
+      }),
+    );
     expect(created.message).toContain('container not found');
     const message = await refusedAndUnchanged(ns.main, 'web-1', () =>
-      admin.core.patchNamespacedPod({ namespace: ns.main, name: 'web-1', body: { metadata: { annotations } } }, mergePatch));
+      admin.core.patchNamespacedPod({ namespace: ns.main, name: 'web-1', body: { metadata: { annotations } } }, mergePatch),
+    );
     expect(message).toContain('may not add AppArmor annotations');
   });
 
   test('with an operator running again, the expired grant is revoked: RBAC refuses, the index has no entry', async () => {
     op = await startTestOperator([ns.expiring], ALL_PROFILES);
-    await eventually(() => getGrant(ns.expiring, 'bob-exp'), (g) => g?.status?.phase === 'Expired');
+    await eventually(
+      () => getGrant(ns.expiring, 'bob-exp'),
+      (g) => g?.status?.phase === 'Expired',
+    );
     const message = await refusedAndUnchanged(ns.expiring, 'exp-1', () => kubectlDebug(ns.expiring, 'exp-1', 'late'));
     expect(message).toMatch(/User "bob" cannot (get|patch) resource "pods/);
     const index = await readIndex(adminApi(), ns.expiring);

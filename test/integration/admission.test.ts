@@ -13,7 +13,6 @@ import { NET_IMAGE, OTHER_IMAGE, SYS_IMAGE } from '../support/ephemeral-catalogu
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
-
 async function pod(namespace: string, name: string, labels: Record<string, string>, spec: Partial<k8s.V1PodSpec> = {}): Promise<void> {
   await clientsFor('admin').core.createNamespacedPod({
     namespace,
@@ -47,15 +46,31 @@ describe('admission policies', () => {
     await standingDebugRbac(ns2, subjects('alice', 'bob'));
     op = await startTestOperator([ns, ns2], { allowedProfiles: ['general', 'baseline', 'restricted', 'netadmin', 'sysadmin'] });
     await createGrant(ns, 'alice-web', grantSpec({ podSelector: { matchLabels: { app: 'web' } } }));
-    await createGrant(ns, 'engineers-net', grantSpec({ subject: { kind: 'Group', name: 'engineers' }, image: NET_IMAGE, profile: 'netadmin', podSelector: { matchLabels: { app: 'other' } } }));
-    await createGrant(ns, 'carol-host', grantSpec({ subject: { kind: 'User', name: 'carol' }, image: SYS_IMAGE, profile: 'sysadmin', podSelector: { matchLabels: { hostdbg: 'yes' } } }));
+    await createGrant(
+      ns,
+      'engineers-net',
+      grantSpec({ subject: { kind: 'Group', name: 'engineers' }, image: NET_IMAGE, profile: 'netadmin', podSelector: { matchLabels: { app: 'other' } } }),
+    );
+    await createGrant(
+      ns,
+      'carol-host',
+      grantSpec({ subject: { kind: 'User', name: 'carol' }, image: SYS_IMAGE, profile: 'sysadmin', podSelector: { matchLabels: { hostdbg: 'yes' } } }),
+    );
     await createGrant(ns, 'alice-general', grantSpec({ image: SYS_IMAGE, profile: 'general', podSelector: { matchLabels: { app: 'gen' } } }));
     await createGrant(ns2, 'bob-bobs', grantSpec({ subject: { kind: 'User', name: 'bob' }, podSelector: { matchLabels: { app: 'bobs' } } }));
-    for (const [n, g] of [[ns, 'alice-web'], [ns, 'engineers-net'], [ns, 'carol-host'], [ns, 'alice-general'], [ns2, 'bob-bobs']] as const) {
+    for (const [n, g] of [
+      [ns, 'alice-web'],
+      [ns, 'engineers-net'],
+      [ns, 'carol-host'],
+      [ns, 'alice-general'],
+      [ns2, 'bob-bobs'],
+    ] as const) {
       await eventually(() => getGrant(n, g), isReady);
     }
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   describe('allowed as granted', () => {
     test('alice, restricted profile, the granted image, a granted pod', async () => {
@@ -83,10 +98,17 @@ describe('admission policies', () => {
 
     test('carol with the sysadmin profile: privileged, on a hostPID pod, mounting a volume', async () => {
       const container = name();
-      const p = await addEphemeralContainer('carol', ns, 'host-1', debugContainer(container, SYS_IMAGE, 'sysadmin', { volumeMounts: [{ name: 'data', mountPath: '/data' }] }));
+      const p = await addEphemeralContainer(
+        'carol',
+        ns,
+        'host-1',
+        debugContainer(container, SYS_IMAGE, 'sysadmin', { volumeMounts: [{ name: 'data', mountPath: '/data' }] }),
+      );
       // Admitted as sent: privileged, with the volume mount (nothing stripped on the way).
       expect(p.spec?.ephemeralContainers?.find((c) => c.name === container)).toMatchObject({
-        image: SYS_IMAGE, securityContext: { privileged: true }, volumeMounts: [{ name: 'data', mountPath: '/data' }],
+        image: SYS_IMAGE,
+        securityContext: { privileged: true },
+        volumeMounts: [{ name: 'data', mountPath: '/data' }],
       });
     });
 
@@ -104,28 +126,49 @@ describe('admission policies', () => {
 
   test('two containers in one patch: the bad one refuses the whole patch', async () => {
     const before = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'web-1' });
-    const refused = await rejection(clientsFor('alice').core.patchNamespacedPodEphemeralcontainers(
-      { namespace: ns, name: 'web-1', body: { spec: { ephemeralContainers: [...(before.spec?.ephemeralContainers ?? []), debugContainer('ok-one', DEBUG_IMAGE, 'restricted'), debugContainer('bad-one', OTHER_IMAGE, 'restricted')] } } },
-      (await import('../../src/kube/client.ts')).mergePatch,
-    ));
+    const refused = await rejection(
+      clientsFor('alice').core.patchNamespacedPodEphemeralcontainers(
+        {
+          namespace: ns,
+          name: 'web-1',
+          body: {
+            spec: {
+              ephemeralContainers: [
+                ...(before.spec?.ephemeralContainers ?? []),
+                debugContainer('ok-one', DEBUG_IMAGE, 'restricted'),
+                debugContainer('bad-one', OTHER_IMAGE, 'restricted'),
+              ],
+            },
+          },
+        },
+        (await import('../../src/kube/client.ts')).mergePatch,
+      ),
+    );
     expect(refused.message).toContain(`not ${OTHER_IMAGE}`);
     const after = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'web-1' });
     expect(after.spec?.ephemeralContainers?.length).toBe(before.spec?.ephemeralContainers?.length);
   });
 
   // kubectl's netadmin and general profiles leave allowPrivilegeEscalation unset, the first thing restricted refuses.
-  test.each([['sysadmin', 'privileged'], ['netadmin', 'allowPrivilegeEscalation must be false'], ['general', 'allowPrivilegeEscalation must be false'], ['baseline', 'allowPrivilegeEscalation must be false']] as [Profile, string][])(
-    'real kubectl debug --profile=%s by alice (restricted grant) is refused', async (profile, message) => {
-      const out = await kubectl('alice', ['-n', ns, 'debug', 'web-1', `--image=${DEBUG_IMAGE}`, `--profile=${profile}`, `--container=kd-${profile}`]);
-      expect(out.code).not.toBe(0);
-      expect(out.stderr).toContain(message);
-    });
+  test.each([
+    ['sysadmin', 'privileged'],
+    ['netadmin', 'allowPrivilegeEscalation must be false'],
+    ['general', 'allowPrivilegeEscalation must be false'],
+    ['baseline', 'allowPrivilegeEscalation must be false'],
+  ] as [Profile, string][])('real kubectl debug --profile=%s by alice (restricted grant) is refused', async (profile, message) => {
+    const out = await kubectl('alice', ['-n', ns, 'debug', 'web-1', `--image=${DEBUG_IMAGE}`, `--profile=${profile}`, `--container=kd-${profile}`]);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain(message);
+  });
 
   test('an expired grant no longer admits, even with standing RBAC', async () => {
     await createGrant(ns, 'alice-temp', grantSpec({ ttl: '3s', podSelector: { matchLabels: { app: 'temp' } } }));
     await eventually(() => getGrant(ns, 'alice-temp'), isReady);
     await addEphemeralContainer('alice', ns, 'temp-1', debugContainer(name(), DEBUG_IMAGE, 'restricted'));
-    await eventually(() => getGrant(ns, 'alice-temp'), (g) => g?.status?.phase === 'Expired');
+    await eventually(
+      () => getGrant(ns, 'alice-temp'),
+      (g) => g?.status?.phase === 'Expired',
+    );
     const refused = await rejection(addEphemeralContainer('alice', ns, 'temp-1', debugContainer(name(), DEBUG_IMAGE, 'restricted')));
     expect(refused.message).toContain('no active DebugGrant lets alice');
   });
@@ -144,17 +187,41 @@ describe('admission policies', () => {
       // Give alice the RBAC to create grants, so the policy is what refuses her.
       await clientsFor('admin').rbac.createNamespacedRoleBinding({
         namespace: ns,
-        body: { metadata: { name: 'alice-creates' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'debuggrant:creator' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }] },
+        body: {
+          metadata: { name: 'alice-creates' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'debuggrant:creator' },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'alice' }],
+        },
       });
     });
 
     const refusedCreate: [string, LocalUserName, Record<string, unknown>, string][] = [
       ['alice for herself', 'alice', {}, 'alice may not create DebugGrants: they are created by debuggrant:gitops, debuggrant:approvers'],
-      ['an approver for herself', 'carol', { subject: { kind: 'User', name: 'carol' } }, 'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves'],
-      ['an approver for her own group', 'carol', { subject: { kind: 'Group', name: 'debuggrant:approvers' } }, 'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves (subject Group debuggrant:approvers)'],
+      [
+        'an approver for herself',
+        'carol',
+        { subject: { kind: 'User', name: 'carol' } },
+        'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves',
+      ],
+      [
+        'an approver for her own group',
+        'carol',
+        { subject: { kind: 'Group', name: 'debuggrant:approvers' } },
+        'spec.subject: Forbidden: carol cannot approve a DebugGrant for themselves (subject Group debuggrant:approvers)',
+      ],
       ['ttl over the maximum', 'gitops', { ttl: '5h' }, 'spec.ttl: Invalid value: "5h": longer than the maximum of 4h'],
-      ['an unapproved registry', 'gitops', { image: `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}` }, `spec.image: Invalid value: "docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}": not from an approved registry (registry.example.com/debug/, reg.io:5000/dbg/)`],
-      ['notAfter already past', 'gitops', { notAfter: '2020-01-01T00:00:00Z' }, 'spec.notAfter: Invalid value: "2020-01-01T00:00:00Z": already past (the API server\'s time is 20'],
+      [
+        'an unapproved registry',
+        'gitops',
+        { image: `docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}` },
+        `spec.image: Invalid value: "docker.io/nicolaka/netshoot@sha256:${'c'.repeat(64)}": not from an approved registry (registry.example.com/debug/, reg.io:5000/dbg/)`,
+      ],
+      [
+        'notAfter already past',
+        'gitops',
+        { notAfter: '2020-01-01T00:00:00Z' },
+        'spec.notAfter: Invalid value: "2020-01-01T00:00:00Z": already past (the API server\'s time is 20',
+      ],
     ];
     test.each(refusedCreate)('refused: %s', async (_what, user, over, message) => {
       const grantName = `refused-${String(seq++)}`;
@@ -164,10 +231,14 @@ describe('admission policies', () => {
     });
 
     test('a forged creationTimestamp does not make a past notAfter look future: the API server sets it before admission', async () => {
-      const refused = await rejection(clientsFor('gitops').objects.create({
-        apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name: 'forged-time', namespace: ns, creationTimestamp: new Date('2019-01-01T00:00:00Z') },
-        spec: grantSpec({ notAfter: '2020-01-01T00:00:00Z' }),
-      } as never));
+      const refused = await rejection(
+        clientsFor('gitops').objects.create({
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'DebugGrant',
+          metadata: { name: 'forged-time', namespace: ns, creationTimestamp: new Date('2019-01-01T00:00:00Z') },
+          spec: grantSpec({ notAfter: '2020-01-01T00:00:00Z' }),
+        } as never),
+      );
       expect(statusMessage(refused.message)).toContain('spec.notAfter: Invalid value: "2020-01-01T00:00:00Z": already past (the API server\'s time is 2026');
       expect(await getGrant(ns, 'forged-time')).toBeUndefined();
     });

@@ -35,28 +35,72 @@ describe('API server restart', () => {
     const ns = 'restart';
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'default' } } });
-    await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'api-1', labels: { app: 'checkout' } }, spec: { containers: [{ name: 'app', image: `${APPROVED_REGISTRY}app@sha256:${'a'.repeat(64)}` }] } } });
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'api-1', labels: { app: 'checkout' } },
+        spec: { containers: [{ name: 'app', image: `${APPROVED_REGISTRY}app@sha256:${'a'.repeat(64)}` }] },
+      },
+    });
     op = await startTestOperator([ns], {}, { kubeConfig: kc });
     const operator = op.operator;
-    await custom.createNamespacedCustomObject({ group: 'debuggrant.dev', version: 'v1alpha1', plural: 'debuggrants', namespace: ns, body: {
-      apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', metadata: { name: 'across-restart' },
-      spec: { subject: { kind: 'User', name: 'alice' }, podSelector: { matchLabels: { app: 'checkout' } }, image: DEBUG_IMAGE, ttl: '3s', reason: 'API server restart across the deadline' },
-    } });
-    const grant = () => custom.getNamespacedCustomObject({ group: 'debuggrant.dev', version: 'v1alpha1', plural: 'debuggrants', namespace: ns, name: 'across-restart' }) as Promise<{ status?: { phase?: string; expiresAt?: string } }>;
+    await custom.createNamespacedCustomObject({
+      group: 'debuggrant.dev',
+      version: 'v1alpha1',
+      plural: 'debuggrants',
+      namespace: ns,
+      body: {
+        apiVersion: 'debuggrant.dev/v1alpha1',
+        kind: 'DebugGrant',
+        metadata: { name: 'across-restart' },
+        spec: {
+          subject: { kind: 'User', name: 'alice' },
+          podSelector: { matchLabels: { app: 'checkout' } },
+          image: DEBUG_IMAGE,
+          ttl: '3s',
+          reason: 'API server restart across the deadline',
+        },
+      },
+    });
+    const grant = () =>
+      custom.getNamespacedCustomObject({
+        group: 'debuggrant.dev',
+        version: 'v1alpha1',
+        plural: 'debuggrants',
+        namespace: ns,
+        name: 'across-restart',
+      }) as Promise<{ status?: { phase?: string; expiresAt?: string } }>;
     const active = await eventually(grant, (g) => g.status?.phase === 'Active');
     const expiresAt = Date.parse(active.status?.expiresAt ?? '');
-    const canDebug = async (): Promise<boolean> => (await authz.createSubjectAccessReview({ body: { spec: { user: 'alice', groups: ['system:authenticated'], resourceAttributes: { namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' } } } })).status?.allowed === true;
+    const canDebug = async (): Promise<boolean> =>
+      (
+        await authz.createSubjectAccessReview({
+          body: {
+            spec: {
+              user: 'alice',
+              groups: ['system:authenticated'],
+              resourceAttributes: { namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' },
+            },
+          },
+        })
+      ).status?.allowed === true;
 
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() - 1000)));
     const restarting = restartApiServer(state, 4000);
-    await eventually(() => Promise.resolve(operator.ready), (ready) => !ready, 4000);
+    await eventually(
+      () => Promise.resolve(operator.ready),
+      (ready) => !ready,
+      4000,
+    );
     state = await restarting;
     const back = Date.now();
     await eventually(canDebug, (allowed) => !allowed, 20_000, 20);
     const revoked = Date.now() - back;
     await eventually(() => Promise.resolve(operator.ready), Boolean, 20_000);
     const ready = Date.now() - back;
-    process.stderr.write(`[restart] API server killed 1 s before the deadline, back after 4 s + start-up: revoked ${String(revoked)} ms, ready ${String(ready)} ms after it answered\n`);
+    process.stderr.write(
+      `[restart] API server killed 1 s before the deadline, back after 4 s + start-up: revoked ${String(revoked)} ms, ready ${String(ready)} ms after it answered\n`,
+    );
     expect(revoked).toBeLessThan(5000);
     // While it starts, the API server answers lists with 429 "storage is (re)initializing" and
     // 503 "before all known HTTP paths have been installed", each with a Retry-After the

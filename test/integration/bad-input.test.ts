@@ -11,7 +11,9 @@ describe('the CRD and the zod schema agree on one catalogue', () => {
   let ns: string;
   // The CRD's own verdicts, which come before the grant-creation policy's: the catalogue's
   // valid grants pass that policy for the GitOps identity (its refusals: admission.test.ts).
-  beforeAll(async () => { ns = await freshNamespace('schema'); });
+  beforeAll(async () => {
+    ns = await freshNamespace('schema');
+  });
 
   test.each(CATALOGUE)('$name', async (c) => {
     const name = c.metadataName ?? `case-${CATALOGUE.indexOf(c)}`;
@@ -52,7 +54,9 @@ describe('grants the operator policy denies', () => {
     await new Promise((r) => setTimeout(r, Date.parse(notAfter) - Date.now() + 500));
     op = await startTestOperator([ns], { approvedRegistries: [STRICT_REGISTRY], maxTtl: '2h', allowedProfiles: ['restricted', 'baseline'] });
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   const cases: [string, Record<string, unknown> | undefined, string, RegExp][] = [
     ['unapproved-registry', {}, 'PolicyViolation', new RegExp(`not from an approved registry \\(${STRICT_REGISTRY}\\)`)],
@@ -63,13 +67,21 @@ describe('grants the operator policy denies', () => {
 
   test.each(cases)('%s ends Denied with an actionable message and no RBAC', async (name, over, reason, message) => {
     if (over) await createGrant(ns, name, grantSpec(over));
-    const g = await eventually(() => getGrant(ns, name), (x) => x?.status?.phase !== undefined);
+    const g = await eventually(
+      () => getGrant(ns, name),
+      (x) => x?.status?.phase !== undefined,
+    );
     expect(g?.status?.phase).toBe('Denied');
     const denied = g?.status?.conditions?.find((c) => c.type === 'Denied');
     expect(denied?.reason).toBe(reason);
     expect(denied?.message).toMatch(message);
     expect(await allRbac(ns)).toEqual([]);
     expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
-    expect(op.audits().filter((a) => a.grant === `${ns}/${name}`).map((a) => a.event)).toEqual(['grant.denied']);
+    expect(
+      op
+        .audits()
+        .filter((a) => a.grant === `${ns}/${name}`)
+        .map((a) => a.event),
+    ).toEqual(['grant.denied']);
   });
 });

@@ -27,7 +27,10 @@ interface K8sObject {
   rules?: unknown[];
 }
 
-const docs = (text: string): K8sObject[] => parseAllDocuments(text).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => o !== null);
+const docs = (text: string): K8sObject[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
 const keyOf = (o: K8sObject): string => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 const find = (objs: K8sObject[], kind: string, suffix: string): K8sObject | undefined => objs.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
 
@@ -45,14 +48,26 @@ async function template(release: string, namespace: string, values: unknown): Pr
 }
 
 /** Cluster-scoped objects this file stored, removed after it: the control plane is shared with every other test file. */
-const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
-  'FlowSchema', 'PriorityLevelConfiguration']);
+const CLUSTER_SCOPED = new Set([
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'MutatingAdmissionPolicy',
+  'MutatingAdmissionPolicyBinding',
+  'FlowSchema',
+  'PriorityLevelConfiguration',
+]);
 const isPolicy = (o: K8sObject): boolean => /^(Validating|Mutating)AdmissionPolicy/.test(o.kind);
 const storedClusterWide: K8sObject[] = [];
 
 async function apply(objs: K8sObject[], dryRun = false): Promise<void> {
   if (objs.length === 0) return;
-  const out = await kubectl('admin', ['apply', '--server-side', ...(dryRun ? ['--dry-run=server'] : []), '-f', '-'], objs.map((o) => stringify(o)).join('---\n'));
+  const out = await kubectl(
+    'admin',
+    ['apply', '--server-side', ...(dryRun ? ['--dry-run=server'] : []), '-f', '-'],
+    objs.map((o) => stringify(o)).join('---\n'),
+  );
   expect(out.stderr).toBe('');
   expect(out.code).toBe(0);
   if (!dryRun) storedClusterWide.push(...objs.filter((o) => CLUSTER_SCOPED.has(o.kind)));
@@ -96,7 +111,7 @@ function comparable(o: K8sObject): unknown {
   // Go's YAML and kustomize's disagree on line breaks in folded CEL (more-indented lines);
   // CEL does not care, so whitespace runs compare as one space.
   if (copy.kind === 'ValidatingAdmissionPolicy' || copy.kind === 'MutatingAdmissionPolicy') {
-    return JSON.parse(JSON.stringify(copy), (_k, v: unknown) => typeof v === 'string' ? v.replace(/\s+/g, ' ') : v) as unknown;
+    return JSON.parse(JSON.stringify(copy), (_k, v: unknown) => (typeof v === 'string' ? v.replace(/\s+/g, ' ') : v)) as unknown;
   }
   const podTemplate = (copy.spec?.template as { metadata?: { annotations?: Record<string, string> } } | undefined)?.metadata;
   if (podTemplate?.annotations) {
@@ -107,8 +122,13 @@ function comparable(o: K8sObject): unknown {
 }
 
 const TEST_CONFIG = {
-  approvedRegistries: TEST_POLICY.approvedRegistries, maxTtl: TEST_POLICY.maxTtl, allowedProfiles: TEST_POLICY.allowedProfiles,
-  grantCreators: TEST_POLICY.grantCreators, breakGlassGroups: TEST_POLICY.breakGlassGroups, sessionImages: TEST_POLICY.sessionImages, execWrapper: TEST_POLICY.execWrapper,
+  approvedRegistries: TEST_POLICY.approvedRegistries,
+  maxTtl: TEST_POLICY.maxTtl,
+  allowedProfiles: TEST_POLICY.allowedProfiles,
+  grantCreators: TEST_POLICY.grantCreators,
+  breakGlassGroups: TEST_POLICY.breakGlassGroups,
+  sessionImages: TEST_POLICY.sessionImages,
+  execWrapper: TEST_POLICY.execWrapper,
 };
 
 const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: K8sObject[]): void }> = {
@@ -123,9 +143,12 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
   production: {
     values: {
       config: {
-        approvedRegistries: ['registry.corp.example/debug/', 'ghcr.io/corp/debug/'], maxTtl: '2h', allowedProfiles: ['restricted'],
+        approvedRegistries: ['registry.corp.example/debug/', 'ghcr.io/corp/debug/'],
+        maxTtl: '2h',
+        allowedProfiles: ['restricted'],
         grantCreators: { users: ['system:serviceaccount:argocd:argocd-application-controller'], groups: ['sre-approvers'] },
-        breakGlassGroups: ['sre-break-glass'], namespaces: ['shop', 'payments'],
+        breakGlassGroups: ['sre-break-glass'],
+        namespaces: ['shop', 'payments'],
         metrics: { bindAddress: ':9443', secure: true, certDir: '/etc/debuggrant/metrics-tls' },
       },
       viewers: { groups: ['sre'], users: ['auditor@corp.example'] },
@@ -140,7 +163,9 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
         { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'auditor@corp.example' },
         { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'sre' },
       ]);
-      expect(find(objs, 'ClusterRoleBinding', ':metrics-readers')?.subjects).toEqual([{ kind: 'ServiceAccount', name: 'prometheus-k8s', namespace: 'monitoring' }]);
+      expect(find(objs, 'ClusterRoleBinding', ':metrics-readers')?.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'prometheus-k8s', namespace: 'monitoring' },
+      ]);
       const deployment = JSON.stringify(find(objs, 'Deployment', '-operator'));
       expect(deployment).toContain(`"image":"registry.corp.example/platform/debuggrant@sha256:${'d'.repeat(64)}"`);
       expect(deployment).toContain('{"name":"metrics","containerPort":9443}');
@@ -148,7 +173,10 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
       expect(renderedConfig(objs).namespaces).toEqual(['shop', 'payments']);
       // The alerts and the ServiceMonitor of config/prometheus, pointed at this release's pods over HTTPS.
       const monitor = find(objs, 'ServiceMonitor', '-operator');
-      expect(monitor?.spec).toMatchObject({ selector: { matchLabels: { 'app.kubernetes.io/name': 'dg-production-operator' } }, endpoints: [{ port: 'metrics', scheme: 'https' }] });
+      expect(monitor?.spec).toMatchObject({
+        selector: { matchLabels: { 'app.kubernetes.io/name': 'dg-production-operator' } },
+        endpoints: [{ port: 'metrics', scheme: 'https' }],
+      });
       expect(find(objs, 'Service', '-metrics')?.metadata.labels?.['app.kubernetes.io/name']).toBe('dg-production-operator');
       const rules = JSON.stringify(find(objs, 'PrometheusRule', 'dg-production')?.spec);
       expect(rules).toContain('DebugGrantPastDeadline');
@@ -158,7 +186,10 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
   minimal: {
     values: {
       config: { leaderElection: { enabled: false }, metrics: { bindAddress: '0' } },
-      replicaCount: 1, admission: { enabled: false }, viewers: { aggregateToView: false }, flowControl: { enabled: false },
+      replicaCount: 1,
+      admission: { enabled: false },
+      viewers: { aggregateToView: false },
+      flowControl: { enabled: false },
     },
     check(objs) {
       expect(objs.filter(isPolicy)).toEqual([]);
@@ -172,7 +203,9 @@ const VALUE_SETS: Record<string, { values: Record<string, unknown>; check(objs: 
 };
 
 describe('Helm chart', () => {
-  beforeAll(() => { ensureHelm(); }, 30 * 60_000);
+  beforeAll(() => {
+    ensureHelm();
+  }, 30 * 60_000);
   afterAll(removeStoredClusterWide);
 
   test('helm lint is clean with each value set', async () => {
@@ -218,7 +251,8 @@ describe('Helm chart', () => {
     }
     const creators = find(objs, 'ClusterRoleBinding', ':creators');
     expect(creators?.subjects?.map((s) => `${s.kind} ${s.name}`)).toEqual([
-      ...config.grantCreators.users.map((u) => `User ${u}`), ...config.grantCreators.groups.map((g) => `Group ${g}`),
+      ...config.grantCreators.users.map((u) => `User ${u}`),
+      ...config.grantCreators.groups.map((g) => `Group ${g}`),
     ]);
     expect(find(objs, 'Deployment', '-operator')?.metadata.labels?.['app.kubernetes.io/version']).toBe(VERSION);
     set.check(objs);
@@ -247,8 +281,10 @@ describe('Helm chart', () => {
       expect(await list('mallory', [])).toBe(false);
     });
 
-    describeOperatorWithOwnToken('the operator with the chart\'s ServiceAccount token', () => ({
-      namespace: ns, serviceAccount: 'dg-chart-operator', metricsReaderRole: 'dg-chart:metrics-reader',
+    describeOperatorWithOwnToken("the operator with the chart's ServiceAccount token", () => ({
+      namespace: ns,
+      serviceAccount: 'dg-chart-operator',
+      metricsReaderRole: 'dg-chart:metrics-reader',
       flowSchemas: { operator: 'dg-chart-operator', revocation: 'dg-chart-revocation' },
     }));
   });

@@ -10,7 +10,10 @@ import { cli } from '../support/cli.ts';
 import { getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
-interface PruneJson { deleted: boolean; files: { file: string; removable: boolean; grants: { grant: string; state: string; why: string }[] }[] }
+interface PruneJson {
+  deleted: boolean;
+  files: { file: string; removable: boolean; grants: { grant: string; state: string; why: string }[] }[];
+}
 
 describe('kubectl debuggrant prune', () => {
   let ns: string;
@@ -27,7 +30,9 @@ describe('kubectl debuggrant prune', () => {
     repo = mkdtempSync(join(tmpdir(), 'dg-grants-repo-'));
     mkdirSync(join(repo, ns));
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('lists and removes only the files of ended grants; live access and unsynced files stay', async () => {
     write('active', grantSpec());
@@ -40,8 +45,15 @@ describe('kubectl debuggrant prune', () => {
       expect((await kubectl('gitops', ['apply', '--server-side', '--field-manager=argocd-controller', '-f', file(name)])).stderr).toBe('');
     }
     await eventually(() => getGrant(ns, 'active'), isReady);
-    await eventually(() => getGrant(ns, 'expired'), (g) => g?.status?.phase === 'Expired', 20_000);
-    await eventually(() => getGrant(ns, 'denied'), (g) => g?.status?.phase === 'Denied');
+    await eventually(
+      () => getGrant(ns, 'expired'),
+      (g) => g?.status?.phase === 'Expired',
+      20_000,
+    );
+    await eventually(
+      () => getGrant(ns, 'denied'),
+      (g) => g?.status?.phase === 'Denied',
+    );
 
     const listed = await cli('admin', ['prune', repo]);
     expect(listed.code).toBe(0);
@@ -58,7 +70,12 @@ describe('kubectl debuggrant prune', () => {
     expect(removed.code).toBe(0);
     const report = JSON.parse(removed.stdout) as PruneJson;
     expect(report.deleted).toBe(true);
-    expect(report.files.filter((f) => f.removable).map((f) => f.file).sort()).toEqual([file('denied'), file('expired'), file('long-gone')].sort());
+    expect(
+      report.files
+        .filter((f) => f.removable)
+        .map((f) => f.file)
+        .sort(),
+    ).toEqual([file('denied'), file('expired'), file('long-gone')].sort());
     expect(['expired', 'denied', 'long-gone'].map((n) => existsSync(file(n)))).toEqual([false, false, false]);
     expect(['active', 'not-synced'].map((n) => existsSync(file(n)))).toEqual([true, true]);
 

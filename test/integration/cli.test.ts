@@ -46,12 +46,33 @@ describe('kubectl debuggrant', () => {
     await createPod(ns, 'checkout-1', { app: 'checkout' });
     op = await startTestOperator([ns]);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('new writes a grant that validate accepts and the API server takes from gitops', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'dg-cli-')), 'grant.yaml');
-    const made = await cli('admin', ['new', '--name', 'from-cli', '-n', ns, '--user', 'alice', '--selector', 'app=checkout',
-      '--image', DEBUG_IMAGE, '--ttl', '30m', '--reason', 'INC-9 checkout errors, need tcpdump', '--approval', 'https://git.example.com/pr/9', '--write', file]);
+    const made = await cli('admin', [
+      'new',
+      '--name',
+      'from-cli',
+      '-n',
+      ns,
+      '--user',
+      'alice',
+      '--selector',
+      'app=checkout',
+      '--image',
+      DEBUG_IMAGE,
+      '--ttl',
+      '30m',
+      '--reason',
+      'INC-9 checkout errors, need tcpdump',
+      '--approval',
+      'https://git.example.com/pr/9',
+      '--write',
+      file,
+    ]);
     expect(made.code).toBe(0);
     const checked = await cli('admin', ['validate', file, '--config', CONFIG]);
     expect(checked.stdout).toContain('ok: 1 DebugGrant(s) in 1 file(s) are valid');
@@ -71,8 +92,10 @@ describe('kubectl debuggrant', () => {
   });
 
   // Each CLI run is its own Node process (slow on a loaded machine): independent runs go in parallel.
-  test('-n defaults to the kubeconfig context\'s namespace; -l, -o name, yaml and wide', async () => {
-    const inNamespace = kubeconfigWith((kc) => { for (const c of kc.contexts) c.context.namespace = ns; });
+  test("-n defaults to the kubeconfig context's namespace; -l, -o name, yaml and wide", async () => {
+    const inNamespace = kubeconfigWith((kc) => {
+      for (const c of kc.contexts) c.context.namespace = ns;
+    });
     const [listed, named, none, wideOut, yamlOut] = await Promise.all([
       cli('admin', ['--kubeconfig', inNamespace, 'list']),
       cli('admin', ['list', '-n', ns, '-o', 'name']),
@@ -99,9 +122,15 @@ describe('kubectl debuggrant', () => {
   test('cluster errors name the kubeconfig file, context and server, and say what to do', async () => {
     const file = plane().kubeconfig;
     const port = await closedPort();
-    const closed = kubeconfigWith((kc) => { for (const c of kc.clusters) c.cluster.server = `https://127.0.0.1:${String(port)}`; });
-    const plain = kubeconfigWith((kc) => { for (const c of kc.clusters) c.cluster.server = 'http://127.0.0.1:9'; });
-    const badToken = kubeconfigWith((kc) => { for (const u of kc.users) u.user = { token: 'not-a-token' }; });
+    const closed = kubeconfigWith((kc) => {
+      for (const c of kc.clusters) c.cluster.server = `https://127.0.0.1:${String(port)}`;
+    });
+    const plain = kubeconfigWith((kc) => {
+      for (const c of kc.clusters) c.cluster.server = 'http://127.0.0.1:9';
+    });
+    const badToken = kubeconfigWith((kc) => {
+      for (const u of kc.users) u.user = { token: 'not-a-token' };
+    });
     const [missing, unknown, unreachable, plainHttp, rejected] = await Promise.all([
       cli('admin', ['--kubeconfig', '/nonexistent/kubeconfig', 'list']),
       cli('admin', ['--context', 'alcie', 'list']),
@@ -110,7 +139,8 @@ describe('kubectl debuggrant', () => {
       cli('admin', ['--kubeconfig', badToken, 'list', '-n', ns]),
     ]);
     expect(missing).toMatchObject({
-      code: 1, stderr: 'error: kubeconfig /nonexistent/kubeconfig does not exist: pass --kubeconfig FILE or set KUBECONFIG to your cluster\'s kubeconfig\n',
+      code: 1,
+      stderr: "error: kubeconfig /nonexistent/kubeconfig does not exist: pass --kubeconfig FILE or set KUBECONFIG to your cluster's kubeconfig\n",
     });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(`context "alcie" is not in kubeconfig ${file}; did you mean alice?`);
@@ -122,7 +152,7 @@ describe('kubectl debuggrant', () => {
     expect(rejected.stderr).toContain(`(context "admin" of ${badToken})`);
   }, 180_000);
 
-  test('debug runs kubectl debug with the grant\'s image and profile', async () => {
+  test("debug runs kubectl debug with the grant's image and profile", async () => {
     const out = await cli('alice', ['debug', 'checkout-1', '-n', ns, '--no-attach', '--kubectl', plane().kubectl, '--', '--container=via-cli']);
     expect(out.stderr).toContain(`using grant ${ns}/from-cli`);
     expect(out.code).toBe(0);
@@ -141,8 +171,11 @@ describe('kubectl debuggrant', () => {
   test('revoke ends the grant at once and prints the GitOps follow-up', async () => {
     const out = await cli('carol', ['revoke', 'from-cli', '-n', ns, '--reason', 'incident closed']);
     expect(out.code).toBe(0);
-    expect(out.stdout).toContain('delete the grant\'s file from the repository');
-    const g = await eventually(() => getGrant(ns, 'from-cli'), (x) => x?.status?.phase === 'Revoked');
+    expect(out.stdout).toContain("delete the grant's file from the repository");
+    const g = await eventually(
+      () => getGrant(ns, 'from-cli'),
+      (x) => x?.status?.phase === 'Revoked',
+    );
     expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')?.message).toBe('revoked by carol: incident closed');
     expect(g?.status?.revokedBy).toBe('carol');
     expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
@@ -152,15 +185,28 @@ describe('kubectl debuggrant', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain(`${ns}/from-cli already ended (Revoked at `);
     expect(again.stdout).toContain('nothing changed');
-    expect((await getGrant(ns, 'from-cli'))?.metadata.annotations).toMatchObject({ 'debuggrant.dev/revoke': 'incident closed', 'debuggrant.dev/revoked-by': 'carol' });
+    expect((await getGrant(ns, 'from-cli'))?.metadata.annotations).toMatchObject({
+      'debuggrant.dev/revoke': 'incident closed',
+      'debuggrant.dev/revoked-by': 'carol',
+    });
   });
 
   test('audit lists standing debug access outside grants, not the grants themselves', async () => {
     const admin = clientsFor('admin');
     await createGrant(ns, 'audited', grantSpec({ ttl: '10m' }));
     await eventually(() => getGrant(ns, 'audited'), isReady);
-    await admin.rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] }] } });
-    await admin.rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-exec' }, subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] } });
+    await admin.rbac.createNamespacedRole({
+      namespace: ns,
+      body: { metadata: { name: 'legacy-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'] }] },
+    });
+    await admin.rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'legacy-exec' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-exec' },
+        subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    });
     const out = await cli('admin', ['audit', '-o', 'json']);
     expect(out.code).toBe(0);
     const findings = JSON.parse(out.stdout) as { subject: string; scope: string; privileges: string[]; binding: string }[];

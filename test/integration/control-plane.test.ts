@@ -86,10 +86,12 @@ describe('local control plane', () => {
             namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } },
             resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'] }],
           },
-          validations: [{
-            expression: "object.spec.ephemeralContainers.all(c, !c.image.endsWith(':latest'))",
-            message: 'test policy: no :latest debug images',
-          }],
+          validations: [
+            {
+              expression: "object.spec.ephemeralContainers.all(c, !c.image.endsWith(':latest'))",
+              message: 'test policy: no :latest debug images',
+            },
+          ],
         },
       },
     });

@@ -10,14 +10,19 @@ import { spawnTestOperator } from '../support/operator.ts';
 
 describe('crash trials', () => {
   let operator: OperatorProcess | undefined;
-  afterAll(async () => { await operator?.stop(); });
+  afterAll(async () => {
+    await operator?.stop();
+  });
 
   test('three kill -9 trials with three grants each', async () => {
     const namespace = await freshNamespace('crash');
     await createPod(namespace, 'api-1', { app: 'checkout' });
     let restarts = 0;
     const setup: TrialSetup = {
-      api: fromKubeConfig(kubeConfigFor('admin')), creator: fromKubeConfig(kubeConfigFor('gitops')), namespace, pod: 'api-1',
+      api: fromKubeConfig(kubeConfigFor('admin')),
+      creator: fromKubeConfig(kubeConfigFor('gitops')),
+      namespace,
+      pod: 'api-1',
       spawn: () => spawnTestOperator(`crash-${String(restarts++)}`, [namespace]),
     };
     operator = await setup.spawn();
@@ -29,7 +34,9 @@ describe('crash trials', () => {
       results.push(r);
     }
     const s = summarizeTrials(results);
-    process.stderr.write(`[crash] ${JSON.stringify(s)}; kills at ${results.map((r) => `${String(r.killAfterMs)} ms (restart after ${String(r.restartDelayMs)} ms)`).join(', ')}\n`);
+    process.stderr.write(
+      `[crash] ${JSON.stringify(s)}; kills at ${results.map((r) => `${String(r.killAfterMs)} ms (restart after ${String(r.restartDelayMs)} ms)`).join(', ')}\n`,
+    );
     expect(results.flatMap((r) => r.failures)).toEqual([]);
     // The trials did exercise access: every grant ended, and most were active at some point.
     expect(results.flatMap((r) => r.grants).every((g) => g.finalPhase === 'Expired')).toBe(true);

@@ -14,12 +14,17 @@ import { TEST_POLICY } from '../support/policy.ts';
 import { describeOperatorWithOwnToken } from '../support/service-account-operator.ts';
 
 describe('deployment', () => {
-  test('kubectl apply -k of config/default, with an overlay for this cluster\'s policy', async () => {
+  test("kubectl apply -k of config/default, with an overlay for this cluster's policy", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-overlay-'));
-    writeFileSync(join(dir, 'kustomization.yaml'), stringify({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization',
-      resources: [relative(dir, join(REPO_ROOT, 'config/default'))], patches: kustomizePatches(TEST_POLICY),
-    }));
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      stringify({
+        apiVersion: 'kustomize.config.k8s.io/v1beta1',
+        kind: 'Kustomization',
+        resources: [relative(dir, join(REPO_ROOT, 'config/default'))],
+        patches: kustomizePatches(TEST_POLICY),
+      }),
+    );
     const out = await kubectl('admin', ['apply', '-k', dir]);
     // (warnings about objects first created server-side by the test setup are fine)
     expect(out.stderr).not.toMatch(/error/i);
@@ -35,7 +40,9 @@ describe('deployment', () => {
   });
 
   describeOperatorWithOwnToken('the operator with its own ServiceAccount token', () => ({
-    namespace: 'debuggrant-system', serviceAccount: 'debuggrant-operator', metricsReaderRole: 'debuggrant:metrics-reader',
+    namespace: 'debuggrant-system',
+    serviceAccount: 'debuggrant-operator',
+    metricsReaderRole: 'debuggrant:metrics-reader',
     flowSchemas: { operator: 'debuggrant-operator', revocation: 'debuggrant-revocation' },
   }));
 });

@@ -11,7 +11,8 @@ import { canI, clientsFor, createPod, eventually, freshNamespace, kubeConfigFor 
 import { createGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
 import { APPROVED_REGISTRY, spawnTestOperator } from '../support/operator.ts';
 
-const canDebug = (ns: string): Promise<boolean> => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' });
+const canDebug = (ns: string): Promise<boolean> =>
+  canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' });
 
 describe('two replicas, the leader killed near a deadline', () => {
   let ns: string;
@@ -23,7 +24,9 @@ describe('two replicas, the leader killed near a deadline', () => {
     leaseNs = await freshNamespace('failover-lease');
     await createPod(ns, 'api-1', { app: 'checkout' });
   });
-  afterAll(async () => { await Promise.all(replicas.map((r) => r.stop())); });
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+  });
 
   const leaseHolder = async (): Promise<string | undefined> => {
     try {
@@ -49,14 +52,24 @@ describe('two replicas, the leader killed near a deadline', () => {
 
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() - 500)));
     await leader.kill();
-    await eventually(() => canDebug(ns), (allowed) => !allowed, 20_000, 20);
+    await eventually(
+      () => canDebug(ns),
+      (allowed) => !allowed,
+      20_000,
+      20,
+    );
     const lateness = Date.now() - expiresAt;
     process.stderr.write(`[failover] leader killed 500 ms before the deadline: access ended ${String(lateness)} ms after it\n`);
     expect(lateness).toBeLessThan(2000);
     expect(await leaseHolder()).toBe(holder); // the Lease had not lapsed: the standby did it as a standby
 
     // Once the Lease lapses the standby leads and writes the record.
-    const ended = await eventually(() => getGrant(ns, 'near-deadline'), (g) => g?.status?.phase === 'Expired', 40_000, 200);
+    const ended = await eventually(
+      () => getGrant(ns, 'near-deadline'),
+      (g) => g?.status?.phase === 'Expired',
+      40_000,
+      200,
+    );
     expect(ended?.status?.expiresAt).toBe(active?.status?.expiresAt);
     expect(await leaseHolder()).not.toBe(holder);
     expect(await rbacFor(ns, 'near-deadline')).toEqual({ role: false, binding: false });
@@ -67,15 +80,29 @@ describe('two replicas, the leader killed near a deadline', () => {
     const drainNs = await freshNamespace('drain');
     await createPod(drainNs, 'api-1', { app: 'checkout' });
     let release: () => void = () => undefined;
-    const held = new Promise<void>((r) => { release = r; });
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
     const calls: ApiCall[] = [];
     // The first status write of the grant is held back: a reconcile in flight.
     let first = true;
-    const api = withFaults(fromKubeConfig(kubeConfigFor('admin')), [{
-      operation: 'patchNamespacedCustomObjectStatus', when: () => first, before: async () => { first = false; await held; },
-    }], calls);
+    const api = withFaults(
+      fromKubeConfig(kubeConfigFor('admin')),
+      [
+        {
+          operation: 'patchNamespacedCustomObjectStatus',
+          when: () => first,
+          before: async () => {
+            first = false;
+            await held;
+          },
+        },
+      ],
+      calls,
+    );
     const config = parseConfig({
-      approvedRegistries: [APPROVED_REGISTRY], namespaces: [drainNs],
+      approvedRegistries: [APPROVED_REGISTRY],
+      namespaces: [drainNs],
       leaderElection: { enabled: true, namespace: leaseNs, leaseName: 'drain', leaseDuration: '15s' },
     });
     const manager = new Manager({ api, config, log: makeLogger('silent'), identity: 'drainer', processMetrics: false, onFatal: () => undefined });
@@ -85,7 +112,9 @@ describe('two replicas, the leader killed near a deadline', () => {
     await eventually(() => Promise.resolve(calls.some((c) => c.operation === 'patchNamespacedCustomObjectStatus' && c.doneAt === undefined)), Boolean);
 
     let stopped = false;
-    const stopping = manager.stop().then(() => { stopped = true; });
+    const stopping = manager.stop().then(() => {
+      stopped = true;
+    });
     const lease = () => clientsFor('admin').coordination.readNamespacedLease({ namespace: leaseNs, name: 'drain' });
     // Still held while the status write is in flight: observed on the renewals the manager keeps sending.
     const renewTime = (await lease()).spec?.renewTime;

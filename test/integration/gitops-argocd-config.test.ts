@@ -22,13 +22,25 @@ async function argocdCm(ns: string): Promise<Record<string, string>> {
 
 describe('the Argo CD health check into argocd-cm', () => {
   // The first run may build helm (a one-off; .ci/run builds it up front).
-  beforeAll(() => { ensureHelm(); }, 30 * 60_000);
+  beforeAll(() => {
+    ensureHelm();
+  }, 30 * 60_000);
 
-  test('chart: argocd.healthCheck renders the key, and the release notes\' command merges it into argocd-cm', async () => {
+  test("chart: argocd.healthCheck renders the key, and the release notes' command merges it into argocd-cm", async () => {
     const release = await freshNamespace('dg-argocd-chart');
     const argocd = await freshNamespace('argocd-chart');
     expect((await kubectl('admin', ['create', 'configmap', 'argocd-cm', '-n', argocd, '--from-literal=url=https://argo.example.com'])).code).toBe(0);
-    const rendered = await helm(['template', 'dg', join(REPO_ROOT, 'charts/debuggrant'), '-n', release, '--set', 'argocd.healthCheck=true', '-s', 'templates/argocd.yaml']);
+    const rendered = await helm([
+      'template',
+      'dg',
+      join(REPO_ROOT, 'charts/debuggrant'),
+      '-n',
+      release,
+      '--set',
+      'argocd.healthCheck=true',
+      '-s',
+      'templates/argocd.yaml',
+    ]);
     expect(rendered.code).toBe(0);
     const [cm] = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as { data: Record<string, string> });
     expect(cm?.data[KEY]).toBe(lua);
@@ -38,7 +50,10 @@ describe('the Argo CD health check into argocd-cm', () => {
 
     // The release notes, as `helm install` prints them, run as printed (our kubectl, this namespace).
     const notes = await helm(['install', 'dg', join(REPO_ROOT, 'charts/debuggrant'), '-n', release, '--set', 'argocd.healthCheck=true', '--dry-run=client']);
-    const command = notes.stdout.split('\n').find((l) => l.includes('patch configmap argocd-cm'))?.trim();
+    const command = notes.stdout
+      .split('\n')
+      .find((l) => l.includes('patch configmap argocd-cm'))
+      ?.trim();
     expect(command).toBeDefined();
     const p = plane();
     const kubectlCmd = `${p.kubectl} --kubeconfig ${p.kubeconfig} --context admin`;
@@ -48,12 +63,18 @@ describe('the Argo CD health check into argocd-cm', () => {
     expect(data).toEqual({ url: 'https://argo.example.com', [KEY]: lua });
   });
 
-  test('argocd-cm.yaml applied server-side adds the key and keeps Argo CD\'s own', async () => {
+  test("argocd-cm.yaml applied server-side adds the key and keeps Argo CD's own", async () => {
     // The file names the argocd namespace, as Argo CD installs it.
     await kubectl('admin', ['create', 'namespace', 'argocd']);
     try {
       expect((await kubectl('admin', ['create', 'configmap', 'argocd-cm', '-n', 'argocd', '--from-literal=url=https://argo.example.com'])).code).toBe(0);
-      const applied = await kubectl('admin', ['apply', '--server-side', '--field-manager=debuggrant-health', '-f', join(REPO_ROOT, 'config/gitops/argocd/argocd-cm.yaml')]);
+      const applied = await kubectl('admin', [
+        'apply',
+        '--server-side',
+        '--field-manager=debuggrant-health',
+        '-f',
+        join(REPO_ROOT, 'config/gitops/argocd/argocd-cm.yaml'),
+      ]);
       expect(applied.stderr).toBe('');
       expect(await argocdCm('argocd')).toEqual({ url: 'https://argo.example.com', [KEY]: lua });
     } finally {

@@ -28,7 +28,8 @@ function grantFile(ns: string, name: string, spec: Record<string, unknown>): str
 /** What the controller sends on sync: server-side apply, forced, under its field manager, as the GitOps identity. */
 const sync = (file: string, manager: string) => kubectl('gitops', ['apply', '--server-side', '--force-conflicts', `--field-manager=${manager}`, '-f', file]);
 const diff = (file: string, manager: string) => kubectl('gitops', ['diff', '--server-side', '--force-conflicts', `--field-manager=${manager}`, '-f', file]);
-const debugAllowed = (ns: string, pod: string) => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: pod });
+const debugAllowed = (ns: string, pod: string) =>
+  canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: pod });
 
 describe('GitOps syncs never fight the operator', () => {
   let ns: string;
@@ -39,19 +40,30 @@ describe('GitOps syncs never fight the operator', () => {
     // The operator's maxTtl is below admission's: a 3h grant is admitted, then Denied by the operator.
     op = await startTestOperator([ns], { maxTtl: '2h' });
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test.each<[string, string, Record<string, unknown>, (g: DebugGrant | undefined) => boolean, (ns: string) => Promise<void>]>([
     ['active', 'argocd-controller', { podSelector: { matchLabels: { app: 'active' } } }, isReady, async () => {}],
-    ['expired', 'argocd-controller', { ttl: '3s', podSelector: { matchLabels: { app: 'expired' } } },
-      (g) => g?.status?.phase === 'Expired' && condition(g, 'Ready') === 'True', async () => {}],
+    [
+      'expired',
+      'argocd-controller',
+      { ttl: '3s', podSelector: { matchLabels: { app: 'expired' } } },
+      (g) => g?.status?.phase === 'Expired' && condition(g, 'Ready') === 'True',
+      async () => {},
+    ],
     ['denied', 'kustomize-controller', { ttl: '3h' }, (g) => g?.status?.phase === 'Denied' && condition(g, 'Stalled') === 'True', async () => {}],
-    ['revoked', 'kustomize-controller', { podSelector: { matchLabels: { app: 'revoked' } } },
+    [
+      'revoked',
+      'kustomize-controller',
+      { podSelector: { matchLabels: { app: 'revoked' } } },
       (g) => g?.status?.phase === 'Revoked' && condition(g, 'Ready') === 'True',
       async (n) => {
         await eventually(() => getGrant(n, 'revoked'), isReady);
         expect((await cli('carol', ['revoke', 'revoked', '-n', n, '--reason', 'done early'])).code).toBe(0);
-      }],
+      },
+    ],
   ])('%s: a forced server-side re-apply by %s changes nothing and shows no diff', async (name, manager, overrides, settled, act) => {
     const file = grantFile(ns, name, grantSpec(overrides));
     const first = await sync(file, manager);
@@ -76,7 +88,7 @@ describe('GitOps syncs never fight the operator', () => {
     if (name !== 'active') expect(await debugAllowed(ns, `${name}-1`)).toBe(false);
   });
 
-  test('Argo CD\'s default sync (client-side apply, last-applied annotation) also changes nothing and shows no diff', async () => {
+  test("Argo CD's default sync (client-side apply, last-applied annotation) also changes nothing and shows no diff", async () => {
     await createPod(ns, 'client-side-1', { app: 'client-side' });
     const file = grantFile(ns, 'client-side', grantSpec({ podSelector: { matchLabels: { app: 'client-side' } } }));
     expect((await kubectl('gitops', ['apply', '-f', file])).stderr).toBe('');
@@ -89,7 +101,7 @@ describe('GitOps syncs never fight the operator', () => {
     expect({ code: d.code, stdout: d.stdout }).toEqual({ code: 0, stdout: '' });
   });
 
-  test('deleting the file (prune) revokes; re-applying the ended grant\'s file never grants again', async () => {
+  test("deleting the file (prune) revokes; re-applying the ended grant's file never grants again", async () => {
     const file = grantFile(ns, 'pruned', grantSpec({ podSelector: { matchLabels: { app: 'pruned' } } }));
     expect((await sync(file, 'argocd-controller')).stderr).toBe('');
     await eventually(() => getGrant(ns, 'pruned'), isReady);
@@ -103,7 +115,10 @@ describe('GitOps syncs never fight the operator', () => {
 
     // A revert of the deletion, or a stale branch: the same file synced again.
     expect((await sync(file, 'argocd-controller')).stderr).toBe('');
-    const again = await eventually(() => getGrant(ns, 'pruned'), (g) => g?.status?.phase === 'Denied');
+    const again = await eventually(
+      () => getGrant(ns, 'pruned'),
+      (g) => g?.status?.phase === 'Denied',
+    );
     expect(again?.status?.conditions?.find((c) => c.type === 'Denied')?.reason).toBe('AlreadyUsed');
     expect(await debugAllowed(ns, 'pruned-1')).toBe(false);
     expect(await rbacFor(ns, 'pruned')).toEqual({ role: false, binding: false });

@@ -20,7 +20,9 @@ describe('grant lifecycle', () => {
     await createPod(ns, 'payments-1', { app: 'payments' });
     op = await startTestOperator([ns]);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('grants exactly what access asks for, on exactly the matched pods, until the ttl ends', async () => {
     expect(await podAccess('alice', ns, 'checkout-1')).toBe(false);
@@ -63,16 +65,27 @@ describe('grant lifecycle', () => {
     expect(ok.spec?.ephemeralContainers?.[0]?.name).toBe('debugger');
 
     // Expiry: access gone within 2 s of the deadline, as the authorizer sees it.
-    await eventually(() => podAccess('alice', ns, 'checkout-1'), (allowed) => !allowed, 15_000, 20);
+    await eventually(
+      () => podAccess('alice', ns, 'checkout-1'),
+      (allowed) => !allowed,
+      15_000,
+      20,
+    );
     const revokedAt = Date.now();
     expect(revokedAt).toBeGreaterThanOrEqual(expiresAt - 50);
     expect(revokedAt - expiresAt).toBeLessThan(2000);
     expect(await podAccess('alice', ns, 'checkout-2', 'exec', 'create')).toBe(false);
     // The RoleBinding goes at the deadline; the Role follows in the reconcile right behind it.
     expect((await rbacFor(ns, 'inc-1')).binding).toBe(false);
-    await eventually(() => rbacFor(ns, 'inc-1'), (r) => !r.role && !r.binding);
+    await eventually(
+      () => rbacFor(ns, 'inc-1'),
+      (r) => !r.role && !r.binding,
+    );
 
-    const expired = await eventually(() => getGrant(ns, 'inc-1'), (g) => g?.status?.conditions?.some((c) => c.type === 'RevocationVerified') === true);
+    const expired = await eventually(
+      () => getGrant(ns, 'inc-1'),
+      (g) => g?.status?.conditions?.some((c) => c.type === 'RevocationVerified') === true,
+    );
     expect(expired?.status?.phase).toBe('Expired');
     expect(expired?.status?.expiresAt).toBe(active?.status?.expiresAt);
     expect(expired?.status?.conditions?.find((c) => c.type === 'Expired')).toMatchObject({ status: 'True', reason: 'TTLElapsed' });

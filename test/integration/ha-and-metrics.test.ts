@@ -12,7 +12,6 @@ import { clientsFor, createPod, eventually, freshNamespace, kubeConfigFor } from
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { APPROVED_REGISTRY } from '../support/policy.ts';
 
-
 describe('leader election and metrics', () => {
   let ns: string;
   let leaseNs: string;
@@ -21,12 +20,19 @@ describe('leader election and metrics', () => {
 
   function replica(id: string): Manager {
     const config = parseConfig({
-      approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns],
+      approvedRegistries: [APPROVED_REGISTRY],
+      namespaces: [ns],
       leaderElection: { enabled: true, namespace: leaseNs, leaseName: 'debuggrant-operator', leaseDuration: '3s' },
     });
     const m = new Manager({
-      api: fromKubeConfig(kubeConfigFor('admin')), config, log: makeLogger('silent'), identity: id, processMetrics: false,
-      onFatal: (reason) => { fatal.push(`${id}: ${reason}`); },
+      api: fromKubeConfig(kubeConfigFor('admin')),
+      config,
+      log: makeLogger('silent'),
+      identity: id,
+      processMetrics: false,
+      onFatal: (reason) => {
+        fatal.push(`${id}: ${reason}`);
+      },
     });
     managers.push(m);
     return m;
@@ -37,7 +43,9 @@ describe('leader election and metrics', () => {
     leaseNs = await freshNamespace('ha-leases');
     await createPod(ns, 'api-1', { app: 'checkout' });
   });
-  afterAll(async () => { for (const m of managers) await m.stop(); });
+  afterAll(async () => {
+    for (const m of managers) await m.stop();
+  });
 
   test('one leader acts; a killed leader is replaced within seconds, a stopped one at once', async () => {
     const a = replica('replica-a');
@@ -46,7 +54,12 @@ describe('leader election and metrics', () => {
     await eventually(() => Promise.resolve(a.isLeader), Boolean, 10_000);
     await b.start();
     // b has read the Lease, held by a: it stays a standby.
-    await eventually(() => Promise.resolve(b.leader), (holder) => holder === 'replica-a', 10_000, 50);
+    await eventually(
+      () => Promise.resolve(b.leader),
+      (holder) => holder === 'replica-a',
+      10_000,
+      50,
+    );
     expect([a.isLeader, b.isLeader]).toEqual([true, false]);
     const lease = await clientsFor('admin').coordination.readNamespacedLease({ namespace: leaseNs, name: 'debuggrant-operator' });
     expect(lease.spec?.holderIdentity).toBe('replica-a');
@@ -66,7 +79,12 @@ describe('leader election and metrics', () => {
     // Graceful: b releases the Lease and c takes it on its next try.
     const c = replica('replica-c');
     await c.start();
-    await eventually(() => Promise.resolve(c.leader), (holder) => holder === 'replica-b', 10_000, 50);
+    await eventually(
+      () => Promise.resolve(c.leader),
+      (holder) => holder === 'replica-b',
+      10_000,
+      50,
+    );
     const releasedAt = Date.now();
     await b.stop();
     await eventually(() => Promise.resolve(c.isLeader), Boolean, 10_000, 50);
@@ -79,14 +97,21 @@ describe('leader election and metrics', () => {
     const leader = managers.find((m) => m.isLeader);
     if (!leader) throw new Error('no leader');
     const probes: Server = await serveProbes(leader, { host: '127.0.0.1', port: 0 });
-    const metricsServer: Server = await serveMetrics({ registry: leader.operator.metrics.registry, bind: { host: '127.0.0.1', port: 0 }, log: makeLogger('silent') });
+    const metricsServer: Server = await serveMetrics({
+      registry: leader.operator.metrics.registry,
+      bind: { host: '127.0.0.1', port: 0 },
+      log: makeLogger('silent'),
+    });
     const base = (s: Server): string => {
       const address = s.address();
       return `http://127.0.0.1:${String(typeof address === 'object' && address ? address.port : 0)}`;
     };
     try {
       expect((await fetch(`${base(probes)}/healthz`)).status).toBe(200);
-      await eventually(async () => (await fetch(`${base(probes)}/readyz`)).status, (s) => s === 200);
+      await eventually(
+        async () => (await fetch(`${base(probes)}/readyz`)).status,
+        (s) => s === 200,
+      );
       expect((await fetch(`${base(probes)}/metrics`)).status).toBe(404);
       const metrics = await (await fetch(`${base(metricsServer)}/metrics`)).text();
       expect(metrics).toMatch(/^debuggrant_grants\{phase="Active"\} 2$/m);

@@ -13,7 +13,7 @@ import { createPod, eventually, freshNamespace, plane } from '../support/cluster
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { APPROVED_REGISTRY } from '../support/policy.ts';
 
-describe('the bundled operator (the image\'s content)', () => {
+describe("the bundled operator (the image's content)", () => {
   let operator: OperatorProcess;
   let ns: string;
 
@@ -24,18 +24,27 @@ describe('the bundled operator (the image\'s content)', () => {
     ns = await freshNamespace('image');
     await createPod(ns, 'api-1', { app: 'checkout' });
     operator = await spawnOperator({
-      kubeconfig: plane().kubeconfig, dir: image, name: 'bundled', entry: join(image, 'operator.mjs'),
+      kubeconfig: plane().kubeconfig,
+      dir: image,
+      name: 'bundled',
+      entry: join(image, 'operator.mjs'),
       config: { approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns], revocationSettle: '1s' },
       env: { NODE_ENV: 'production' },
     });
     await operator.waitUntilReady();
   }, 120_000);
-  afterAll(async () => { await operator.stop(); });
+  afterAll(async () => {
+    await operator.stop();
+  });
 
   test('activates and expires a grant, and reports itself in its metrics', async () => {
     await createGrant(ns, 'bundled', grantSpec({ ttl: '3s' }));
     await eventually(() => getGrant(ns, 'bundled'), isReady);
-    await eventually(() => getGrant(ns, 'bundled'), (g) => g?.status?.phase === 'Expired', 20_000);
+    await eventually(
+      () => getGrant(ns, 'bundled'),
+      (g) => g?.status?.phase === 'Expired',
+      20_000,
+    );
     const metrics = await (await fetch(operator.metricsUrl)).text();
     expect(metrics).toContain(`debuggrant_build_info{version="${VERSION}"} 1`);
     expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);

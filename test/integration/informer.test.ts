@@ -26,7 +26,12 @@ const IMAGE = `registry.example.com/shop/app@sha256:${'a'.repeat(64)}`;
 const PODS = 500;
 const PAGE = 50;
 
-const waitFor = (cond: () => boolean): Promise<boolean> => eventually(() => Promise.resolve(cond()), (ok) => ok, 20_000);
+const waitFor = (cond: () => boolean): Promise<boolean> =>
+  eventually(
+    () => Promise.resolve(cond()),
+    (ok) => ok,
+    20_000,
+  );
 
 function logSink(): { log: ReturnType<typeof makeLogger>; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -61,7 +66,8 @@ function recorded(base: ListWatchSource<CachedPod>): { source: ListWatchSource<C
   const pages: number[] = [];
   const kinds = new Set<string>();
   return {
-    pages, kinds,
+    pages,
+    kinds,
     source: {
       ...base,
       list: async (limit, token) => {
@@ -83,21 +89,33 @@ describe('informers against the real API server', () => {
     namespace = await freshNamespace('informer', EXEMPT);
     const core = clientsFor('admin').core;
     const limit = new Semaphore(16);
-    await Promise.all(Array.from({ length: PODS }, (_, i) => limit.run(async () => {
-      const name = `pod-${String(i).padStart(3, '0')}`;
-      await core.createNamespacedPod({ namespace, body: realisticPodSpec(name, { app: `app-${String(i % 7)}` }, IMAGE) });
-      if (i % 10 === 0) await writePodStatus(namespace, name, runningStatus(i, IMAGE));
-    })));
+    await Promise.all(
+      Array.from({ length: PODS }, (_, i) =>
+        limit.run(async () => {
+          const name = `pod-${String(i).padStart(3, '0')}`;
+          await core.createNamespacedPod({ namespace, body: realisticPodSpec(name, { app: `app-${String(i % 7)}` }, IMAGE) });
+          if (i % 10 === 0) await writePodStatus(namespace, name, runningStatus(i, IMAGE));
+        }),
+      ),
+    );
   }, 120_000);
 
   test(`lists ${String(PODS)} pods as metadata in pages of ${String(PAGE)}: every pod seen once, no response larger than a page, then watches`, async () => {
     const { source, pages, kinds } = recorded(podSource(api(), namespace));
     const added = new Set<string>();
     const deleted = new Set<string>();
-    const informer = new ResilientInformer('pods', source, systemClock, logSink().log, (p, event) => {
-      if (event === 'add') added.add(p.metadata?.name ?? '');
-      if (event === 'delete') deleted.add(p.metadata?.name ?? '');
-    }, undefined, { pageSize: PAGE });
+    const informer = new ResilientInformer(
+      'pods',
+      source,
+      systemClock,
+      logSink().log,
+      (p, event) => {
+        if (event === 'add') added.add(p.metadata?.name ?? '');
+        if (event === 'delete') deleted.add(p.metadata?.name ?? '');
+      },
+      undefined,
+      { pageSize: PAGE },
+    );
     try {
       await informer.start();
       expect(added.size).toBe(PODS);
@@ -165,7 +183,12 @@ describe('informers against the real API server', () => {
     const dead = `https://127.0.0.1:${String(port)}`;
     const kc = kubeConfigFor('admin');
     const moved = new k8s.KubeConfig();
-    moved.loadFromOptions({ clusters: kc.getClusters().map((c) => ({ ...c, server: dead })), users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext() });
+    moved.loadFromOptions({
+      clusters: kc.getClusters().map((c) => ({ ...c, server: dead })),
+      users: kc.getUsers(),
+      contexts: kc.getContexts(),
+      currentContext: kc.getCurrentContext(),
+    });
     const { log, lines } = logSink();
     const config = parseConfig({ approvedRegistries: ['registry.example.com/debug/'], namespaces: [namespace] });
     const manager = new Manager({ api: fromKubeConfig(moved), config, log, identity: 'unreachable-test', processMetrics: false, onFatal: () => undefined });
@@ -181,15 +204,24 @@ describe('informers against the real API server', () => {
       // Every informer reports its own failure once its first attempt failed.
       const readyz = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/readyz`;
       const want = [`debuggrants@${namespace}: connection refused (${dead})`, `rolebindings@${namespace}: connection refused (${dead})`];
-      const { status, body } = await eventually(async () => {
-        const res = await fetch(readyz);
-        return { status: res.status, body: await res.text() };
-      }, (r) => want.every((w) => r.body.includes(w)), 20_000);
+      const { status, body } = await eventually(
+        async () => {
+          const res = await fetch(readyz);
+          return { status: res.status, body: await res.text() };
+        },
+        (r) => want.every((w) => r.body.includes(w)),
+        20_000,
+      );
       expect(status).toBe(503);
       expect(body.startsWith('not ready:\n')).toBe(true);
       // Rate-limited: several retries (every ≤ 2 s) give one line per informer, not one per attempt.
       const attempts = (): number => Number(/debuggrants@\S+: connection refused[^\n]*?(\d+) attempts/.exec(manager.notReady.join('\n'))?.[1] ?? 0);
-      await eventually(() => Promise.resolve(attempts()), (n) => n >= 3, 20_000, 50);
+      await eventually(
+        () => Promise.resolve(attempts()),
+        (n) => n >= 3,
+        20_000,
+        50,
+      );
       const perInformer = lines.filter((l) => l.level === 50 && l.informer === `debuggrants@${namespace}`);
       expect(perInformer).toHaveLength(1);
     } finally {
@@ -205,7 +237,9 @@ describe('informers against the real API server', () => {
     try {
       void informer.start();
       await waitFor(() => informer.notReadyReason?.includes('403') === true);
-      expect(informer.notReadyReason).toMatch(/403 Forbidden from https:\/\/127\.0\.0\.1:\d+: pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace/);
+      expect(informer.notReadyReason).toMatch(
+        /403 Forbidden from https:\/\/127\.0\.0\.1:\d+: pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace/,
+      );
       expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
     } finally {
       await informer.stop();

@@ -30,7 +30,8 @@ describe('lingering ephemeral containers and standing access', () => {
       namespace: ns,
       body: {
         metadata: {
-          name: 'owned-1', labels: { app: 'cart' },
+          name: 'owned-1',
+          labels: { app: 'cart' },
           ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart-7d9', uid: '3f1c2b9a-0000-4000-8000-000000000001', controller: true }],
         },
         spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
@@ -38,46 +39,71 @@ describe('lingering ephemeral containers and standing access', () => {
     });
     op = await startTestOperator([ns]);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('a debug container still running after expiry is recorded on grant and pod', async () => {
     await createGrant(ns, 'shop-debug', grantSpec({ ttl: '3s', podSelector: { matchLabels: { app: 'shop' } } }));
-    await eventually(() => getGrant(ns, 'shop-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await eventually(
+      () => getGrant(ns, 'shop-debug'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     await addDebugContainer(ns, 'bare-1', 'debugger-1');
     await kubeletReportsRunning(ns, 'bare-1', 'debugger-1');
     // Covered by an active grant: once the operator has looked at the running container, it is not flagged.
-    const looked = await eventually(() => Promise.resolve(op.lines.find((l) => l.msg === 'lingering checked' && l.name === 'bare-1' && l.running === 1)), Boolean);
+    const looked = await eventually(
+      () => Promise.resolve(op.lines.find((l) => l.msg === 'lingering checked' && l.name === 'bare-1' && l.running === 1)),
+      Boolean,
+    );
     expect(looked?.lingering).toBe(0);
     const before = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' });
     expect(before.metadata?.annotations?.[LINGERING_ANNOTATION]).toBeUndefined();
 
-    const expired = await eventually(() => getGrant(ns, 'shop-debug'), (g) => (g?.status?.lingering?.length ?? 0) > 0);
+    const expired = await eventually(
+      () => getGrant(ns, 'shop-debug'),
+      (g) => (g?.status?.lingering?.length ?? 0) > 0,
+    );
     expect(expired?.status?.phase).toBe('Expired');
     expect(expired?.status?.lingering).toEqual([{ pod: 'bare-1', container: 'debugger-1', image: DEBUG_IMAGE }]);
-    const pod = await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' }), (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined);
+    const pod = await eventually(
+      () => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' }),
+      (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined,
+    );
     expect(pod.metadata?.annotations?.[LINGERING_ANNOTATION]).toBe(`debugger-1=${DEBUG_IMAGE}`);
 
     const events = await clientsFor('admin').core.listNamespacedEvent({ namespace: ns });
     const lingering = events.items.filter((e) => e.reason === 'LingeringEphemeralContainer');
     expect(lingering.map((e) => `${e.involvedObject.kind ?? ''}/${e.involvedObject.name ?? ''}`).sort()).toEqual(['DebugGrant/shop-debug', 'Pod/bare-1']);
-    expect((await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_lingering_ephemeral_containers'))).toMatch(/ 1$/m);
+    expect(await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_lingering_ephemeral_containers')).toMatch(/ 1$/m);
 
     // The container stops: the pod flag goes away.
-    await writePodStatus(ns, 'bare-1', { ephemeralContainerStatuses: [{ name: 'debugger-1', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] });
-    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' }), (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] === undefined);
+    await writePodStatus(ns, 'bare-1', {
+      ephemeralContainerStatuses: [
+        { name: 'debugger-1', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } },
+      ],
+    });
+    await eventually(
+      () => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'bare-1' }),
+      (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] === undefined,
+    );
   });
 
   test('a debug container its deadline wrapper did not end is told 2 s after the deadline: Warning Event and metric', async () => {
     await createPod(ns, 'late-1', { app: 'late' });
     await createGrant(ns, 'late-debug', grantSpec({ ttl: '4s', podSelector: { matchLabels: { app: 'late' } } }));
-    const active = await eventually(() => getGrant(ns, 'late-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    const active = await eventually(
+      () => getGrant(ns, 'late-debug'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     // As the grantee: the API server wraps its command with the deadline (session-deadline.yaml).
     const pod = await addEphemeralContainer('alice', ns, 'late-1', debugContainer('late-dbg', DEBUG_IMAGE, 'restricted', { command: ['sleep', 'inf'] }));
     expect(pod.spec?.ephemeralContainers?.[0]?.command?.[3]).toBe('debuggrant-deadline');
     // A kubelet that never ends it (as if its wrapper had been killed from inside).
     await kubeletReportsRunning(ns, 'late-1', 'late-dbg');
     const deadline = Math.floor(Date.parse(active?.status?.expiresAt ?? '') / 1000) * 1000;
-    const overdue = async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.reason === 'DebugContainerPastDeadline');
+    const overdue = async () =>
+      (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.reason === 'DebugContainerPastDeadline');
     const [event] = await eventually(overdue, (es) => es.length > 0, 20_000, 250);
     expect(event?.type).toBe('Warning');
     expect(`${event?.involvedObject.kind ?? ''}/${event?.involvedObject.name ?? ''}`).toBe('Pod/late-1');
@@ -87,7 +113,11 @@ describe('lingering ephemeral containers and standing access', () => {
     const metric = () => op.operator.metrics.registry.getSingleMetricAsString('debuggrant_debug_containers_past_deadline');
     expect(await metric()).toMatch(/ 1$/m);
     // It stops at last: the metric goes back to 0.
-    await writePodStatus(ns, 'late-1', { ephemeralContainerStatuses: [{ name: 'late-dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 137 } } }] });
+    await writePodStatus(ns, 'late-1', {
+      ephemeralContainerStatuses: [
+        { name: 'late-dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 137 } } },
+      ],
+    });
     await eventually(metric, (m) => / 0$/m.test(m), 15_000, 250);
   }, 40_000);
 
@@ -95,31 +125,60 @@ describe('lingering ephemeral containers and standing access', () => {
     await createPod(ns, 'lonely-1', { app: 'lonely' });
     await addDebugContainer(ns, 'lonely-1', 'sneaky');
     await kubeletReportsRunning(ns, 'lonely-1', 'sneaky');
-    const pod = await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' }), (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined);
+    const pod = await eventually(
+      () => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' }),
+      (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined,
+    );
     expect(pod.metadata?.annotations?.[LINGERING_ANNOTATION]).toBe(`sneaky=${DEBUG_IMAGE}`);
   });
 
   test('onExpiry: Evict evicts a controller-owned pod through the Eviction API', async () => {
     await createGrant(ns, 'cart-debug', grantSpec({ ttl: '3s', onExpiry: 'Evict', podSelector: { matchLabels: { app: 'cart' } } }));
-    await eventually(() => getGrant(ns, 'cart-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await eventually(
+      () => getGrant(ns, 'cart-debug'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     await addDebugContainer(ns, 'owned-1', 'debugger-2');
     await kubeletReportsRunning(ns, 'owned-1', 'debugger-2');
-    const g = await eventually(() => getGrant(ns, 'cart-debug'), (x) => x?.status?.lingering?.[0]?.evictedAt !== undefined);
+    const g = await eventually(
+      () => getGrant(ns, 'cart-debug'),
+      (x) => x?.status?.lingering?.[0]?.evictedAt !== undefined,
+    );
     expect(g?.status?.lingering?.[0]).toMatchObject({ pod: 'owned-1', container: 'debugger-2' });
-    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'owned-1' }).then(() => true, () => false), (exists) => !exists);
+    await eventually(
+      () =>
+        clientsFor('admin')
+          .core.readNamespacedPod({ namespace: ns, name: 'owned-1' })
+          .then(
+            () => true,
+            () => false,
+          ),
+      (exists) => !exists,
+    );
     expect(op.audits().some((a) => a.event === 'pod.evicted' && a.pods.includes('owned-1'))).toBe(true);
   });
 
   test('access that remains through another binding is reported as StandingAccess', async () => {
     await createPod(ns, 'pay-1', { app: 'pay' });
     const admin = clientsFor('admin');
-    await admin.rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'legacy-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] }] } });
+    await admin.rbac.createNamespacedRole({
+      namespace: ns,
+      body: { metadata: { name: 'legacy-exec' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] }] },
+    });
     await admin.rbac.createNamespacedRoleBinding({
       namespace: ns,
-      body: { metadata: { name: 'legacy-exec-alice' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-exec' }, subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }] },
+      body: {
+        metadata: { name: 'legacy-exec-alice' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'legacy-exec' },
+        subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }],
+      },
     });
     await createGrant(ns, 'pay-exec', grantSpec({ ttl: '2s', access: ['exec'], podSelector: { matchLabels: { app: 'pay' } } }));
-    const g = await eventually(() => getGrant(ns, 'pay-exec'), (x) => x?.status?.conditions?.some((c) => c.type === 'RevocationVerified') === true, 20_000);
+    const g = await eventually(
+      () => getGrant(ns, 'pay-exec'),
+      (x) => x?.status?.conditions?.some((c) => c.type === 'RevocationVerified') === true,
+      20_000,
+    );
     expect(g?.status?.phase).toBe('Expired');
     const verified = g?.status?.conditions?.find((c) => c.type === 'RevocationVerified');
     expect(verified).toMatchObject({ status: 'False', reason: 'StandingAccess' });

@@ -15,21 +15,35 @@ import { serveMetrics } from '../../src/metrics-server.ts';
 import { selfSignedCert } from '../../src/runtime/self-signed-cert.ts';
 import { clientsFor, freshNamespace, kubeConfigFor, kubectl, plane } from '../support/cluster.ts';
 
-interface Scrape { status: number; body: string; peerCert: string }
+interface Scrape {
+  status: number;
+  body: string;
+  peerCert: string;
+}
 
 function scrape(port: number, opts: { token?: string; ca?: string; method?: string; path?: string } = {}): Promise<Scrape> {
   return new Promise((resolve, reject) => {
-    const req = request({
-      host: '127.0.0.1', port, path: opts.path ?? '/metrics', method: opts.method ?? 'GET',
-      // Like Prometheus's insecureSkipVerify for the self-signed default; a given CA is verified.
-      ...(opts.ca ? { ca: opts.ca, servername: 'localhost' } : { rejectUnauthorized: false }),
-      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-    }, (res) => {
-      const peerCert = 'getPeerCertificate' in res.socket ? (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN : '';
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString('utf8'); });
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body, peerCert: String(peerCert) }); });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: opts.path ?? '/metrics',
+        method: opts.method ?? 'GET',
+        // Like Prometheus's insecureSkipVerify for the self-signed default; a given CA is verified.
+        ...(opts.ca ? { ca: opts.ca, servername: 'localhost' } : { rejectUnauthorized: false }),
+        headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
+      },
+      (res) => {
+        const peerCert = 'getPeerCertificate' in res.socket ? (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject.CN : '';
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d.toString('utf8');
+        });
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body, peerCert: String(peerCert) });
+        });
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -45,12 +59,20 @@ describe('secure metrics', () => {
   let server: Server;
   let readerToken: string;
   let strangerToken: string;
-  const metrics = makeMetrics(() => ({ Active: 3 }), () => 0, false);
+  const metrics = makeMetrics(
+    () => ({ Active: 3 }),
+    () => 0,
+    false,
+  );
 
   async function tokenFor(sa: string): Promise<string> {
     const core = clientsFor('admin').core;
     await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
-    const t = await core.createNamespacedServiceAccountToken({ namespace: ns, name: sa, body: { spec: { audiences: [plane().server], expirationSeconds: 3600 } } });
+    const t = await core.createNamespacedServiceAccountToken({
+      namespace: ns,
+      name: sa,
+      body: { spec: { audiences: [plane().server], expirationSeconds: 3600 } },
+    });
     return t.status?.token ?? '';
   }
 
@@ -60,10 +82,18 @@ describe('secure metrics', () => {
     expect(applied.code).toBe(0);
     readerToken = await tokenFor('prometheus');
     strangerToken = await tokenFor('stranger');
-    const bound = await kubectl('admin', ['create', 'clusterrolebinding', `${ns}-prometheus`, '--clusterrole=debuggrant:metrics-reader', `--serviceaccount=${ns}:prometheus`]);
+    const bound = await kubectl('admin', [
+      'create',
+      'clusterrolebinding',
+      `${ns}-prometheus`,
+      '--clusterrole=debuggrant:metrics-reader',
+      `--serviceaccount=${ns}:prometheus`,
+    ]);
     expect(bound.code).toBe(0);
     server = await serveMetrics({
-      registry: metrics.registry, bind: { host: '127.0.0.1', port: 0 }, log: makeLogger('silent'),
+      registry: metrics.registry,
+      bind: { host: '127.0.0.1', port: 0 },
+      log: makeLogger('silent'),
       secure: { reviewer: requestReviewer(fromKubeConfig(kubeConfigFor('admin'))) },
     });
   });
@@ -102,7 +132,10 @@ describe('secure metrics', () => {
   });
 
   test('plain HTTP to the metrics port gets nothing', async () => {
-    const res = await fetch(`http://127.0.0.1:${String(portOf(server))}/metrics`).then((r) => r.status, (err: unknown) => String(err));
+    const res = await fetch(`http://127.0.0.1:${String(portOf(server))}/metrics`).then(
+      (r) => r.status,
+      (err: unknown) => String(err),
+    );
     expect(res).not.toBe(200);
   });
 
@@ -112,7 +145,9 @@ describe('secure metrics', () => {
     writeFileSync(join(dir, 'tls.crt'), cert.cert);
     writeFileSync(join(dir, 'tls.key'), cert.key);
     const mounted = await serveMetrics({
-      registry: metrics.registry, bind: { host: '127.0.0.1', port: 0 }, log: makeLogger('silent'),
+      registry: metrics.registry,
+      bind: { host: '127.0.0.1', port: 0 },
+      log: makeLogger('silent'),
       secure: { reviewer: requestReviewer(fromKubeConfig(kubeConfigFor('admin'))), certDir: dir },
     });
     try {

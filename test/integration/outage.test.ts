@@ -32,7 +32,8 @@ describe('a 30 s API server outage across a deadline', () => {
     op = await spawnTestOperator(`outage-${ns}`, [ns], {}, {}, kubeconfig);
     const operator = op;
     await operator.waitUntilReady(90_000);
-    const canDebug = (): Promise<boolean> => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' });
+    const canDebug = (): Promise<boolean> =>
+      canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'api-1' });
 
     await createGrant(ns, 'outage', grantSpec({ ttl: '15s' }));
     const active = await eventually(() => getGrant(ns, 'outage'), isReady, 30_000);
@@ -42,7 +43,12 @@ describe('a 30 s API server outage across a deadline', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - OUTAGE_BEFORE_DEADLINE_MS - Date.now())));
     const down = Date.now();
     await proxy.refuse(true);
-    await eventually(() => operator.ready(), (ready) => !ready, OUTAGE_MS - 5000, 100);
+    await eventually(
+      () => operator.ready(),
+      (ready) => !ready,
+      OUTAGE_MS - 5000,
+      100,
+    );
     const notReadyAfter = Date.now() - down;
     // Past the deadline, with nobody able to reach the API server, the access is still there.
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt + 1000 - Date.now())));
@@ -56,16 +62,25 @@ describe('a 30 s API server outage across a deadline', () => {
     const revoked = Date.now() - back;
     await eventually(() => operator.ready(), Boolean, 30_000, 50);
     const ready = Date.now() - back;
-    process.stderr.write(`[outage] ${String(OUTAGE_MS)} ms outage from ${String(OUTAGE_BEFORE_DEADLINE_MS)} ms before the deadline: /readyz false ${String(notReadyAfter)} ms into it; access ended ${String(revoked)} ms and /readyz true ${String(ready)} ms after the API server answered again\n`);
+    process.stderr.write(
+      `[outage] ${String(OUTAGE_MS)} ms outage from ${String(OUTAGE_BEFORE_DEADLINE_MS)} ms before the deadline: /readyz false ${String(notReadyAfter)} ms into it; access ended ${String(revoked)} ms and /readyz true ${String(ready)} ms after the API server answered again\n`,
+    );
     expect(revoked).toBeLessThan(RECOVERY_BOUND_MS);
     expect(ready).toBeLessThan(RECOVERY_BOUND_MS);
 
     // The record: Expired at the deadline it always had, nothing left, one audit line per change.
-    const ended = await eventually(() => getGrant(ns, 'outage'), (g) => g?.status?.phase === 'Expired', 30_000);
+    const ended = await eventually(
+      () => getGrant(ns, 'outage'),
+      (g) => g?.status?.phase === 'Expired',
+      30_000,
+    );
     expect(ended?.status?.expiresAt).toBe(active?.status?.expiresAt);
     expect(await rbacFor(ns, 'outage')).toEqual({ role: false, binding: false });
-    const audits = readFileSync(operator.logFile, 'utf8').split('\n').filter((l) => l.includes('"audit"'))
-      .map((l) => (JSON.parse(l) as { audit: { event: string; grant: string } }).audit).filter((a) => a.grant === `${ns}/outage`);
+    const audits = readFileSync(operator.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"audit"'))
+      .map((l) => (JSON.parse(l) as { audit: { event: string; grant: string } }).audit)
+      .filter((a) => a.grant === `${ns}/outage`);
     expect(audits.map((a) => a.event).filter((e) => e !== 'grant.revocation-verified')).toEqual(['grant.activated', 'grant.expired']);
   }, 180_000);
 });

@@ -16,9 +16,11 @@ import { EXEMPT } from '../support/policy.ts';
 
 const TTL_MS = 4000;
 
-describe('RoleBindings only while the grant\'s recorded deadline holds, by the API server', () => {
+describe("RoleBindings only while the grant's recorded deadline holds, by the API server", () => {
   let api: KubeApi;
-  beforeAll(() => { api = fromKubeConfig(kubeConfigFor('admin')); });
+  beforeAll(() => {
+    api = fromKubeConfig(kubeConfigFor('admin'));
+  });
 
   /** A real grant (for its uid; no operator serves the namespace) and the binding the operator would write for it. */
   async function grantAndBinding(namespace: string, name: string): Promise<{ uid: string; binding: V1RoleBinding }> {
@@ -31,10 +33,26 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
 
   async function record(namespace: string, grant: string, uid: string, expiresAt: number): Promise<void> {
     const now = new Date();
-    await changeIndex(api, namespace, {
-      kind: 'upsert',
-      entry: { grant, uid, username: 'alice', group: '', pods: ['web-1'], image: 'registry.example.com/debug/x', profile: 'restricted', activatedAt: now.toISOString(), expiresAt: new Date(expiresAt).toISOString() },
-    }, now, 60_000);
+    await changeIndex(
+      api,
+      namespace,
+      {
+        kind: 'upsert',
+        entry: {
+          grant,
+          uid,
+          username: 'alice',
+          group: '',
+          pods: ['web-1'],
+          image: 'registry.example.com/debug/x',
+          profile: 'restricted',
+          activatedAt: now.toISOString(),
+          expiresAt: new Date(expiresAt).toISOString(),
+        },
+      },
+      now,
+      60_000,
+    );
   }
 
   /** A fresh namespace with a grant whose entry is in force for TTL_MS, and its binding applied. */
@@ -47,7 +65,8 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     return { ns, binding, expiresAt };
   }
 
-  const aliceCanExec = (namespace: string): Promise<boolean> => canI({ user: 'alice', namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' });
+  const aliceCanExec = (namespace: string): Promise<boolean> =>
+    canI({ user: 'alice', namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' });
 
   test('created while the entry is in force; after its expiresAt neither re-created nor re-pointed, and deleting is still allowed', async () => {
     const { ns, binding, expiresAt } = await boundWhileInForce('g');
@@ -62,7 +81,7 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     const refused = await rejection(applyRoleBinding(api, widened));
     expect(refused.code).toBe(403);
     expect(refused.message).toContain(`DebugGrant ${ns}/g expired at`);
-    expect(refused.message).toContain('the API server\'s time of this request is');
+    expect(refused.message).toContain("the API server's time of this request is");
     const kept = await clientsFor('admin').rbac.readNamespacedRoleBinding({ namespace: ns, name: rbacName('g') });
     expect((kept.subjects ?? []).map((s) => s.name)).toEqual(['alice']);
 
@@ -92,12 +111,16 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     expect(await aliceCanExec(ns)).toBe(false);
   });
 
-  test('bindings that are not a grant\'s are outside the policy; exempt namespaces are not', async () => {
+  test("bindings that are not a grant's are outside the policy; exempt namespaces are not", async () => {
     const ns = await freshNamespace('rbacdl');
     const { binding } = await grantAndBinding(ns, 'other');
     // Another RoleBinding, in a namespace with no index: not refused for lack of one (the
     // policy's matchConditions come before its param).
-    const unlabelled = { ...binding, metadata: { ...binding.metadata, name: 'someone-elses', labels: {}, ownerReferences: [] }, roleRef: { ...binding.roleRef, kind: 'ClusterRole', name: 'view' } };
+    const unlabelled = {
+      ...binding,
+      metadata: { ...binding.metadata, name: 'someone-elses', labels: {}, ownerReferences: [] },
+      roleRef: { ...binding.roleRef, kind: 'ClusterRole', name: 'view' },
+    };
     await applyRoleBinding(api, unlabelled);
     expect(await allRbac(ns)).toEqual(['RoleBinding/someone-elses']);
     // The operator serves grants in exempt namespaces too (the label exempts ephemeral containers only).
@@ -108,7 +131,7 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     expect(await allRbac(exempt)).toEqual([]);
   });
 
-  test('#20.4: removing or changing its labels, then adding a subject, or binding the grant\'s Role anew: each refused after the deadline', async () => {
+  test("#20.4: removing or changing its labels, then adding a subject, or binding the grant's Role anew: each refused after the deadline", async () => {
     const { ns, binding, expiresAt } = await boundWhileInForce('dodge');
     await new Promise((r) => setTimeout(r, expiresAt + 1000 - Date.now()));
     const rbac = clientsFor('admin').rbac;
@@ -127,7 +150,9 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
       // reports whichever it evaluated first, in no fixed order.
       expect(refused.message).toMatch(new RegExp(`RoleBinding ${ns}/${name} belongs to (a DebugGrant|DebugGrant dodge and stays that grant's)`));
     }
-    const widened = await rejection(rbac.patchNamespacedRoleBinding({ namespace: ns, name, body: [{ op: 'add', path: '/subjects/-', value: bob }] }, jsonPatch));
+    const widened = await rejection(
+      rbac.patchNamespacedRoleBinding({ namespace: ns, name, body: [{ op: 'add', path: '/subjects/-', value: bob }] }, jsonPatch),
+    );
     expect(widened.code).toBe(403);
     expect(widened.message).toContain(`DebugGrant ${ns}/dodge expired at`);
     // #20.6: the time printed is this request's (its writer's entry), not that of the entry it
@@ -135,7 +160,9 @@ describe('RoleBindings only while the grant\'s recorded deadline holds, by the A
     const printed = /the API server's time of this request is (\S+), in whole seconds/.exec(widened.message)?.[1] ?? '';
     expect(Date.parse(printed)).toBeGreaterThanOrEqual(Math.floor(expiresAt / 1000) * 1000);
     // A binding of the grant's Role by another name, without the grant's labels.
-    const anew = await rejection(rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'bobs-way-in' }, roleRef: binding.roleRef, subjects: [bob] } }));
+    const anew = await rejection(
+      rbac.createNamespacedRoleBinding({ namespace: ns, body: { metadata: { name: 'bobs-way-in' }, roleRef: binding.roleRef, subjects: [bob] } }),
+    );
     expect(anew.code).toBe(403);
     expect(anew.message).toContain(`RoleBinding ${ns}/bobs-way-in refers to Role ${name}, a DebugGrant's, without that grant's labels`);
     const kept = await rbac.readNamespacedRoleBinding({ namespace: ns, name });

@@ -20,12 +20,26 @@ describe('kubectl debuggrant report', () => {
     ns = await freshNamespace('report');
     await createPod(ns, 'web-1', { app: 'web' });
     op = await startTestOperator([ns]);
-    await createGrant(ns, 'inc-7', grantSpec({
-      access: ['debug', 'exec', 'portForward'], podSelector: { matchLabels: { app: 'web' } },
-      reason: 'INC-7 web 500s, need a shell', approval: { ref: 'https://git.example.com/ops/pull/7' },
-    }));
-    await eventually(() => getGrant(ns, 'inc-7'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
-    await addEphemeralContainer('alice', ns, 'web-1', debugContainer('dbg-1', DEBUG_IMAGE, 'restricted', { command: ['sh', '-c', 'netstat -tn'], targetContainerName: 'app' }));
+    await createGrant(
+      ns,
+      'inc-7',
+      grantSpec({
+        access: ['debug', 'exec', 'portForward'],
+        podSelector: { matchLabels: { app: 'web' } },
+        reason: 'INC-7 web 500s, need a shell',
+        approval: { ref: 'https://git.example.com/ops/pull/7' },
+      }),
+    );
+    await eventually(
+      () => getGrant(ns, 'inc-7'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
+    await addEphemeralContainer(
+      'alice',
+      ns,
+      'web-1',
+      debugContainer('dbg-1', DEBUG_IMAGE, 'restricted', { command: ['sh', '-c', 'netstat -tn'], targetContainerName: 'app' }),
+    );
     started = second(Date.now());
     await writePodStatus(ns, 'web-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg-1', started)] });
     // No kubelet here: both streams are authorized and logged, then fail to reach a node.
@@ -33,15 +47,26 @@ describe('kubectl debuggrant report', () => {
     await kubectl('alice', ['port-forward', '-n', ns, 'pod/web-1', '18080:8080', '--pod-running-timeout=2s']);
     finished = second(Date.now() + 1000);
     await writePodStatus(ns, 'web-1', { ephemeralContainerStatuses: [kubeletState('dbg-1', started, { at: finished, exitCode: 0 })] });
-    await eventually(() => getGrant(ns, 'inc-7'), (g) => g?.status?.sessions?.[0]?.finishedAt !== undefined);
+    await eventually(
+      () => getGrant(ns, 'inc-7'),
+      (g) => g?.status?.sessions?.[0]?.finishedAt !== undefined,
+    );
     expect((await cli('carol', ['revoke', 'inc-7', '-n', ns, '--reason', 'INC-7 resolved'])).code).toBe(0);
-    await eventually(() => getGrant(ns, 'inc-7'), (g) => g?.status?.conditions?.some((c) => c.type === 'RevocationVerified' && c.status === 'True') === true);
+    await eventually(
+      () => getGrant(ns, 'inc-7'),
+      (g) => g?.status?.conditions?.some((c) => c.type === 'RevocationVerified' && c.status === 'True') === true,
+    );
     // After the end: alice's next debug container is refused by RBAC.
     await expect(addEphemeralContainer('alice', ns, 'web-1', debugContainer('dbg-late', DEBUG_IMAGE, 'restricted'))).rejects.toThrow();
     // Every request above is in the audit log before the report reads it.
-    await eventually(() => Promise.resolve(readAuditLog(plane().auditLog)), (es) => es.some((e) => e.objectRef?.namespace === ns && e.objectRef.name === 'web-1' && e.responseStatus?.code === 403));
+    await eventually(
+      () => Promise.resolve(readAuditLog(plane().auditLog)),
+      (es) => es.some((e) => e.objectRef?.namespace === ns && e.objectRef.name === 'web-1' && e.responseStatus?.code === 403),
+    );
   }, 60_000);
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   const report = async (args: string[] = []): Promise<AccessReport> => {
     const out = await cli('admin', ['report', 'inc-7', '-n', ns, '-o', 'json', ...args]);
@@ -53,15 +78,32 @@ describe('kubectl debuggrant report', () => {
   test('names who asked, why, who approved, when and how it ended, the session, the exec and the port-forward', async () => {
     const r = await report(['--audit-log', plane().auditLog]);
     expect(r).toMatchObject({
-      grant: `${ns}/inc-7`, subject: 'User alice', reason: 'INC-7 web 500s, need a shell', approval: 'https://git.example.com/ops/pull/7',
-      created: { by: 'gitops' }, phase: 'Revoked', end: { how: 'revoked on request', by: 'carol', detail: 'revoked by carol: INC-7 resolved' },
-      revocationVerified: { ok: true }, pods: ['web-1'], sessionCount: 1,
+      grant: `${ns}/inc-7`,
+      subject: 'User alice',
+      reason: 'INC-7 web 500s, need a shell',
+      approval: 'https://git.example.com/ops/pull/7',
+      created: { by: 'gitops' },
+      phase: 'Revoked',
+      end: { how: 'revoked on request', by: 'carol', detail: 'revoked by carol: INC-7 resolved' },
+      revocationVerified: { ok: true },
+      pods: ['web-1'],
+      sessionCount: 1,
     });
-    expect(r.debugContainers).toEqual([expect.objectContaining({
-      pod: 'web-1', container: 'dbg-1', command: 'sh -c \'netstat -tn\'', target: 'app', profile: 'restricted',
-      startedAt: iso(started), finishedAt: iso(finished), exitCode: 0, endedByDeadline: true,
-      durationSeconds: (finished.getTime() - started.getTime()) / 1000, addedBy: expect.objectContaining({ user: 'alice' }) as unknown,
-    })]);
+    expect(r.debugContainers).toEqual([
+      expect.objectContaining({
+        pod: 'web-1',
+        container: 'dbg-1',
+        command: "sh -c 'netstat -tn'",
+        target: 'app',
+        profile: 'restricted',
+        startedAt: iso(started),
+        finishedAt: iso(finished),
+        exitCode: 0,
+        endedByDeadline: true,
+        durationSeconds: (finished.getTime() - started.getTime()) / 1000,
+        addedBy: expect.objectContaining({ user: 'alice' }) as unknown,
+      }),
+    ]);
     const g = await getGrant(ns, 'inc-7');
     expect(r.debugContainers[0]?.addedBy?.at.localeCompare(g?.status?.activatedAt ?? '')).toBe(1);
     // The streams failed to reach a node (none here): each is listed with the API server's answer.
@@ -77,8 +119,10 @@ describe('kubectl debuggrant report', () => {
     const r = await report();
     expect(r.debugContainers[0]?.addedBy).toBeUndefined();
     expect(r.streams).toEqual([]);
-    expect(r.unknown).toContain('exec, attach and port-forward requests, and who added each debug container, are in the API server\'s audit log: give --audit-log FILE...');
-    expect(r.unknown).toContain('who created the grant (the user) is in the API server\'s audit log: give --audit-log');
+    expect(r.unknown).toContain(
+      "exec, attach and port-forward requests, and who added each debug container, are in the API server's audit log: give --audit-log FILE...",
+    );
+    expect(r.unknown).toContain("who created the grant (the user) is in the API server's audit log: give --audit-log");
   });
 
   test('markdown by default, naming each part', async () => {
@@ -90,14 +134,30 @@ describe('kubectl debuggrant report', () => {
     expect(out.stdout).toContain('## What this report could not know');
   });
 
-  test('a grant whose object was deleted: from the operator\'s index record and the audit log', async () => {
+  test("a grant whose object was deleted: from the operator's index record and the audit log", async () => {
     await deleteGrant(ns, 'inc-7');
-    await eventually(() => getGrant(ns, 'inc-7'), (g) => g === undefined);
+    await eventually(
+      () => getGrant(ns, 'inc-7'),
+      (g) => g === undefined,
+    );
     const r = await report(['--audit-log', plane().auditLog]);
     expect(r.sources).toEqual(['DebugGrantIndex entry', expect.stringMatching(/^API server audit log/) as unknown]);
-    expect(r).toMatchObject({ subject: 'User alice', reason: 'INC-7 web 500s, need a shell', created: { by: 'gitops' }, phase: 'Revoked', end: { how: 'revoked on request', by: 'carol' } });
+    expect(r).toMatchObject({
+      subject: 'User alice',
+      reason: 'INC-7 web 500s, need a shell',
+      created: { by: 'gitops' },
+      phase: 'Revoked',
+      end: { how: 'revoked on request', by: 'carol' },
+    });
     expect(r.activatedAt).toBeDefined();
-    expect(r.debugContainers).toEqual([expect.objectContaining({ pod: 'web-1', container: 'dbg-1', command: 'sh -c \'netstat -tn\'', addedBy: expect.objectContaining({ user: 'alice' }) as unknown })]);
+    expect(r.debugContainers).toEqual([
+      expect.objectContaining({
+        pod: 'web-1',
+        container: 'dbg-1',
+        command: "sh -c 'netstat -tn'",
+        addedBy: expect.objectContaining({ user: 'alice' }) as unknown,
+      }),
+    ]);
     expect(r.unknown.join('\n')).toContain('the DebugGrant object is gone');
     const without = await report();
     expect(without.phase).toBe('Revoked');

@@ -4,7 +4,8 @@ import { canI, createPod, eventually, freshNamespace } from '../support/cluster.
 import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, isReady, rbacFor } from '../support/grants.ts';
 import { startTestOperator } from '../support/operator.ts';
 
-const canDebug = (ns: string, pod: string) => canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: pod });
+const canDebug = (ns: string, pod: string) =>
+  canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: pod });
 
 describe('operator restarts and GitOps re-creation', () => {
   let ns: string;
@@ -27,7 +28,10 @@ describe('operator restarts and GitOps re-creation', () => {
     try {
       expect(await canDebug(ns, 'api-1')).toBe(false);
       expect(await rbacFor(ns, 'while-down')).toEqual({ role: false, binding: false });
-      const expired = await eventually(() => getGrant(ns, 'while-down'), (x) => x?.status?.phase === 'Expired');
+      const expired = await eventually(
+        () => getGrant(ns, 'while-down'),
+        (x) => x?.status?.phase === 'Expired',
+      );
       expect(expired?.status?.expiresAt).toBe(g?.status?.expiresAt);
     } finally {
       await second.stop();
@@ -38,12 +42,21 @@ describe('operator restarts and GitOps re-creation', () => {
     const op = await startTestOperator([ns]);
     try {
       await createGrant(ns, 'inc-77', grantSpec({ ttl: '2s' }), 'gitops');
-      await eventually(() => getGrant(ns, 'inc-77'), (x) => x?.status?.phase === 'Expired');
+      await eventually(
+        () => getGrant(ns, 'inc-77'),
+        (x) => x?.status?.phase === 'Expired',
+      );
       await deleteGrant(ns, 'inc-77');
-      await eventually(() => getGrant(ns, 'inc-77'), (x) => x === undefined);
+      await eventually(
+        () => getGrant(ns, 'inc-77'),
+        (x) => x === undefined,
+      );
 
       await createGrant(ns, 'inc-77', grantSpec({ ttl: '2s' }), 'gitops');
-      const again = await eventually(() => getGrant(ns, 'inc-77'), (x) => x?.status?.phase !== undefined);
+      const again = await eventually(
+        () => getGrant(ns, 'inc-77'),
+        (x) => x?.status?.phase !== undefined,
+      );
       expect(again?.status?.phase).toBe('Denied');
       const denied = again?.status?.conditions?.find((c) => c.type === 'Denied');
       expect(denied?.reason).toBe('AlreadyUsed');
@@ -62,13 +75,19 @@ describe('operator restarts and GitOps re-creation', () => {
       await eventually(() => getGrant(ns, 'short-lived'), isReady);
       expect(await canDebug(ns, 'api-1')).toBe(true);
       await deleteGrant(ns, 'short-lived');
-      await eventually(() => getGrant(ns, 'short-lived'), (x) => x === undefined);
+      await eventually(
+        () => getGrant(ns, 'short-lived'),
+        (x) => x === undefined,
+      );
       expect(await canDebug(ns, 'api-1')).toBe(false);
       expect(await allRbac(ns)).toEqual([]);
       expect(op.audits().some((a) => a.grant === `${ns}/short-lived` && a.event === 'grant.revoked')).toBe(true);
 
       await createGrant(ns, 'short-lived', grantSpec({ ttl: '1h' }));
-      const again = await eventually(() => getGrant(ns, 'short-lived'), (x) => x?.status?.phase !== undefined);
+      const again = await eventually(
+        () => getGrant(ns, 'short-lived'),
+        (x) => x?.status?.phase !== undefined,
+      );
       expect(again?.status?.phase).toBe('Denied');
       expect(await canDebug(ns, 'api-1')).toBe(false);
     } finally {

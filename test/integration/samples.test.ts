@@ -13,7 +13,9 @@ describe('config/samples', () => {
     expect((await kubectl('admin', ['apply', '-f', `${REPO_ROOT}config/samples/workload.yaml`])).code).toBe(0);
     op = await startTestOperator(['shop']);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('the sample grant applies as gitops, activates, and kubectl debug works for alice only', async () => {
     const applied = await kubectl('gitops', ['apply', '-f', `${REPO_ROOT}config/samples/debuggrant.yaml`]);

@@ -19,7 +19,11 @@ const canExec = (user: string, groups: string[], namespace: string, pod: string)
 
 async function readIndex(namespace: string): Promise<DebugGrantIndex | undefined> {
   try {
-    return await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrantIndex', metadata: { name: INDEX_NAME, namespace } }) as unknown as DebugGrantIndex;
+    return (await clientsFor('admin').objects.read({
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'DebugGrantIndex',
+      metadata: { name: INDEX_NAME, namespace },
+    })) as unknown as DebugGrantIndex;
   } catch (err) {
     if (statusCode(err) === 404) return undefined;
     throw err;
@@ -40,9 +44,11 @@ describe('1: no grant is served where its creation was not checked', () => {
 
   beforeAll(async () => {
     // The shipped operator namespace (config/manager, the policy's reservedNamespaces); deploy.test.ts may have made it.
-    await clientsFor('admin').core.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } }).catch((err: unknown) => {
-      if (statusCode(err) !== 409) throw err;
-    });
+    await clientsFor('admin')
+      .core.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } })
+      .catch((err: unknown) => {
+        if (statusCode(err) !== 409) throw err;
+      });
   });
 
   test.each(selfGrants)('an exec grant by %s for %j in an exempt namespace is refused at creation', async (user, over) => {
@@ -55,15 +61,23 @@ describe('1: no grant is served where its creation was not checked', () => {
   });
 
   test.each([...TEST_POLICY.reservedNamespaces.filter((n) => n === OPERATOR_NAMESPACE || n === 'kube-system')])(
-    'no exec grant is created in the reserved namespace %s, by approvers or GitOps, for themselves or anyone', async (ns) => {
-      for (const [user, over] of [...selfGrants, ['gitops', { subject: { kind: 'User', name: 'alice' } }], ['carol', { subject: { kind: 'User', name: 'gitops' } }]] as const) {
+    'no exec grant is created in the reserved namespace %s, by approvers or GitOps, for themselves or anyone',
+    async (ns) => {
+      for (const [user, over] of [
+        ...selfGrants,
+        ['gitops', { subject: { kind: 'User', name: 'alice' } }],
+        ['carol', { subject: { kind: 'User', name: 'gitops' } }],
+      ] as const) {
         const name = unique('reserved');
         const refused = await rejection(createGrant(ns, name, grantSpec({ ...over, access: ['exec'] }), user));
         expect(refused.code).toBe(403);
-        expect(statusMessage(refused.message)).toContain(`metadata.namespace: Forbidden: ${ns} is reserved (kube-system, kube-public, kube-node-lease, debuggrant-system)`);
+        expect(statusMessage(refused.message)).toContain(
+          `metadata.namespace: Forbidden: ${ns} is reserved (kube-system, kube-public, kube-node-lease, debuggrant-system)`,
+        );
         expect(await getGrant(ns, name)).toBeUndefined();
       }
-    });
+    },
+  );
 
   test('a grant that got past the policy into a namespace the operator reserves ends Denied, and no RBAC is written', async () => {
     // The operator reserves its own namespace whatever the policy was told (POD_NAMESPACE): the
@@ -74,16 +88,34 @@ describe('1: no grant is served where its creation was not checked', () => {
     const op = await startTestOperator([ns], { reservedNamespaces: ['kube-system', ns] });
     try {
       // Each creator for the other: the policy admits both (neither is for its creator).
-      await createGrant(ns, 'for-carol', grantSpec({ subject: { kind: 'User', name: 'carol' }, access: ['exec'], podSelector: { matchLabels: { app: 'operator' } } }), 'gitops');
-      await createGrant(ns, 'for-gitops', grantSpec({ subject: { kind: 'User', name: 'gitops' }, access: ['exec'], podSelector: { matchLabels: { app: 'operator' } } }), 'carol');
+      await createGrant(
+        ns,
+        'for-carol',
+        grantSpec({ subject: { kind: 'User', name: 'carol' }, access: ['exec'], podSelector: { matchLabels: { app: 'operator' } } }),
+        'gitops',
+      );
+      await createGrant(
+        ns,
+        'for-gitops',
+        grantSpec({ subject: { kind: 'User', name: 'gitops' }, access: ['exec'], podSelector: { matchLabels: { app: 'operator' } } }),
+        'carol',
+      );
       for (const name of ['for-carol', 'for-gitops']) {
-        const g = await eventually(() => getGrant(ns, name), (x) => x?.status?.phase !== undefined);
+        const g = await eventually(
+          () => getGrant(ns, name),
+          (x) => x?.status?.phase !== undefined,
+        );
         expect(g?.status?.phase).toBe('Denied');
         expect(g?.status?.conditions?.find((c) => c.type === 'Denied')).toMatchObject({
           reason: 'ReservedNamespace',
           message: `${ns} is a reserved namespace (kube-system, ${ns}): debuggrant never grants access in the operator's own namespace or a system namespace`,
         });
-        expect(op.audits().filter((a) => a.grant === `${ns}/${name}`).map((a) => a.event)).toEqual(['grant.denied']);
+        expect(
+          op
+            .audits()
+            .filter((a) => a.grant === `${ns}/${name}`)
+            .map((a) => a.event),
+        ).toEqual(['grant.denied']);
       }
       expect(await allRbac(ns)).toEqual([]);
       expect((await readIndex(ns))?.active ?? []).toEqual([]);
@@ -95,7 +127,7 @@ describe('1: no grant is served where its creation was not checked', () => {
   });
 });
 
-describe('2: each index entry carries its grant\'s access kinds; only debug admits an ephemeral container', () => {
+describe("2: each index entry carries its grant's access kinds; only debug admits an ephemeral container", () => {
   test('alice with a logs-only grant and standing patch on pods/ephemeralcontainers cannot add a debug container', async () => {
     const ns = await freshNamespace('sec-access');
     await createPod(ns, 'checkout-1', { app: 'checkout' });
@@ -107,7 +139,9 @@ describe('2: each index entry carries its grant\'s access kinds; only debug admi
       await eventually(() => getGrant(ns, 'logs-only'), isReady);
       const refused = await rejection(addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('dbg-1', DEBUG_IMAGE, 'restricted')));
       expect(refused.code).toBe(403);
-      expect(statusMessage(refused.message)).toContain(`DebugGrant ${ns}/logs-only (access: logs) does not give alice debug on pod ${ns}/checkout-1: ephemeral containers need a grant with access [debug]`);
+      expect(statusMessage(refused.message)).toContain(
+        `DebugGrant ${ns}/logs-only (access: logs) does not give alice debug on pod ${ns}/checkout-1: ephemeral containers need a grant with access [debug]`,
+      );
       const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'checkout-1' });
       expect(pod.spec?.ephemeralContainers ?? []).toEqual([]);
       expect((await readIndex(ns))?.active?.map((e) => [e.grant, e.access])).toEqual([['logs-only', ['logs']]]);
@@ -132,7 +166,10 @@ describe('2: each index entry carries its grant\'s access kinds; only debug admi
 
     const second = await startTestOperator([ns]);
     try {
-      await eventually(() => readIndex(ns), (i) => i?.active?.[0]?.access?.includes('debug') === true);
+      await eventually(
+        () => readIndex(ns),
+        (i) => i?.active?.[0]?.access?.includes('debug') === true,
+      );
       // The policy reads the index from the API server's cache: it follows within moments.
       const pod = await eventually(
         () => addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('dbg-2', DEBUG_IMAGE, 'restricted')).catch(() => undefined),
@@ -145,11 +182,15 @@ describe('2: each index entry carries its grant\'s access kinds; only debug admi
   });
 });
 
-describe('5: a spent name stays spent when its namespace\'s index is lost', () => {
+describe("5: a spent name stays spent when its namespace's index is lost", () => {
   const HOME = 'debuggrant-system';
   const historyOf = async (namespace: string): Promise<DebugGrantHistory | undefined> => {
     try {
-      return await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: HISTORY_KIND, metadata: { name: namespace, namespace: HOME } }) as unknown as DebugGrantHistory;
+      return (await clientsFor('admin').objects.read({
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: HISTORY_KIND,
+        metadata: { name: namespace, namespace: HOME },
+      })) as unknown as DebugGrantHistory;
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw err;
@@ -159,29 +200,53 @@ describe('5: a spent name stays spent when its namespace\'s index is lost', () =
   const deleteObject = (kind: string, name: string, namespace: string): Promise<unknown> =>
     clientsFor('admin').objects.delete({ apiVersion: `${GROUP}/${VERSION}`, kind, metadata: { name, namespace } });
 
-  test('a cluster-admin deletes the grant and the index, then the index\'s restored copy and the history in turn: the re-applied grant is Denied', async () => {
+  test("a cluster-admin deletes the grant and the index, then the index's restored copy and the history in turn: the re-applied grant is Denied", async () => {
     const ns = await freshNamespace('sec-spent');
     await createPod(ns, 'api-1', { app: 'checkout' });
     const op = await startTestOperator([ns]);
     try {
       await createGrant(ns, 'spent', grantSpec({ ttl: '2s' }));
-      await eventually(() => getGrant(ns, 'spent'), (g) => g?.status?.phase === 'Expired');
+      await eventually(
+        () => getGrant(ns, 'spent'),
+        (g) => g?.status?.phase === 'Expired',
+      );
       await deleteGrant(ns, 'spent');
-      await eventually(() => getGrant(ns, 'spent'), (g) => g === undefined);
+      await eventually(
+        () => getGrant(ns, 'spent'),
+        (g) => g === undefined,
+      );
       // The second copy, in the operator's own namespace.
-      expect(spent((await eventually(() => historyOf(ns), (h) => spent(h?.ended)))?.ended)).toBe(true);
+      expect(
+        spent(
+          (
+            await eventually(
+              () => historyOf(ns),
+              (h) => spent(h?.ended),
+            )
+          )?.ended,
+        ),
+      ).toBe(true);
 
       // The index goes: it comes back (the operator serves the namespace) with the record restored from the history.
       await deleteObject('DebugGrantIndex', INDEX_NAME, ns);
-      await eventually(() => readIndex(ns), (i) => spent(i?.ended));
+      await eventually(
+        () => readIndex(ns),
+        (i) => spent(i?.ended),
+      );
       // Then the history goes: restored from the index.
       await deleteObject(HISTORY_KIND, ns, HOME);
-      await eventually(() => historyOf(ns), (h) => spent(h?.ended));
+      await eventually(
+        () => historyOf(ns),
+        (h) => spent(h?.ended),
+      );
       // And the index once more, for good measure: the re-applied copy meets whichever copy is there.
       await deleteObject('DebugGrantIndex', INDEX_NAME, ns);
 
       await createGrant(ns, 'spent', grantSpec({ ttl: '1h' }));
-      const again = await eventually(() => getGrant(ns, 'spent'), (g) => g?.status?.phase !== undefined);
+      const again = await eventually(
+        () => getGrant(ns, 'spent'),
+        (g) => g?.status?.phase !== undefined,
+      );
       expect(again?.status?.phase).toBe('Denied');
       expect(again?.status?.conditions?.find((c) => c.type === 'Denied')?.reason).toBe('AlreadyUsed');
       expect(await allRbac(ns)).toEqual([]);
@@ -192,8 +257,8 @@ describe('5: a spent name stays spent when its namespace\'s index is lost', () =
   });
 });
 
-describe('3: revoked-by only together with the revocation, and always the revoker\'s own name', () => {
-  test('alice cannot set revoked-by on her grant without revoking it; a creator\'s later revoke is recorded as the creator\'s', async () => {
+describe("3: revoked-by only together with the revocation, and always the revoker's own name", () => {
+  test("alice cannot set revoked-by on her grant without revoking it; a creator's later revoke is recorded as the creator's", async () => {
     const ns = await freshNamespace('sec-revoker');
     await createPod(ns, 'checkout-1', { app: 'checkout' });
     const op = await startTestOperator([ns]);
@@ -209,14 +274,19 @@ describe('3: revoked-by only together with the revocation, and always the revoke
       // The GitOps identity (a creator) revokes it: the record names gitops everywhere.
       const out = await cli('gitops', ['revoke', 'alices', '-n', ns, '--reason', 'incident closed']);
       expect(out.stderr).toBe('');
-      const g = await eventually(() => getGrant(ns, 'alices'), (x) => x?.status?.phase === 'Revoked');
+      const g = await eventually(
+        () => getGrant(ns, 'alices'),
+        (x) => x?.status?.phase === 'Revoked',
+      );
       expect(g?.metadata.annotations?.['debuggrant.dev/revoked-by']).toBe('gitops');
       expect(g?.status?.revokedBy).toBe('gitops');
       expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')?.message).toBe('revoked by gitops: incident closed');
       const audit = await eventually(async () => Promise.resolve(op.audits().find((a) => a.event === 'grant.revoked' && a.grant === `${ns}/alices`)), Boolean);
       expect(audit?.by).toBe('gitops');
-      const events = await eventually(async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=alices' })).items,
-        (items) => items.some((e) => e.reason === 'RevokedByRequest'));
+      const events = await eventually(
+        async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=alices' })).items,
+        (items) => items.some((e) => e.reason === 'RevokedByRequest'),
+      );
       expect(events.find((e) => e.reason === 'RevokedByRequest')?.message).toBe('revoked by gitops: incident closed');
       expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
     } finally {

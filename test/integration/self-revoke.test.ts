@@ -6,7 +6,14 @@ import { cli } from '../support/cli.ts';
 import { allRbac, createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
-const grantAccess = (name: string, verb: string) => ({ user: 'alice', groups: ['engineers', 'system:authenticated'], verb, group: 'debuggrant.dev', resource: 'debuggrants', name });
+const grantAccess = (name: string, verb: string) => ({
+  user: 'alice',
+  groups: ['engineers', 'system:authenticated'],
+  verb,
+  group: 'debuggrant.dev',
+  resource: 'debuggrants',
+  name,
+});
 
 describe('self-revoke', () => {
   let ns: string;
@@ -20,7 +27,9 @@ describe('self-revoke', () => {
     await eventually(() => getGrant(ns, 'alices'), isReady);
     await eventually(() => getGrant(ns, 'bobs'), isReady);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('the grant carries get and patch on itself for its subject, nothing more', async () => {
     expect(await canI({ ...grantAccess('alices', 'patch'), namespace: ns })).toBe(true);
@@ -28,7 +37,9 @@ describe('self-revoke', () => {
     for (const verb of ['update', 'delete']) expect(await canI({ ...grantAccess('alices', verb), namespace: ns })).toBe(false);
     expect(await canI({ ...grantAccess('bobs', 'patch'), namespace: ns })).toBe(false);
     expect(await canI({ ...grantAccess('', 'create'), namespace: ns })).toBe(false);
-    expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', group: 'debuggrant.dev', resource: 'debuggrants', subresource: 'status', name: 'alices' })).toBe(false);
+    expect(
+      await canI({ user: 'alice', namespace: ns, verb: 'patch', group: 'debuggrant.dev', resource: 'debuggrants', subresource: 'status', name: 'alices' }),
+    ).toBe(false);
   });
 
   test('the API server refuses a forged revoker, a revocation without one, and other edits by the subject', async () => {
@@ -40,14 +51,14 @@ describe('self-revoke', () => {
     expect(anonymous.stderr).toContain('a revocation (debuggrant.dev/revoke) must say who asked');
     const relabel = await kubectl('alice', ['label', '-n', ns, 'dg', 'alices', 'team=mine']);
     expect(relabel.code).not.toBe(0);
-    expect(relabel.stderr).toContain('alice is this grant\'s subject and may only revoke it');
+    expect(relabel.stderr).toContain("alice is this grant's subject and may only revoke it");
     const g = await getGrant(ns, 'alices');
     expect(g?.metadata.annotations ?? {}).toEqual({});
     expect(g?.metadata.labels ?? {}).toEqual({});
     expect(g?.status?.phase).toBe('Active');
   });
 
-  test('alice cannot revoke bob\'s grant: the refusal says so and nothing changes', async () => {
+  test("alice cannot revoke bob's grant: the refusal says so and nothing changes", async () => {
     const out = await cli('alice', ['revoke', 'bobs', '-n', ns]);
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/"bobs" is forbidden: User "alice" cannot (get|patch) resource "debuggrants"/);
@@ -59,15 +70,23 @@ describe('self-revoke', () => {
     const out = await cli('alice', ['revoke', 'alices', '-n', ns, '--reason', 'fixed, done early']);
     expect(out.stderr).toBe('');
     expect(out.stdout).toContain(`revocation of ${ns}/alices requested by alice`);
-    const g = await eventually(() => getGrant(ns, 'alices'), (x) => x?.status?.phase === 'Revoked');
+    const g = await eventually(
+      () => getGrant(ns, 'alices'),
+      (x) => x?.status?.phase === 'Revoked',
+    );
     expect(g?.status?.revokedBy).toBe('alice');
-    expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')).toMatchObject({ reason: 'RevokedByRequest', message: 'revoked by alice: fixed, done early' });
+    expect(g?.status?.conditions?.find((c) => c.type === 'Revoked')).toMatchObject({
+      reason: 'RevokedByRequest',
+      message: 'revoked by alice: fixed, done early',
+    });
     expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
     expect(await allRbac(ns)).toEqual(['Role/debuggrant-bobs', 'RoleBinding/debuggrant-bobs']);
     const audit = await eventually(async () => Promise.resolve(op.audits().find((a) => a.event === 'grant.revoked' && a.grant === `${ns}/alices`)), Boolean);
     expect(audit).toMatchObject({ by: 'alice', reason: 'RevokedByRequest' });
-    const events = await eventually(async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=alices' })).items,
-      (items) => items.some((e) => e.reason === 'RevokedByRequest'));
+    const events = await eventually(
+      async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=alices' })).items,
+      (items) => items.some((e) => e.reason === 'RevokedByRequest'),
+    );
     expect(events.find((e) => e.reason === 'RevokedByRequest')?.message).toBe('revoked by alice: fixed, done early');
   });
 

@@ -19,25 +19,46 @@ describe('debug sessions under a grant', () => {
     await createPod(ns, 'checkout-1', { app: 'checkout' });
     op = await startTestOperator([ns]);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('started and ended as the kubelet reports them: in status, one audit line each, counted in kubectl get -o wide', async () => {
     await createGrant(ns, 'inc-4211', grantSpec());
-    const active = await eventually(() => getGrant(ns, 'inc-4211'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    const active = await eventually(
+      () => getGrant(ns, 'inc-4211'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     expect(active?.status?.sessions).toBeUndefined();
     // As alice, through the admission policy: the grant's image and profile.
-    await addEphemeralContainer('alice', ns, 'checkout-1', debugContainer('debugger-x7k2p', DEBUG_IMAGE, 'restricted', {
-      command: ['sh', '-c', 'tcpdump -i any port 8080'], targetContainerName: 'app',
-    }));
+    await addEphemeralContainer(
+      'alice',
+      ns,
+      'checkout-1',
+      debugContainer('debugger-x7k2p', DEBUG_IMAGE, 'restricted', {
+        command: ['sh', '-c', 'tcpdump -i any port 8080'],
+        targetContainerName: 'app',
+      }),
+    );
     const started = second(Date.now());
     await writePodStatus(ns, 'checkout-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('debugger-x7k2p', started)] });
 
-    const recorded = await eventually(() => getGrant(ns, 'inc-4211'), (g) => (g?.status?.sessions?.length ?? 0) > 0);
+    const recorded = await eventually(
+      () => getGrant(ns, 'inc-4211'),
+      (g) => (g?.status?.sessions?.length ?? 0) > 0,
+    );
     expect(recorded?.status?.sessionCount).toBe(1);
-    expect(recorded?.status?.sessions).toEqual([{
-      pod: 'checkout-1', container: 'debugger-x7k2p', image: DEBUG_IMAGE, profile: 'restricted', target: 'app',
-      command: "sh -c 'tcpdump -i any port 8080'", startedAt: started.toISOString().replace('.000', ''),
-    }]);
+    expect(recorded?.status?.sessions).toEqual([
+      {
+        pod: 'checkout-1',
+        container: 'debugger-x7k2p',
+        image: DEBUG_IMAGE,
+        profile: 'restricted',
+        target: 'app',
+        command: "sh -c 'tcpdump -i any port 8080'",
+        startedAt: started.toISOString().replace('.000', ''),
+      },
+    ]);
     const wide = await kubectl('admin', ['get', 'dg', 'inc-4211', '-n', ns, '-o', 'wide']);
     // Read the column by its header's position: other -o wide columns (Bounded) follow it, some may be empty.
     const [header = '', row = ''] = wide.stdout.split('\n');
@@ -46,9 +67,15 @@ describe('debug sessions under a grant', () => {
 
     const finished = second(Date.now() + 1000);
     await writePodStatus(ns, 'checkout-1', { ephemeralContainerStatuses: [kubeletState('debugger-x7k2p', started, { at: finished, exitCode: 130 })] });
-    const ended = await eventually(() => getGrant(ns, 'inc-4211'), (g) => g?.status?.sessions?.[0]?.finishedAt !== undefined);
+    const ended = await eventually(
+      () => getGrant(ns, 'inc-4211'),
+      (g) => g?.status?.sessions?.[0]?.finishedAt !== undefined,
+    );
     expect(ended?.status?.sessions?.[0]).toMatchObject({ finishedAt: finished.toISOString().replace('.000', ''), exitCode: 130, endedByDeadline: true });
-    await eventually(() => Promise.resolve(op.audits().filter((a) => a.event === 'session.ended')), (l) => l.length > 0);
+    await eventually(
+      () => Promise.resolve(op.audits().filter((a) => a.event === 'session.ended')),
+      (l) => l.length > 0,
+    );
 
     const lines = op.audits().filter((a) => a.event.startsWith('session.'));
     expect(lines.map((a) => [a.event, a.grant, a.subject, a.pods, a.at, a.reason])).toEqual([
@@ -61,19 +88,29 @@ describe('debug sessions under a grant', () => {
   test('a restarted operator derives from the status what it already told: no second session.started', async () => {
     await createPod(ns, 'checkout-2', { app: 'restart' });
     await createGrant(ns, 'restart-check', grantSpec({ podSelector: { matchLabels: { app: 'restart' } } }));
-    await eventually(() => getGrant(ns, 'restart-check'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await eventually(
+      () => getGrant(ns, 'restart-check'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     await addEphemeralContainer('alice', ns, 'checkout-2', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
     const started = second(Date.now());
     await writePodStatus(ns, 'checkout-2', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg', started)] });
-    await eventually(() => getGrant(ns, 'restart-check'), (g) => g?.status?.sessionCount === 1);
+    await eventually(
+      () => getGrant(ns, 'restart-check'),
+      (g) => g?.status?.sessionCount === 1,
+    );
     await op.stop();
     op = await startTestOperator([ns]);
     // The new operator has looked at the grant (and its pod with the running session).
     await eventually(() => Promise.resolve(op.lines.some((l) => l.msg === 'reconciled' && l.name === 'restart-check')), Boolean);
     // And a later change of the pod is still seen: the session ends, once.
     await writePodStatus(ns, 'checkout-2', { ephemeralContainerStatuses: [kubeletState('dbg', started, { at: second(Date.now()), exitCode: 0 })] });
-    await eventually(() => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/restart-check` && a.event === 'session.ended')), (l) => l.length === 1)
-      .catch((err: unknown) => { throw new Error(`${String(err)}\n${JSON.stringify(op.lines.filter((l) => l.name === 'restart-check' || l.level !== 30).slice(-20))}`); });
+    await eventually(
+      () => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/restart-check` && a.event === 'session.ended')),
+      (l) => l.length === 1,
+    ).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${JSON.stringify(op.lines.filter((l) => l.name === 'restart-check' || l.level !== 30).slice(-20))}`);
+    });
     expect(op.audits().filter((a) => a.event === 'session.started')).toEqual([]);
     expect((await getGrant(ns, 'restart-check'))?.status?.sessionCount).toBe(1);
   });
@@ -82,43 +119,68 @@ describe('debug sessions under a grant', () => {
     // Its own operator, whose first status write recording a session lands and then "loses" its answer.
     const where = await freshNamespace('sessions-lost');
     let lost = 0;
-    const lossy = await startTestOperator([where], {}, {
-      wrapApi: (api) => wrapCalls(api, async (operation, args, send) => {
-        const result = await send();
-        const body = (args[0] as { body?: { status?: { sessionCount?: number } } } | undefined)?.body;
-        if (operation === 'patchNamespacedCustomObjectStatus' && body?.status?.sessionCount === 1 && lost++ === 0) throw serverError(503);
-        return result;
-      }),
-    });
+    const lossy = await startTestOperator(
+      [where],
+      {},
+      {
+        wrapApi: (api) =>
+          wrapCalls(api, async (operation, args, send) => {
+            const result = await send();
+            const body = (args[0] as { body?: { status?: { sessionCount?: number } } } | undefined)?.body;
+            if (operation === 'patchNamespacedCustomObjectStatus' && body?.status?.sessionCount === 1 && lost++ === 0) throw serverError(503);
+            return result;
+          }),
+      },
+    );
     try {
       await createPod(where, 'lost-1', { app: 'lost' });
       await createGrant(where, 'lost', grantSpec({ podSelector: { matchLabels: { app: 'lost' } } }));
-      await eventually(() => getGrant(where, 'lost'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+      await eventually(
+        () => getGrant(where, 'lost'),
+        (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+      );
       await addEphemeralContainer('alice', where, 'lost-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
       await writePodStatus(where, 'lost-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg', second(Date.now()))] });
-      await eventually(() => Promise.resolve(lossy.audits().filter((a) => a.event === 'session.started')), (l) => l.length > 0);
+      await eventually(
+        () => Promise.resolve(lossy.audits().filter((a) => a.event === 'session.started')),
+        (l) => l.length > 0,
+      );
       expect(lost).toBeGreaterThan(0);
       // A later look (the pod changes) tells nothing more.
       await writePodStatus(where, 'lost-1', { conditions: [{ type: 'Ready', status: 'True' }] });
-      await eventually(() => Promise.resolve(lossy.lines.filter((l) => l.msg === 'reconciled' && l.name === 'lost').length), (n) => n >= 3);
-      expect(lossy.audits().filter((a) => a.event === 'session.started').map((a) => a.grant)).toEqual([`${where}/lost`]);
+      await eventually(
+        () => Promise.resolve(lossy.lines.filter((l) => l.msg === 'reconciled' && l.name === 'lost').length),
+        (n) => n >= 3,
+      );
+      expect(
+        lossy
+          .audits()
+          .filter((a) => a.event === 'session.started')
+          .map((a) => a.grant),
+      ).toEqual([`${where}/lost`]);
     } finally {
       await lossy.stop();
     }
   });
 
-  test('a debug container on a pod the grant does not cover, or with another image, is not the grant\'s session', async () => {
+  test("a debug container on a pod the grant does not cover, or with another image, is not the grant's session", async () => {
     await createPod(ns, 'other-1', { app: 'other' });
     await createGrant(ns, 'narrow', grantSpec({ podSelector: { matchLabels: { app: 'narrow' } } }));
     await createPod(ns, 'narrow-1', { app: 'narrow' });
-    await eventually(() => getGrant(ns, 'narrow'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await eventually(
+      () => getGrant(ns, 'narrow'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     // The admin (outside any grant) on a pod the grant does not list.
     await addEphemeralContainer('admin', ns, 'other-1', debugContainer('outside', DEBUG_IMAGE, 'restricted'));
     await writePodStatus(ns, 'other-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('outside', second(Date.now()))] });
     // The grant's own pod gets one by alice: that one is recorded, the other not.
     await addEphemeralContainer('alice', ns, 'narrow-1', debugContainer('inside', DEBUG_IMAGE, 'restricted'));
     await writePodStatus(ns, 'narrow-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('inside', second(Date.now()))] });
-    const g = await eventually(() => getGrant(ns, 'narrow'), (x) => (x?.status?.sessionCount ?? 0) > 0);
+    const g = await eventually(
+      () => getGrant(ns, 'narrow'),
+      (x) => (x?.status?.sessionCount ?? 0) > 0,
+    );
     expect(g?.status?.sessions?.map((s) => `${s.pod}/${s.container}`)).toEqual(['narrow-1/inside']);
     const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'other-1' });
     expect(pod.spec?.ephemeralContainers?.map((c) => c.name)).toEqual(['outside']);
@@ -133,7 +195,9 @@ describe('debug sessions outside any grant, recorded against the pod', () => {
     await createPod(ns, 'lonely-1', { app: 'lonely' });
     op = await startTestOperator([ns]);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   const outside = (): AuditRecord[] => op.audits().filter((a) => a.event.startsWith('session.') && a.pods.includes('lonely-1'));
 
@@ -142,36 +206,64 @@ describe('debug sessions outside any grant, recorded against the pod', () => {
     await addEphemeralContainer('admin', ns, 'lonely-1', debugContainer('sneaky', DEBUG_IMAGE, 'restricted', { command: ['sh', '-c', 'cat /etc/shadow'] }));
     const started = second(Date.now());
     await writePodStatus(ns, 'lonely-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('sneaky', started)] });
-    const lines = await eventually(() => Promise.resolve(outside()), (l) => l.length > 0);
+    const lines = await eventually(
+      () => Promise.resolve(outside()),
+      (l) => l.length > 0,
+    );
     expect(lines.map((a) => [a.event, a.grant, a.subject, a.at, a.reason, a.session?.command])).toEqual([
       ['session.started', '', '', started.toISOString().replace('.000', ''), 'OutsideAnyGrant', "sh -c 'cat /etc/shadow'"],
     ]);
-    const events = await eventually(() => clientsFor('admin').core.listNamespacedEvent({ namespace: ns }), (l) => l.items.some((e) => e.reason === 'SessionOutsideGrant'));
-    expect(events.items.find((e) => e.reason === 'SessionOutsideGrant')?.message).toBe(`debug containers started that no DebugGrant let in: sneaky (${DEBUG_IMAGE}: sh -c 'cat /etc/shadow')`);
+    const events = await eventually(
+      () => clientsFor('admin').core.listNamespacedEvent({ namespace: ns }),
+      (l) => l.items.some((e) => e.reason === 'SessionOutsideGrant'),
+    );
+    expect(events.items.find((e) => e.reason === 'SessionOutsideGrant')?.message).toBe(
+      `debug containers started that no DebugGrant let in: sneaky (${DEBUG_IMAGE}: sh -c 'cat /etc/shadow')`,
+    );
     const pod = await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' });
     expect(pod.metadata?.annotations?.[SESSIONS_ANNOTATION]).toBe('sneaky=started');
 
     await op.stop();
     op = await startTestOperator([ns]);
     await writePodStatus(ns, 'lonely-1', { ephemeralContainerStatuses: [kubeletState('sneaky', started, { at: second(Date.now()), exitCode: 0 })] });
-    await eventually(() => Promise.resolve(outside()), (l) => l.some((a) => a.event === 'session.ended'));
+    await eventually(
+      () => Promise.resolve(outside()),
+      (l) => l.some((a) => a.event === 'session.ended'),
+    );
     expect(outside().map((a) => a.event)).toEqual(['session.ended']);
-    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' }), (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'sneaky=ended');
+    await eventually(
+      () => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'lonely-1' }),
+      (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'sneaky=ended',
+    );
   });
 
   test('a granted session is classified to its grant on the pod, and never told as outside', async () => {
     await createPod(ns, 'granted-1', { app: 'granted' });
     await createGrant(ns, 'granted', grantSpec({ podSelector: { matchLabels: { app: 'granted' } } }));
-    await eventually(() => getGrant(ns, 'granted'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await eventually(
+      () => getGrant(ns, 'granted'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     await addEphemeralContainer('alice', ns, 'granted-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
     await writePodStatus(ns, 'granted-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg', second(Date.now()))] });
-    await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'granted-1' }), (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'dbg=grant:granted');
-    await eventually(() => getGrant(ns, 'granted'), (g) => g?.status?.sessionCount === 1);
-    expect(op.audits().filter((a) => a.event === 'session.started').map((a) => a.grant)).toEqual([`${ns}/granted`]);
+    await eventually(
+      () => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'granted-1' }),
+      (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'dbg=grant:granted',
+    );
+    await eventually(
+      () => getGrant(ns, 'granted'),
+      (g) => g?.status?.sessionCount === 1,
+    );
+    expect(
+      op
+        .audits()
+        .filter((a) => a.event === 'session.started')
+        .map((a) => a.grant),
+    ).toEqual([`${ns}/granted`]);
   });
 });
 
-describe('the API server\'s audit log (config/audit/policy.yaml)', () => {
+describe("the API server's audit log (config/audit/policy.yaml)", () => {
   let ns: string;
   let op: TestOperator;
   beforeAll(async () => {
@@ -179,11 +271,16 @@ describe('the API server\'s audit log (config/audit/policy.yaml)', () => {
     await createPod(ns, 'web-1', { app: 'web' });
     op = await startTestOperator([ns]);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('a debug container and an exec are recorded with the user, the grant, the check that decided and the command', async () => {
     await createGrant(ns, 'web-debug', grantSpec({ access: ['debug', 'exec'], podSelector: { matchLabels: { app: 'web' } } }));
-    await eventually(() => getGrant(ns, 'web-debug'), (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1);
+    await eventually(
+      () => getGrant(ns, 'web-debug'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
     await addEphemeralContainer('alice', ns, 'web-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted', { command: ['sh', '-c', 'ss -tnp'] }));
     // bob has RBAC to add debug containers but no grant: admission refuses, and the log says by which check.
     await standingDebugRbac(ns, subjects('bob'));
@@ -193,11 +290,21 @@ describe('the API server\'s audit log (config/audit/policy.yaml)', () => {
     // bob execs through standing RBAC, no grant: the log says so.
     await bindRole(ns, 'legacy-exec', [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }], subjects('bob'));
     await kubectl('bob', ['exec', '-n', ns, 'web-1', '-c', 'app', '--', 'id']);
-    const events = await eventually(() => Promise.resolve(readAuditLog(plane().auditLog)), (es) =>
-      es.some((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns && e.user.username === 'bob') &&
-      es.filter((e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === ns).length >= 2);
+    const events = await eventually(
+      () => Promise.resolve(readAuditLog(plane().auditLog)),
+      (es) =>
+        es.some((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns && e.user.username === 'bob') &&
+        es.filter((e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === ns).length >= 2,
+    );
     const debug = events.filter((e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === ns);
-    expect(debug.map((e) => [e.user.username, e.responseStatus?.code, e.annotations?.['debuggrant-ephemeral-containers/decision'], e.annotations?.['debuggrant-ephemeral-containers/grant'] ?? ''])).toEqual([
+    expect(
+      debug.map((e) => [
+        e.user.username,
+        e.responseStatus?.code,
+        e.annotations?.['debuggrant-ephemeral-containers/decision'],
+        e.annotations?.['debuggrant-ephemeral-containers/grant'] ?? '',
+      ]),
+    ).toEqual([
       ['alice', 200, 'grant', `${ns}/web-debug`],
       ['bob', 403, 'no-grant', ''],
     ]);
@@ -209,9 +316,13 @@ describe('the API server\'s audit log (config/audit/policy.yaml)', () => {
     expect(exec?.user.username).toBe('alice');
     // config/admission/stream-audit.yaml: the grant that covers the stream, or none (standing access).
     const streams = events.filter((e) => e.objectRef?.subresource === 'exec' && e.objectRef.namespace === ns && e.stage === 'ResponseComplete');
-    expect([...new Set(streams.map((e) => [e.user.username, e.annotations?.['debuggrant-stream-audit/decision'], e.annotations?.['debuggrant-stream-audit/grant'] ?? ''].join(' ')))]).toEqual([
-      `alice grant ${ns}/web-debug`, 'bob no-grant ',
-    ]);
+    expect([
+      ...new Set(
+        streams.map((e) =>
+          [e.user.username, e.annotations?.['debuggrant-stream-audit/decision'], e.annotations?.['debuggrant-stream-audit/grant'] ?? ''].join(' '),
+        ),
+      ),
+    ]).toEqual([`alice grant ${ns}/web-debug`, 'bob no-grant ']);
     expect(exec?.requestURI).toContain('command=cat&command=%2Fetc%2Fhostname');
   });
 });

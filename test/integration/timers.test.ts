@@ -15,9 +15,15 @@ import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
 const admin = (): ReturnType<typeof clientsFor> => clientsFor('admin');
 const secondDeadline = (g: DebugGrant | undefined) => g?.status?.conditions?.find((c) => c.type === SECOND_DEADLINE);
-const aliceCanExec = (namespace: string): Promise<boolean> => canI({ user: 'alice', namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' });
+const aliceCanExec = (namespace: string): Promise<boolean> =>
+  canI({ user: 'alice', namespace, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' });
 const readJob = (namespace: string, name: string): Promise<k8s.V1Job | undefined> =>
-  admin().batch.readNamespacedJob({ namespace, name }).catch((err: unknown) => { if (statusCode(err) === 404) return undefined; throw err; });
+  admin()
+    .batch.readNamespacedJob({ namespace, name })
+    .catch((err: unknown) => {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    });
 const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
@@ -47,14 +53,23 @@ async function activeGrant(ns: string, name: string, ttl: string): Promise<Debug
 
 /** After the deadline: access gone by SubjectAccessReview, one grant.expired audit line, by the operator. */
 async function endsByOperator(op: TestOperator, ns: string, name: string, expiresAt: string): Promise<void> {
-  await eventually(() => aliceCanExec(ns), (allowed) => !allowed, 30_000, 100);
+  await eventually(
+    () => aliceCanExec(ns),
+    (allowed) => !allowed,
+    30_000,
+    100,
+  );
   expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(expiresAt));
-  const expired = await eventually(() => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/${name}` && a.event === 'grant.expired')), (l) => l.length > 0, 10_000);
+  const expired = await eventually(
+    () => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/${name}` && a.event === 'grant.expired')),
+    (l) => l.length > 0,
+    10_000,
+  );
   expect(expired.map((a) => a.by)).toEqual(['test-operator']);
 }
 
 describe('timer Jobs on the API server alone', () => {
-  test('the RoleBinding is owned by the grant\'s inert timer Job, created first; with no controller-manager the grant says nothing runs it; the operator ends it and deletes the timer', async () => {
+  test("the RoleBinding is owned by the grant's inert timer Job, created first; with no controller-manager the grant says nothing runs it; the operator ends it and deletes the timer", async () => {
     const { ns, op } = await servedNamespace('timer');
     try {
       const grant = await activeGrant(ns, 'g', '9s');
@@ -75,13 +90,22 @@ describe('timer Jobs on the API server alone', () => {
       expect(role.metadata?.ownerReferences?.map((o) => o.kind)).toEqual(['DebugGrant']);
 
       // No Job controller here: nothing sets startTime, and the grant says so.
-      const told = await eventually(() => getGrant(ns, 'g'), (g) => secondDeadline(g)?.reason === 'NoJobController', 15_000, 200);
+      const told = await eventually(
+        () => getGrant(ns, 'g'),
+        (g) => secondDeadline(g)?.reason === 'NoJobController',
+        15_000,
+        200,
+      );
       expect(secondDeadline(told)).toMatchObject({ status: 'False' });
       expect(secondDeadline(told)?.message).toContain('only the operator ends this grant');
       expect(told?.status?.phase).toBe('Active');
 
       await endsByOperator(op, ns, 'g', expiresAt);
-      await eventually(() => readJob(ns, timerName('g')), (j) => j === undefined, 10_000);
+      await eventually(
+        () => readJob(ns, timerName('g')),
+        (j) => j === undefined,
+        10_000,
+      );
       expect(await rbacFor(ns, 'g')).toEqual({ role: false, binding: false });
     } finally {
       await op.stop();
@@ -94,14 +118,26 @@ describe('timer Jobs on the API server alone', () => {
       const grant = await activeGrant(ns, 'g', '1h');
       const first = await readJob(ns, timerName('g'));
       await admin().batch.deleteNamespacedJob({ namespace: ns, name: timerName('g'), propagationPolicy: 'Background' });
-      const second = await eventually(() => readJob(ns, timerName('g')), (j) => j !== undefined && j.metadata?.uid !== first?.metadata?.uid, 15_000, 100);
-      const binding = await eventually(() => admin().rbac.readNamespacedRoleBinding({ namespace: ns, name: rbacName('g') }),
-        (b) => b.metadata?.ownerReferences?.[0]?.uid === second?.metadata?.uid, 15_000, 100);
+      const second = await eventually(
+        () => readJob(ns, timerName('g')),
+        (j) => j !== undefined && j.metadata?.uid !== first?.metadata?.uid,
+        15_000,
+        100,
+      );
+      const binding = await eventually(
+        () => admin().rbac.readNamespacedRoleBinding({ namespace: ns, name: rbacName('g') }),
+        (b) => b.metadata?.ownerReferences?.[0]?.uid === second?.metadata?.uid,
+        15_000,
+        100,
+      );
       expect(binding.metadata?.ownerReferences).toHaveLength(1);
       // Until the same recorded deadline.
       expect(timerEndsLate(second, grant.status?.expiresAt ?? '')).toBeGreaterThanOrEqual(0);
       expect(timerEndsLate(second, grant.status?.expiresAt ?? '')).toBeLessThanOrEqual(1000);
-      const events = await eventually(() => admin().core.listNamespacedEvent({ namespace: ns, fieldSelector: 'reason=TimerDeleted' }), (l) => l.items.length > 0);
+      const events = await eventually(
+        () => admin().core.listNamespacedEvent({ namespace: ns, fieldSelector: 'reason=TimerDeleted' }),
+        (l) => l.items.length > 0,
+      );
       expect(events.items[0]?.message).toContain('the timer Job was deleted before the deadline');
       expect(await aliceCanExec(ns)).toBe(true);
     } finally {
@@ -115,14 +151,22 @@ describe('the timers policy (config/admission/timers.yaml)', () => {
   /** bob may do anything with Jobs in the namespace; only the policy stands in his way. */
   async function namespaceWithJobEditor(): Promise<string> {
     const ns = await freshNamespace('timer-policy');
-    await admin().rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: 'jobs' }, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['*'] }] } });
-    await admin().rbac.createNamespacedRoleBinding({ namespace: ns, body: {
-      metadata: { name: 'jobs' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'jobs' },
-      subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }],
-    } });
+    await admin().rbac.createNamespacedRole({
+      namespace: ns,
+      body: { metadata: { name: 'jobs' }, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['*'] }] },
+    });
+    await admin().rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: 'jobs' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'jobs' },
+        subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    });
     return ns;
   }
-  const jobNames = async (ns: string): Promise<string[]> => (await admin().batch.listNamespacedJob({ namespace: ns })).items.map((j) => j.metadata?.name ?? '').sort();
+  const jobNames = async (ns: string): Promise<string[]> =>
+    (await admin().batch.listNamespacedJob({ namespace: ns })).items.map((j) => j.metadata?.name ?? '').sort();
 
   test('others may not create a timer or change its spec or labels; they may annotate it and delete it', async () => {
     const ns = await namespaceWithJobEditor();
@@ -135,7 +179,15 @@ describe('the timers policy (config/admission/timers.yaml)', () => {
       await rejection(bob.patchNamespacedJob({ namespace: ns, name, body: [{ op: 'replace', path: '/spec/activeDeadlineSeconds', value: 1 }] }, jsonPatch)),
       await rejection(bob.patchNamespacedJob({ namespace: ns, name, body: { spec: { suspend: true } } }, mergePatch)),
       await rejection(bob.patchNamespacedJob({ namespace: ns, name, body: { metadata: { labels: { 'debuggrant.dev/timer': null } } } }, mergePatch)),
-      await rejection(bob.createNamespacedJob({ namespace: ns, body: { ...desiredTimer(ref(ns), new Date(Date.now() + 60_000).toISOString(), Date.now()), metadata: { name: 'fake-timer', labels: { 'debuggrant.dev/timer': 'true' } } } })),
+      await rejection(
+        bob.createNamespacedJob({
+          namespace: ns,
+          body: {
+            ...desiredTimer(ref(ns), new Date(Date.now() + 60_000).toISOString(), Date.now()),
+            metadata: { name: 'fake-timer', labels: { 'debuggrant.dev/timer': 'true' } },
+          },
+        }),
+      ),
     ];
     for (const r of refusals) {
       expect(r.code).toBe(403);
@@ -148,7 +200,10 @@ describe('the timers policy (config/admission/timers.yaml)', () => {
     // What touches neither spec nor labels is not the policy's business (the garbage collector removes finalizers so).
     await bob.patchNamespacedJob({ namespace: ns, name, body: { metadata: { annotations: { note: 'x' } } } }, mergePatch);
     // bob's own Jobs are not timers: the policy leaves them alone.
-    await bob.createNamespacedJob({ namespace: ns, body: { metadata: { name: 'bobs' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } } });
+    await bob.createNamespacedJob({
+      namespace: ns,
+      body: { metadata: { name: 'bobs' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } },
+    });
     // Deleting a timer is allowed: it can only end access early. (A Job's default propagation
     // is Orphan: with no garbage collector here it stays, marked for deletion.)
     await bob.deleteNamespacedJob({ namespace: ns, name });
@@ -163,15 +218,71 @@ describe('the timers policy (config/admission/timers.yaml)', () => {
     const podSpec = (j: k8s.V1Job): k8s.V1PodSpec => j.spec?.template.spec ?? { containers: [] };
     const variants: [string, (j: k8s.V1Job) => void, string][] = [
       // (Labelled: a Job with no labels of its own gets its template's, the timer label included.)
-      ['not a timer', (j) => { j.metadata = { name: 'plain', labels: { app: 'plain' } }; j.spec = { template: spec(j).template }; }, 'may write only timer Jobs'],
-      ['parallelism 1', (j) => { spec(j).parallelism = 1; }, 'must have parallelism 0'],
-      ['parallelism unset', (j) => { delete spec(j).parallelism; }, 'must have parallelism 0'],
-      ['suspended', (j) => { spec(j).suspend = true; }, 'never suspended'],
-      ['another controller', (j) => { spec(j).managedBy = 'example.com/other'; }, 'run by the Job controller'],
-      ['no scheduling gate', (j) => { delete podSpec(j).schedulingGates; }, 'scheduling gate debuggrant.dev/never-runs and name no node'],
-      ['a node named', (j) => { podSpec(j).schedulingGates = undefined; podSpec(j).nodeName = 'localhost'; }, 'scheduling gate debuggrant.dev/never-runs and name no node'],
-      ['no deadline', (j) => { delete spec(j).activeDeadlineSeconds; }, 'activeDeadlineSeconds and ttlSecondsAfterFinished 0'],
-      ['kept after finishing', (j) => { spec(j).ttlSecondsAfterFinished = 3600; }, 'activeDeadlineSeconds and ttlSecondsAfterFinished 0'],
+      [
+        'not a timer',
+        (j) => {
+          j.metadata = { name: 'plain', labels: { app: 'plain' } };
+          j.spec = { template: spec(j).template };
+        },
+        'may write only timer Jobs',
+      ],
+      [
+        'parallelism 1',
+        (j) => {
+          spec(j).parallelism = 1;
+        },
+        'must have parallelism 0',
+      ],
+      [
+        'parallelism unset',
+        (j) => {
+          delete spec(j).parallelism;
+        },
+        'must have parallelism 0',
+      ],
+      [
+        'suspended',
+        (j) => {
+          spec(j).suspend = true;
+        },
+        'never suspended',
+      ],
+      [
+        'another controller',
+        (j) => {
+          spec(j).managedBy = 'example.com/other';
+        },
+        'run by the Job controller',
+      ],
+      [
+        'no scheduling gate',
+        (j) => {
+          delete podSpec(j).schedulingGates;
+        },
+        'scheduling gate debuggrant.dev/never-runs and name no node',
+      ],
+      [
+        'a node named',
+        (j) => {
+          podSpec(j).schedulingGates = undefined;
+          podSpec(j).nodeName = 'localhost';
+        },
+        'scheduling gate debuggrant.dev/never-runs and name no node',
+      ],
+      [
+        'no deadline',
+        (j) => {
+          delete spec(j).activeDeadlineSeconds;
+        },
+        'activeDeadlineSeconds and ttlSecondsAfterFinished 0',
+      ],
+      [
+        'kept after finishing',
+        (j) => {
+          spec(j).ttlSecondsAfterFinished = 3600;
+        },
+        'activeDeadlineSeconds and ttlSecondsAfterFinished 0',
+      ],
     ];
     for (const [what, change, message] of variants) {
       const job = timer();
@@ -201,15 +312,25 @@ describe('a timer the API server refuses never holds up the grant; the operator 
     const ns = await freshNamespace('timer-quota');
     await admin().core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: 'no-jobs' }, spec: { hard: { 'count/jobs.batch': '0' } } } });
     // No quota controller without a controller-manager: its status is written as that controller would.
-    await admin().core.replaceNamespacedResourceQuotaStatus({ namespace: ns, name: 'no-jobs', body: {
-      metadata: { name: 'no-jobs', namespace: ns }, spec: { hard: { 'count/jobs.batch': '0' } },
-      status: { hard: { 'count/jobs.batch': '0' }, used: { 'count/jobs.batch': '0' } },
-    } });
+    await admin().core.replaceNamespacedResourceQuotaStatus({
+      namespace: ns,
+      name: 'no-jobs',
+      body: {
+        metadata: { name: 'no-jobs', namespace: ns },
+        spec: { hard: { 'count/jobs.batch': '0' } },
+        status: { hard: { 'count/jobs.batch': '0' }, used: { 'count/jobs.batch': '0' } },
+      },
+    });
     await createPod(ns, 'web-1', { app: 'web' });
     const op = await startTestOperator([ns]);
     try {
       const grant = await activeGrant(ns, 'g', '6s');
-      const c = secondDeadline(grant) ?? (await eventually(() => getGrant(ns, 'g'), (g) => secondDeadline(g) !== undefined).then(secondDeadline));
+      const c =
+        secondDeadline(grant) ??
+        (await eventually(
+          () => getGrant(ns, 'g'),
+          (g) => secondDeadline(g) !== undefined,
+        ).then(secondDeadline));
       expect(c).toMatchObject({ status: 'False', reason: 'TimerRefused' });
       expect(c?.message).toContain('exceeded quota: no-jobs');
       const binding = await admin().rbac.readNamespacedRoleBinding({ namespace: ns, name: rbacName('g') });
@@ -224,32 +345,51 @@ describe('a timer the API server refuses never holds up the grant; the operator 
   test('an admission policy refusing Jobs (as a policy engine would)', async () => {
     const policy = `test-refuse-jobs-${String(Date.now())}`;
     const reg = admin().admissionReg;
-    await reg.createValidatingAdmissionPolicy({ body: {
-      metadata: { name: policy },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: { resourceRules: [{ apiGroups: ['batch'], apiVersions: ['*'], operations: ['CREATE'], resources: ['jobs'] }] },
-        validations: [{ expression: 'false', message: 'Jobs are refused here by the cluster\'s policy engine' }],
+    await reg.createValidatingAdmissionPolicy({
+      body: {
+        metadata: { name: policy },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: { resourceRules: [{ apiGroups: ['batch'], apiVersions: ['*'], operations: ['CREATE'], resources: ['jobs'] }] },
+          validations: [{ expression: 'false', message: "Jobs are refused here by the cluster's policy engine" }],
+        },
       },
-    } });
+    });
     const ns = await freshNamespace('timer-vap', { 'timers-test': policy });
-    await reg.createValidatingAdmissionPolicyBinding({ body: {
-      metadata: { name: policy },
-      spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'timers-test': policy } } } },
-    } });
+    await reg.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name: policy },
+        spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'timers-test': policy } } } },
+      },
+    });
     try {
       // Policies take effect once the API server has loaded them: wait for a refusal of a plain Job.
       // (A timer, which the timers policy lets admin, the test operator, create.)
       const probe = desiredTimer({ namespace: ns, name: 'probe', uid: 'probe-uid' }, new Date(Date.now() + 60_000).toISOString(), Date.now());
-      await eventually(() => admin().batch.createNamespacedJob({ namespace: ns, body: probe }).then(() => '', (err: unknown) => String((err as { body?: unknown }).body)),
-        (m) => m.includes('policy engine'), 15_000, 200);
+      await eventually(
+        () =>
+          admin()
+            .batch.createNamespacedJob({ namespace: ns, body: probe })
+            .then(
+              () => '',
+              (err: unknown) => String((err as { body?: unknown }).body),
+            ),
+        (m) => m.includes('policy engine'),
+        15_000,
+        200,
+      );
       await createPod(ns, 'web-1', { app: 'web' });
       const op = await startTestOperator([ns]);
       try {
         const grant = await activeGrant(ns, 'g', '6s');
-        const c = secondDeadline(await eventually(() => getGrant(ns, 'g'), (g) => secondDeadline(g) !== undefined));
+        const c = secondDeadline(
+          await eventually(
+            () => getGrant(ns, 'g'),
+            (g) => secondDeadline(g) !== undefined,
+          ),
+        );
         expect(c).toMatchObject({ status: 'False', reason: 'TimerRefused' });
-        expect(c?.message).toContain('Jobs are refused here by the cluster\'s policy engine');
+        expect(c?.message).toContain("Jobs are refused here by the cluster's policy engine");
         await endsByOperator(op, ns, 'g', grant.status?.expiresAt ?? '');
       } finally {
         await op.stop();
@@ -268,7 +408,12 @@ describe('a timer the API server refuses never holds up the grant; the operator 
       await admin().core.deleteNamespace({ name: ns });
       await admin().objects.delete({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } });
       await admin().objects.delete({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', metadata: { name: 'g', namespace: ns } });
-      await eventually(() => getGrant(ns, 'g'), (g) => g === undefined, 15_000, 100);
+      await eventually(
+        () => getGrant(ns, 'g'),
+        (g) => g === undefined,
+        15_000,
+        100,
+      );
       expect(await aliceCanExec(ns)).toBe(false);
       const ended = op.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.revoked');
       expect(ended.map((a) => a.by)).toEqual(['test-operator']);
@@ -284,10 +429,19 @@ describe('a timer the API server refuses never holds up the grant; the operator 
       // No namespace controller here: the namespace stays Terminating, its objects in place.
       await admin().core.deleteNamespace({ name: ns });
       await admin().batch.deleteNamespacedJob({ namespace: ns, name: timerName('g'), propagationPolicy: 'Background' });
-      const told = await eventually(() => getGrant(ns, 'g'), (g) => secondDeadline(g)?.reason === 'TimerRefused', 15_000, 100);
+      const told = await eventually(
+        () => getGrant(ns, 'g'),
+        (g) => secondDeadline(g)?.reason === 'TimerRefused',
+        15_000,
+        100,
+      );
       expect(secondDeadline(told)?.message).toContain('because it is being terminated');
-      const binding = await eventually(() => admin().rbac.readNamespacedRoleBinding({ namespace: ns, name: rbacName('g') }),
-        (b) => b.metadata?.ownerReferences?.[0]?.kind === 'DebugGrant', 10_000, 100);
+      const binding = await eventually(
+        () => admin().rbac.readNamespacedRoleBinding({ namespace: ns, name: rbacName('g') }),
+        (b) => b.metadata?.ownerReferences?.[0]?.kind === 'DebugGrant',
+        10_000,
+        100,
+      );
       expect(binding.metadata?.ownerReferences?.[0]?.uid).toBe(grant.metadata.uid);
       await endsByOperator(op, ns, 'g', grant.status?.expiresAt ?? '');
     } finally {

@@ -28,7 +28,9 @@ describe('validate and the API server agree on every grant of the catalogue', ()
     // the GitOps identity (admission.test.ts covers its refusals); the CRD judges before it.
     ns = await freshNamespace('agree');
     dir = mkdtempSync(join(tmpdir(), 'dg-agree-'));
-    CATALOGUE.forEach((_, i) => { writeFileSync(fileOf(i), stringify(docOf(i))); });
+    CATALOGUE.forEach((_, i) => {
+      writeFileSync(fileOf(i), stringify(docOf(i)));
+    });
     const out = await cli('admin', ['validate', dir, '-o', 'json']);
     exitCode = out.code;
     report = JSON.parse(out.stdout) as ValidationReport;

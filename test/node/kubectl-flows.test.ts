@@ -15,13 +15,17 @@ describeOnNode('kubectl as the grantee, on a real node', () => {
     ns = await freshNamespace('flows');
     op = await startTestOperator([ns]);
   });
-  afterAll(async () => { await op.stop(); });
+  afterAll(async () => {
+    await op.stop();
+  });
 
   test('debug -it: the debug container runs under the restricted profile (uid 65532, no capabilities)', async () => {
     await runningPod(ns, 'web-1', { app: 'web' });
     await grant('dbg', ['debug'], { app: 'web' });
     const image = testNode().images.debugNonRoot.ref;
-    const session = kubectlSession('alice', ['-n', ns, 'debug', '-it', 'web-1', `--image=${image}`, '--profile=restricted', '--container=dbg1', '--', 'sh'], { tty: true });
+    const session = kubectlSession('alice', ['-n', ns, 'debug', '-it', 'web-1', `--image=${image}`, '--profile=restricted', '--container=dbg1', '--', 'sh'], {
+      tty: true,
+    });
     try {
       await session.waitFor("If you don't see a command prompt");
       session.child.stdin.write('echo "uid=$(id -u)"; grep CapEff /proc/self/status; exit\n');
@@ -58,11 +62,16 @@ describeOnNode('kubectl as the grantee, on a real node', () => {
     const session = kubectlSession('alice', ['-n', ns, 'attach', '-it', 'shell-1'], { tty: true });
     try {
       // Attach has no "connected" signal: repeat the command until the shell answers.
-      await eventually(async () => {
-        session.child.stdin.write('echo attach-ok-$((6*7))\n');
-        await new Promise((r) => setTimeout(r, 300));
-        return session.output();
-      }, (out) => out.includes('attach-ok-42'), 30_000, 0);
+      await eventually(
+        async () => {
+          session.child.stdin.write('echo attach-ok-$((6*7))\n');
+          await new Promise((r) => setTimeout(r, 300));
+          return session.output();
+        },
+        (out) => out.includes('attach-ok-42'),
+        30_000,
+        0,
+      );
     } finally {
       await session.stop();
     }
@@ -70,9 +79,14 @@ describeOnNode('kubectl as the grantee, on a real node', () => {
   });
 
   test('port-forward reaches a port inside the pod', async () => {
-    await runningPod(ns, 'http-1', { app: 'http' }, {
-      command: ['sh', '-c', 'mkdir -p /tmp/www && echo pf-ok > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /tmp/www'],
-    });
+    await runningPod(
+      ns,
+      'http-1',
+      { app: 'http' },
+      {
+        command: ['sh', '-c', 'mkdir -p /tmp/www && echo pf-ok > /tmp/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /tmp/www'],
+      },
+    );
     await grant('pf', ['portForward'], { app: 'http' });
     const session = kubectlSession('alice', ['-n', ns, 'port-forward', 'pod/http-1', ':8080']);
     try {
@@ -104,8 +118,14 @@ function httpGet(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     request({ host: '127.0.0.1', port, path: '/' }, (res) => {
       let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString('utf8'); });
-      res.on('end', () => { resolve(body); });
-    }).on('error', reject).end();
+      res.on('data', (d: Buffer) => {
+        body += d.toString('utf8');
+      });
+      res.on('end', () => {
+        resolve(body);
+      });
+    })
+      .on('error', reject)
+      .end();
   });
 }

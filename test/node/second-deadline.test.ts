@@ -16,9 +16,12 @@ const BOUND_MS = 8_000;
 /** Every verb on every subresource the grant gave alice, as SubjectAccessReview answers now. */
 async function allowedNow(namespace: string, pod: string): Promise<string[]> {
   const checks = permissionsFor(ACCESS).flatMap((p) => p.verbs.map((verb) => ({ verb, subresource: p.subresource })));
-  const answers = await Promise.all(checks.map(async (c) => ({
-    c, allowed: await canI({ user: 'alice', namespace, verb: c.verb, resource: 'pods', subresource: c.subresource || undefined, name: pod }),
-  })));
+  const answers = await Promise.all(
+    checks.map(async (c) => ({
+      c,
+      allowed: await canI({ user: 'alice', namespace, verb: c.verb, resource: 'pods', subresource: c.subresource || undefined, name: pod }),
+    })),
+  );
   return answers.filter((a) => a.allowed).map(({ c }) => `${c.verb} pods${c.subresource ? '/' + c.subresource : ''}`);
 }
 
@@ -32,9 +35,16 @@ async function accessEndsAt(namespace: string, pod: string, until: number): Prom
   return undefined;
 }
 
-const exists = (p: Promise<unknown>): Promise<boolean> => p.then(() => true, (err: unknown) => { if (statusCode(err) === 404) return false; throw err; });
+const exists = (p: Promise<unknown>): Promise<boolean> =>
+  p.then(
+    () => true,
+    (err: unknown) => {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    },
+  );
 
-describeOnNode('the second deadline: Kubernetes\' controllers end access with no operator running', () => {
+describeOnNode("the second deadline: Kubernetes' controllers end access with no operator running", () => {
   test('every operator stopped before the deadline: access for every verb ends within the bound; a restarted operator records who ended it, once', async () => {
     const ns = await freshNamespace('second-deadline');
     await runningPod(ns, 'web-1', { app: 'web' });
@@ -57,18 +67,31 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
 
     const back = await startTestOperator([ns]);
     try {
-      const ended = await eventually(() => getGrant(ns, 'g'), (g) => g?.status?.phase === 'Expired', 30_000, 200);
+      const ended = await eventually(
+        () => getGrant(ns, 'g'),
+        (g) => g?.status?.phase === 'Expired',
+        30_000,
+        200,
+      );
       expect(ended?.status?.expiresAt).toBe(new Date(expiresAt).toISOString());
-      const lines = await eventually(() => Promise.resolve(back.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.expired')), (l) => l.length > 0, 10_000);
+      const lines = await eventually(
+        () => Promise.resolve(back.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.expired')),
+        (l) => l.length > 0,
+        10_000,
+      );
       await new Promise((r) => setTimeout(r, 1000));
       expect(back.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.expired')).toHaveLength(1);
       expect(lines[0]?.by).toBe('kube-controller-manager (timer Job)');
       // The operator deleted nothing that ended access: no revocation lateness of its own.
       expect(await back.operator.metrics.registry.getSingleMetricAsString('debuggrant_revocation_lateness_seconds')).toMatch(/_count 0$/m);
-      expect(await back.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).toMatch(/^debuggrant_expiries_total\{ended_by="timer_job"\} 1$/m);
+      expect(await back.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).toMatch(
+        /^debuggrant_expiries_total\{ended_by="timer_job"\} 1$/m,
+      );
       expect(await back.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).not.toMatch(/ended_by="operator"/);
-      const events = await eventually(() => clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=g,reason=TTLElapsed' }),
-        (l) => l.items.length > 0);
+      const events = await eventually(
+        () => clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=g,reason=TTLElapsed' }),
+        (l) => l.items.length > 0,
+      );
       expect(events.items).toHaveLength(1);
       expect(events.items[0]?.message).toContain('access was ended by kube-controller-manager (timer Job), before the operator');
       expect(await exists(clientsFor('admin').rbac.readNamespacedRole({ namespace: ns, name: rbacName('g') }))).toBe(false);
@@ -87,7 +110,12 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
       // Access ends (the namespace controller deletes the RoleBinding, the timer or the grant, whichever first).
       expect(await accessEndsAt(ns, 'web-1', Date.now() + 60_000)).toBeDefined();
       // The grant's finalizer is the operator's: the namespace can only go once it let the grant go.
-      await eventually(() => exists(clientsFor('admin').core.readNamespace({ name: ns })), (e) => !e, 90_000, 500);
+      await eventually(
+        () => exists(clientsFor('admin').core.readNamespace({ name: ns })),
+        (e) => !e,
+        90_000,
+        500,
+      );
       const ended = op.audits().filter((a) => a.grant === `${ns}/g` && (a.event === 'grant.revoked' || a.event === 'grant.expired'));
       expect(ended.map((a) => `${a.event} ${a.by}`)).toEqual(['grant.revoked test-operator']);
     } finally {
@@ -101,14 +129,30 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
     const op = await startTestOperator([ns]);
     try {
       const { expiresAt } = await activeGrant(ns, 'g', { app: 'web' }, { ttl: '10s', access: ['exec'] });
-      await eventually(() => getGrant(ns, 'g'), (g) => g?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.reason === 'TimerArmed', 10_000, 100);
+      await eventually(
+        () => getGrant(ns, 'g'),
+        (g) => g?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.reason === 'TimerArmed',
+        10_000,
+        100,
+      );
       const endedAt = await accessEndsAt(ns, 'web-1', expiresAt + BOUND_MS);
       expect(endedAt).toBeDefined();
-      const lines = await eventually(() => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.expired')), (l) => l.length > 0, 10_000);
+      const lines = await eventually(
+        () => Promise.resolve(op.audits().filter((a) => a.grant === `${ns}/g` && a.event === 'grant.expired')),
+        (l) => l.length > 0,
+        10_000,
+      );
       expect(lines.map((l) => l.by)).toEqual(['test-operator']);
       expect(await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_revocation_lateness_seconds')).toMatch(/_count 1$/m);
-      expect(await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).toMatch(/^debuggrant_expiries_total\{ended_by="operator"\} 1$/m);
-      await eventually(() => exists(clientsFor('admin').batch.readNamespacedJob({ namespace: ns, name: 'debuggrant-timer-g' })), (e) => !e, 10_000, 100);
+      expect(await op.operator.metrics.registry.getSingleMetricAsString('debuggrant_expiries_total')).toMatch(
+        /^debuggrant_expiries_total\{ended_by="operator"\} 1$/m,
+      );
+      await eventually(
+        () => exists(clientsFor('admin').batch.readNamespacedJob({ namespace: ns, name: 'debuggrant-timer-g' })),
+        (e) => !e,
+        10_000,
+        100,
+      );
     } finally {
       await op.stop();
     }
@@ -133,8 +177,12 @@ describeOnNode('the second deadline: Kubernetes\' controllers end access with no
       }
       const armed = await eventually(secondDeadline, (c) => c?.reason === 'TimerArmed', 20_000, 200);
       expect(armed?.status).toBe('True');
-      const job = await eventually(() => clientsFor('admin').batch.readNamespacedJob({ namespace: ns, name: 'debuggrant-timer-g' }),
-        (j) => (j.status?.startTime?.getTime() ?? 0) + (j.spec?.activeDeadlineSeconds ?? 0) * 1000 === Math.ceil(expiresAt / 1000) * 1000, 10_000, 200);
+      const job = await eventually(
+        () => clientsFor('admin').batch.readNamespacedJob({ namespace: ns, name: 'debuggrant-timer-g' }),
+        (j) => (j.status?.startTime?.getTime() ?? 0) + (j.spec?.activeDeadlineSeconds ?? 0) * 1000 === Math.ceil(expiresAt / 1000) * 1000,
+        10_000,
+        200,
+      );
       // Started at least 5 s after it was created, so its first deadline was shortened.
       const created = job.metadata?.creationTimestamp?.getTime() ?? 0;
       expect((job.status?.startTime?.getTime() ?? 0) - created).toBeGreaterThanOrEqual(5000);

@@ -9,7 +9,9 @@ export const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.ur
 
 export async function cli(context: LocalUserName, args: string[]): Promise<KubectlResult> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, '--kubeconfig', plane().kubeconfig, '--context', context, ...args], { encoding: 'utf8' });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, '--kubeconfig', plane().kubeconfig, '--context', context, ...args], {
+      encoding: 'utf8',
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -87,8 +87,12 @@ export async function canI(q: AccessQuery): Promise<boolean> {
         user: q.user,
         groups: q.groups ?? ['system:authenticated'],
         resourceAttributes: {
-          namespace: q.namespace, verb: q.verb, resource: q.resource, subresource: q.subresource,
-          name: q.name, group: q.group ?? '',
+          namespace: q.namespace,
+          verb: q.verb,
+          resource: q.resource,
+          subresource: q.subresource,
+          name: q.name,
+          group: q.group ?? '',
         },
       },
     },
@@ -96,7 +100,11 @@ export async function canI(q: AccessQuery): Promise<boolean> {
   return review.status?.allowed === true;
 }
 
-export interface KubectlResult { code: number; stdout: string; stderr: string }
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Our kubectl (same version as the apiserver) as one of the local users. */
 export async function kubectl(user: LocalUserName, args: string[], input?: string): Promise<KubectlResult> {
@@ -156,7 +164,8 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => b
   const deadline = Date.now() + timeoutMs;
   let last = await probe();
   while (!accept(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${(JSON.stringify(last) as string | undefined ?? "undefined").slice(0, 2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${((JSON.stringify(last) as string | undefined) ?? 'undefined').slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, intervalMs));
     last = await probe();
   }

@@ -62,7 +62,13 @@ export async function crashTrial(setup: TrialSetup, running: OperatorProcess): P
   const count = setup.grants ?? 3;
   const ttlMs = (setup.ttlSeconds ?? 3) * 1000;
   const seq = `${String(process.pid)}-${String(trialSeq++)}`;
-  const observed: Observed[] = Array.from({ length: count }, (_, i) => ({ name: `trial-${seq}-${String(i)}`, subject: `trial-${seq}-${String(i)}`, phases: [], allowedAt: [], deniedAt: [] }));
+  const observed: Observed[] = Array.from({ length: count }, (_, i) => ({
+    name: `trial-${seq}-${String(i)}`,
+    subject: `trial-${seq}-${String(i)}`,
+    phases: [],
+    allowedAt: [],
+    deniedAt: [],
+  }));
   let polling = true;
   const pollers = observed.map((o) => poll(setup, o, () => polling));
 
@@ -90,24 +96,31 @@ export async function crashTrial(setup: TrialSetup, running: OperatorProcess): P
   }
 
   const failures: string[] = [];
-  const outcomes = await Promise.all(observed.map(async (o) => {
-    const phase = o.grant?.status?.phase;
-    const expiresAt = o.grant?.status?.expiresAt ? Date.parse(o.grant.status.expiresAt) : undefined;
-    const lastAllowed = o.allowedAt.at(-1);
-    const deniedAfter = lastAllowed === undefined ? undefined : o.deniedAt.find((t) => t > lastAllowed);
-    const why = (what: string): void => { failures.push(`${o.name}: ${what}`); };
-    if (!phase || !TERMINAL.has(phase)) why(`did not end within ${String(SETTLE_TIMEOUT_MS / 1000)} s (phase ${phase ?? 'none'})`);
-    const endedAt = o.phases.findIndex((p) => TERMINAL.has(p));
-    if (endedAt >= 0 && o.phases.slice(endedAt).includes('Active')) why(`Active again after it ended (${o.phases.join(' → ')})`);
-    if (lastAllowed !== undefined) {
-      if (expiresAt === undefined) why('access existed but no deadline is on record');
-      else if (lastAllowed > expiresAt + restartDelayMs + 5000) why(`access allowed ${String(lastAllowed - expiresAt)} ms after the deadline (restart delay ${String(restartDelayMs)} ms)`);
-      if (phase !== 'Expired') why(`access existed but the record says ${phase ?? 'nothing'} (${o.grant?.status?.conditions?.map((c) => c.reason).join(', ') ?? ''})`);
-    }
-    if (await rbacLeft(setup, o.name)) why('RBAC left behind');
-    const latenessMs = lastAllowed !== undefined && expiresAt !== undefined && lastAllowed >= expiresAt && deniedAfter !== undefined ? deniedAfter - expiresAt : undefined;
-    return { name: o.name, latenessMs, finalPhase: phase };
-  }));
+  const outcomes = await Promise.all(
+    observed.map(async (o) => {
+      const phase = o.grant?.status?.phase;
+      const expiresAt = o.grant?.status?.expiresAt ? Date.parse(o.grant.status.expiresAt) : undefined;
+      const lastAllowed = o.allowedAt.at(-1);
+      const deniedAfter = lastAllowed === undefined ? undefined : o.deniedAt.find((t) => t > lastAllowed);
+      const why = (what: string): void => {
+        failures.push(`${o.name}: ${what}`);
+      };
+      if (!phase || !TERMINAL.has(phase)) why(`did not end within ${String(SETTLE_TIMEOUT_MS / 1000)} s (phase ${phase ?? 'none'})`);
+      const endedAt = o.phases.findIndex((p) => TERMINAL.has(p));
+      if (endedAt >= 0 && o.phases.slice(endedAt).includes('Active')) why(`Active again after it ended (${o.phases.join(' → ')})`);
+      if (lastAllowed !== undefined) {
+        if (expiresAt === undefined) why('access existed but no deadline is on record');
+        else if (lastAllowed > expiresAt + restartDelayMs + 5000)
+          why(`access allowed ${String(lastAllowed - expiresAt)} ms after the deadline (restart delay ${String(restartDelayMs)} ms)`);
+        if (phase !== 'Expired')
+          why(`access existed but the record says ${phase ?? 'nothing'} (${o.grant?.status?.conditions?.map((c) => c.reason).join(', ') ?? ''})`);
+      }
+      if (await rbacLeft(setup, o.name)) why('RBAC left behind');
+      const latenessMs =
+        lastAllowed !== undefined && expiresAt !== undefined && lastAllowed >= expiresAt && deniedAfter !== undefined ? deniedAfter - expiresAt : undefined;
+      return { name: o.name, latenessMs, finalPhase: phase };
+    }),
+  );
   return { killAfterMs, restartDelayMs, grants: outcomes, failures, operator };
 }
 
@@ -134,24 +147,47 @@ async function poll(setup: TrialSetup, o: Observed, going: () => boolean): Promi
 
 async function canDebug(setup: TrialSetup, user: string): Promise<boolean> {
   const review = await setup.api.authz.createSubjectAccessReview({
-    body: { spec: { user, groups: ['system:authenticated'], resourceAttributes: { namespace: setup.namespace, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: setup.pod } } },
+    body: {
+      spec: {
+        user,
+        groups: ['system:authenticated'],
+        resourceAttributes: { namespace: setup.namespace, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: setup.pod },
+      },
+    },
   });
   return review.status?.allowed === true;
 }
 
 async function createGrant(setup: TrialSetup, o: Observed, ttl: string): Promise<void> {
   await setup.creator.custom.createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: PLURAL, namespace: setup.namespace,
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    namespace: setup.namespace,
     body: {
-      apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name: o.name, namespace: setup.namespace },
-      spec: { subject: { kind: 'User', name: o.subject }, podSelector: { matchLabels: { app: 'checkout' } }, image: DEBUG_IMAGE, ttl, reason: 'crash trial: kill -9 at a random moment' },
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'DebugGrant',
+      metadata: { name: o.name, namespace: setup.namespace },
+      spec: {
+        subject: { kind: 'User', name: o.subject },
+        podSelector: { matchLabels: { app: 'checkout' } },
+        image: DEBUG_IMAGE,
+        ttl,
+        reason: 'crash trial: kill -9 at a random moment',
+      },
     },
   });
 }
 
 async function readGrant(setup: TrialSetup, name: string): Promise<DebugGrant | undefined> {
   try {
-    return (await setup.api.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace: setup.namespace, name })) as DebugGrant;
+    return (await setup.api.custom.getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      namespace: setup.namespace,
+      name,
+    })) as DebugGrant;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -159,7 +195,14 @@ async function readGrant(setup: TrialSetup, name: string): Promise<DebugGrant | 
 }
 
 async function rbacLeft(setup: TrialSetup, grant: string): Promise<boolean> {
-  const exists = (p: Promise<unknown>): Promise<boolean> => p.then(() => true, (err: unknown) => { if (isNotFound(err)) return false; throw err; });
+  const exists = (p: Promise<unknown>): Promise<boolean> =>
+    p.then(
+      () => true,
+      (err: unknown) => {
+        if (isNotFound(err)) return false;
+        throw err;
+      },
+    );
   const name = rbacName(grant);
   const [role, binding] = await Promise.all([
     exists(setup.api.rbac.readNamespacedRole({ namespace: setup.namespace, name })),
@@ -172,5 +215,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Ma
 
 /** Lateness over every grant (0 when access was gone by its deadline), and the trials that failed. */
 export function summarizeTrials(results: TrialResult[]): { trials: number; lateness: Summary; failures: number } {
-  return { trials: results.length, lateness: summarize(results.flatMap((r) => r.grants.map((g) => g.latenessMs ?? 0))), failures: results.filter((r) => r.failures.length > 0).length };
+  return {
+    trials: results.length,
+    lateness: summarize(results.flatMap((r) => r.grants.map((g) => g.latenessMs ?? 0))),
+    failures: results.filter((r) => r.failures.length > 0).length,
+  };
 }

@@ -16,7 +16,12 @@ export const PROFILE_SECURITY_CONTEXT: Record<Profile, k8s.V1SecurityContext> = 
 
 export function debugContainer(name: string, image: string, profile: Profile, extra: Partial<k8s.V1EphemeralContainer> = {}): k8s.V1EphemeralContainer {
   return {
-    name, image, stdin: true, tty: true, terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent',
+    name,
+    image,
+    stdin: true,
+    tty: true,
+    terminationMessagePolicy: 'File',
+    imagePullPolicy: 'IfNotPresent',
     securityContext: structuredClone(PROFILE_SECURITY_CONTEXT[profile]),
     ...extra,
   };
@@ -87,7 +92,12 @@ export async function sendEphemeral(r: EphemeralRequest): Promise<k8s.V1Pod> {
     }
     case 'apply': {
       const { api, options } = requesterOptions(r.as, k8s.PatchStrategy.ServerSideApply);
-      const body = { apiVersion: 'v1', kind: 'Pod', metadata: { name: r.pod, namespace: r.namespace, ...forged }, spec: { ephemeralContainers: [r.container] } };
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: r.pod, namespace: r.namespace, ...forged },
+        spec: { ephemeralContainers: [r.container] },
+      };
       return api.patchNamespacedPodEphemeralcontainers({ ...at, fieldManager: fieldManager ?? 'apply', body }, options);
     }
   }
@@ -103,7 +113,8 @@ export async function bindRole(namespace: string, name: string, rules: k8s.V1Pol
   const admin = clientsFor('admin');
   await admin.rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
   await admin.rbac.createNamespacedRoleBinding({
-    namespace, body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: who },
+    namespace,
+    body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: who },
   });
 }
 
@@ -114,7 +125,12 @@ export const standingDebugRbac = (namespace: string, who: k8s.RbacV1Subject[]): 
 /** The kubelet's report of one ephemeral container: running since, or started and finished with an exit code. */
 export function kubeletState(container: string, started: Date, finished?: { at: Date; exitCode: number }): k8s.V1ContainerStatus {
   return {
-    name: container, image: DEBUG_IMAGE, imageID: DEBUG_IMAGE, ready: false, restartCount: 0, containerID: `containerd://${'c'.repeat(64)}`,
+    name: container,
+    image: DEBUG_IMAGE,
+    imageID: DEBUG_IMAGE,
+    ready: false,
+    restartCount: 0,
+    containerID: `containerd://${'c'.repeat(64)}`,
     state: finished
       ? { terminated: { exitCode: finished.exitCode, reason: finished.exitCode === 0 ? 'Completed' : 'Error', startedAt: started, finishedAt: finished.at } }
       : { running: { startedAt: started } },

@@ -20,7 +20,9 @@ export class FakeClock implements Clock {
     this.requestedDelays.push(delayMs);
     const id = this.nextId++;
     this.timers.push({ at: this.t + Math.max(0, delayMs), fn, id });
-    return () => { this.timers = this.timers.filter((x) => x.id !== id); };
+    return () => {
+      this.timers = this.timers.filter((x) => x.id !== id);
+    };
   }
 
   get pendingTimers(): number {

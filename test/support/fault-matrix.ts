@@ -16,13 +16,29 @@ import { startTestOperator } from './operator.ts';
 
 /** Each kind of request the operator makes, as the API server sees it, in one namespace. */
 export const REQUEST_KINDS = {
-  'index write': (ns: string): RequestMatch => ({ method: ['PUT', 'POST'], path: new RegExp(`^/apis/${GROUP}/${VERSION}/namespaces/${ns}/${INDEX_PLURAL}(/${INDEX_NAME})?$`) }),
+  'index write': (ns: string): RequestMatch => ({
+    method: ['PUT', 'POST'],
+    path: new RegExp(`^/apis/${GROUP}/${VERSION}/namespaces/${ns}/${INDEX_PLURAL}(/${INDEX_NAME})?$`),
+  }),
   'Role apply': (ns: string): RequestMatch => ({ method: 'PATCH', path: new RegExp(`^/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles/[^/]+$`) }),
-  'RoleBinding apply': (ns: string): RequestMatch => ({ method: 'PATCH', path: new RegExp(`^/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/[^/]+$`) }),
-  'RoleBinding delete': (ns: string): RequestMatch => ({ method: 'DELETE', path: new RegExp(`^/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/[^/]+$`) }),
-  'status write': (ns: string): RequestMatch => ({ method: 'PATCH', path: new RegExp(`^/apis/${GROUP}/${VERSION}/namespaces/${ns}/debuggrants/[^/]+/status$`) }),
+  'RoleBinding apply': (ns: string): RequestMatch => ({
+    method: 'PATCH',
+    path: new RegExp(`^/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/[^/]+$`),
+  }),
+  'RoleBinding delete': (ns: string): RequestMatch => ({
+    method: 'DELETE',
+    path: new RegExp(`^/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings/[^/]+$`),
+  }),
+  'status write': (ns: string): RequestMatch => ({
+    method: 'PATCH',
+    path: new RegExp(`^/apis/${GROUP}/${VERSION}/namespaces/${ns}/debuggrants/[^/]+/status$`),
+  }),
   'Event create': (ns: string): RequestMatch => ({ method: 'POST', path: new RegExp(`^/api/v1/namespaces/${ns}/events$`) }),
-  'SubjectAccessReview': (ns: string): RequestMatch => ({ method: 'POST', path: /^\/apis\/authorization\.k8s\.io\/v1\/subjectaccessreviews$/, body: new RegExp(`"namespace":"${ns}"`) }),
+  SubjectAccessReview: (ns: string): RequestMatch => ({
+    method: 'POST',
+    path: /^\/apis\/authorization\.k8s\.io\/v1\/subjectaccessreviews$/,
+    body: new RegExp(`"namespace":"${ns}"`),
+  }),
   // Collections only: every list and watch the informers make in the namespace.
   'list/watch': (ns: string): RequestMatch => ({ method: 'GET', path: new RegExp(`^/apis?(/[^/]+)*/namespaces/${ns}/[a-z]+$`) }),
 } as const;
@@ -32,8 +48,8 @@ export type RequestKind = keyof typeof REQUEST_KINDS;
 export const FAULTS: Record<string, Fault> = {
   'HTTP 500': { status: 500 },
   'HTTP 429': { status: 429, retryAfterSeconds: 1 },
-  'reset': 'reset',
-  'stall': 'stall',
+  reset: 'reset',
+  stall: 'stall',
   'answer lost': 'answer lost',
 };
 
@@ -46,7 +62,10 @@ const GRANT = 'g';
 const POLL_MS = 100;
 
 /** One SubjectAccessReview answer; `at` is when it arrived (the decision was made no later). */
-interface Observation { at: number; allowed: boolean }
+interface Observation {
+  at: number;
+  allowed: boolean;
+}
 
 export interface CellResult {
   kind: RequestKind;
@@ -86,7 +105,13 @@ function watchAccess(namespace: string): { observations: Observation[]; stop(): 
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   })();
-  return { observations, async stop() { state.running = false; await loop; } };
+  return {
+    observations,
+    async stop() {
+      state.running = false;
+      await loop;
+    },
+  };
 }
 
 function activeEntryWritten(log: ProxiedRequest[], namespace: string, expiresAt: string): { at: number; entry: ActiveGrantEntry } | undefined {
@@ -104,7 +129,9 @@ const reachedServer = (r: ProxiedRequest): boolean => r.fault === undefined || r
 const isSuccess = (r: ProxiedRequest): boolean => r.status !== undefined && r.status >= 200 && r.status < 300;
 
 const readIndex = async (namespace: string): Promise<DebugGrantIndex | undefined> =>
-  await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrantIndex', metadata: { name: INDEX_NAME, namespace } }).catch(() => undefined) as DebugGrantIndex | undefined;
+  (await clientsFor('admin')
+    .objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrantIndex', metadata: { name: INDEX_NAME, namespace } })
+    .catch(() => undefined)) as DebugGrantIndex | undefined;
 
 export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultName: string): Promise<CellResult> {
   const fault = FAULTS[faultName];
@@ -124,7 +151,8 @@ export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultNam
     const active = await eventually(() => getGrant(namespace, GRANT), isReady, 30_000);
     const readyAfterClearMs = Math.max(0, Date.now() - activationCleared);
     const expiresAt = Date.parse(active?.status?.expiresAt ?? '');
-    if (!active || !(expiresAt - Date.now() > DEADLINE_FAULT_LEAD_MS)) throw new Error(`${kind}/${faultName}: ready too late to fault its deadline (expiresAt ${String(active?.status?.expiresAt)})`);
+    if (!active || !(expiresAt - Date.now() > DEADLINE_FAULT_LEAD_MS))
+      throw new Error(`${kind}/${faultName}: ready too late to fault its deadline (expiresAt ${String(active?.status?.expiresAt)})`);
 
     // (b) around the deadline.
     await sleepUntil(expiresAt - DEADLINE_FAULT_LEAD_MS);
@@ -132,16 +160,27 @@ export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultNam
     await sleepUntil(expiresAt - DEADLINE_FAULT_LEAD_MS + DEADLINE_FAULT_MS);
     clear();
     const deadlineCleared = Date.now();
-    const ended = await eventually(() => getGrant(namespace, GRANT),
-      (g) => g?.status?.phase === 'Expired' && g.status.conditions?.find((c) => c.type === 'RevocationVerified')?.status === 'True', 30_000);
+    const ended = await eventually(
+      () => getGrant(namespace, GRANT),
+      (g) => g?.status?.phase === 'Expired' && g.status.conditions?.find((c) => c.type === 'RevocationVerified')?.status === 'True',
+      30_000,
+    );
     const convergedAfterClearMs = Date.now() - deadlineCleared;
     // The operator logs its audit line once its status write returns; this test may read the
     // written status first. Wait for the last line of the story (never there: a violation below).
     const grantAudits = (): AuditRecord[] => op.audits().filter((a) => a.grant === `${namespace}/${GRANT}`);
-    await eventually(() => Promise.resolve(grantAudits()), (a) => a.some((l) => l.event === 'grant.revocation-verified'), 10_000).catch(() => undefined);
+    await eventually(
+      () => Promise.resolve(grantAudits()),
+      (a) => a.some((l) => l.event === 'grant.revocation-verified'),
+      10_000,
+    ).catch(() => undefined);
     // The operator's own check may come within one poll of the delete: wait until this
     // watcher has seen the denial too (never: NaN lateness, a violation below).
-    await eventually(() => Promise.resolve(access.observations.at(-1)?.allowed), (allowed) => allowed === false, 10_000).catch(() => undefined);
+    await eventually(
+      () => Promise.resolve(access.observations.at(-1)?.allowed),
+      (allowed) => allowed === false,
+      10_000,
+    ).catch(() => undefined);
     await access.stop();
     if (!ended) throw new Error('unreachable: eventually returned no grant');
 
@@ -149,7 +188,15 @@ export async function runCell(proxy: HttpFaultProxy, kind: RequestKind, faultNam
     const lastAllowed = observations.findLastIndex((o) => o.allowed);
     const endedAt = observations[lastAllowed + 1]?.at ?? Number.NaN;
     return {
-      kind, fault: faultName, namespace, readyAfterClearMs, latenessMs: endedAt - expiresAt, convergedAfterClearMs, active, ended, observations,
+      kind,
+      fault: faultName,
+      namespace,
+      readyAfterClearMs,
+      latenessMs: endedAt - expiresAt,
+      convergedAfterClearMs,
+      active,
+      ended,
+      observations,
       indexWritten: activeEntryWritten(proxy.log, namespace, active.status?.expiresAt ?? ''),
       bindingWrites: proxy.log.filter((r) => reachedServer(r) && isSuccess(r) && matches(REQUEST_KINDS['RoleBinding apply'](namespace), r)),
       audits: grantAudits(),

@@ -9,7 +9,10 @@ import * as k8s from '@kubernetes/client-node';
 /** What happens to connections accepted from now on. */
 export type NewConnections = 'forward' | 'reset' | 'stall';
 
-interface Link { client: Socket; upstream: Socket }
+interface Link {
+  client: Socket;
+  upstream: Socket;
+}
 
 export class FaultProxy {
   private listenPort = 0;
@@ -22,7 +25,9 @@ export class FaultProxy {
 
   private constructor(target: { host: string; port: number }) {
     this.target = target;
-    this.server = createServer((socket) => { this.accept(socket); });
+    this.server = createServer((socket) => {
+      this.accept(socket);
+    });
   }
 
   /** Listens on a free loopback port and forwards to `server` (an https:// URL). */
@@ -53,12 +58,18 @@ export class FaultProxy {
   /** Stops listening and cuts every live connection (connects are refused: ECONNREFUSED), or listens again on the same port. */
   async refuse(refusing: boolean): Promise<void> {
     if (refusing) {
-      const closed = new Promise<void>((resolve) => { this.server.close(() => { resolve(); }); });
+      const closed = new Promise<void>((resolve) => {
+        this.server.close(() => {
+          resolve();
+        });
+      });
       this.cutAll();
       await closed;
       return;
     }
-    this.server = createServer((socket) => { this.accept(socket); });
+    this.server = createServer((socket) => {
+      this.accept(socket);
+    });
     await listen(this.server, this.listenPort);
   }
 
@@ -81,7 +92,11 @@ export class FaultProxy {
 
   async close(): Promise<void> {
     this.cutAll();
-    await new Promise<void>((resolve) => { this.server.close(() => { resolve(); }); });
+    await new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
   }
 
   private accept(client: Socket): void {
@@ -93,7 +108,9 @@ export class FaultProxy {
     const upstream = connect(this.target.port, this.target.host);
     const link: Link = { client, upstream };
     this.links.add(link);
-    const end = (): void => { this.drop(link); };
+    const end = (): void => {
+      this.drop(link);
+    };
     client.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
     if (this.mode === 'stall') stall(link);
@@ -134,7 +151,9 @@ export function throughProxy(kc: k8s.KubeConfig, proxy: FaultProxy): k8s.KubeCon
   const copy = new k8s.KubeConfig();
   copy.loadFromOptions({
     clusters: kc.getClusters().map((c) => ({ ...c, server: proxy.url })),
-    users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext(),
+    users: kc.getUsers(),
+    contexts: kc.getContexts(),
+    currentContext: kc.getCurrentContext(),
   });
   return copy;
 }

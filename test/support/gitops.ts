@@ -14,7 +14,10 @@ let binary: string | undefined;
 
 /** The gitops-check binary's path; the first call may build it (progress on stderr). */
 export function ensureGitopsCheck(): string {
-  binary ??= execFileSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' }).trim().split('\n').at(-1);
+  binary ??= execFileSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .at(-1);
   if (!binary) throw new Error('hack/build-gitops-check.sh printed no path');
   return binary;
 }
@@ -27,7 +30,10 @@ export function runGitopsCheck(args: string[]): Promise<{ code: number; stdout: 
   });
 }
 
-export interface Health { status: string; message: string }
+export interface Health {
+  status: string;
+  message: string;
+}
 export interface Verdicts {
   /** health.lua with the libraries an argocd-cm script gets (useOpenLibs off). */
   argocd: Health;

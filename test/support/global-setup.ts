@@ -9,8 +9,11 @@ import { startControlPlane, stopControlPlane } from '../../hack/controlplane/pla
 import { TEST_POLICY } from './policy.ts';
 
 export default async function globalSetup(): Promise<void> {
-  const say = (msg: string): void => { process.stderr.write(`[integration] ${msg}\n`); };
-  if (process.env.DEBUGGRANT_TEST_PLANE) throw new Error('another project\'s control plane is set up in this run: select one project (--selectProjects integration)');
+  const say = (msg: string): void => {
+    process.stderr.write(`[integration] ${msg}\n`);
+  };
+  if (process.env.DEBUGGRANT_TEST_PLANE)
+    throw new Error("another project's control plane is set up in this run: select one project (--selectProjects integration)");
   say('locating control-plane binaries (built once, then cached)');
   const binDir = ensureBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-test-'));

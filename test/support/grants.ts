@@ -20,13 +20,20 @@ export function grantSpec(overrides: Record<string, unknown> = {}): Record<strin
 
 export async function createGrant(namespace: string, name: string, spec: Record<string, unknown>, as: LocalUserName = 'gitops'): Promise<DebugGrant> {
   return await clientsFor(as).objects.create({
-    apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace }, spec,
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'DebugGrant',
+    metadata: { name, namespace },
+    spec,
   } as never);
 }
 
 export async function getGrant(namespace: string, name: string): Promise<DebugGrant | undefined> {
   try {
-    return (await clientsFor('admin').objects.read({ apiVersion: `${GROUP}/${VERSION}`, kind: 'DebugGrant', metadata: { name, namespace } })) as unknown as DebugGrant;
+    return (await clientsFor('admin').objects.read({
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'DebugGrant',
+      metadata: { name, namespace },
+    })) as unknown as DebugGrant;
   } catch (err) {
     if (statusCode(err) === 404) return undefined;
     throw err;
@@ -40,7 +47,13 @@ export async function deleteGrant(namespace: string, name: string): Promise<void
 export async function rbacFor(namespace: string, grant: string): Promise<{ role: boolean; binding: boolean }> {
   const admin = clientsFor('admin');
   const exists = async (p: Promise<unknown>): Promise<boolean> => {
-    try { await p; return true; } catch (err) { if (statusCode(err) === 404) return false; throw err; }
+    try {
+      await p;
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
   };
   return {
     role: await exists(admin.rbac.readNamespacedRole({ namespace, name: rbacName(grant) })),

@@ -8,7 +8,10 @@ let binary: string | undefined;
 
 /** The helm binary's path; the first call may build it (progress on stderr). */
 export function ensureHelm(): string {
-  binary ??= execFileSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' }).trim().split('\n').at(-1);
+  binary ??= execFileSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .at(-1);
   if (!binary) throw new Error('hack/build-helm.sh printed no path');
   return binary;
 }
@@ -18,8 +21,22 @@ const SYMLINK_NOTICE = /^level=INFO msg="found symbolic link in path.*\n/gm;
 
 export function helm(args: string[]): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    execFile(ensureHelm(), args, { encoding: 'utf8', maxBuffer: 32 * 2 ** 20, env: { ...process.env, HELM_CACHE_HOME: '/tmp/debuggrant-helm/cache', HELM_CONFIG_HOME: '/tmp/debuggrant-helm/config', HELM_DATA_HOME: '/tmp/debuggrant-helm/data' } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr: stderr.replace(SYMLINK_NOTICE, '') });
-    });
+    execFile(
+      ensureHelm(),
+      args,
+      {
+        encoding: 'utf8',
+        maxBuffer: 32 * 2 ** 20,
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: '/tmp/debuggrant-helm/cache',
+          HELM_CONFIG_HOME: '/tmp/debuggrant-helm/config',
+          HELM_DATA_HOME: '/tmp/debuggrant-helm/data',
+        },
+      },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr: stderr.replace(SYMLINK_NOTICE, '') });
+      },
+    );
   });
 }

@@ -52,10 +52,18 @@ export interface ProxiedRequest {
   serverHeaders?: IncomingHttpHeaders;
 }
 
-interface ActiveFault { match: RequestMatch; fault: Fault }
+interface ActiveFault {
+  match: RequestMatch;
+  fault: Fault;
+}
 
 /** A request or stream that is open through the proxy, so a new fault can reach it. */
-interface Open { request: ProxiedRequest; res: ServerResponse; stop(): void; stall(): void }
+interface Open {
+  request: ProxiedRequest;
+  res: ServerResponse;
+  stop(): void;
+  stall(): void;
+}
 
 export class HttpFaultProxy {
   readonly log: ProxiedRequest[] = [];
@@ -80,15 +88,19 @@ export class HttpFaultProxy {
   /** Listens on a free loopback port in front of `kc`'s current cluster. */
   static async start(kc: k8s.KubeConfig): Promise<HttpFaultProxy> {
     const cluster = kc.getCurrentCluster();
-    if (!cluster?.caData) throw new Error('the kubeconfig\'s cluster has no certificate-authority-data');
+    if (!cluster?.caData) throw new Error("the kubeconfig's cluster has no certificate-authority-data");
     const proxy = new HttpFaultProxy(new URL(cluster.server), Buffer.from(cluster.caData, 'base64').toString('utf8'));
     const serving = selfSignedCert(['127.0.0.1']);
-    const server = createServer({ cert: serving.cert, key: serving.key }, (req, res) => { proxy.handle(req, res); });
+    const server = createServer({ cert: serving.cert, key: serving.key }, (req, res) => {
+      proxy.handle(req, res);
+    });
     proxy.server = server;
     proxy.serving = serving.cert;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => { resolve(); });
+      server.listen(0, '127.0.0.1', () => {
+        resolve();
+      });
     });
     const address = server.address();
     proxy.listenPort = typeof address === 'object' && address ? address.port : 0;
@@ -99,8 +111,15 @@ export class HttpFaultProxy {
   kubeConfig(kc: k8s.KubeConfig): k8s.KubeConfig {
     const copy = new k8s.KubeConfig();
     copy.loadFromOptions({
-      clusters: kc.getClusters().map((c) => ({ ...c, server: `https://127.0.0.1:${String(this.listenPort)}`, caData: Buffer.from(this.serving).toString('base64'), caFile: undefined })),
-      users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext(),
+      clusters: kc.getClusters().map((c) => ({
+        ...c,
+        server: `https://127.0.0.1:${String(this.listenPort)}`,
+        caData: Buffer.from(this.serving).toString('base64'),
+        caFile: undefined,
+      })),
+      users: kc.getUsers(),
+      contexts: kc.getContexts(),
+      currentContext: kc.getCurrentContext(),
     });
     return copy;
   }
@@ -119,7 +138,9 @@ export class HttpFaultProxy {
       if (fault === 'stall' || fault === 'answer lost') o.stall();
       else o.stop();
     }
-    return () => { this.clear(active); };
+    return () => {
+      this.clear(active);
+    };
   }
 
   async close(): Promise<void> {
@@ -129,7 +150,11 @@ export class HttpFaultProxy {
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();
-    await new Promise<void>((resolve) => { server.close(() => { resolve(); }); });
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
   }
 
   private clear(active: ActiveFault): void {
@@ -153,8 +178,11 @@ export class HttpFaultProxy {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'https://proxy');
       const request: ProxiedRequest = {
-        method: req.method ?? 'GET', path: url.pathname, query: url.search.slice(1),
-        body: Buffer.concat(chunks).toString('utf8'), receivedAt: Date.now(),
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        query: url.search.slice(1),
+        body: Buffer.concat(chunks).toString('utf8'),
+        receivedAt: Date.now(),
       };
       this.log.push(request);
       const fault = [...this.faults].find((f) => matches(f.match, request))?.fault;
@@ -180,7 +208,14 @@ export class HttpFaultProxy {
       return;
     }
     const message = `injected HTTP ${String(fault.status)}`;
-    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason: fault.status === 429 ? 'TooManyRequests' : 'InternalError', code: fault.status });
+    const body = JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      message,
+      reason: fault.status === 429 ? 'TooManyRequests' : 'InternalError',
+      code: fault.status,
+    });
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (fault.status === 429) headers['retry-after'] = String(fault.retryAfterSeconds);
     request.status = fault.status;
@@ -195,19 +230,40 @@ export class HttpFaultProxy {
     delete headers.connection;
     delete headers['keep-alive'];
     const upstream = httpsRequest({
-      host: this.target.hostname, port: this.target.port, method: request.method, path: req.url, headers, agent: this.agent, ca: this.ca,
+      host: this.target.hostname,
+      port: this.target.port,
+      method: request.method,
+      path: req.url,
+      headers,
+      agent: this.agent,
+      ca: this.ca,
     });
     let stalled = withhold;
     if (withhold) this.hold(res, request);
     const open: Open = {
-      request, res,
-      stop: () => { upstream.destroy(); res.destroy(); },
-      stall: () => { stalled = true; this.hold(res, request); },
+      request,
+      res,
+      stop: () => {
+        upstream.destroy();
+        res.destroy();
+      },
+      stall: () => {
+        stalled = true;
+        this.hold(res, request);
+      },
     };
     this.open.add(open);
-    const done = (): void => { this.open.delete(open); };
-    res.on('close', () => { done(); upstream.destroy(); });
-    upstream.on('error', () => { done(); if (res.socket) resetConnection(res.socket); });
+    const done = (): void => {
+      this.open.delete(open);
+    };
+    res.on('close', () => {
+      done();
+      upstream.destroy();
+    });
+    upstream.on('error', () => {
+      done();
+      if (res.socket) resetConnection(res.socket);
+    });
     upstream.on('response', (answer) => {
       request.serverAnsweredAt = Date.now();
       request.serverHeaders = answer.headers;
@@ -220,9 +276,15 @@ export class HttpFaultProxy {
       request.status = answer.statusCode;
       request.answeredAt = Date.now();
       res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.on('data', (chunk: Buffer) => { if (!stalled) res.write(chunk); });
-      answer.on('end', () => { if (!stalled) res.end(); });
-      answer.on('error', () => { res.destroy(); });
+      answer.on('data', (chunk: Buffer) => {
+        if (!stalled) res.write(chunk);
+      });
+      answer.on('end', () => {
+        if (!stalled) res.end();
+      });
+      answer.on('error', () => {
+        res.destroy();
+      });
     });
     upstream.end(request.body);
   }

@@ -13,7 +13,9 @@ import { startNodeIfPossible, stopNode } from '../../hack/node/node.ts';
 import { TEST_POLICY } from './policy.ts';
 
 export default async function nodeGlobalSetup(): Promise<void> {
-  const say = (msg: string): void => { process.stderr.write(`[node-tests] ${msg}\n`); };
+  const say = (msg: string): void => {
+    process.stderr.write(`[node-tests] ${msg}\n`);
+  };
   if (process.env.DEBUGGRANT_TEST_PLANE) {
     throw new Error('the node project runs with its own control plane: run it on its own (--selectProjects node)');
   }
@@ -21,8 +23,14 @@ export default async function nodeGlobalSetup(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-node-test-'));
   const state = await startControlPlane({ dir: join(dir, 'plane'), binDir, progress: say });
   const outcome = await startNodeIfPossible({
-    plane: state, dir: join(dir, 'node'), progress: say, require: process.env.DEBUGGRANT_NODE === 'require',
-  }).catch(async (err: unknown) => { await stopControlPlane(state); throw err; });
+    plane: state,
+    dir: join(dir, 'node'),
+    progress: say,
+    require: process.env.DEBUGGRANT_NODE === 'require',
+  }).catch(async (err: unknown) => {
+    await stopControlPlane(state);
+    throw err;
+  });
   try {
     installCrds(state);
     installAdmission(state, TEST_POLICY);

@@ -21,16 +21,33 @@ export const describeOnNode = nodeDir.startsWith('/') ? describe : describe.skip
  * A grant for alice on the pods with `labels`, with the node's non-root debug image and the
  * restricted profile unless `extra` says otherwise; resolves once Ready, with its deadline.
  */
-export async function activeGrant(namespace: string, name: string, labels: Record<string, string>, extra: Record<string, unknown> = {}): Promise<{ expiresAt: number }> {
-  await createGrant(namespace, name, grantSpec({
-    podSelector: { matchLabels: labels }, image: testNode().images.debugNonRoot.ref, profile: 'restricted', ...extra,
-  }));
+export async function activeGrant(
+  namespace: string,
+  name: string,
+  labels: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): Promise<{ expiresAt: number }> {
+  await createGrant(
+    namespace,
+    name,
+    grantSpec({
+      podSelector: { matchLabels: labels },
+      image: testNode().images.debugNonRoot.ref,
+      profile: 'restricted',
+      ...extra,
+    }),
+  );
   const ready = await eventually(() => getGrant(namespace, name), isReady, 30_000);
   return { expiresAt: Date.parse(ready?.status?.expiresAt ?? '') };
 }
 
 /** A pod of the app image (a shell that sleeps) that the real kubelet runs; resolves once Running. */
-export async function runningPod(namespace: string, name: string, labels: Record<string, string>, container: Partial<k8s.V1Container> = {}): Promise<k8s.V1Pod> {
+export async function runningPod(
+  namespace: string,
+  name: string,
+  labels: Record<string, string>,
+  container: Partial<k8s.V1Container> = {},
+): Promise<k8s.V1Pod> {
   const core = clientsFor('admin').core;
   await core.createNamespacedPod({ namespace, body: { metadata: { name, labels }, spec: podSpec(container) } });
   return await waitForRunning(namespace, name);
@@ -46,7 +63,12 @@ export function podSpec(container: Partial<k8s.V1Container> = {}): k8s.V1PodSpec
 
 export async function waitForRunning(namespace: string, name: string): Promise<k8s.V1Pod> {
   const core = clientsFor('admin').core;
-  return await eventually(() => core.readNamespacedPod({ namespace, name }), (p) => p.status?.phase === 'Running', 90_000, 250);
+  return await eventually(
+    () => core.readNamespacedPod({ namespace, name }),
+    (p) => p.status?.phase === 'Running',
+    90_000,
+    250,
+  );
 }
 
 export { kubectlSession, session, type Session } from './sessions.ts';

@@ -31,7 +31,11 @@ export interface TestOperatorOptions {
   kubeConfig?: k8s.KubeConfig;
 }
 
-export async function startTestOperator(namespaces: string[], overrides: Record<string, unknown> = {}, options: TestOperatorOptions = {}): Promise<TestOperator> {
+export async function startTestOperator(
+  namespaces: string[],
+  overrides: Record<string, unknown> = {},
+  options: TestOperatorOptions = {},
+): Promise<TestOperator> {
   const config = parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces, maxTtl: '2h', workers: 4, revocationSettle: '2s', ...overrides });
   const lines: Record<string, unknown>[] = [];
   const file: WriteStream = createWriteStream(join(plane().dir, `operator-${namespaces.join('-')}.log`), { flags: 'a' });
@@ -49,7 +53,9 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
   const operator = new Operator({ api: options.wrapApi ? options.wrapApi(api) : api, config, log, processMetrics: false, identity: 'test-operator' });
   await operator.start();
   return {
-    operator, config, lines,
+    operator,
+    config,
+    lines,
     audits: () => lines.map((l) => l.audit).filter((a): a is AuditRecord => typeof a === 'object' && a !== null),
     async stop() {
       await operator.stop();
@@ -64,9 +70,17 @@ export async function startTestOperator(namespaces: string[], overrides: Record<
  * configuration defaults as startTestOperator, its log next to the control plane's. It reads
  * the control plane's kubeconfig unless given another file (e.g. one through a FaultProxy).
  */
-export function spawnTestOperator(name: string, namespaces: string[], overrides: Record<string, unknown> = {}, env: Record<string, string> = {}, kubeconfig = plane().kubeconfig): Promise<OperatorProcess> {
+export function spawnTestOperator(
+  name: string,
+  namespaces: string[],
+  overrides: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+  kubeconfig = plane().kubeconfig,
+): Promise<OperatorProcess> {
   return spawnOperator({
-    kubeconfig, dir: plane().dir, name,
+    kubeconfig,
+    dir: plane().dir,
+    name,
     config: { approvedRegistries: [APPROVED_REGISTRY], namespaces, maxTtl: '2h', workers: 4, revocationSettle: '2s', ...overrides },
     env: { DEBUGGRANT_IDENTITY: name, LOG_LEVEL: 'debug', ...env },
   });

@@ -8,7 +8,19 @@ import { ApiException, type V1Role, type V1RoleBinding } from '@kubernetes/clien
 import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-index.ts';
 import { FINALIZER, INDEX_NAME } from '../../src/api/names.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
-import { cachedGrant, cachedHistory, cachedIndex, cachedPod, cachedRole, cachedRoleBinding, cachedTimer, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from '../../src/kube/cached.ts';
+import {
+  cachedGrant,
+  cachedHistory,
+  cachedIndex,
+  cachedPod,
+  cachedRole,
+  cachedRoleBinding,
+  cachedTimer,
+  type CachedPod,
+  type CachedRole,
+  type CachedRoleBinding,
+  type CachedTimer,
+} from '../../src/kube/cached.ts';
 import type { KubeApi } from '../../src/kube/client.ts';
 import type { Cache } from '../../src/runtime/cache.ts';
 
@@ -60,7 +72,12 @@ export class RecordingApi {
   hold: (action: string) => Promise<void> | undefined = () => undefined;
   readonly api: KubeApi;
   readonly caches: {
-    grants: Cache<DebugGrant>; pods: Cache<CachedPod>; roles: Cache<CachedRole>; bindings: Cache<CachedRoleBinding>; indexes: Cache<DebugGrantIndex>; timers: Cache<CachedTimer>;
+    grants: Cache<DebugGrant>;
+    pods: Cache<CachedPod>;
+    roles: Cache<CachedRole>;
+    bindings: Cache<CachedRoleBinding>;
+    indexes: Cache<DebugGrantIndex>;
+    timers: Cache<CachedTimer>;
     histories: Cache<DebugGrantHistory>;
   };
 
@@ -80,24 +97,33 @@ export class RecordingApi {
       deleteNamespacedRole: (p) => this.remove('roles', p),
       deleteNamespacedRoleBinding: (p) => this.remove('rolebindings', p),
       createSubjectAccessReview: (p) => this.review(p),
-      createNamespacedEvent: (p) => { this.record('create', 'events', p.namespace, ''); return p.body; },
-      createNamespacedPodEviction: (p) => { this.record('create', 'pods/eviction', p.namespace, p.name); return {}; },
+      createNamespacedEvent: (p) => {
+        this.record('create', 'events', p.namespace, '');
+        return p.body;
+      },
+      createNamespacedPodEviction: (p) => {
+        this.record('create', 'pods/eviction', p.namespace, p.name);
+        return {};
+      },
       createNamespacedJob: (p) => this.put('create', 'jobs', p),
       readNamespacedJob: (p) => this.read('jobs', p),
       deleteNamespacedJob: (p) => this.remove('jobs', p),
     };
-    const client = new Proxy({}, {
-      get: (_t, prop: string) => async (p: Params) => {
-        const handler = handlers[prop];
-        if (!handler) throw new Error(`RecordingApi: ${prop} is not expected here`);
-        await Promise.resolve(); // answered asynchronously, as a real client is
-        const answer = handler(p);
-        const held = this.held;
-        this.held = undefined;
-        if (held) await held;
-        return answer;
+    const client = new Proxy(
+      {},
+      {
+        get: (_t, prop: string) => async (p: Params) => {
+          const handler = handlers[prop];
+          if (!handler) throw new Error(`RecordingApi: ${prop} is not expected here`);
+          await Promise.resolve(); // answered asynchronously, as a real client is
+          const answer = handler(p);
+          const held = this.held;
+          this.held = undefined;
+          if (held) await held;
+          return answer;
+        },
       },
-    });
+    );
     const kc = { until: () => ({}), within: () => ({}), timeouts: { requestMs: 1000, revocationMs: 1000 } };
     this.api = { kc, core: client, rbac: client, authz: client, custom: client, coordination: client, batch: client, watch: {} } as unknown as KubeApi;
     this.caches = {
@@ -114,7 +140,10 @@ export class RecordingApi {
   /** Puts an object in the store as if it had been observed (no action recorded). */
   seed(kind: 'debuggrants' | 'pods' | 'roles' | 'rolebindings' | 'debuggrantindexes', o: Stored | V1Role | V1RoleBinding): void {
     const s = o as Stored;
-    this.store.set(`${kind} ${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`, { ...s, metadata: { ...s.metadata, resourceVersion: this.nextVersion() } });
+    this.store.set(`${kind} ${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`, {
+      ...s,
+      metadata: { ...s.metadata, resourceVersion: this.nextVersion() },
+    });
   }
 
   /** Takes an object out of the store as if it had been deleted by someone else (no action recorded). */
@@ -190,7 +219,8 @@ export class RecordingApi {
   }
 
   private review(p: Params): object {
-    const attrs = (p.body as { spec: { resourceAttributes: { namespace?: string; name?: string; verb?: string; subresource?: string } } }).spec.resourceAttributes;
+    const attrs = (p.body as { spec: { resourceAttributes: { namespace?: string; name?: string; verb?: string; subresource?: string } } }).spec
+      .resourceAttributes;
     this.record('create', 'subjectaccessreviews', attrs.namespace, `${attrs.verb ?? ''} ${attrs.subresource ?? 'pods'} ${attrs.name ?? ''}`);
     return { status: { allowed: this.allowed(attrs) } };
   }

@@ -30,7 +30,9 @@ export interface InstalledOperator {
 /** A bound token of a ServiceAccount, as the kubelet would mount it. */
 export async function serviceAccountToken(namespace: string, name: string): Promise<string> {
   const token = await clientsFor('admin').core.createNamespacedServiceAccountToken({
-    namespace, name, body: { spec: { audiences: [plane().server], expirationSeconds: 3600 } },
+    namespace,
+    name,
+    body: { spec: { audiences: [plane().server], expirationSeconds: 3600 } },
   });
   return token.status?.token ?? '';
 }
@@ -63,7 +65,9 @@ function scrapeStatus(port: number, token: string): Promise<number> {
     request({ host: '127.0.0.1', port, path: '/metrics', rejectUnauthorized: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -82,13 +86,28 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       const kc = kubeConfigWithToken(await serviceAccountToken(inst.namespace, inst.serviceAccount));
       proxy = await HttpFaultProxy.start(kc);
       api = fromKubeConfig(proxy.kubeConfig(kc));
-      await clientsFor('admin').core.createNamespacedPod({ namespace: ns, body: {
-        metadata: { name: 'cart-1', labels: { app: 'cart' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart', uid: '3f1c2b9a-0000-4000-8000-000000000002', controller: true }] },
-        spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
-      } });
+      await clientsFor('admin').core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: {
+            name: 'cart-1',
+            labels: { app: 'cart' },
+            ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'cart', uid: '3f1c2b9a-0000-4000-8000-000000000002', controller: true }],
+          },
+          spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
+        },
+      });
       operator = new Operator({
-        api, config: parseConfig({ approvedRegistries: [APPROVED_REGISTRY], namespaces: [ns], revocationSettle: '1s', leaderElection: { namespace: inst.namespace } }),
-        log: makeLogger(process.env.TEST_OPERATOR_LOG ?? 'silent'), processMetrics: false, identity: 'sa-operator',
+        api,
+        config: parseConfig({
+          approvedRegistries: [APPROVED_REGISTRY],
+          namespaces: [ns],
+          revocationSettle: '1s',
+          leaderElection: { namespace: inst.namespace },
+        }),
+        log: makeLogger(process.env.TEST_OPERATOR_LOG ?? 'silent'),
+        processMetrics: false,
+        identity: 'sa-operator',
       });
       await operator.start();
     });
@@ -104,17 +123,46 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       await createGrant(ns, 'cart', grantSpec({ ttl: '10s', onExpiry: 'Evict', podSelector: { matchLabels: { app: 'cart' } } }));
       await eventually(() => getGrant(ns, 'cart'), isReady);
       await addEphemeralContainer('alice', ns, 'cart-1', debugContainer('dbg', DEBUG_IMAGE, 'restricted'));
-      await writePodStatus(ns, 'cart-1', { ephemeralContainerStatuses: [{ name: 'dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } }] });
-      const ended = await eventually(() => getGrant(ns, 'cart'), (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined, 40_000);
+      await writePodStatus(ns, 'cart-1', {
+        ephemeralContainerStatuses: [
+          { name: 'dbg', image: DEBUG_IMAGE, imageID: '', ready: false, restartCount: 0, state: { running: { startedAt: new Date() } } },
+        ],
+      });
+      const ended = await eventually(
+        () => getGrant(ns, 'cart'),
+        (g) => g?.status?.lingering?.[0]?.evictedAt !== undefined,
+        40_000,
+      );
       expect(ended?.status?.conditions?.find((c) => c.type === 'RevocationVerified')?.status).toBe('True');
       // Its RBAC covers the grant's timer Job (the second deadline path): no "cannot create resource jobs".
       expect(ended?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.message ?? '').not.toMatch(/cannot \w+ resource "jobs"/);
-      await eventually(() => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'cart-1' }).then(() => true, () => false), (exists) => !exists);
-      const index = await clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'grants', namespace: ns } }) as unknown as { ended?: { grant: string }[] };
+      await eventually(
+        () =>
+          clientsFor('admin')
+            .core.readNamespacedPod({ namespace: ns, name: 'cart-1' })
+            .then(
+              () => true,
+              () => false,
+            ),
+        (exists) => !exists,
+      );
+      const index = (await clientsFor('admin').objects.read({
+        apiVersion: 'debuggrant.dev/v1alpha1',
+        kind: 'DebugGrantIndex',
+        metadata: { name: 'grants', namespace: ns },
+      })) as unknown as { ended?: { grant: string }[] };
       expect(index.ended?.map((e) => e.grant)).toEqual(['cart']);
       // And its second copy of the spent name, in the operator's own namespace (its Role there).
-      const history = await eventually(() => clientsFor('admin').objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantHistory', metadata: { name: ns, namespace: installed().namespace } })
-        .then((h) => h as unknown as { ended?: { grant: string }[] }, () => undefined), (h) => h !== undefined);
+      const history = await eventually(
+        () =>
+          clientsFor('admin')
+            .objects.read({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantHistory', metadata: { name: ns, namespace: installed().namespace } })
+            .then(
+              (h) => h as unknown as { ended?: { grant: string }[] },
+              () => undefined,
+            ),
+        (h) => h !== undefined,
+      );
       expect(history?.ended?.map((e) => e.grant)).toEqual(['cart']);
       expect(await operator.metrics.registry.getSingleMetricAsString('debuggrant_reconcile_errors_total')).not.toMatch(/ [1-9]\d*$/m);
     });
@@ -124,8 +172,14 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       // for every request of the lifecycle above (it ended with the RoleBinding deleted at the deadline).
       const { operator: operatorSchema, revocation } = installed().flowSchemas;
       const uids = {
-        operator: { flowSchema: await flowControlUid('FlowSchema', operatorSchema), priorityLevel: await flowControlUid('PriorityLevelConfiguration', operatorSchema) },
-        revocation: { flowSchema: await flowControlUid('FlowSchema', revocation), priorityLevel: await flowControlUid('PriorityLevelConfiguration', revocation) },
+        operator: {
+          flowSchema: await flowControlUid('FlowSchema', operatorSchema),
+          priorityLevel: await flowControlUid('PriorityLevelConfiguration', operatorSchema),
+        },
+        revocation: {
+          flowSchema: await flowControlUid('FlowSchema', revocation),
+          priorityLevel: await flowControlUid('PriorityLevelConfiguration', revocation),
+        },
       };
       const answered = proxy.log.filter((r) => r.serverHeaders !== undefined);
       const classified = (r: ProxiedRequest): string => {
@@ -145,13 +199,18 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
     test('its RBAC lets it authenticate and authorize metrics scrapes (TokenReview, SubjectAccessReview)', async () => {
       const core = clientsFor('admin').core;
       await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'scraper' } } });
-      await clientsFor('admin').rbac.createClusterRoleBinding({ body: {
-        metadata: { name: `${ns}-scraper` },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: installed().metricsReaderRole },
-        subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: ns }],
-      } });
+      await clientsFor('admin').rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: `${ns}-scraper` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: installed().metricsReaderRole },
+          subjects: [{ kind: 'ServiceAccount', name: 'scraper', namespace: ns }],
+        },
+      });
       const server: Server = await serveMetrics({
-        registry: operator.metrics.registry, bind: { host: '127.0.0.1', port: 0 }, log: makeLogger('silent'), secure: { reviewer: requestReviewer(api) },
+        registry: operator.metrics.registry,
+        bind: { host: '127.0.0.1', port: 0 },
+        log: makeLogger('silent'),
+        secure: { reviewer: requestReviewer(api) },
       });
       try {
         const address = server.address();
@@ -165,19 +224,35 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
     });
 
     test.each([
-      ['get', 'secrets', '', ''], ['list', 'secrets', '', ''], ['delete', 'pods', '', ''], ['create', 'pods', '', ''],
-      ['update', 'pods', 'ephemeralcontainers', ''], ['create', 'clusterroles', '', 'rbac.authorization.k8s.io'],
-      ['create', 'clusterrolebindings', '', 'rbac.authorization.k8s.io'], ['escalate', 'roles', '', 'rbac.authorization.k8s.io'],
-      ['bind', 'roles', '', 'rbac.authorization.k8s.io'], ['create', 'validatingadmissionpolicies', '', 'admissionregistration.k8s.io'],
-      ['delete', 'validatingadmissionpolicybindings', '', 'admissionregistration.k8s.io'], ['create', 'debuggrants', '', 'debuggrant.dev'],
-      ['delete', 'debuggrants', '', 'debuggrant.dev'], ['impersonate', 'users', '', ''], ['get', 'nodes', '', ''],
+      ['get', 'secrets', '', ''],
+      ['list', 'secrets', '', ''],
+      ['delete', 'pods', '', ''],
+      ['create', 'pods', '', ''],
+      ['update', 'pods', 'ephemeralcontainers', ''],
+      ['create', 'clusterroles', '', 'rbac.authorization.k8s.io'],
+      ['create', 'clusterrolebindings', '', 'rbac.authorization.k8s.io'],
+      ['escalate', 'roles', '', 'rbac.authorization.k8s.io'],
+      ['bind', 'roles', '', 'rbac.authorization.k8s.io'],
+      ['create', 'validatingadmissionpolicies', '', 'admissionregistration.k8s.io'],
+      ['delete', 'validatingadmissionpolicybindings', '', 'admissionregistration.k8s.io'],
+      ['create', 'debuggrants', '', 'debuggrant.dev'],
+      ['delete', 'debuggrants', '', 'debuggrant.dev'],
+      ['impersonate', 'users', '', ''],
+      ['get', 'nodes', '', ''],
       ['update', 'leases', '', 'coordination.k8s.io'],
     ])('and no more: it cannot %s %s %s (%s)', async (verb, resource, subresource, group) => {
       const inst = installed();
-      expect(await canI({
-        user: sa, groups: ['system:serviceaccounts', `system:serviceaccounts:${inst.namespace}`, 'system:authenticated'],
-        namespace: 'default', verb, resource, subresource: subresource || undefined, group,
-      })).toBe(false);
+      expect(
+        await canI({
+          user: sa,
+          groups: ['system:serviceaccounts', `system:serviceaccounts:${inst.namespace}`, 'system:authenticated'],
+          namespace: 'default',
+          verb,
+          resource,
+          subresource: subresource || undefined,
+          group,
+        }),
+      ).toBe(false);
     });
   });
 }

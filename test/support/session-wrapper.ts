@@ -17,6 +17,9 @@ export const sessionWrapperScript = (deadline: number, cap: number): string =>
 export const sessionWrapper = (deadline: number, cap: number): string[] => ['sh', '-c', sessionWrapperScript(deadline, cap), 'debuggrant-deadline'];
 
 /** The exec wrapper (config/admission/exec-deadline.yaml): the deadline only, a CONNECT carries no time of the API server. */
-export const execWrapper = (deadline: number): string[] => ['sh', '-c',
-  `${ALIGN}t=$((${String(deadline)} - $(date +%s))); [ "$t" -gt 0 ] || exit 124; ` +
-  'timeout $f -s KILL "$t" "$@"; exit $?', 'debuggrant-deadline'];
+export const execWrapper = (deadline: number): string[] => [
+  'sh',
+  '-c',
+  `${ALIGN}t=$((${String(deadline)} - $(date +%s))); [ "$t" -gt 0 ] || exit 124; ` + 'timeout $f -s KILL "$t" "$@"; exit $?',
+  'debuggrant-deadline',
+];

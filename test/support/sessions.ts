@@ -30,15 +30,23 @@ export function kubectlSession(user: LocalUserName, args: string[], opts: { tty?
  */
 export function session(argv: string[], opts: { tty?: boolean } = {}): Session {
   const args = argv.slice(1);
-  const child = opts.tty
-    ? spawn('script', ['--quiet', '--return', '--command', argv.map(shellQuote).join(' '), '/dev/null'])
-    : spawn(argv[0] ?? '', args);
+  const child = opts.tty ? spawn('script', ['--quiet', '--return', '--command', argv.map(shellQuote).join(' '), '/dev/null']) : spawn(argv[0] ?? '', args);
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code); }); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString('utf8');
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString('utf8');
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      resolve(code);
+    });
+  });
   let done = false;
-  void exited.then(() => { done = true; });
+  void exited.then(() => {
+    done = true;
+  });
   return {
     child,
     output: () => out,
@@ -59,7 +67,6 @@ export function session(argv: string[], opts: { tty?: boolean } = {}): Session {
   };
 }
 
-
 /** The access kinds whose sessions are a shell the grantee types into. */
 export type ShellKind = 'debug' | 'exec';
 
@@ -79,14 +86,32 @@ const TICKER = 'while true; do echo tick-$(date +%s); sleep 0.2; done';
  * namespace), or `kubectl exec -it POD -- sh`; `before` and a ticking loop are typed into it.
  * Resolves once the first tick arrived.
  */
-export async function tickingShell(kind: ShellKind, user: LocalUserName, namespace: string, pod: string,
-  opts: { image: string; container: string; target?: string; before?: string }): Promise<TimedSession> {
-  const args = kind === 'debug'
-    ? ['-n', namespace, 'debug', '-it', pod, `--image=${opts.image}`, '--profile=restricted', `--container=${opts.container}`, ...(opts.target ? [`--target=${opts.target}`] : [])]
-    : ['-n', namespace, 'exec', '-it', pod, '--', 'sh'];
+export async function tickingShell(
+  kind: ShellKind,
+  user: LocalUserName,
+  namespace: string,
+  pod: string,
+  opts: { image: string; container: string; target?: string; before?: string },
+): Promise<TimedSession> {
+  const args =
+    kind === 'debug'
+      ? [
+          '-n',
+          namespace,
+          'debug',
+          '-it',
+          pod,
+          `--image=${opts.image}`,
+          '--profile=restricted',
+          `--container=${opts.container}`,
+          ...(opts.target ? [`--target=${opts.target}`] : []),
+        ]
+      : ['-n', namespace, 'exec', '-it', pod, '--', 'sh'];
   const session = kubectlSession(user, args, { tty: true });
   let last: number | undefined;
-  session.child.stdout.on('data', (d: Buffer) => { if (d.toString('utf8').includes('tick-')) last = Date.now(); });
+  session.child.stdout.on('data', (d: Buffer) => {
+    if (d.toString('utf8').includes('tick-')) last = Date.now();
+  });
   const exitedAt = session.exited.then(() => Date.now());
   session.child.stdin.write(`${opts.before ? `${opts.before}\n` : ''}${TICKER}\n`);
   try {

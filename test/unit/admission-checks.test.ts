@@ -17,9 +17,13 @@ function readmeChecks(): Map<string, string> {
 
 /** Every message and messageExpression of the ephemeral-containers policy, CEL quotes unescaped. */
 function policyMessages(): string {
-  const policy = renderAdmissionPolicies(TEST_POLICY).find((d) => (d as { metadata?: { name?: string } }).metadata?.name === 'debuggrant-ephemeral-containers') as
-    { spec?: { validations?: { message?: string; messageExpression?: string }[] } } | undefined;
-  return (policy?.spec?.validations ?? []).map((v) => `${v.message ?? ''} ${v.messageExpression ?? ''}`).join('\n').replaceAll("\\'", "'");
+  const policy = renderAdmissionPolicies(TEST_POLICY).find(
+    (d) => (d as { metadata?: { name?: string } }).metadata?.name === 'debuggrant-ephemeral-containers',
+  ) as { spec?: { validations?: { message?: string; messageExpression?: string }[] } } | undefined;
+  return (policy?.spec?.validations ?? [])
+    .map((v) => `${v.message ?? ''} ${v.messageExpression ?? ''}`)
+    .join('\n')
+    .replaceAll("\\'", "'");
 }
 
 describe('README, catalogue and policy agree on what the policy checks', () => {

@@ -14,13 +14,15 @@ describe('admission policy rendering', () => {
     }
   });
 
-  test('the Deployment\'s ConfigMap configures the operator as the shipped policies are configured', () => {
-    const manager = parseAllDocuments(readFileSync(new URL('../../config/manager/manager.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as { kind?: string; data?: Record<string, string> });
+  test("the Deployment's ConfigMap configures the operator as the shipped policies are configured", () => {
+    const manager = parseAllDocuments(readFileSync(new URL('../../config/manager/manager.yaml', import.meta.url), 'utf8')).map(
+      (d) => d.toJS() as { kind?: string; data?: Record<string, string> },
+    );
     const cm = parseConfig(parse(manager.find((d) => d.kind === 'ConfigMap')?.data?.['config.yaml'] ?? ''));
     expect(admissionVariables(cm)).toEqual(admissionVariables(sample));
   });
 
-  test('variable positions are the ones the README\'s JSON patches name', () => {
+  test("variable positions are the ones the README's JSON patches name", () => {
     const docs = renderAdmissionPolicies(sample) as { metadata?: { name?: string }; spec?: { variables?: { name: string }[] } }[];
     const names = (policy: string) => docs.find((d) => d.metadata?.name === policy)?.spec?.variables?.map((v) => v.name);
     expect(names('debuggrant-grant-creation')?.slice(0, 4)).toEqual(['creatorUsers', 'creatorGroups', 'maxTtl', 'approvedRegistries']);
@@ -37,19 +39,27 @@ describe('admission policy rendering', () => {
     expect(vars.find((v) => v.name === 'added')?.expression).toContain('oldObject.spec.ephemeralContainers');
     expect(docs.map((d) => d.kind)).toEqual([
       ...Array.from({ length: 6 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(), // rbac-deadline.yaml holds two (deadline, marks)
-      'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding',
-      'MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding',
-      'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', // stream-audit.yaml
+      'MutatingAdmissionPolicy',
+      'MutatingAdmissionPolicyBinding',
+      'MutatingAdmissionPolicy',
+      'MutatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding', // stream-audit.yaml
     ]);
   });
 
   test('session images become the CEL map of default commands and the list of images that cannot be bounded', () => {
-    const vars = admissionVariables({ ...sample, sessionImages: [
-      { image: '', wrapper: 'timeout', command: ['sh'] },
-      { image: 'registry.example.com/debug/netshoot', wrapper: 'timeout', command: ['zsh', '-l'] },
-      { image: 'registry.example.com/debug/tools', wrapper: 'timeout', command: [] },
-      { image: 'gcr.io/distroless/', wrapper: 'none', command: [] },
-    ] });
+    const vars = admissionVariables({
+      ...sample,
+      sessionImages: [
+        { image: '', wrapper: 'timeout', command: ['sh'] },
+        { image: 'registry.example.com/debug/netshoot', wrapper: 'timeout', command: ['zsh', '-l'] },
+        { image: 'registry.example.com/debug/tools', wrapper: 'timeout', command: [] },
+        { image: 'gcr.io/distroless/', wrapper: 'none', command: [] },
+      ],
+    });
     expect(vars.sessionCommands).toBe('{"": ["sh"], "registry.example.com/debug/netshoot": ["zsh", "-l"], "registry.example.com/debug/tools": []}');
     expect(vars.unboundedImages).toBe('["gcr.io/distroless/"]');
     expect(admissionVariables({ ...sample, sessionImages: [] }).sessionCommands).toBe('{}');
@@ -57,7 +67,8 @@ describe('admission policy rendering', () => {
 
   test('the mutating and the validating policy compute the deadline wrapper with the same CEL', () => {
     const docs = renderAdmissionPolicies(sample) as { metadata?: { name?: string }; spec?: { variables?: { name: string; expression: string }[] } }[];
-    const vars = (policy: string) => Object.fromEntries(docs.find((d) => d.metadata?.name === policy)?.spec?.variables?.map((v) => [v.name, v.expression]) ?? []);
+    const vars = (policy: string) =>
+      Object.fromEntries(docs.find((d) => d.metadata?.name === policy)?.spec?.variables?.map((v) => [v.name, v.expression]) ?? []);
     const mutating = vars('debuggrant-session-deadline');
     const validating = vars('debuggrant-ephemeral-containers');
     for (const name of ['requestTimes', 'deadline', 'requestSecond', 'sessionWrapper', 'sessionCommands', 'unboundedImages']) {

@@ -16,7 +16,11 @@ const out = mkdtempSync(join(tmpdir(), 'dg-bundle-'));
 const cliFile = join(out, 'kubectl-debuggrant.mjs');
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-async function run(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(file, args, { encoding: 'utf8', cwd: opts.cwd ?? out, env: opts.env ?? process.env });
     return { code: 0, stdout, stderr };
@@ -48,19 +52,37 @@ describe('the bundles', () => {
   test('--help, version --client, validate and prune --offline load a few hundred KiB at most, never the Kubernetes client', async () => {
     // A module hook (node:module registerHooks) records every file the CLI loads.
     const hook = join(out, 'record-loads.mjs');
-    writeFileSync(hook, "import { registerHooks } from 'node:module'; import { appendFileSync } from 'node:fs';\n" +
-      'registerHooks({ load(url, context, next) { appendFileSync(process.env.LOADED_LOG, url + "\\n"); return next(url, context); } });\n');
+    writeFileSync(
+      hook,
+      "import { registerHooks } from 'node:module'; import { appendFileSync } from 'node:fs';\n" +
+        'registerHooks({ load(url, context, next) { appendFileSync(process.env.LOADED_LOG, url + "\\n"); return next(url, context); } });\n',
+    );
     const grant = join(out, 'grant.yaml');
-    writeFileSync(grant, ['apiVersion: debuggrant.dev/v1alpha1', 'kind: DebugGrant', 'metadata: {name: inc-1, namespace: shop}', 'spec:',
-      '  subject: {kind: User, name: alice@example.com}', '  podSelector: {matchLabels: {app: checkout}}',
-      `  image: registry.example.com/debug/netshoot@sha256:${'0'.repeat(64)}`, '  ttl: 2h', '  reason: INC-4211 checkout latency, need tcpdump',
-      '  access: [debug]', '  profile: restricted', ''].join('\n'));
+    writeFileSync(
+      grant,
+      [
+        'apiVersion: debuggrant.dev/v1alpha1',
+        'kind: DebugGrant',
+        'metadata: {name: inc-1, namespace: shop}',
+        'spec:',
+        '  subject: {kind: User, name: alice@example.com}',
+        '  podSelector: {matchLabels: {app: checkout}}',
+        `  image: registry.example.com/debug/netshoot@sha256:${'0'.repeat(64)}`,
+        '  ttl: 2h',
+        '  reason: INC-4211 checkout latency, need tcpdump',
+        '  access: [debug]',
+        '  profile: restricted',
+        '',
+      ].join('\n'),
+    );
     const loadedKiB = async (args: string[]): Promise<number> => {
       const log = join(out, 'loaded.log');
       rmSync(log, { force: true });
       const r = await run(process.execPath, ['--import', pathToFileURL(hook).href, cliFile, ...args], { env: { ...process.env, LOADED_LOG: log } });
       expect(r).toMatchObject({ code: 0, stderr: '' });
-      const files = readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith('file:') && !u.endsWith('record-loads.mjs'));
+      const files = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((u) => u.startsWith('file:') && !u.endsWith('record-loads.mjs'));
       expect(files.length).toBeGreaterThan(0);
       return files.reduce((sum, u) => sum + statSync(fileURLToPath(u)).size, 0) / 1024;
     };
@@ -77,8 +99,10 @@ describe('the bundles', () => {
     const r = await run(process.execPath, ['--import', olderNode, cliFile, 'list']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`debuggrant needs Node.js 24 or newer; this is Node.js 20.11.1 (${process.execPath}).\n` +
-      'Install Node.js 24 LTS (https://nodejs.org, or your package manager) and run it again.\n');
+    expect(r.stderr).toBe(
+      `debuggrant needs Node.js 24 or newer; this is Node.js 20.11.1 (${process.execPath}).\n` +
+        'Install Node.js 24 LTS (https://nodejs.org, or your package manager) and run it again.\n',
+    );
   });
 
   test('the operator bundle starts and checks its configuration', async () => {
@@ -91,7 +115,9 @@ describe('the bundles', () => {
   test('the krew manifest names the archive by digest, and the archive holds the plugin, its chunks and its notices', () => {
     const archive = join(out, 'kubectl-debuggrant.tar.gz');
     const manifest = parse(readFileSync(join(out, 'krew', 'debuggrant.yaml'), 'utf8')) as {
-      kind: string; metadata: { name: string }; spec: { version: string; platforms: { sha256: string; bin: string; uri: string }[] };
+      kind: string;
+      metadata: { name: string };
+      spec: { version: string; platforms: { sha256: string; bin: string; uri: string }[] };
     };
     expect(manifest).toMatchObject({ kind: 'Plugin', metadata: { name: 'debuggrant' }, spec: { version: `v${version}` } });
     const [platform] = manifest.spec.platforms;

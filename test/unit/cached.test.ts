@@ -7,9 +7,16 @@ const IMAGE = `registry.example.com/shop/checkout@sha256:${'d'.repeat(64)}`;
 
 /** A pod as the API server sends it: everything a cluster fills in, plus a debug container. */
 function wirePod(): unknown {
-  const pod = JSON.parse(JSON.stringify({ ...realisticPodSpec('checkout-1', { app: 'checkout' }, IMAGE), status: runningStatus(7, IMAGE) })) as Record<string, Record<string, unknown>>;
+  const pod = JSON.parse(JSON.stringify({ ...realisticPodSpec('checkout-1', { app: 'checkout' }, IMAGE), status: runningStatus(7, IMAGE) })) as Record<
+    string,
+    Record<string, unknown>
+  >;
   Object.assign(pod.metadata ?? {}, {
-    namespace: 'shop', uid: 'u-1', resourceVersion: '42', creationTimestamp: '2026-11-20T08:00:00Z', generation: 1,
+    namespace: 'shop',
+    uid: 'u-1',
+    resourceVersion: '42',
+    creationTimestamp: '2026-11-20T08:00:00Z',
+    generation: 1,
     deletionTimestamp: '2026-11-20T09:00:00Z',
     ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7c9f8d6b5', uid: 'rs-1', controller: true, blockOwnerDeletion: true }],
     managedFields: [{ manager: 'kubelet', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': {} } }],
@@ -17,10 +24,31 @@ function wirePod(): unknown {
   (pod.metadata?.annotations as Record<string, string>)['debuggrant.dev/lingering'] = 'debugger=busybox';
   Object.assign(pod.spec ?? {}, {
     hostPID: true,
-    ephemeralContainers: [{ name: 'debugger', image: 'busybox', targetContainerName: 'app', stdin: true, tty: true, securityContext: { privileged: false }, env: [{ name: 'X', value: 'y' }] }],
+    ephemeralContainers: [
+      {
+        name: 'debugger',
+        image: 'busybox',
+        targetContainerName: 'app',
+        stdin: true,
+        tty: true,
+        securityContext: { privileged: false },
+        env: [{ name: 'X', value: 'y' }],
+      },
+    ],
   });
   Object.assign(pod.status ?? {}, {
-    ephemeralContainerStatuses: [{ name: 'debugger', image: 'busybox', imageID: 'sha256:x', containerID: 'containerd://y', ready: false, restartCount: 0, state: { running: { startedAt: '2026-11-20T08:30:00Z' } }, lastState: {} }],
+    ephemeralContainerStatuses: [
+      {
+        name: 'debugger',
+        image: 'busybox',
+        imageID: 'sha256:x',
+        containerID: 'containerd://y',
+        ready: false,
+        restartCount: 0,
+        state: { running: { startedAt: '2026-11-20T08:30:00Z' } },
+        lastState: {},
+      },
+    ],
   });
   return pod;
 }
@@ -33,20 +61,35 @@ describe('cached objects keep only what the operator reads', () => {
     expect(outside).toEqual([]);
     expect(pod).toEqual({
       metadata: {
-        name: 'checkout-1', namespace: 'shop', uid: 'u-1', resourceVersion: '42', deletionTimestamp: '2026-11-20T09:00:00Z', generation: 1,
+        name: 'checkout-1',
+        namespace: 'shop',
+        uid: 'u-1',
+        resourceVersion: '42',
+        deletionTimestamp: '2026-11-20T09:00:00Z',
+        generation: 1,
         labels: { app: 'checkout', 'pod-template-hash': '7c9f8d6b5', 'app.kubernetes.io/version': '1.24.3' },
         annotations: { 'debuggrant.dev/lingering': 'debugger=busybox' },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7c9f8d6b5', uid: 'rs-1', controller: true }],
       },
-      spec: { hostPID: true, ephemeralContainers: [{ name: 'debugger', image: 'busybox', targetContainerName: 'app', securityContext: { privileged: false } }] },
-      status: { phase: 'Running', ephemeralContainerStatuses: [{ name: 'debugger', image: 'busybox', state: { running: { startedAt: '2026-11-20T08:30:00Z' } } }] },
+      spec: {
+        hostPID: true,
+        ephemeralContainers: [{ name: 'debugger', image: 'busybox', targetContainerName: 'app', securityContext: { privileged: false } }],
+      },
+      status: {
+        phase: 'Running',
+        ephemeralContainerStatuses: [{ name: 'debugger', image: 'busybox', state: { running: { startedAt: '2026-11-20T08:30:00Z' } } }],
+      },
     });
     // The point of it: a realistic pod shrinks by an order of magnitude.
     expect(JSON.stringify(pod).length * 8).toBeLessThan(JSON.stringify(raw).length);
   });
 
   test('a plain pod has no spec at all and only its phase in status', () => {
-    const pod = cachedPod({ metadata: { name: 'p', namespace: 'n', resourceVersion: '1' }, spec: { containers: [{ name: 'c', image: 'i' }] }, status: { phase: 'Pending' } });
+    const pod = cachedPod({
+      metadata: { name: 'p', namespace: 'n', resourceVersion: '1' },
+      spec: { containers: [{ name: 'c', image: 'i' }] },
+      status: { phase: 'Pending' },
+    });
     expect(pod).toEqual({ metadata: { name: 'p', namespace: 'n', resourceVersion: '1' }, status: { phase: 'Pending' } });
   });
 
@@ -59,25 +102,53 @@ describe('cached objects keep only what the operator reads', () => {
     const spec = { subject: { kind: 'User', name: 'alice' }, podSelector: { matchLabels: { app: 'web' } } };
     const status = { phase: 'Active', pods: ['web-1'] };
     const grant = cachedGrant({
-      apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', spec, status,
+      apiVersion: 'debuggrant.dev/v1alpha1',
+      kind: 'DebugGrant',
+      spec,
+      status,
       metadata: {
-        name: 'g', namespace: 'shop', uid: 'u', resourceVersion: '9', generation: 2, creationTimestamp: '2026-11-20T08:00:00Z', finalizers: ['debuggrant.dev/revoke'],
-        labels: { team: 'x' }, managedFields: [{ manager: 'argocd' }],
+        name: 'g',
+        namespace: 'shop',
+        uid: 'u',
+        resourceVersion: '9',
+        generation: 2,
+        creationTimestamp: '2026-11-20T08:00:00Z',
+        finalizers: ['debuggrant.dev/revoke'],
+        labels: { team: 'x' },
+        managedFields: [{ manager: 'argocd' }],
         annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({ spec }), 'debuggrant.dev/revoke': 'bob: done' },
       },
     });
     expect(grant).toEqual({
-      apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', spec, status,
+      apiVersion: 'debuggrant.dev/v1alpha1',
+      kind: 'DebugGrant',
+      spec,
+      status,
       metadata: {
-        name: 'g', namespace: 'shop', uid: 'u', resourceVersion: '9', generation: 2, creationTimestamp: '2026-11-20T08:00:00Z',
-        finalizers: ['debuggrant.dev/revoke'], annotations: { 'debuggrant.dev/revoke': 'bob: done' },
+        name: 'g',
+        namespace: 'shop',
+        uid: 'u',
+        resourceVersion: '9',
+        generation: 2,
+        creationTimestamp: '2026-11-20T08:00:00Z',
+        finalizers: ['debuggrant.dev/revoke'],
+        annotations: { 'debuggrant.dev/revoke': 'bob: done' },
       },
     });
   });
 
   test('Roles, RoleBindings and indexes keep their content, identity and (RBAC) owner only', () => {
     const owner = { apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', name: 'g', uid: 'grant-uid', controller: true };
-    const metadata = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, managedFields: [{}], ownerReferences: [{ ...owner, blockOwnerDeletion: true }], creationTimestamp: 'x' };
+    const metadata = {
+      name: 'debuggrant-g',
+      namespace: 'shop',
+      uid: 'u',
+      resourceVersion: '3',
+      labels: { 'debuggrant.dev/grant': 'g' },
+      managedFields: [{}],
+      ownerReferences: [{ ...owner, blockOwnerDeletion: true }],
+      creationTimestamp: 'x',
+    };
     const kept = { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3', labels: { 'debuggrant.dev/grant': 'g' }, ownerReferences: [owner] };
     const rules = [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'], resourceNames: ['web-1'] }];
     // A Role keeps a digest of its rules (all the operator does with them is compare).
@@ -90,24 +161,46 @@ describe('cached objects keep only what the operator reads', () => {
     const subjects = [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }];
     expect(cachedRoleBinding({ metadata, roleRef, subjects })).toEqual({ metadata: kept, roleRef, subjects });
     const active = [{ grant: 'g', expiresAt: '2026-11-20T10:00:00Z' }];
-    expect(cachedIndex({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata, active, ended: [] }))
-      .toEqual({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata: { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3' }, active, ended: [] });
+    expect(cachedIndex({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrantIndex', metadata, active, ended: [] })).toEqual({
+      apiVersion: 'debuggrant.dev/v1alpha1',
+      kind: 'DebugGrantIndex',
+      metadata: { name: 'debuggrant-g', namespace: 'shop', uid: 'u', resourceVersion: '3' },
+      active,
+      ended: [],
+    });
   });
 });
 
 describe('shared vocabulary', () => {
   test('repeating values (kinds, images, reasons, label values) go to the pool; names, uids and times do not', () => {
     const image = 'registry.example.com/debug/pool-test@sha256:' + 'a'.repeat(64);
-    const grant = cachedGrant(JSON.parse(JSON.stringify({
-      apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant',
-      metadata: { name: 'pool-g', namespace: 'shop', uid: 'pool-uid', resourceVersion: '77', finalizers: ['debuggrant.dev/revoke'] },
-      spec: { subject: { kind: 'User', name: 'pool-alice' }, image, profile: 'restricted', access: ['exec'] },
-      status: { phase: 'Active', expiresAt: '2026-11-24T10:00:00.123Z', conditions: [{ type: 'Ready', status: 'True', reason: 'PoolTestReason', message: 'pool message 1', lastTransitionTime: '2026-11-24T09:00:00.123Z' }] },
-    })) as unknown);
+    const grant = cachedGrant(
+      JSON.parse(
+        JSON.stringify({
+          apiVersion: 'debuggrant.dev/v1alpha1',
+          kind: 'DebugGrant',
+          metadata: { name: 'pool-g', namespace: 'shop', uid: 'pool-uid', resourceVersion: '77', finalizers: ['debuggrant.dev/revoke'] },
+          spec: { subject: { kind: 'User', name: 'pool-alice' }, image, profile: 'restricted', access: ['exec'] },
+          status: {
+            phase: 'Active',
+            expiresAt: '2026-11-24T10:00:00.123Z',
+            conditions: [
+              { type: 'Ready', status: 'True', reason: 'PoolTestReason', message: 'pool message 1', lastTransitionTime: '2026-11-24T09:00:00.123Z' },
+            ],
+          },
+        }),
+      ) as unknown,
+    );
     expect(grant.spec).toMatchObject({ image, profile: 'restricted', access: ['exec'] }); // values unchanged
     for (const v of [image, 'PoolTestReason', 'debuggrant.dev/v1alpha1', 'restricted', 'exec', 'debuggrant.dev/revoke']) expect(vocabulary.has(v)).toBe(true);
     for (const v of ['pool-g', 'pool-uid', '77', 'pool-alice', 'pool message 1', '2026-11-24T10:00:00.123Z']) expect(vocabulary.has(v)).toBe(false);
-    cachedPod({ metadata: { name: 'pool-p', labels: { app: 'pool-app' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-rs', uid: 'pool-rs-uid' }] } });
+    cachedPod({
+      metadata: {
+        name: 'pool-p',
+        labels: { app: 'pool-app' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-rs', uid: 'pool-rs-uid' }],
+      },
+    });
     for (const v of ['pool-app', 'ReplicaSet']) expect(vocabulary.has(v)).toBe(true);
     for (const v of ['pool-p', 'pool-rs', 'pool-rs-uid']) expect(vocabulary.has(v)).toBe(false);
   });

@@ -10,7 +10,7 @@ describe('chart values schema', () => {
     expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(schemaText());
   });
 
-  test('the chart\'s default config is one the operator accepts', () => {
+  test("the chart's default config is one the operator accepts", () => {
     const values = parse(readFileSync(new URL('../../charts/debuggrant/values.yaml', import.meta.url), 'utf8')) as { config: unknown };
     expect(parseConfig(values.config).metrics).toEqual({ bindAddress: ':8443', secure: true });
   });

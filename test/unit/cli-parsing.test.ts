@@ -12,8 +12,24 @@ describe('selectors in kubectl syntax', () => {
   test.each([
     ['app=web', { matchLabels: { app: 'web' } }],
     ['app==web, tier != db', { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['db'] }] }],
-    ['env in (a, b),env notin (c)', { matchExpressions: [{ key: 'env', operator: 'In', values: ['a', 'b'] }, { key: 'env', operator: 'NotIn', values: ['c'] }] }],
-    ['track,!legacy', { matchExpressions: [{ key: 'track', operator: 'Exists' }, { key: 'legacy', operator: 'DoesNotExist' }] }],
+    [
+      'env in (a, b),env notin (c)',
+      {
+        matchExpressions: [
+          { key: 'env', operator: 'In', values: ['a', 'b'] },
+          { key: 'env', operator: 'NotIn', values: ['c'] },
+        ],
+      },
+    ],
+    [
+      'track,!legacy',
+      {
+        matchExpressions: [
+          { key: 'track', operator: 'Exists' },
+          { key: 'legacy', operator: 'DoesNotExist' },
+        ],
+      },
+    ],
     ['app.kubernetes.io/name=web,canary=', { matchLabels: { 'app.kubernetes.io/name': 'web', canary: '' } }],
   ])('%s', (text, selector) => {
     expect(parseSelector(text)).toEqual(selector);
@@ -75,7 +91,7 @@ describe('command line', () => {
 
   test('every command in the table has a runner loaded on demand, and every runner a command', async () => {
     expect(Object.keys(COMMAND_RUNNERS).sort()).toEqual(COMMANDS.map((c) => c.name).sort());
-    for (const load of Object.values(COMMAND_RUNNERS)) expect(typeof await load()).toBe('function');
+    for (const load of Object.values(COMMAND_RUNNERS)) expect(typeof (await load())).toBe('function');
   });
 
   test('completion offers commands, flags, flag values and files where a file goes', () => {

@@ -13,8 +13,17 @@ import { LABEL_KEY_MESSAGE } from '../../src/api/labels.ts';
 
 const image = `registry.example.com/debug/netshoot@sha256:${'a'.repeat(64)}`;
 const flags: NewGrantFlags = {
-  name: 'inc-1', namespace: 'shop', user: 'alice', selector: 'app=checkout,tier=web', image, ttl: '2h',
-  reason: 'INC-1 checkout slow', access: ['debug'], profile: 'restricted', onExpiry: 'Flag', mergeWindow: '24h',
+  name: 'inc-1',
+  namespace: 'shop',
+  user: 'alice',
+  selector: 'app=checkout,tier=web',
+  image,
+  ttl: '2h',
+  reason: 'INC-1 checkout slow',
+  access: ['debug'],
+  profile: 'restricted',
+  onExpiry: 'Flag',
+  mergeWindow: '24h',
 };
 
 describe('kubectl debuggrant new', () => {
@@ -49,45 +58,60 @@ describe('kubectl debuggrant validate', () => {
 
   test('names file, line, column and field of each problem, once; policy needs --config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-validate-'));
-    writeFileSync(join(dir, 'a.yaml'), [
-      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}',
-      good,
+    writeFileSync(
+      join(dir, 'a.yaml'),
       [
-        'apiVersion: debuggrant.dev/v1alpha1',
-        'kind: DebugGrant',
-        'metadata: {name: X_bad, namespace: shop}',
-        'spec:',
-        '  subject: {kind: User, name: alice}',
-        '  podSelector:',
-        '    matchLabels: {tier!: db}',
-        '  image: x:latest',
-        '  ttl: 1h',
-        '  reason: INC-2 needs a look',
-        '  Profile: general',
-      ].join('\n'),
-    ].join('\n---\n'));
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}',
+        good,
+        [
+          'apiVersion: debuggrant.dev/v1alpha1',
+          'kind: DebugGrant',
+          'metadata: {name: X_bad, namespace: shop}',
+          'spec:',
+          '  subject: {kind: User, name: alice}',
+          '  podSelector:',
+          '    matchLabels: {tier!: db}',
+          '  image: x:latest',
+          '  ttl: 1h',
+          '  reason: INC-2 needs a look',
+          '  Profile: general',
+        ].join('\n'),
+      ].join('\n---\n'),
+    );
     writeFileSync(join(dir, 'broken.yml'), 'kind: [unclosed\nspec: {a: b');
     const schemaOnly = validatePaths([dir], undefined);
     expect(schemaOnly.grants).toBe(2);
-    expect(formatReport(schemaOnly, false).replaceAll(dir, '')).toBe([
-      '/a.yaml:12:12: metadata.name: must be a lowercase RFC 1123 subdomain: lowercase letters, digits, \'-\' and \'.\', starting and ending with a letter or digit (e.g. inc-4211-checkout)',
-      `/a.yaml:16:19: spec.podSelector.matchLabels.tier!: ${LABEL_KEY_MESSAGE}`,
-      '/a.yaml:17:3: spec.image: image must be pinned by digest, e.g. registry.example.com/debug/netshoot@sha256:<64 hex> (a tag alone can be moved)',
-      '/a.yaml:20:3: spec.Profile: unknown field: the API server refuses it (field names are case-sensitive)',
-      '/broken.yml:2:1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
-      '5 problem(s) in 2 DebugGrant(s), 2 file(s)',
-      '',
-    ].join('\n'));
+    expect(formatReport(schemaOnly, false).replaceAll(dir, '')).toBe(
+      [
+        "/a.yaml:12:12: metadata.name: must be a lowercase RFC 1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (e.g. inc-4211-checkout)",
+        `/a.yaml:16:19: spec.podSelector.matchLabels.tier!: ${LABEL_KEY_MESSAGE}`,
+        '/a.yaml:17:3: spec.image: image must be pinned by digest, e.g. registry.example.com/debug/netshoot@sha256:<64 hex> (a tag alone can be moved)',
+        '/a.yaml:20:3: spec.Profile: unknown field: the API server refuses it (field names are case-sensitive)',
+        '/broken.yml:2:1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+        '5 problem(s) in 2 DebugGrant(s), 2 file(s)',
+        '',
+      ].join('\n'),
+    );
     const withPolicy = validatePaths([dir], parseConfig({ approvedRegistries: ['registry.example.com/debug/'] }));
-    expect(withPolicy.problems).toContainEqual(expect.objectContaining({ grant: 'shop/ok', line: 8, column: 82, field: 'spec.image', message: expect.stringContaining('not from an approved registry') as unknown }));
+    expect(withPolicy.problems).toContainEqual(
+      expect.objectContaining({
+        grant: 'shop/ok',
+        line: 8,
+        column: 82,
+        field: 'spec.image',
+        message: expect.stringContaining('not from an approved registry') as unknown,
+      }),
+    );
     expect(validatePaths([join(dir, 'missing.yaml')], undefined).problems[0]?.message).toBe('cannot read this file');
   });
 
-  test('a missing field is reported at its parent, with the API server\'s word for it', () => {
+  test("a missing field is reported at its parent, with the API server's word for it", () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-validate-'));
     writeFileSync(join(dir, 'g.yaml'), good.replace('reason: "INC-2 needs a look"', 'ttl2: 1h').replace(', ttl: 1h', ''));
     expect(validatePaths([dir], undefined).problems.map((p) => `${String(p.line)}:${String(p.column)} ${p.field}: ${p.message}`)).toEqual([
-      '4:1 spec.ttl: is required', '4:1 spec.reason: is required', '4:176 spec.ttl2: unknown field: the API server refuses it (field names are case-sensitive)',
+      '4:1 spec.ttl: is required',
+      '4:1 spec.reason: is required',
+      '4:176 spec.ttl2: unknown field: the API server refuses it (field names are case-sensitive)',
     ]);
   });
 
@@ -108,7 +132,7 @@ describe('kubectl debuggrant validate', () => {
 });
 
 describe('kubectl debuggrant audit', () => {
-  test('finds exec, nodes/proxy, wildcards and cluster-admin-like bindings, not the operator\'s grants', () => {
+  test("finds exec, nodes/proxy, wildcards and cluster-admin-like bindings, not the operator's grants", () => {
     const findings = auditRbac({
       clusterRoles: [
         { metadata: { name: 'god' }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] },
@@ -117,16 +141,34 @@ describe('kubectl debuggrant audit', () => {
       ],
       roles: [
         { metadata: { name: 'exec', namespace: 'shop' }, rules: [{ apiGroups: [''], resources: ['pods/exec'], verbs: ['create'], resourceNames: ['web-1'] }] },
-        { metadata: { name: 'debuggrant-x', namespace: 'shop' }, rules: [{ apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['patch'], resourceNames: ['a'] }] },
+        {
+          metadata: { name: 'debuggrant-x', namespace: 'shop' },
+          rules: [{ apiGroups: [''], resources: ['pods/ephemeralcontainers'], verbs: ['patch'], resourceNames: ['a'] }],
+        },
       ],
       clusterRoleBindings: [
-        { metadata: { name: 'ops' }, roleRef: { apiGroup: '', kind: 'ClusterRole', name: 'god' }, subjects: [{ kind: 'Group', name: 'ops' }, { kind: 'Group', name: 'system:masters' }] },
-        { metadata: { name: 'monitoring' }, roleRef: { apiGroup: '', kind: 'ClusterRole', name: 'node-proxy' }, subjects: [{ kind: 'ServiceAccount', name: 'prom', namespace: 'mon' }] },
+        {
+          metadata: { name: 'ops' },
+          roleRef: { apiGroup: '', kind: 'ClusterRole', name: 'god' },
+          subjects: [
+            { kind: 'Group', name: 'ops' },
+            { kind: 'Group', name: 'system:masters' },
+          ],
+        },
+        {
+          metadata: { name: 'monitoring' },
+          roleRef: { apiGroup: '', kind: 'ClusterRole', name: 'node-proxy' },
+          subjects: [{ kind: 'ServiceAccount', name: 'prom', namespace: 'mon' }],
+        },
         { metadata: { name: 'readers' }, roleRef: { apiGroup: '', kind: 'ClusterRole', name: 'read' }, subjects: [{ kind: 'Group', name: 'all' }] },
       ],
       roleBindings: [
         { metadata: { name: 'legacy', namespace: 'shop' }, roleRef: { apiGroup: '', kind: 'Role', name: 'exec' }, subjects: [{ kind: 'User', name: 'bob' }] },
-        { metadata: { name: 'debuggrant-x', namespace: 'shop', labels: { 'app.kubernetes.io/managed-by': 'debuggrant' } }, roleRef: { apiGroup: '', kind: 'Role', name: 'debuggrant-x' }, subjects: [{ kind: 'User', name: 'alice' }] },
+        {
+          metadata: { name: 'debuggrant-x', namespace: 'shop', labels: { 'app.kubernetes.io/managed-by': 'debuggrant' } },
+          roleRef: { apiGroup: '', kind: 'Role', name: 'debuggrant-x' },
+          subjects: [{ kind: 'User', name: 'alice' }],
+        },
       ],
     });
     expect(findings.map((f) => `${f.subject} ${f.scope} ${f.privileges.join(',')} ${String(f.limitedToNames)}`)).toEqual([
@@ -134,7 +176,9 @@ describe('kubectl debuggrant audit', () => {
       'mon/prom cluster nodes/proxy false',
       'ops cluster cluster-admin-like,nodes/proxy,exec,attach,port-forward,ephemeral-containers,wildcard false',
     ]);
-    expect(formatAudit(findings)).toMatch(/^SUBJECT\s+KIND\s+SCOPE\s+PRIVILEGES\s+VIA\nbob\s+User\s+shop\s+exec \(named pods\)\s+RoleBinding\/shop\/legacy -> Role\/exec/);
+    expect(formatAudit(findings)).toMatch(
+      /^SUBJECT\s+KIND\s+SCOPE\s+PRIVILEGES\s+VIA\nbob\s+User\s+shop\s+exec \(named pods\)\s+RoleBinding\/shop\/legacy -> Role\/exec/,
+    );
   });
 });
 
@@ -148,9 +192,15 @@ describe('grant views', () => {
 
   test('time left, and which grants cover a pod for the caller', () => {
     const rows = grantRows([grant('b', { kind: 'User', name: 'alice' }, 'Active', ['p']), grant('a', { kind: 'Group', name: 'ops' }, 'Expired', ['p'])], now);
-    expect(rows.map((r) => [r.name, r.timeLeft])).toEqual([['a', 'ended 1h ago'], ['b', '30m']]);
+    expect(rows.map((r) => [r.name, r.timeLeft])).toEqual([
+      ['a', 'ended 1h ago'],
+      ['b', '30m'],
+    ]);
     const me = { username: 'alice', groups: ['ops'] };
-    expect(grantsCovering([grant('b', { kind: 'User', name: 'alice' }, 'Active', ['p']), grant('c', { kind: 'Group', name: 'ops' }, 'Active', ['q'])], 'p', me)
-      .map((c) => [c.grant.metadata.name, c.profile])).toEqual([['b', 'netadmin']]);
+    expect(
+      grantsCovering([grant('b', { kind: 'User', name: 'alice' }, 'Active', ['p']), grant('c', { kind: 'Group', name: 'ops' }, 'Active', ['q'])], 'p', me).map(
+        (c) => [c.grant.metadata.name, c.profile],
+      ),
+    ).toEqual([['b', 'netadmin']]);
   });
 });

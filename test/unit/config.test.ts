@@ -6,7 +6,13 @@ import { ConfigError, loadConfig, parseBindAddress, parseConfig, shortMs } from 
 describe('operator configuration', () => {
   test('defaults fill in around the one required field', () => {
     const c = parseConfig({ approvedRegistries: ['registry.example.com/debug/'] });
-    expect(c).toMatchObject({ maxTtl: '4h', allowedProfiles: ['baseline', 'restricted', 'netadmin'], namespaces: [], workers: 4, api: { requestTimeout: '10s', revocationTimeout: '500ms' } });
+    expect(c).toMatchObject({
+      maxTtl: '4h',
+      allowedProfiles: ['baseline', 'restricted', 'netadmin'],
+      namespaces: [],
+      workers: 4,
+      api: { requestTimeout: '10s', revocationTimeout: '500ms' },
+    });
   });
 
   test.each([
@@ -54,11 +60,16 @@ describe('operator configuration', () => {
     expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'ok.yaml') }).maxTtl).toBe('1h');
   });
 
-  test('the system namespaces are reserved by default, and the operator\'s own (POD_NAMESPACE) always', () => {
+  test("the system namespaces are reserved by default, and the operator's own (POD_NAMESPACE) always", () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-config-'));
     writeFileSync(join(dir, 'ok.yaml'), 'approvedRegistries: ["r.io/debug/"]\n');
     expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'ok.yaml') }).reservedNamespaces).toEqual(['kube-system', 'kube-public', 'kube-node-lease']);
-    expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'ok.yaml'), POD_NAMESPACE: 'ops' }).reservedNamespaces).toEqual(['kube-system', 'kube-public', 'kube-node-lease', 'ops']);
+    expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'ok.yaml'), POD_NAMESPACE: 'ops' }).reservedNamespaces).toEqual([
+      'kube-system',
+      'kube-public',
+      'kube-node-lease',
+      'ops',
+    ]);
     // Configured without the system namespaces: the operator's own is still added.
     writeFileSync(join(dir, 'own.yaml'), 'approvedRegistries: ["r.io/debug/"]\nreservedNamespaces: [ops]\n');
     expect(loadConfig({ DEBUGGRANT_CONFIG: join(dir, 'own.yaml'), POD_NAMESPACE: 'ops' }).reservedNamespaces).toEqual(['ops']);

@@ -1,6 +1,6 @@
 import { deadlineSeconds } from '../../src/cli/deadline.ts';
 
-describe('kubectl debuggrant debug: the grant\'s deadline', () => {
+describe("kubectl debuggrant debug: the grant's deadline", () => {
   const now = new Date('2026-11-24T10:00:00.000Z');
   const nowSeconds = Math.floor(now.getTime() / 1000);
 

@@ -9,7 +9,7 @@ const instructions = dockerfile.split('\n').filter((l) => /^[A-Z]+\s/.test(l));
 
 describe('Dockerfile', () => {
   test('has no problems the Dockerfile validator finds', () => {
-    expect(validate(dockerfile).map((d) => `${String(d.range.start.line + 1)}: ${typeof d.message === "string" ? d.message : d.message.value}`)).toEqual([]);
+    expect(validate(dockerfile).map((d) => `${String(d.range.start.line + 1)}: ${typeof d.message === 'string' ? d.message : d.message.value}`)).toEqual([]);
   });
 
   test('pins every base image by digest, runs non-root, exec-form command, no remote ADD', () => {

@@ -28,7 +28,14 @@ describe('the Failing condition', () => {
   test('set by a refused reconcile, cleared by the next one that completes', () => {
     const failing = failingStatus({ phase: 'Active', conditions: [] }, 'forbidden', 1, now);
     expect(failing.conditions?.find((c) => c.type === 'Failing')).toMatchObject({ status: 'True', reason: 'PermanentError', message: 'forbidden' });
-    const decision = { phase: 'Active', reason: 'Activated', message: 'ok', pods: ['p'], activatedAt: now.toISOString(), expiresAt: now.toISOString() } as GrantDecision;
+    const decision = {
+      phase: 'Active',
+      reason: 'Activated',
+      message: 'ok',
+      pods: ['p'],
+      activatedAt: now.toISOString(),
+      expiresAt: now.toISOString(),
+    } as GrantDecision;
     const next = desiredStatus(decision, failing, { granted: { ok: true, message: '' } }, undefined, 1, now);
     expect(next.conditions?.some((c) => c.type === 'Failing')).toBe(false);
   });

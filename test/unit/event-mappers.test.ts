@@ -10,8 +10,22 @@ const grant = (name: string, status?: DebugGrant['status'], labels: Record<strin
   status,
 });
 const pod = (name: string, extra: Partial<CachedPod> = {}): CachedPod => ({ metadata: { name, namespace: 'shop' }, ...extra });
-const entry = (g: string, expiresAt: string): ActiveGrantEntry => ({ grant: g, uid: `uid-${g}`, username: 'alice', group: '', pods: [], image, profile: 'restricted', activatedAt: expiresAt, expiresAt });
-const index = (active: ActiveGrantEntry[], ended: DebugGrantIndex['ended'] = []): DebugGrantIndex => ({ metadata: { name: 'grants', namespace: 'shop' }, active, ended });
+const entry = (g: string, expiresAt: string): ActiveGrantEntry => ({
+  grant: g,
+  uid: `uid-${g}`,
+  username: 'alice',
+  group: '',
+  pods: [],
+  image,
+  profile: 'restricted',
+  activatedAt: expiresAt,
+  expiresAt,
+});
+const index = (active: ActiveGrantEntry[], ended: DebugGrantIndex['ended'] = []): DebugGrantIndex => ({
+  metadata: { name: 'grants', namespace: 'shop' },
+  active,
+  ended,
+});
 
 describe('WatchedGrants', () => {
   test('re-checks the pods listed now and before, only when phase or pods change', () => {
@@ -58,7 +72,11 @@ describe('IndexEntryChanges', () => {
     const first = m.observe('shop', index([entry('a', '2026-11-23T10:00:00Z'), entry('b', '2026-11-23T11:00:00Z')]), 'add');
     expect([...first.changed].sort()).toEqual(['a', 'b']);
     expect(first.activeChanged.map((e) => e.grant).sort()).toEqual(['a', 'b']);
-    const second = m.observe('shop', index([entry('b', '2026-11-23T11:00:00Z')], [{ grant: 'a', uid: 'uid-a', phase: 'Expired', endedAt: '2026-11-23T10:00:00Z' }]), 'update');
+    const second = m.observe(
+      'shop',
+      index([entry('b', '2026-11-23T11:00:00Z')], [{ grant: 'a', uid: 'uid-a', phase: 'Expired', endedAt: '2026-11-23T10:00:00Z' }]),
+      'update',
+    );
     expect([...second.changed]).toEqual(['a']);
     expect(second.activeChanged).toEqual([]);
     expect([...m.observe('shop', index([]), 'delete').changed].sort()).toEqual(['a', 'b']);
@@ -71,7 +89,9 @@ describe('IndexEntryChanges', () => {
     const reordered = Object.fromEntries(Object.entries(a).reverse()) as typeof a;
     expect([...m.observe('shop', index([reordered]), 'update').changed]).toEqual([]);
     expect([...m.observe('shop', index([{ ...a, pods: ['other'] }]), 'update').changed]).toEqual(['a']);
-    expect([...m.observe('shop', index([{ ...a, pods: ['other'], expiresAt: '2026-11-23T10:00:01Z' }]), 'update').activeChanged.map((e) => e.grant)]).toEqual(['a']);
+    expect([...m.observe('shop', index([{ ...a, pods: ['other'], expiresAt: '2026-11-23T10:00:01Z' }]), 'update').activeChanged.map((e) => e.grant)]).toEqual([
+      'a',
+    ]);
   });
 });
 

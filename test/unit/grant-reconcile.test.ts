@@ -30,9 +30,17 @@ const TIMER = 'debuggrant-timer-g';
 
 function grant(extra: Partial<DebugGrant['metadata']> = {}): DebugGrant {
   return {
-    apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant',
+    apiVersion: 'debuggrant.dev/v1alpha1',
+    kind: 'DebugGrant',
     metadata: { name: 'g', namespace: 'shop', uid: 'u1', generation: 1, creationTimestamp: '2026-11-23T09:59:59Z', ...extra },
-    spec: { subject: { kind: 'User', name: 'alice' }, podSelector: { matchLabels: { app: 'web' } }, image, ttl: '1h', reason: 'INC-1 web is slow', access: ['exec'] },
+    spec: {
+      subject: { kind: 'User', name: 'alice' },
+      podSelector: { matchLabels: { app: 'web' } },
+      image,
+      ttl: '1h',
+      reason: 'INC-1 web is slow',
+      access: ['exec'],
+    },
   } as DebugGrant;
 }
 
@@ -40,9 +48,16 @@ function harness() {
   const rec = new RecordingApi();
   const clock = new FakeClock();
   const log = makeLogger('silent');
-  const metrics = makeMetrics(() => ({}), () => 0, false);
+  const metrics = makeMetrics(
+    () => ({}),
+    () => 0,
+    false,
+  );
   const lanes = deletesFirst(rec.api, clock);
-  const events = new EventSender(eventRecorder(lanes.api, 'test', () => new Date(clock.now())), log);
+  const events = new EventSender(
+    eventRecorder(lanes.api, 'test', () => new Date(clock.now())),
+    log,
+  );
   const parts = buildGrantParts({ lanes, caches: rec.caches, config, clock, log, metrics, events, identity: 'test' });
   rec.seed('pods', { metadata: { name: 'web-1', namespace: 'shop', labels: { app: 'web' } } });
   rec.seed('debuggrants', grant());
@@ -53,8 +68,13 @@ function harness() {
 function timerOf(h: ReturnType<typeof harness>) {
   const timer = new DeadlineTimer({ clock: h.clock, log: h.log, revoke: (key) => h.fastPath.revoke(key) });
   let attempted: () => void = () => undefined;
-  timer.onAttempted(() => { attempted(); });
-  const nextAttempt = () => new Promise<void>((resolve) => { attempted = resolve; });
+  timer.onAttempted(() => {
+    attempted();
+  });
+  const nextAttempt = () =>
+    new Promise<void>((resolve) => {
+      attempted = resolve;
+    });
   return { timer, nextAttempt };
 }
 
@@ -62,7 +82,9 @@ function timerOf(h: ReturnType<typeof harness>) {
 async function timerArmed(clock: FakeClock): Promise<void> {
   for (let turn = 0; clock.pendingTimers === 0; turn++) {
     if (turn > 1000) throw new Error('no timer was armed on the clock');
-    await new Promise<void>((resolve) => { setImmediate(resolve); });
+    await new Promise<void>((resolve) => {
+      setImmediate(resolve);
+    });
   }
 }
 
@@ -89,7 +111,7 @@ describe('grant reconcile: expected actions', () => {
       'patch debuggrants/status shop/g',
     ]);
     // Verified by asking the authorizer after the RBAC was written, before the status says Ready.
-    const reviews = h.rec.actions.flatMap((a, i) => a.includes('subjectaccessreviews') ? [i] : []);
+    const reviews = h.rec.actions.flatMap((a, i) => (a.includes('subjectaccessreviews') ? [i] : []));
     expect(reviews.length).toBeGreaterThan(0);
     expect(Math.min(...reviews)).toBeGreaterThan(h.rec.actions.indexOf(`patch rolebindings shop/${RBAC}`));
     expect(Math.max(...reviews)).toBeLessThan(h.rec.actions.indexOf('patch debuggrants/status shop/g'));
@@ -129,7 +151,7 @@ describe('grant reconcile: expected actions', () => {
 
   test('a refusal (403) of the Role: the error and the deadline returned, the entry written before, Failing on the grant', async () => {
     const h = harness();
-    h.rec.fault = (a) => a.startsWith('patch roles') ? refused(403, 'roles.rbac.authorization.k8s.io is forbidden') : undefined;
+    h.rec.fault = (a) => (a.startsWith('patch roles') ? refused(403, 'roles.rbac.authorization.k8s.io is forbidden') : undefined);
     const result = await h.reconciler.reconcile(KEY);
     await h.events.idle();
     expect(result.error?.message).toMatch(/forbidden/);
@@ -151,7 +173,10 @@ describe('grant reconcile: expected actions', () => {
     const h = harness();
     h.rec.allowed = () => true;
     let refusals = 2;
-    h.rec.fault = (a) => a.startsWith('patch rolebindings') && refusals-- > 0 ? refused(403, `RoleBinding shop/${RBAC} (grant g) ${NO_ACTIVE_ENTRY} for that grant and owner`) : undefined;
+    h.rec.fault = (a) =>
+      a.startsWith('patch rolebindings') && refusals-- > 0
+        ? refused(403, `RoleBinding shop/${RBAC} (grant g) ${NO_ACTIVE_ENTRY} for that grant and owner`)
+        : undefined;
     const running = h.reconciler.reconcile(KEY);
     for (const wait of [25, 50]) {
       await timerArmed(h.clock);
@@ -215,7 +240,7 @@ describe('revocation at the deadline (fake clock)', () => {
     const h = harness();
     const { timer, nextAttempt } = timerOf(h);
     const activated = await activate(h);
-    h.rec.fault = (a) => a.startsWith('delete rolebindings') ? refused(503, 'unavailable') : undefined;
+    h.rec.fault = (a) => (a.startsWith('delete rolebindings') ? refused(503, 'unavailable') : undefined);
     timer.set(KEY, activated.deadline ?? undefined);
     const deletes = () => h.rec.only('rolebindings').filter((a) => a.startsWith('delete')).length;
     let attempt = nextAttempt();
@@ -243,8 +268,21 @@ describe('revocation at the deadline (fake clock)', () => {
     const { timer, nextAttempt } = timerOf(h);
     h.rec.allowed = () => true;
     let answer: () => void = () => undefined;
-    h.rec.hold = (a) => a.startsWith('create debuggrantindexes') ? new Promise<void>((resolve) => { answer = resolve; }) : undefined;
-    const controller = new GrantController(h.reconciler, timer, 1, { clock: h.clock, log: h.log, metrics: makeMetrics(() => ({}), () => 0, false) });
+    h.rec.hold = (a) =>
+      a.startsWith('create debuggrantindexes')
+        ? new Promise<void>((resolve) => {
+            answer = resolve;
+          })
+        : undefined;
+    const controller = new GrantController(h.reconciler, timer, 1, {
+      clock: h.clock,
+      log: h.log,
+      metrics: makeMetrics(
+        () => ({}),
+        () => 0,
+        false,
+      ),
+    });
     const running = controller.run(KEY);
     while (!h.rec.actions.includes('create debuggrantindexes shop/grants')) await Promise.resolve();
     expect(timer.size).toBe(1);
@@ -270,13 +308,28 @@ describe('revocation at the deadline (fake clock)', () => {
 describe('the start-up sweep', () => {
   test('overdue by index entry or by status; orphaned by a RoleBinding whose grant is gone', () => {
     const now = Date.parse('2026-11-23T12:00:00Z');
-    const entry = (g: string, expiresAt: string) => ({ grant: g, uid: `${g}-uid`, expiresAt, username: 'alice', group: '', pods: ['p'], image, profile: 'restricted', access: ['exec'] });
-    const indexes = [{ metadata: { name: 'grants', namespace: 'shop' }, active: [entry('a', '2026-11-23T11:00:00Z'), entry('b', '2026-11-23T13:00:00Z')], ended: [] }];
+    const entry = (g: string, expiresAt: string) => ({
+      grant: g,
+      uid: `${g}-uid`,
+      expiresAt,
+      username: 'alice',
+      group: '',
+      pods: ['p'],
+      image,
+      profile: 'restricted',
+      access: ['exec'],
+    });
+    const indexes = [
+      { metadata: { name: 'grants', namespace: 'shop' }, active: [entry('a', '2026-11-23T11:00:00Z'), entry('b', '2026-11-23T13:00:00Z')], ended: [] },
+    ];
     const grants = [
       { metadata: { name: 'c', namespace: 'shop' }, status: { phase: 'Active' as const, expiresAt: '2026-11-23T11:59:59Z' } },
       { metadata: { name: 'd', namespace: 'shop' }, status: { phase: 'Expired' as const, expiresAt: '2026-11-23T11:00:00Z' } },
     ];
-    const binding = (g: string) => ({ metadata: { name: rbacName(g), namespace: 'shop', labels: { 'debuggrant.dev/grant': g } }, roleRef: { apiGroup: '', kind: 'Role', name: rbacName(g) } });
+    const binding = (g: string) => ({
+      metadata: { name: rbacName(g), namespace: 'shop', labels: { 'debuggrant.dev/grant': g } },
+      roleRef: { apiGroup: '', kind: 'Role', name: rbacName(g) },
+    });
     const work = startupWork(indexes as never, grants, [binding('a'), binding('c'), binding('gone')], now);
     expect([...work.overdue].sort()).toEqual(['shop/a', 'shop/c']);
     // 'a' has no grant object either, but is overdue already: swept once, as overdue.

@@ -4,9 +4,13 @@ import { makeLogger } from '../../src/log.ts';
 import { ResilientInformer, type ListPage, type ListWatchSource, type WatchStream } from '../../src/runtime/informer.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
-interface Obj { metadata: { name: string; namespace: string; resourceVersion: string } }
+interface Obj {
+  metadata: { name: string; namespace: string; resourceVersion: string };
+}
 const obj = (name: string, rv: string): Obj => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
-const tick = async (n = 5) => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };
+const tick = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
 
 /** A source whose list and watch behave as each test scripts them. */
 class ScriptedSource implements ListWatchSource<Obj> {
@@ -30,10 +34,26 @@ class ScriptedSource implements ListWatchSource<Obj> {
     const failure = this.failWatch?.();
     if (failure) return Promise.reject(failure);
     let end: (err?: Error) => void = () => undefined;
-    const ended = new Promise<void>((resolve, reject) => { end = (err) => { if (err) reject(err); else resolve(); }; });
-    const emit = (type: string, o: unknown) => { try { onEvent(type, o); } catch (err) { end(err as Error); } };
+    const ended = new Promise<void>((resolve, reject) => {
+      end = (err) => {
+        if (err) reject(err);
+        else resolve();
+      };
+    });
+    const emit = (type: string, o: unknown) => {
+      try {
+        onEvent(type, o);
+      } catch (err) {
+        end(err as Error);
+      }
+    };
     this.watches.push({ rv, emit, end });
-    return Promise.resolve({ ended, stop: () => { end(); } });
+    return Promise.resolve({
+      ended,
+      stop: () => {
+        end();
+      },
+    });
   }
 
   transform = (raw: unknown): Obj => raw as Obj;
@@ -44,10 +64,28 @@ function setup(opts: { pageSize?: number } = {}) {
   const clock = new FakeClock();
   const source = new ScriptedSource();
   const lines: Record<string, unknown>[] = [];
-  const log = makeLogger('info', new Writable({ write(chunk: Buffer, _e, done) { for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>); done(); } }));
+  const log = makeLogger(
+    'info',
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    }),
+  );
   const events: string[] = [];
   let relists = 0;
-  const informer = new ResilientInformer<Obj>('pods', source, clock, log, (o, e) => events.push(`${e} ${o.metadata.name}`), () => { relists++; }, { pageSize: opts.pageSize ?? 2 });
+  const informer = new ResilientInformer<Obj>(
+    'pods',
+    source,
+    clock,
+    log,
+    (o, e) => events.push(`${e} ${o.metadata.name}`),
+    () => {
+      relists++;
+    },
+    { pageSize: opts.pageSize ?? 2 },
+  );
   return { clock, source, lines, events, informer, relists: () => relists };
 }
 
@@ -56,7 +94,11 @@ describe('ResilientInformer', () => {
     const { source, informer, events } = setup({ pageSize: 2 });
     source.items = ['a', 'b', 'c', 'd', 'e'].map((n) => obj(n, '1'));
     await informer.start();
-    expect(source.listCalls).toEqual([{ limit: 2, token: undefined }, { limit: 2, token: '2' }, { limit: 2, token: '4' }]);
+    expect(source.listCalls).toEqual([
+      { limit: 2, token: undefined },
+      { limit: 2, token: '2' },
+      { limit: 2, token: '4' },
+    ]);
     expect(informer.list().map((o) => o.metadata.name)).toEqual(['a', 'b', 'c', 'd', 'e']);
     await tick();
     expect(source.watches[0]?.rv).toBe('100');
@@ -80,7 +122,10 @@ describe('ResilientInformer', () => {
     source.items = ['a', 'b', 'c', 'd', 'e'].map((n) => obj(n, '1'));
     let failed = false;
     source.failList = (token) => {
-      if (token === '2' && !failed) { failed = true; return new ApiException(410, 'Gone', '{"message":"continue token expired"}', {}); }
+      if (token === '2' && !failed) {
+        failed = true;
+        return new ApiException(410, 'Gone', '{"message":"continue token expired"}', {});
+      }
       return undefined;
     };
     await informer.start();
@@ -117,7 +162,10 @@ describe('ResilientInformer', () => {
     expect(informer.notReadyReason).toMatch(/^pods: connection refused \(https:\/\/api\.example:6443\)/);
     // A minute of outage: retries keep coming, at most 2 s apart, and only a few lines are logged.
     const before = clock.requestedDelays.length;
-    for (let t = 0; t < 60_000; t += 250) { clock.advance(250); await tick(2); }
+    for (let t = 0; t < 60_000; t += 250) {
+      clock.advance(250);
+      await tick(2);
+    }
     const delays = clock.requestedDelays.slice(before);
     expect(delays.length).toBeGreaterThan(25);
     expect(Math.max(...delays)).toBeLessThanOrEqual(2000);
@@ -146,7 +194,9 @@ describe('ResilientInformer', () => {
     const { source, informer, clock } = setup();
     source.failList = () => new ApiException(403, 'Forbidden', '{"message":"pods is forbidden: User \\"op\\" cannot list resource \\"pods\\""}', {});
     let started = false;
-    void informer.start().then(() => { started = true; });
+    void informer.start().then(() => {
+      started = true;
+    });
     await tick();
     clock.advance(5000);
     await tick();

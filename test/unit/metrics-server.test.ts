@@ -41,10 +41,13 @@ describe('verdict cache', () => {
   test('reuses a verdict for the same token for 10 s, then asks again; other tokens are asked', async () => {
     let now = 0;
     const asked: string[] = [];
-    const review = cachedReviewer((r): Promise<RequestVerdict> => {
-      asked.push(r.token);
-      return Promise.resolve(r.token === 'good' ? { allowed: true, user: 'prom' } : { allowed: false, status: 403, reason: 'no' });
-    }, () => now);
+    const review = cachedReviewer(
+      (r): Promise<RequestVerdict> => {
+        asked.push(r.token);
+        return Promise.resolve(r.token === 'good' ? { allowed: true, user: 'prom' } : { allowed: false, status: 403, reason: 'no' });
+      },
+      () => now,
+    );
     expect(await review(ask('good'))).toEqual({ allowed: true, user: 'prom' });
     expect(await review(ask('bad'))).toMatchObject({ allowed: false, status: 403 });
     now = 9_999;
@@ -57,7 +60,13 @@ describe('verdict cache', () => {
 
   test('an API error is not cached', async () => {
     let calls = 0;
-    const review = cachedReviewer(() => { calls++; return Promise.reject(new Error('apiserver down')); }, () => 0);
+    const review = cachedReviewer(
+      () => {
+        calls++;
+        return Promise.reject(new Error('apiserver down'));
+      },
+      () => 0,
+    );
     await expect(review(ask('t'))).rejects.toThrow('apiserver down');
     await expect(review(ask('t'))).rejects.toThrow('apiserver down');
     expect(calls).toBe(2);

@@ -26,7 +26,8 @@ describe('debug containers past the deadline their wrapper carries', () => {
     ]);
     expect(overdueSessions(p, D * 1000 + OVERDUE_GRACE_MS - 1)).toEqual({ overdue: [], recheckAt: D * 1000 + OVERDUE_GRACE_MS });
     expect(overdueSessions(p, D * 1000 + OVERDUE_GRACE_MS)).toEqual({
-      overdue: [{ container: 'wrapped', image: 'img', deadline: D * 1000 }], recheckAt: (D + 30) * 1000 + OVERDUE_GRACE_MS,
+      overdue: [{ container: 'wrapped', image: 'img', deadline: D * 1000 }],
+      recheckAt: (D + 30) * 1000 + OVERDUE_GRACE_MS,
     });
   });
 

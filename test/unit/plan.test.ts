@@ -53,13 +53,25 @@ describe('planGrant', () => {
   });
 
   test('terminating and finished pods are not granted', () => {
-    const d = planGrant(observe(grant(), t0, { pods: [pod('web-1', { app: 'web' }, { status: { phase: 'Succeeded' } }), pod('web-2', { app: 'web' }, { metadata: { name: 'web-2', labels: { app: 'web' }, deletionTimestamp: t0.toISOString() } })] }));
+    const d = planGrant(
+      observe(grant(), t0, {
+        pods: [
+          pod('web-1', { app: 'web' }, { status: { phase: 'Succeeded' } }),
+          pod('web-2', { app: 'web' }, { metadata: { name: 'web-2', labels: { app: 'web' }, deletionTimestamp: t0.toISOString() } }),
+        ],
+      }),
+    );
     expect(d.pods).toEqual([]);
   });
 
   test('a terminal grant stays terminal and keeps its reason', () => {
-    const status = { phase: 'Expired' as const, activatedAt: t0.toISOString(), expiresAt: at(1).toISOString(), pods: ['web-1'],
-      conditions: [{ type: 'Expired', status: 'True' as const, reason: 'NotAfterReached', message: 'notAfter reached', lastTransitionTime: t0.toISOString() }] };
+    const status = {
+      phase: 'Expired' as const,
+      activatedAt: t0.toISOString(),
+      expiresAt: at(1).toISOString(),
+      pods: ['web-1'],
+      conditions: [{ type: 'Expired', status: 'True' as const, reason: 'NotAfterReached', message: 'notAfter reached', lastTransitionTime: t0.toISOString() }],
+    };
     const d = planGrant(observe(grant({}, status), at(10)));
     expect(d).toMatchObject({ phase: 'Expired', reason: 'NotAfterReached', rbac: undefined, pods: ['web-1'] });
   });
@@ -76,7 +88,9 @@ describe('planGrant', () => {
   });
 
   test('deleting an activated grant revokes it; deleting a never-active one just removes it', () => {
-    const active = planGrant(observe(grant({}, { phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(9e6).toISOString() }, { deletionTimestamp: t0 })));
+    const active = planGrant(
+      observe(grant({}, { phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(9e6).toISOString() }, { deletionTimestamp: t0 })),
+    );
     expect(active).toMatchObject({ phase: 'Revoked', reason: 'Deleted', rbac: undefined, indexChange: { kind: 'end', phase: 'Revoked' } });
     const fresh = planGrant(observe(grant({}, undefined, { deletionTimestamp: t0 })));
     expect(fresh.indexChange).toMatchObject({ kind: 'remove' });
@@ -87,7 +101,7 @@ describe('planGrant', () => {
     expect(d.phase).toBe('Denied');
     expect(d.reason).toBe('PolicyViolation');
     expect(d.message).toContain('not from an approved registry');
-    expect(d.message).toContain('longer than this cluster\'s maximum of 4h');
+    expect(d.message).toContain("longer than this cluster's maximum of 4h");
   });
 
   test('a policy tightened under an active grant revokes it', () => {
@@ -97,11 +111,13 @@ describe('planGrant', () => {
     expect(d).toMatchObject({ phase: 'Revoked', reason: 'PolicyChanged', rbac: undefined });
   });
 
-  test('a grant in a reserved namespace (the operator\'s own, a system one) is Denied, and revoked when it held access', () => {
+  test("a grant in a reserved namespace (the operator's own, a system one) is Denied, and revoked when it held access", () => {
     const reserved = parseConfig({ approvedRegistries: ['registry.example.com/debug/'], reservedNamespaces: ['kube-system', 'debuggrant-system'] });
     const d = planGrant(observe(grant({ access: ['exec'] }, undefined, { namespace: 'debuggrant-system' }), t0, { config: reserved }));
     expect(d).toMatchObject({ phase: 'Denied', reason: 'ReservedNamespace', rbac: undefined, indexChange: { kind: 'remove' }, pods: [] });
-    expect(d.message).toBe('debuggrant-system is a reserved namespace (kube-system, debuggrant-system): debuggrant never grants access in the operator\'s own namespace or a system namespace');
+    expect(d.message).toBe(
+      "debuggrant-system is a reserved namespace (kube-system, debuggrant-system): debuggrant never grants access in the operator's own namespace or a system namespace",
+    );
     // Active before the namespace was reserved (an older operator, another configuration): revoked.
     const status = { phase: 'Active' as const, activatedAt: t0.toISOString(), expiresAt: at(3_600_000).toISOString() };
     const was = planGrant(observe(grant({}, status, { namespace: 'kube-system' }), at(10), { config: reserved }));
@@ -112,7 +128,14 @@ describe('planGrant', () => {
   test('a revoke annotation ends the grant as Revoked, active or not', () => {
     const annotations = { 'debuggrant.dev/revoke': 'done', 'debuggrant.dev/revoked-by': 'carol' };
     const active = planGrant(observe(grant({}, { phase: 'Active', activatedAt: t0.toISOString(), expiresAt: at(9e6).toISOString() }, { annotations })));
-    expect(active).toMatchObject({ phase: 'Revoked', reason: 'RevokedByRequest', message: 'revoked by carol: done', revokedBy: 'carol', rbac: undefined, indexChange: { kind: 'end' } });
+    expect(active).toMatchObject({
+      phase: 'Revoked',
+      reason: 'RevokedByRequest',
+      message: 'revoked by carol: done',
+      revokedBy: 'carol',
+      rbac: undefined,
+      indexChange: { kind: 'end' },
+    });
     // Once Revoked, later reconciles keep who revoked it.
     expect(planGrant(observe(grant({}, { phase: 'Revoked', revokedBy: 'carol' }, { annotations }))).revokedBy).toBe('carol');
     expect(planGrant(observe(grant({}, undefined, { annotations: { 'debuggrant.dev/revoke': '' } }))).phase).toBe('Revoked');
@@ -138,7 +161,17 @@ describe('planGrant', () => {
   });
 
   describe('what is on record decides, not only the status', () => {
-    const entry = { grant: 'g', uid: 'uid-1', username: 'alice', group: '', pods: ['web-1'], image, profile: 'restricted' as const, activatedAt: t0.toISOString(), expiresAt: at(3000).toISOString() };
+    const entry = {
+      grant: 'g',
+      uid: 'uid-1',
+      username: 'alice',
+      group: '',
+      pods: ['web-1'],
+      image,
+      profile: 'restricted' as const,
+      activatedAt: t0.toISOString(),
+      expiresAt: at(3000).toISOString(),
+    };
 
     test('an index entry with no status (crash before the status write) keeps its deadline, never a fresh one', () => {
       const d = planGrant(observe(grant({ ttl: '1h' }), at(1000), { active: entry }));
@@ -148,7 +181,14 @@ describe('planGrant', () => {
 
     test('past its recorded deadline with no status, it ends Expired (it held access), not Denied/NotAfterInPast', () => {
       const d = planGrant(observe(grant({ notAfter: at(3000).toISOString() }), at(10_000), { active: entry }));
-      expect(d).toMatchObject({ phase: 'Expired', reason: 'NotAfterReached', activatedAt: t0.toISOString(), expiresAt: at(3000).toISOString(), pods: ['web-1'], rbac: undefined });
+      expect(d).toMatchObject({
+        phase: 'Expired',
+        reason: 'NotAfterReached',
+        activatedAt: t0.toISOString(),
+        expiresAt: at(3000).toISOString(),
+        pods: ['web-1'],
+        rbac: undefined,
+      });
       expect(d.indexChange).toMatchObject({ kind: 'end', uid: 'uid-1', phase: 'Expired' });
     });
 

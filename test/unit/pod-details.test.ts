@@ -9,18 +9,30 @@ import { PodCache, PodDetails } from '../../src/kube/pod-details.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-const meta = (name: string, generation: number, resourceVersion: string): CachedPod => ({ metadata: { name, namespace: 'shop', generation, resourceVersion, labels: { app: 'cart' } } });
+const meta = (name: string, generation: number, resourceVersion: string): CachedPod => ({
+  metadata: { name, namespace: 'shop', generation, resourceVersion, labels: { app: 'cart' } },
+});
 const whole = (name: string, generation: number, resourceVersion: string, ephemeral: boolean) => ({
   metadata: { name, namespace: 'shop', generation, resourceVersion },
   spec: { containers: [{ name: 'app', image: 'app' }], ...(ephemeral ? { ephemeralContainers: [{ name: 'dbg', image: 'dbg' }] } : {}) },
-  status: { phase: 'Running', ...(ephemeral ? { ephemeralContainerStatuses: [{ name: 'dbg', image: 'dbg', state: { running: { startedAt: '2026-12-05T01:00:00Z' } } }] } : {}) },
+  status: {
+    phase: 'Running',
+    ...(ephemeral ? { ephemeralContainerStatuses: [{ name: 'dbg', image: 'dbg', state: { running: { startedAt: '2026-12-05T01:00:00Z' } } }] } : {}),
+  },
 });
 
 function setup(answer: (name: string) => Promise<unknown>) {
   const reads: string[] = [];
   const changed: CachedPod[] = [];
   const clock = new FakeClock();
-  const details = new PodDetails({ clock, read: (_ns, name) => { reads.push(name); return answer(name); }, changed: (p) => changed.push(p) });
+  const details = new PodDetails({
+    clock,
+    read: (_ns, name) => {
+      reads.push(name);
+      return answer(name);
+    },
+    changed: (p) => changed.push(p),
+  });
   return { reads, changed, clock, details };
 }
 
@@ -68,13 +80,21 @@ describe('PodDetails', () => {
 
   test('reads of one pod never overlap: changes during a read give one more read after it', async () => {
     let release: () => void = () => undefined;
-    const { reads, details } = setup(() => new Promise((resolve) => { release = () => { resolve(whole('a', 2, '41', true)); }; }));
+    const { reads, details } = setup(
+      () =>
+        new Promise((resolve) => {
+          release = () => {
+            resolve(whole('a', 2, '41', true));
+          };
+        }),
+    );
     details.observe(meta('a', 2, '40'), 'update');
     details.observe(meta('a', 2, '41'), 'update');
     details.observe(meta('a', 2, '42'), 'update');
     expect(reads).toEqual(['a']);
     release();
-    await tick(); await tick();
+    await tick();
+    await tick();
     expect(reads).toEqual(['a', 'a']);
     release();
     await details.settled();
@@ -82,9 +102,9 @@ describe('PodDetails', () => {
 
   test('a deleted pod is forgotten, and a failed read is retried after the one retry delay (Retry-After honoured)', async () => {
     let fail = true;
-    const { reads, clock, details } = setup(() => fail
-      ? Promise.reject(new ApiException(429, 'HTTP 429', '', { 'retry-after': '2' }))
-      : Promise.resolve(whole('a', 2, '50', true)));
+    const { reads, clock, details } = setup(() =>
+      fail ? Promise.reject(new ApiException(429, 'HTTP 429', '', { 'retry-after': '2' })) : Promise.resolve(whole('a', 2, '50', true)),
+    );
     details.observe(meta('a', 2, '50'), 'update');
     await details.settled();
     expect(reads).toEqual(['a']);

@@ -8,10 +8,16 @@ import { clusterLiveness, offlineLiveness, planPrune, runPrune } from '../../src
 
 const now = Date.parse('2026-11-23T10:00:00Z');
 const g = (notAfter?: string): GrantInFile => ({ namespace: 'shop', name: 'inc-1', line: 1, notAfter });
-const grantYaml = (name: string, notAfter?: string): string => [
-  'apiVersion: debuggrant.dev/v1alpha1', 'kind: DebugGrant', `metadata: {name: ${name}, namespace: shop}`,
-  'spec:', '  subject: {kind: User, name: alice}', '  ttl: 1h', ...(notAfter ? [`  notAfter: "${notAfter}"`] : []),
-].join('\n');
+const grantYaml = (name: string, notAfter?: string): string =>
+  [
+    'apiVersion: debuggrant.dev/v1alpha1',
+    'kind: DebugGrant',
+    `metadata: {name: ${name}, namespace: shop}`,
+    'spec:',
+    '  subject: {kind: User, name: alice}',
+    '  ttl: 1h',
+    ...(notAfter ? [`  notAfter: "${notAfter}"`] : []),
+  ].join('\n');
 
 describe('which grants have ended', () => {
   test.each([
@@ -64,11 +70,19 @@ describe('which files go', () => {
   test('a file goes only when every document in it is a grant that ended', () => {
     const verdicts = planPrune(grantsInFiles([dir]), (x) => offlineLiveness(x, now));
     const byFile = Object.fromEntries(verdicts.map((v) => [v.file, v]));
-    expect(verdicts.filter((v) => v.removable).map((v) => v.file).sort()).toEqual([files.ended, files.twoEnded].sort());
+    expect(
+      verdicts
+        .filter((v) => v.removable)
+        .map((v) => v.file)
+        .sort(),
+    ).toEqual([files.ended, files.twoEnded].sort());
     expect(byFile[files.mixed]?.note).toBe('holds 1 other object(s): edit it by hand');
     expect(byFile[files.broken]?.note).toContain('not valid YAML');
     expect(byFile[files.config]?.note).toBe('no DebugGrant');
-    expect(byFile[files.twoEnded]?.grants.map((x) => [x.grant, x.line])).toEqual([['shop/a', 1], ['shop/b', 9]]);
+    expect(byFile[files.twoEnded]?.grants.map((x) => [x.grant, x.line])).toEqual([
+      ['shop/a', 1],
+      ['shop/b', 9],
+    ]);
   });
 
   test('--offline --delete removes exactly those files, and needs no cluster', async () => {
@@ -76,14 +90,22 @@ describe('which files go', () => {
     process.env.KUBECONFIG = join(dir, 'no-such-kubeconfig');
     const out: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = (chunk: string | Uint8Array): boolean => { out.push(String(chunk)); return true; };
+    process.stdout.write = (chunk: string | Uint8Array): boolean => {
+      out.push(String(chunk));
+      return true;
+    };
     try {
       expect(await runPrune(parseInvocation(['prune', dir, '--offline', '--delete']))).toBe(0);
     } finally {
       process.stdout.write = write;
       process.env.KUBECONFIG = saved;
     }
-    expect(Object.entries(files).filter(([, f]) => !existsSync(f)).map(([k]) => k).sort()).toEqual(['ended', 'twoEnded']);
+    expect(
+      Object.entries(files)
+        .filter(([, f]) => !existsSync(f))
+        .map(([k]) => k)
+        .sort(),
+    ).toEqual(['ended', 'twoEnded']);
     expect(out.join('')).toContain('removed 2 of 7 file(s) holding only ended grants');
   });
 

@@ -34,7 +34,12 @@ describe('RBAC planning', () => {
   test('observed objects match regardless of key order, and not once edited', () => {
     const rbac = planGrantRbac(ref, { access: ['debug'], subject }, ['a']);
     if (!rbac) throw new Error('expected rbac');
-    const observedRole = JSON.parse(JSON.stringify({ ...rbac.role, rules: rbac.role.rules?.map((r) => ({ verbs: r.verbs, resourceNames: r.resourceNames, resources: r.resources, apiGroups: r.apiGroups })) })) as typeof rbac.role;
+    const observedRole = JSON.parse(
+      JSON.stringify({
+        ...rbac.role,
+        rules: rbac.role.rules?.map((r) => ({ verbs: r.verbs, resourceNames: r.resourceNames, resources: r.resources, apiGroups: r.apiGroups })),
+      }),
+    ) as typeof rbac.role;
     // As the informer caches it: the rules as a digest.
     expect(roleMatches(cachedRole(observedRole), rbac.role)).toBe(true);
     expect(roleMatches(cachedRole({ ...observedRole, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }] }), rbac.role)).toBe(false);
@@ -60,7 +65,15 @@ describe('selectors', () => {
 describe('grant index', () => {
   const now = new Date('2026-11-23T10:00:00Z');
   const entry = (grant: string, uid = 'u'): ActiveGrantEntry => ({
-    grant, uid, username: 'alice', group: '', pods: ['p'], image: 'i', profile: 'restricted', activatedAt: now.toISOString(), expiresAt: now.toISOString(),
+    grant,
+    uid,
+    username: 'alice',
+    group: '',
+    pods: ['p'],
+    image: 'i',
+    profile: 'restricted',
+    activatedAt: now.toISOString(),
+    expiresAt: now.toISOString(),
   });
 
   test('upsert, end with a record, and no write when nothing changes', () => {
@@ -81,8 +94,14 @@ describe('grant index', () => {
 
   test('the two copies of spent names merge: per grant the later end; restoring one from the other writes only what it lacks', () => {
     const at = (ms: number): string => new Date(now.getTime() + ms).toISOString();
-    const index = [{ grant: 'a', uid: 'u1', phase: 'Expired' as const, endedAt: at(-3000) }, { grant: 'b', uid: 'u2', phase: 'Revoked' as const, endedAt: at(-2000) }];
-    const history = [{ grant: 'a', uid: 'u3', phase: 'Denied' as const, endedAt: at(-1000) }, { grant: 'c', uid: 'u4', phase: 'Expired' as const, endedAt: at(-500) }];
+    const index = [
+      { grant: 'a', uid: 'u1', phase: 'Expired' as const, endedAt: at(-3000) },
+      { grant: 'b', uid: 'u2', phase: 'Revoked' as const, endedAt: at(-2000) },
+    ];
+    const history = [
+      { grant: 'a', uid: 'u3', phase: 'Denied' as const, endedAt: at(-1000) },
+      { grant: 'c', uid: 'u4', phase: 'Expired' as const, endedAt: at(-500) },
+    ];
     const merged = mergeEnded(index, history);
     expect(merged.map((e) => `${e.grant}/${e.uid}`)).toEqual(['a/u3', 'b/u2', 'c/u4']);
     expect(mergeEnded(history, index)).toEqual(merged);

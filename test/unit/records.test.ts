@@ -5,7 +5,15 @@ import { findPredecessor, keysDueBy, recordedDeadline } from '../../src/revocati
 
 const t = (ms: number): string => new Date(Date.parse('2026-11-23T10:00:00Z') + ms).toISOString();
 const entry = (grant: string, uid: string, expiresAt: string): ActiveGrantEntry => ({
-  grant, uid, username: 'alice', group: '', pods: ['web-1'], image: 'i', profile: 'restricted', activatedAt: t(0), expiresAt,
+  grant,
+  uid,
+  username: 'alice',
+  group: '',
+  pods: ['web-1'],
+  image: 'i',
+  profile: 'restricted',
+  activatedAt: t(0),
+  expiresAt,
 });
 const index = (...active: ActiveGrantEntry[]): IndexContent => ({ active, ended: [] });
 const grant = (name: string, status?: DebugGrant['status']): DebugGrant => ({ metadata: { name, namespace: 'shop', uid: 'uid-1' }, status });
@@ -26,8 +34,10 @@ describe('recordedDeadline', () => {
 describe('keysDueBy', () => {
   test('due index entries and Active statuses, by namespace/name', () => {
     const indexes = [{ metadata: { namespace: 'a' }, active: [entry('x', 'u1', t(1000)), entry('y', 'u2', t(9000))] }];
-    const grants = [{ ...grant('z', { phase: 'Active' as const, expiresAt: t(2000) }), metadata: { name: 'z', namespace: 'b' } },
-      { ...grant('w', { phase: 'Expired' as const, expiresAt: t(2000) }), metadata: { name: 'w', namespace: 'b' } }];
+    const grants = [
+      { ...grant('z', { phase: 'Active' as const, expiresAt: t(2000) }), metadata: { name: 'z', namespace: 'b' } },
+      { ...grant('w', { phase: 'Expired' as const, expiresAt: t(2000) }), metadata: { name: 'w', namespace: 'b' } },
+    ];
     expect([...keysDueBy(indexes, grants, Date.parse(t(5000)))].sort()).toEqual(['a/x', 'b/z']);
     expect(keysDueBy(indexes, grants, Date.parse(t(500))).size).toBe(0);
   });
@@ -42,7 +52,8 @@ describe('findPredecessor', () => {
   test('RBAC owned by another uid, when the index lost the entry', () => {
     const binding: CachedRoleBinding = {
       metadata: { name: 'debuggrant-g', ownerReferences: [{ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', name: 'g', uid: 'uid-0' }] },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'debuggrant-g' }, subjects: [{ kind: 'User', name: 'alice' }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'debuggrant-g' },
+      subjects: [{ kind: 'User', name: 'alice' }],
     };
     expect(findPredecessor(index(), 'g', 'uid-1', [undefined, binding])).toEqual({ uid: 'uid-0', expiresAt: undefined, subject: 'User alice' });
     expect(findPredecessor(index(), 'g', 'uid-0', [binding])).toBeUndefined();

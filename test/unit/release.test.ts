@@ -28,7 +28,8 @@ describe('release', () => {
 
   test('Renovate covers npm, Go modules and base image digests, and its regex finds the Node version', () => {
     const renovate = JSON.parse(read('renovate.json')) as {
-      enabledManagers: string[]; dockerfile: { pinDigests: boolean };
+      enabledManagers: string[];
+      dockerfile: { pinDigests: boolean };
       customManagers: { managerFilePatterns: string[]; matchStrings: string[] }[];
     };
     expect(renovate.enabledManagers).toEqual(expect.arrayContaining(['npm', 'gomod', 'dockerfile']));

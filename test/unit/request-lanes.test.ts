@@ -7,8 +7,17 @@ const tick = () => new Promise((r) => setImmediate(r));
 function pending(log: string[], name: string): { send: () => Promise<string>; finish: () => void } {
   let finish = (): void => undefined;
   return {
-    send: () => { log.push(`start ${name}`); return new Promise<string>((r) => { finish = () => { r(name); }; }); },
-    finish: () => { finish(); },
+    send: () => {
+      log.push(`start ${name}`);
+      return new Promise<string>((r) => {
+        finish = () => {
+          r(name);
+        };
+      });
+    },
+    finish: () => {
+      finish();
+    },
   };
 }
 
@@ -41,7 +50,8 @@ describe('RequestLanes', () => {
     const done = Promise.all([lanes.run('normal', a.send), lanes.run('normal', b.send)]);
     await tick();
     expect(log).toEqual(['start a', 'start b']);
-    a.finish(); b.finish();
+    a.finish();
+    b.finish();
     await done;
   });
 
@@ -51,7 +61,13 @@ describe('RequestLanes', () => {
     const log: string[] = [];
     const u = pending(log, 'u');
     const urgent = lanes.run('urgent', u.send);
-    const write = lanes.run('normal', () => Promise.resolve('sent'), () => { if (now >= 1500) throw new DeadlinePassedError(1500); });
+    const write = lanes.run(
+      'normal',
+      () => Promise.resolve('sent'),
+      () => {
+        if (now >= 1500) throw new DeadlinePassedError(1500);
+      },
+    );
     await tick();
     now = 1500; // the deadline passes while the write waits behind a revocation
     u.finish();
@@ -65,9 +81,21 @@ describe('KeyedLock', () => {
     const lock = new KeyedLock();
     const log: string[] = [];
     let release = (): void => undefined;
-    const first = lock.run('k', async () => { log.push('first in'); await new Promise<void>((r) => { release = r; }); log.push('first out'); });
-    const second = lock.run('k', () => { log.push('second'); return Promise.resolve(); });
-    const other = lock.run('other', () => { log.push('other'); return Promise.resolve(); });
+    const first = lock.run('k', async () => {
+      log.push('first in');
+      await new Promise<void>((r) => {
+        release = r;
+      });
+      log.push('first out');
+    });
+    const second = lock.run('k', () => {
+      log.push('second');
+      return Promise.resolve();
+    });
+    const other = lock.run('other', () => {
+      log.push('other');
+      return Promise.resolve();
+    });
     await other;
     await tick();
     expect(log).toEqual(['first in', 'other']);

@@ -12,9 +12,15 @@ const tooMany = (seconds: string): ApiException<unknown> => answer(429, { 'retry
 
 describe('Retry-After', () => {
   test.each([
-    ['1', 1000], ['0', 0], [' 30 ', 30_000],
-    ['Sat, 05 Dec 2026 01:00:02 GMT', 2000], ['Sat, 05 Dec 2026 00:59:00 GMT', 0],
-    ['soon', undefined], ['-1', undefined], ['1.5', undefined], ['', undefined],
+    ['1', 1000],
+    ['0', 0],
+    [' 30 ', 30_000],
+    ['Sat, 05 Dec 2026 01:00:02 GMT', 2000],
+    ['Sat, 05 Dec 2026 00:59:00 GMT', 0],
+    ['soon', undefined],
+    ['-1', undefined],
+    ['1.5', undefined],
+    ['', undefined],
   ])('%j means %p ms', (value, ms) => {
     expect(parseRetryAfter(value, NOW)).toBe(ms);
   });

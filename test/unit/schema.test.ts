@@ -11,20 +11,26 @@ interface SchemaNode {
   items?: SchemaNode;
   'x-kubernetes-validations'?: { rule: string; message: string }[];
 }
-const version = (parse(readFileSync(new URL('../../crds/debuggrant.dev_debuggrants.yaml', import.meta.url), 'utf8')) as {
-  spec: { versions: { additionalPrinterColumns: { name: string; type: string; priority?: number }[]; schema: { openAPIV3Schema: SchemaNode } }[] };
-}).spec.versions[0];
+const version = (
+  parse(readFileSync(new URL('../../crds/debuggrant.dev_debuggrants.yaml', import.meta.url), 'utf8')) as {
+    spec: { versions: { additionalPrinterColumns: { name: string; type: string; priority?: number }[]; schema: { openAPIV3Schema: SchemaNode } }[] };
+  }
+).spec.versions[0];
 
 /** Every field below `node` that has no description (metadata is Kubernetes' own). */
 function undescribed(node: SchemaNode, path: string): string[] {
   const own = node.description ? [] : [path];
-  const children = Object.entries(node.properties ?? {}).filter(([k]) => k !== 'metadata').flatMap(([k, v]) => undescribed(v, `${path}.${k}`));
+  const children = Object.entries(node.properties ?? {})
+    .filter(([k]) => k !== 'metadata')
+    .flatMap(([k, v]) => undescribed(v, `${path}.${k}`));
   return [...own, ...children, ...(node.items ? undescribed(node.items, `${path}[]`).filter((p) => node.items?.properties || p !== `${path}[]`) : [])];
 }
 /** A regular expression as it appears inside a single-quoted CEL string. */
 const inCel = (pattern: string): string => `'${pattern.replaceAll('\\', '\\\\')}'`;
 
-interface Props { properties: Record<string, Props & { pattern?: string; enum?: string[] }> }
+interface Props {
+  properties: Record<string, Props & { pattern?: string; enum?: string[] }>;
+}
 const crd = parse(readFileSync(new URL('../../crds/debuggrant.dev_debuggrants.yaml', import.meta.url), 'utf8')) as {
   spec: { versions: { schema: { openAPIV3Schema: Props } }[] };
 };
@@ -43,7 +49,10 @@ describe('DebugGrant schema', () => {
 
   test('the CRD checks label keys and values with the patterns zod uses', () => {
     const selector = version?.schema.openAPIV3Schema.properties?.spec?.properties?.podSelector;
-    const rules = [...(selector?.properties?.matchLabels?.['x-kubernetes-validations'] ?? []), ...(selector?.properties?.matchExpressions?.items?.['x-kubernetes-validations'] ?? [])];
+    const rules = [
+      ...(selector?.properties?.matchLabels?.['x-kubernetes-validations'] ?? []),
+      ...(selector?.properties?.matchExpressions?.items?.['x-kubernetes-validations'] ?? []),
+    ];
     expect(rules.filter((r) => r.rule.includes(inCel(QUALIFIED_NAME_PATTERN))).map((r) => r.message)).toEqual([LABEL_KEY_MESSAGE, LABEL_KEY_MESSAGE]);
     expect(rules.filter((r) => r.rule.includes(inCel(LABEL_VALUE_PATTERN))).map((r) => r.message)).toEqual([LABEL_VALUE_MESSAGE, LABEL_VALUE_MESSAGE]);
   });
@@ -56,7 +65,12 @@ describe('DebugGrant schema', () => {
   });
 
   test.each(CATALOGUE)('zod: $name', (c) => {
-    const result = DebugGrantDocumentSchema.safeParse({ apiVersion: API_VERSION, kind: KIND, metadata: { name: c.metadataName ?? 'g', namespace: 'ns' }, spec: c.spec });
+    const result = DebugGrantDocumentSchema.safeParse({
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: { name: c.metadataName ?? 'g', namespace: 'ns' },
+      spec: c.spec,
+    });
     if (c.error === undefined) {
       expect(result.error).toBeUndefined();
     } else {

@@ -24,7 +24,7 @@ describe('the session deadline wrapper (sh, date, GNU timeout)', () => {
 
   test('refuses to start at or past the deadline', () => {
     expect(run(unix() - 1, 0, 'echo', 'too late')).toEqual({ status: 124, out: '' });
-    expect(run(unix() + 60, 0, 'echo', 'no time left by the API server\'s clock')).toEqual({ status: 124, out: '' });
+    expect(run(unix() + 60, 0, 'echo', "no time left by the API server's clock")).toEqual({ status: 124, out: '' });
   });
 
   test('kills the command at the deadline by the clock, and at the cap when the clock would allow longer', () => {
@@ -41,7 +41,13 @@ describe('the session deadline wrapper (sh, date, GNU timeout)', () => {
   test('the exec wrapper (deadline only) runs the command, kills it at the deadline, refuses past it', () => {
     const exec = (deadline: number, ...cmd: string[]): number | string => {
       const [sh = 'sh', ...args] = execWrapper(deadline);
-      try { execFileSync(sh, [...args, ...cmd]); return 0; } catch (err) { const e = err as { status: number | null; signal: string | null }; return e.status ?? e.signal ?? ''; }
+      try {
+        execFileSync(sh, [...args, ...cmd]);
+        return 0;
+      } catch (err) {
+        const e = err as { status: number | null; signal: string | null };
+        return e.status ?? e.signal ?? '';
+      }
     };
     expect(exec(unix() + 60, 'sh', '-c', 'exit 5')).toBe(5);
     expect(exec(unix() - 1, 'true')).toBe(124);
@@ -55,11 +61,20 @@ describe('the session deadline wrapper (sh, date, GNU timeout)', () => {
     const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
     const child = spawn('script', ['--quiet', '--return', '--command', argv.map(quote).join(' '), '/dev/null']);
     let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.stdin.write('hello\n');
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise<string>((r) => { timer = setTimeout(() => { r('still running'); }, 10_000); })]);
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => {
+        timer = setTimeout(() => {
+          r('still running');
+        }, 10_000);
+      }),
+    ]);
     clearTimeout(timer);
     child.kill('SIGKILL');
     expect({ code, out: out.includes('got:hello') }).toEqual({ code: 0, out: true });

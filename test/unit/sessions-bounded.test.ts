@@ -1,7 +1,7 @@
 import { sessionsBoundedCondition, unboundedAccess } from '../../src/controller/sessions-bounded.ts';
 
-describe('whether a grant\'s sessions end at its deadline by themselves', () => {
-  test('debug always, exec when the pods\' containers have sh/date/timeout; attach, port-forward and logs -f never', () => {
+describe("whether a grant's sessions end at its deadline by themselves", () => {
+  test("debug always, exec when the pods' containers have sh/date/timeout; attach, port-forward and logs -f never", () => {
     expect(unboundedAccess(['debug', 'exec'], 'timeout')).toEqual([]);
     expect(unboundedAccess(['debug', 'exec'], 'none')).toEqual(['exec']);
     expect(unboundedAccess(['debug', 'attach', 'portForward', 'logs'], 'timeout')).toEqual(['attach', 'portForward', 'logs']);

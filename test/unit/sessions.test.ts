@@ -1,7 +1,15 @@
 import { cachedPod } from '../../src/kube/cached.ts';
 import type { DebugGrantStatus } from '../../src/api/types.ts';
 import {
-  MAX_COMMAND, MAX_SESSIONS, commandText, grantSessions, observedSessions, sessionAuditRecords, sessionFields, withOwed, type SessionUpdate,
+  MAX_COMMAND,
+  MAX_SESSIONS,
+  commandText,
+  grantSessions,
+  observedSessions,
+  sessionAuditRecords,
+  sessionFields,
+  withOwed,
+  type SessionUpdate,
 } from '../../src/controller/sessions.ts';
 import { mergeSessionsAnnotations, parseSessionsAnnotation, podSessionAuditRecords, podSessionUpdate } from '../../src/controller/pod-sessions.ts';
 import { realisticPodSpec, runningStatus } from '../support/pods.ts';
@@ -24,20 +32,44 @@ interface Debugger {
 /** A pod as the API server sends it (what the kubelet and `kubectl debug` wrote), through the operator's cache. */
 function pod(name: string, debuggers: Debugger[]) {
   const raw = JSON.parse(JSON.stringify({ ...realisticPodSpec(name, { app: 'checkout' }, APP_IMAGE), status: runningStatus(3, APP_IMAGE) })) as {
-    metadata: Record<string, unknown>; spec: Record<string, unknown>; status: Record<string, unknown>;
+    metadata: Record<string, unknown>;
+    spec: Record<string, unknown>;
+    status: Record<string, unknown>;
   };
   raw.metadata.namespace = 'shop';
   raw.spec.ephemeralContainers = debuggers.map((d) => ({
-    name: d.name, image: d.image ?? DEBUG_IMAGE, stdin: true, tty: true, terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent',
-    ...(d.command ? { command: d.command } : {}), ...(d.args ? { args: d.args } : {}), ...(d.target ? { targetContainerName: d.target } : {}),
+    name: d.name,
+    image: d.image ?? DEBUG_IMAGE,
+    stdin: true,
+    tty: true,
+    terminationMessagePolicy: 'File',
+    imagePullPolicy: 'IfNotPresent',
+    ...(d.command ? { command: d.command } : {}),
+    ...(d.args ? { args: d.args } : {}),
+    ...(d.target ? { targetContainerName: d.target } : {}),
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
   }));
   raw.status.ephemeralContainerStatuses = debuggers.map((d) => ({
-    name: d.name, image: d.image ?? DEBUG_IMAGE, imageID: `${DEBUG_IMAGE.split('@')[0] ?? ''}@sha256:${'a'.repeat(64)}`, ready: false, restartCount: 0,
+    name: d.name,
+    image: d.image ?? DEBUG_IMAGE,
+    imageID: `${DEBUG_IMAGE.split('@')[0] ?? ''}@sha256:${'a'.repeat(64)}`,
+    ready: false,
+    restartCount: 0,
     containerID: 'containerd://' + 'f'.repeat(64),
-    state: d.state === 'waiting' ? { waiting: { reason: 'ContainerCreating' } }
-      : typeof d.state === 'string' ? { running: { startedAt: d.state } }
-        : { terminated: { exitCode: d.state[2], reason: d.state[2] === 0 ? 'Completed' : 'Error', startedAt: d.state[0], finishedAt: d.state[1], containerID: 'containerd://x' } },
+    state:
+      d.state === 'waiting'
+        ? { waiting: { reason: 'ContainerCreating' } }
+        : typeof d.state === 'string'
+          ? { running: { startedAt: d.state } }
+          : {
+              terminated: {
+                exitCode: d.state[2],
+                reason: d.state[2] === 0 ? 'Completed' : 'Error',
+                startedAt: d.state[0],
+                finishedAt: d.state[1],
+                containerID: 'containerd://x',
+              },
+            },
   }));
   return cachedPod(raw);
 }
@@ -54,12 +86,21 @@ const after = (u: SessionUpdate | undefined, before?: DebugGrantStatus): DebugGr
 
 describe('debug sessions recorded against the grant they came in by', () => {
   test('a session is told started once, ended once, and a reconcile that runs again tells nothing', () => {
-    const running = [pod('checkout-1', [{ name: 'debugger-x7k2p', command: ['sh', '-c', 'tcpdump -i any port 8080'], target: 'app', state: '2026-11-20T08:10:05Z' }])];
+    const running = [
+      pod('checkout-1', [{ name: 'debugger-x7k2p', command: ['sh', '-c', 'tcpdump -i any port 8080'], target: 'app', state: '2026-11-20T08:10:05Z' }]),
+    ];
     const first = grantSessions(decision, undefined, running);
-    expect(first?.started).toEqual([{
-      pod: 'checkout-1', container: 'debugger-x7k2p', image: DEBUG_IMAGE, profile: 'restricted', target: 'app',
-      command: "sh -c 'tcpdump -i any port 8080'", startedAt: '2026-11-20T08:10:05Z',
-    }]);
+    expect(first?.started).toEqual([
+      {
+        pod: 'checkout-1',
+        container: 'debugger-x7k2p',
+        image: DEBUG_IMAGE,
+        profile: 'restricted',
+        target: 'app',
+        command: "sh -c 'tcpdump -i any port 8080'",
+        startedAt: '2026-11-20T08:10:05Z',
+      },
+    ]);
     expect(first?.ended).toEqual([]);
     const s1 = after(first);
     expect(s1.sessionCount).toBe(1);
@@ -67,10 +108,21 @@ describe('debug sessions recorded against the grant they came in by', () => {
     const again = grantSessions(decision, s1, running);
     expect(again).toEqual({ sessions: s1.sessions, sessionCount: 1, started: [], ended: [] });
 
-    const done = [pod('checkout-1', [{ name: 'debugger-x7k2p', command: ['sh', '-c', 'tcpdump -i any port 8080'], target: 'app', state: ['2026-11-20T08:10:05Z', '2026-11-20T08:25:40Z', 130] }])];
+    const done = [
+      pod('checkout-1', [
+        {
+          name: 'debugger-x7k2p',
+          command: ['sh', '-c', 'tcpdump -i any port 8080'],
+          target: 'app',
+          state: ['2026-11-20T08:10:05Z', '2026-11-20T08:25:40Z', 130],
+        },
+      ]),
+    ];
     const second = grantSessions(decision, s1, done);
     expect(second?.started).toEqual([]);
-    expect(second?.ended).toEqual([expect.objectContaining({ container: 'debugger-x7k2p', finishedAt: '2026-11-20T08:25:40Z', exitCode: 130, endedByDeadline: true })]);
+    expect(second?.ended).toEqual([
+      expect.objectContaining({ container: 'debugger-x7k2p', finishedAt: '2026-11-20T08:25:40Z', exitCode: 130, endedByDeadline: true }),
+    ]);
     const s2 = after(second, s1);
     expect(grantSessions(decision, s2, done)).toMatchObject({ started: [], ended: [], sessionCount: 1 });
   });
@@ -81,15 +133,16 @@ describe('debug sessions recorded against the grant they came in by', () => {
     expect(u?.ended.map((s) => [s.container, s.exitCode, s.endedByDeadline])).toEqual([['dbg', 0, true]]);
   });
 
-  test('whether it ended by the deadline: the kubelet\'s finishedAt within 10 s of it, or not', () => {
-    const at = (finished: string) => grantSessions(decision, undefined, [pod('checkout-1', [{ name: 'd', state: ['2026-11-20T08:59:00Z', finished, 137] }])])?.ended[0]?.endedByDeadline;
+  test("whether it ended by the deadline: the kubelet's finishedAt within 10 s of it, or not", () => {
+    const at = (finished: string) =>
+      grantSessions(decision, undefined, [pod('checkout-1', [{ name: 'd', state: ['2026-11-20T08:59:00Z', finished, 137] }])])?.ended[0]?.endedByDeadline;
     expect(at('2026-11-20T09:00:01Z')).toBe(true);
     expect(at('2026-11-20T09:00:10Z')).toBe(true);
     expect(at('2026-11-20T09:00:11Z')).toBe(false);
     expect(at('2026-11-20T11:00:00Z')).toBe(false);
   });
 
-  test('not this grant\'s: another pod, another image, started before it was active or long after, not started yet', () => {
+  test("not this grant's: another pod, another image, started before it was active or long after, not started yet", () => {
     const pods = [
       pod('checkout-1', [
         { name: 'earlier', state: '2026-11-20T07:59:59Z' }, // an earlier grant's, still running
@@ -112,7 +165,10 @@ describe('debug sessions recorded against the grant they came in by', () => {
   });
 
   test(`bounded: the last ${String(MAX_SESSIONS)} are kept, all are counted, and the dropped ones are not told again`, () => {
-    const many = Array.from({ length: MAX_SESSIONS + 5 }, (_, i) => ({ name: `d${String(i).padStart(3, '0')}`, state: new Date(Date.UTC(2026, 10, 20, 8, 1, i)).toISOString().replace('.000', '') }));
+    const many = Array.from({ length: MAX_SESSIONS + 5 }, (_, i) => ({
+      name: `d${String(i).padStart(3, '0')}`,
+      state: new Date(Date.UTC(2026, 10, 20, 8, 1, i)).toISOString().replace('.000', ''),
+    }));
     const pods = [pod('checkout-1', many)];
     const first = grantSessions(decision, undefined, pods);
     expect(first?.started).toHaveLength(MAX_SESSIONS + 5);
@@ -130,7 +186,9 @@ describe('debug sessions recorded against the grant they came in by', () => {
   });
 
   test('a grant that never held access has no session record; one kept from before stays', () => {
-    expect(grantSessions({ ...decision, activatedAt: undefined }, undefined, [pod('checkout-1', [{ name: 'd', state: '2026-11-20T08:10:00Z' }])])).toBeUndefined();
+    expect(
+      grantSessions({ ...decision, activatedAt: undefined }, undefined, [pod('checkout-1', [{ name: 'd', state: '2026-11-20T08:10:00Z' }])]),
+    ).toBeUndefined();
     expect(sessionFields(undefined, undefined)).toEqual({});
     const kept = { sessions: [{ pod: 'p', container: 'c', image: DEBUG_IMAGE, startedAt: '2026-11-20T08:10:00Z' }], sessionCount: 3 };
     expect(sessionFields(undefined, kept)).toEqual(kept);
@@ -148,14 +206,24 @@ describe('debug sessions recorded against the grant they came in by', () => {
     expect(long?.endsWith('…')).toBe(true);
   });
 
-  test('observedSessions reads the kubelet\'s times and exit code from the cached pod', () => {
-    expect(observedSessions(pod('p', [{ name: 'a', args: ['top'], state: ['2026-11-20T08:10:00Z', '2026-11-20T08:11:00Z', 1] }]))).toEqual([{
-      pod: 'p', container: 'a', image: DEBUG_IMAGE, command: 'top', startedAt: '2026-11-20T08:10:00Z', finishedAt: '2026-11-20T08:11:00Z', exitCode: 1,
-    }]);
+  test("observedSessions reads the kubelet's times and exit code from the cached pod", () => {
+    expect(observedSessions(pod('p', [{ name: 'a', args: ['top'], state: ['2026-11-20T08:10:00Z', '2026-11-20T08:11:00Z', 1] }]))).toEqual([
+      {
+        pod: 'p',
+        container: 'a',
+        image: DEBUG_IMAGE,
+        command: 'top',
+        startedAt: '2026-11-20T08:10:00Z',
+        finishedAt: '2026-11-20T08:11:00Z',
+        exitCode: 1,
+      },
+    ]);
   });
 
-  test('audit lines have the fixed shape, at the kubelet\'s times', () => {
-    const u = grantSessions(decision, undefined, [pod('checkout-1', [{ name: 'd', command: ['sh'], state: ['2026-11-20T08:10:00Z', '2026-11-20T10:00:00Z', 137] }])]);
+  test("audit lines have the fixed shape, at the kubelet's times", () => {
+    const u = grantSessions(decision, undefined, [
+      pod('checkout-1', [{ name: 'd', command: ['sh'], state: ['2026-11-20T08:10:00Z', '2026-11-20T10:00:00Z', 137] }]),
+    ]);
     if (!u) throw new Error('no update');
     const lines = sessionAuditRecords(u, 'shop/inc-4211', 'User alice', 'debuggrant-operator');
     expect(lines.map((l) => [l.event, l.grant, l.subject, l.pods, l.by, l.at, l.reason])).toEqual([
@@ -200,11 +268,15 @@ describe('debug sessions outside any grant, recorded against the pod', () => {
   });
 
   test('the annotation reads back what it wrote, and ignores what it did not', () => {
-    expect([...parseSessionsAnnotation('a=grant:g1,b=started,c=ended,d=bogus,,e')]).toEqual([['a', { grant: 'g1' }], ['b', { told: 'started' }], ['c', { told: 'ended' }]]);
+    expect([...parseSessionsAnnotation('a=grant:g1,b=started,c=ended,d=bogus,,e')]).toEqual([
+      ['a', { grant: 'g1' }],
+      ['b', { told: 'started' }],
+      ['c', { told: 'ended' }],
+    ]);
     expect(parseSessionsAnnotation(undefined).size).toBe(0);
   });
 
-  test('audit lines against the pod: no grant, no subject, the kubelet\'s times', () => {
+  test("audit lines against the pod: no grant, no subject, the kubelet's times", () => {
     const u = podSessionUpdate(pod('p', [{ name: 's', image: OTHER_IMAGE, state: ['2026-11-20T08:11:00Z', '2026-11-20T08:13:00Z', 1] }]), windows, undefined);
     expect(podSessionAuditRecords(u, 'p', 'op').map((l) => [l.event, l.grant, l.subject, l.pods, l.at, l.reason, l.session?.exitCode])).toEqual([
       ['session.started', '', '', ['p'], '2026-11-20T08:11:00Z', 'OutsideAnyGrant', 1],
@@ -213,20 +285,23 @@ describe('debug sessions outside any grant, recorded against the pod', () => {
   });
 });
 
-test('two copies of a pod\'s session record merge to the furthest told', () => {
+test("two copies of a pod's session record merge to the furthest told", () => {
   expect(mergeSessionsAnnotations('a=started,b=grant:g', 'a=ended,c=started')).toBe('a=ended,b=grant:g,c=started');
   expect(mergeSessionsAnnotations('a=ended', 'a=started')).toBe('a=ended');
   expect(mergeSessionsAnnotations(undefined, undefined)).toBeUndefined();
 });
 
-test('lines owed by a write whose answer was lost join the next look\'s, each session once', () => {
+test("lines owed by a write whose answer was lost join the next look's, each session once", () => {
   const rec = (container: string) => ({ pod: 'p', container, image: DEBUG_IMAGE, startedAt: '2026-11-20T08:10:00Z' });
   const owed = { sessions: [rec('a')], sessionCount: 1, started: [rec('a')], ended: [] };
   // The write landed: the next look derives nothing new; the owed line is told.
   expect(withOwed(owed, { sessions: [rec('a')], sessionCount: 1, started: [], ended: [] })?.started).toEqual([rec('a')]);
   // It did not: the next look derives the same session again; told once.
   expect(withOwed(owed, { sessions: [rec('a'), rec('b')], sessionCount: 2, started: [rec('a'), rec('b')], ended: [] })).toEqual({
-    sessions: [rec('a'), rec('b')], sessionCount: 2, started: [rec('a'), rec('b')], ended: [],
+    sessions: [rec('a'), rec('b')],
+    sessionCount: 2,
+    started: [rec('a'), rec('b')],
+    ended: [],
   });
   expect(withOwed(undefined, undefined)).toBeUndefined();
 });

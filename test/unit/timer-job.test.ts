@@ -1,8 +1,17 @@
 import { cachedTimer, type CachedTimer } from '../../src/kube/cached.ts';
 import { timerWasArmed } from '../../src/revocation/second-deadline.ts';
 import {
-  bindingOwner, deadlineSeconds, desiredTimer, firesAt, NO_CONTROLLER_AFTER_MS, recheckStartingAfter, secondDeadlineCondition,
-  shortenedDeadline, TIMER_GATE, timerName, timerState,
+  bindingOwner,
+  deadlineSeconds,
+  desiredTimer,
+  firesAt,
+  NO_CONTROLLER_AFTER_MS,
+  recheckStartingAfter,
+  secondDeadlineCondition,
+  shortenedDeadline,
+  TIMER_GATE,
+  timerName,
+  timerState,
 } from '../../src/revocation/timer-job.ts';
 
 const ref = { namespace: 'shop', name: 'inc-1', uid: 'grant-uid' };
@@ -11,7 +20,10 @@ const at = (iso: string): number => Date.parse(iso);
 function timer(over: Partial<CachedTimer> = {}, meta: Partial<CachedTimer['metadata']> = {}): CachedTimer {
   return {
     metadata: {
-      name: timerName(ref.name), namespace: ref.namespace, uid: 'job-uid', creationTimestamp: '2026-01-01T00:00:10Z',
+      name: timerName(ref.name),
+      namespace: ref.namespace,
+      uid: 'job-uid',
+      creationTimestamp: '2026-01-01T00:00:10Z',
       labels: { 'debuggrant.dev/timer': 'true', 'debuggrant.dev/grant': ref.name },
       ownerReferences: [{ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', name: ref.name, uid: ref.uid }],
       ...meta,
@@ -50,7 +62,8 @@ describe('timer Job planning', () => {
   test('the Job can never run a pod, ends at the deadline, is deleted at once after, and is owned by the grant', () => {
     const job = desiredTimer(ref, '2026-01-01T00:00:20.500Z', at('2026-01-01T00:00:10.900Z'));
     expect(job.metadata).toMatchObject({
-      name: 'debuggrant-timer-inc-1', namespace: 'shop',
+      name: 'debuggrant-timer-inc-1',
+      namespace: 'shop',
       labels: { 'app.kubernetes.io/managed-by': 'debuggrant', 'debuggrant.dev/grant': 'inc-1', 'debuggrant.dev/timer': 'true' },
       ownerReferences: [{ kind: 'DebugGrant', name: 'inc-1', uid: 'grant-uid', controller: true }],
     });
@@ -86,7 +99,13 @@ describe('timer Job planning', () => {
     expect(bindingOwner(ref, timer(), 'starting')).toEqual({ apiVersion: 'batch/v1', kind: 'Job', name: 'debuggrant-timer-inc-1', uid: 'job-uid' });
     expect(bindingOwner(ref, timer({ startTime: '2026-01-01T00:00:10Z' }), 'armed').uid).toBe('job-uid');
     for (const state of ['missing', 'foreign', 'ending'] as const) {
-      expect(bindingOwner(ref, timer(), state)).toEqual({ apiVersion: 'debuggrant.dev/v1alpha1', kind: 'DebugGrant', name: 'inc-1', uid: 'grant-uid', controller: true });
+      expect(bindingOwner(ref, timer(), state)).toEqual({
+        apiVersion: 'debuggrant.dev/v1alpha1',
+        kind: 'DebugGrant',
+        name: 'inc-1',
+        uid: 'grant-uid',
+        controller: true,
+      });
     }
   });
 
@@ -124,9 +143,15 @@ describe('timer Job planning', () => {
     };
     expect(cachedTimer(raw)).toEqual({
       metadata: { name: 't', namespace: 'shop', uid: 'u', creationTimestamp: '2026-01-01T00:00:10Z', labels: { a: 'b' } },
-      activeDeadlineSeconds: 11, startTime: '2026-01-01T00:00:10Z', finished: true,
+      activeDeadlineSeconds: 11,
+      startTime: '2026-01-01T00:00:10Z',
+      finished: true,
     });
-    const fromClient = cachedTimer({ ...raw, metadata: { ...raw.metadata, creationTimestamp: new Date('2026-01-01T00:00:10Z') }, status: { startTime: new Date('2026-01-01T00:00:10Z') } });
+    const fromClient = cachedTimer({
+      ...raw,
+      metadata: { ...raw.metadata, creationTimestamp: new Date('2026-01-01T00:00:10Z') },
+      status: { startTime: new Date('2026-01-01T00:00:10Z') },
+    });
     expect(fromClient.metadata.creationTimestamp).toBe('2026-01-01T00:00:10Z');
     expect(fromClient.startTime).toBe('2026-01-01T00:00:10Z');
     expect(fromClient.finished).toBeUndefined();

@@ -10,14 +10,19 @@ describe('WorkQueue', () => {
     const running = new Set<string>();
     const seen: string[] = [];
     let overlap = false;
-    const q = new WorkQueue(async (k) => {
-      if (running.has(k)) overlap = true;
-      running.add(k);
-      seen.push(k);
-      await new Promise((r) => setTimeout(r, 5));
-      running.delete(k);
-    }, { workers: 4, clock: systemClock });
-    q.add('a'); q.add('a'); q.add('b');
+    const q = new WorkQueue(
+      async (k) => {
+        if (running.has(k)) overlap = true;
+        running.add(k);
+        seen.push(k);
+        await new Promise((r) => setTimeout(r, 5));
+        running.delete(k);
+      },
+      { workers: 4, clock: systemClock },
+    );
+    q.add('a');
+    q.add('a');
+    q.add('b');
     await tick();
     q.add('a'); // while a runs: runs once more afterwards
     q.add('a');
@@ -31,12 +36,20 @@ describe('WorkQueue', () => {
     const clock = new FakeClock();
     let calls = 0;
     const errors: number[] = [];
-    const q = new WorkQueue(() => { calls++; return Promise.reject(new Error('boom')); },
-      { workers: 1, clock, baseDelayMs: 100, maxDelayMs: 1000, onError: (_k, _e, attempt) => errors.push(attempt) });
+    const q = new WorkQueue(
+      () => {
+        calls++;
+        return Promise.reject(new Error('boom'));
+      },
+      { workers: 1, clock, baseDelayMs: 100, maxDelayMs: 1000, onError: (_k, _e, attempt) => errors.push(attempt) },
+    );
     q.add('k');
     await tick();
     expect(calls).toBe(1);
-    for (let i = 0; i < 8; i++) { clock.advance(1000); await tick(); }
+    for (let i = 0; i < 8; i++) {
+      clock.advance(1000);
+      await tick();
+    }
     expect(calls).toBeGreaterThanOrEqual(5);
     expect(errors.slice(0, 3)).toEqual([1, 2, 3]);
     expect(Math.max(...clock.requestedDelays)).toBeLessThanOrEqual(1000);
@@ -46,14 +59,21 @@ describe('WorkQueue', () => {
   test('retryDelay overrides the backoff (a permanent error waits minutes, not milliseconds)', async () => {
     const clock = new FakeClock();
     let calls = 0;
-    const q = new WorkQueue(() => { calls++; return Promise.reject(new Error('forbidden')); },
-      { workers: 1, clock, retryDelay: () => 300_000 });
+    const q = new WorkQueue(
+      () => {
+        calls++;
+        return Promise.reject(new Error('forbidden'));
+      },
+      { workers: 1, clock, retryDelay: () => 300_000 },
+    );
     q.add('k');
     await tick();
     expect(clock.requestedDelays).toEqual([300_000]);
-    clock.advance(299_999); await tick();
+    clock.advance(299_999);
+    await tick();
     expect(calls).toBe(1);
-    clock.advance(1); await tick();
+    clock.advance(1);
+    await tick();
     expect(calls).toBe(2);
   });
 
@@ -61,23 +81,39 @@ describe('WorkQueue', () => {
     const clock = new FakeClock();
     let calls = 0;
     const throttled = new ApiException(429, 'HTTP 429', '{"kind":"Status","reason":"TooManyRequests"}', { 'retry-after': '2' });
-    const q = new WorkQueue(() => { calls++; return calls === 1 ? Promise.reject(throttled) : Promise.resolve(); }, { workers: 1, clock });
+    const q = new WorkQueue(
+      () => {
+        calls++;
+        return calls === 1 ? Promise.reject(throttled) : Promise.resolve();
+      },
+      { workers: 1, clock },
+    );
     q.add('k');
     await tick();
     expect(clock.requestedDelays).toHaveLength(1);
     expect(clock.requestedDelays[0]).toBeGreaterThanOrEqual(2000);
     expect(clock.requestedDelays[0]).toBeLessThanOrEqual(3000);
-    clock.advance(1999); await tick();
+    clock.advance(1999);
+    await tick();
     expect(calls).toBe(1);
-    clock.advance(1001); await tick();
+    clock.advance(1001);
+    await tick();
     expect(calls).toBe(2);
   });
 
   test('paused queues collect keys and process them on resume', async () => {
     const seen: string[] = [];
-    const q = new WorkQueue((k) => { seen.push(k); return Promise.resolve(); }, { workers: 2, clock: systemClock });
+    const q = new WorkQueue(
+      (k) => {
+        seen.push(k);
+        return Promise.resolve();
+      },
+      { workers: 2, clock: systemClock },
+    );
     q.pause(true);
-    q.add('x'); q.add('y'); q.add('x');
+    q.add('x');
+    q.add('y');
+    q.add('x');
     await tick();
     expect(seen).toEqual([]);
     q.pause(false);
@@ -87,7 +123,13 @@ describe('WorkQueue', () => {
 
   test('keys run in the order they were added, across many thousands (the FIFO compacts as it drains)', async () => {
     const seen: string[] = [];
-    const q = new WorkQueue((k) => { seen.push(k); return Promise.resolve(); }, { workers: 1, clock: systemClock });
+    const q = new WorkQueue(
+      (k) => {
+        seen.push(k);
+        return Promise.resolve();
+      },
+      { workers: 1, clock: systemClock },
+    );
     q.pause(true);
     const keys = Array.from({ length: 5000 }, (_, i) => `ns/pod-${String(i)}`);
     for (const k of keys) q.add(k);

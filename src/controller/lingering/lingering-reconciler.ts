@@ -10,7 +10,15 @@ import { splitKey } from '../../runtime/object-key.ts';
 import type { PodReconcilerDeps } from '../pod-context.ts';
 import { setLingeringAnnotation } from '../../kube/pods.ts';
 import { audit } from '../../log.ts';
-import { coveredPods, flaggedContainers, lingeringAnnotation, lingeringOn, overdueSessions, runningEphemeralContainers, type RunningEphemeral } from './lingering.ts';
+import {
+  coveredPods,
+  flaggedContainers,
+  lingeringAnnotation,
+  lingeringOn,
+  overdueSessions,
+  runningEphemeralContainers,
+  type RunningEphemeral,
+} from './lingering.ts';
 
 /** What happens next for the pod: look again after this long (a wrapper's deadline + grace). */
 export interface PodResult {
@@ -49,12 +57,21 @@ export class LingeringReconciler {
     const fresh = lingering.filter((l) => !before.has(l.container));
     if (fresh.length === 0) return;
     const what = fresh.map((l) => `${l.container}=${l.image}`).join(',');
-    await this.d.events.send({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'LingeringEphemeralContainer',
-      `ephemeral containers running with no active DebugGrant covering this pod: ${what}`);
+    await this.d.events.send(
+      { apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid },
+      'Warning',
+      'LingeringEphemeralContainer',
+      `ephemeral containers running with no active DebugGrant covering this pod: ${what}`,
+    );
     const log = this.d.log.child({ kind: 'Pod', namespace, name });
     for (const l of fresh) {
       audit(log, {
-        event: 'pod.lingering', grant: '', subject: '', pods: [name], by: this.d.identity, at: new Date(this.d.clock.now()).toISOString(),
+        event: 'pod.lingering',
+        grant: '',
+        subject: '',
+        pods: [name],
+        by: this.d.identity,
+        at: new Date(this.d.clock.now()).toISOString(),
         reason: `ephemeral container ${l.container} (${l.image}) running with no active DebugGrant covering this pod`,
       });
     }
@@ -74,10 +91,16 @@ export class LingeringReconciler {
     this.d.metrics.overdueDebugContainers.set(total);
     if (!pod || fresh.length === 0) return lookAgainAfter;
     const { namespace, name } = splitKey(key);
-    const what = fresh.map((o) => `${o.container} (${o.image}, deadline ${new Date(o.deadline).toISOString()}, ${((now - o.deadline) / 1000).toFixed(1)} s ago)`).join(', ');
+    const what = fresh
+      .map((o) => `${o.container} (${o.image}, deadline ${new Date(o.deadline).toISOString()}, ${((now - o.deadline) / 1000).toFixed(1)} s ago)`)
+      .join(', ');
     this.d.log.warn({ kind: 'Pod', namespace, name, containers: fresh.map((o) => o.container) }, 'debug containers running past their deadline');
-    await this.d.events.send({ apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid }, 'Warning', 'DebugContainerPastDeadline',
-      `debug containers still running after the deadline their wrapper carries, so it did not end them (killed from inside the container, or the node's clock behind): ${what}`);
+    await this.d.events.send(
+      { apiVersion: 'v1', kind: 'Pod', namespace, name, uid: pod.metadata?.uid },
+      'Warning',
+      'DebugContainerPastDeadline',
+      `debug containers still running after the deadline their wrapper carries, so it did not end them (killed from inside the container, or the node's clock behind): ${what}`,
+    );
     return lookAgainAfter;
   }
 

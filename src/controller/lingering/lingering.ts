@@ -57,7 +57,12 @@ export function lingeringOn(pod: CachedPod, covered: ReadonlySet<string>, nowMs:
 
 /** Containers named in a lingering annotation value (what was flagged before). */
 export function flaggedContainers(annotation: string | null | undefined): Set<string> {
-  return new Set((annotation ?? '').split(',').filter(Boolean).map((pair) => pair.split('=')[0] ?? ''));
+  return new Set(
+    (annotation ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=')[0] ?? ''),
+  );
 }
 
 /**
