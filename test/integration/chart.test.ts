@@ -10,9 +10,9 @@ import { REPO_ROOT } from '../../hack/controlplane/install.ts';
 import { admissionVariables } from '../../src/admission/render.ts';
 import { parseConfig, type OperatorConfig } from '../../src/config.ts';
 import { VERSION } from '../../src/version.ts';
-import { canI, freshNamespace, kubectl } from '../support/cluster.ts';
+import { canI, freshNamespace, kubectl, namespaceNamed } from '../support/cluster.ts';
 import { ensureHelm, helm } from '../support/helm.ts';
-import { TEST_POLICY } from '../support/policy.ts';
+import { CHART_NAMESPACE, TEST_POLICY } from '../support/policy.ts';
 import { describeOperatorWithOwnToken } from '../support/service-account-operator.ts';
 
 const CHART = join(REPO_ROOT, 'charts/debuggrant');
@@ -269,7 +269,7 @@ describe('Helm chart', () => {
   describe('installed for real', () => {
     let ns = '';
     beforeAll(async () => {
-      ns = await freshNamespace('chart');
+      ns = await namespaceNamed(CHART_NAMESPACE);
       const objs = await template('dg-chart', ns, { config: TEST_CONFIG, viewers: { groups: ['chart-viewers'] } });
       await apply(objs.filter((o) => o.kind !== 'CustomResourceDefinition').map((o) => boundToNamespace(o, ns)));
     });

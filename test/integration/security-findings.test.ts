@@ -1,12 +1,12 @@
 // The findings of issue #20, each as an attacker would try it against the real API server
 // (and the operator where it has a part): every test here failed on the code before its fix.
 import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-index.ts';
-import { HISTORY_KIND, INDEX_NAME } from '../../src/api/names.ts';
+import { HISTORY_KIND, INDEX_NAME, SESSIONS_ANNOTATION } from '../../src/api/names.ts';
 import { GROUP, VERSION } from '../../src/api/schema.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
-import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, rejection, statusCode } from '../support/cluster.ts';
+import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, rejection, statusCode, writePodStatus } from '../support/cluster.ts';
 import { cli } from '../support/cli.ts';
-import { addEphemeralContainer, debugContainer, standingDebugRbac, subjects } from '../support/debug-containers.ts';
+import { addEphemeralContainer, debugContainer, kubeletState, second, standingDebugRbac, subjects } from '../support/debug-containers.ts';
 import { allRbac, createGrant, deleteGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { DEBUG_IMAGE, startTestOperator } from '../support/operator.ts';
 import { EXEMPT, TEST_POLICY } from '../support/policy.ts';
@@ -289,6 +289,97 @@ describe("3: revoked-by only together with the revocation, and always the revoke
       );
       expect(events.find((e) => e.reason === 'RevokedByRequest')?.message).toBe('revoked by gitops: incident closed');
       expect(await canI({ user: 'alice', namespace: ns, verb: 'patch', resource: 'pods', subresource: 'ephemeralcontainers', name: 'checkout-1' })).toBe(false);
+    } finally {
+      await op.stop();
+    }
+  });
+});
+
+describe("7: the pod's session record (debuggrant.dev/sessions) is the operator's alone", () => {
+  const record = async (ns: string, pod: string): Promise<string | undefined> =>
+    (await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: pod })).metadata?.annotations?.[SESSIONS_ANNOTATION];
+  // Anyone but the operator: a cluster-admin impersonated by the test's admin (who is the test operator's identity).
+  const mallory = ['--as=mallory', '--as-group=system:masters'];
+
+  test('no one else presets, changes or removes it, so a break-glass debug container is always reported', async () => {
+    const ns = await freshNamespace('sec-sessions');
+    await createPod(ns, 'web-1', { app: 'web' });
+    await standingDebugRbac(ns, subjects('bob'));
+    const op = await startTestOperator([ns]);
+    try {
+      // bob, with standing `patch pods`, marks the container he is about to add as already told.
+      const preset = await kubectl('bob', ['annotate', '-n', ns, 'pod', 'web-1', `${SESSIONS_ANNOTATION}=sneaky=ended`]);
+      expect(preset.code).not.toBe(0);
+      expect(preset.stderr).toContain(
+        `pod ${ns}/web-1: the annotation debuggrant.dev/sessions is the debuggrant operator's record of the debug containers it has reported; only the operator may add it (was "", would be "sneaky=ended")`,
+      );
+      // A cluster-admin, through pods/status (whose update keeps metadata changes), claims it for a grant.
+      const viaStatus = await kubectl('admin', [
+        ...mallory,
+        'patch',
+        '-n',
+        ns,
+        'pod',
+        'web-1',
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify({ metadata: { annotations: { [SESSIONS_ANNOTATION]: 'sneaky=grant:other' } } }),
+      ]);
+      expect(viaStatus.code).not.toBe(0);
+      expect(viaStatus.stderr).toContain('only the operator may add it (was "", would be "sneaky=grant:other")');
+      // Nor is a pod created carrying it (a workload template could).
+      const created = await kubectl('admin', [
+        ...mallory,
+        'run',
+        'planted',
+        '-n',
+        ns,
+        '--image=registry.example.com/app:1',
+        '--restart=Never',
+        `--annotations=${SESSIONS_ANNOTATION}=sneaky=ended`,
+      ]);
+      expect(created.code).not.toBe(0);
+      expect(created.stderr).toContain(`pod ${ns}/planted: the annotation debuggrant.dev/sessions is the debuggrant operator's record`);
+      expect(created.stderr).toContain('only the operator may set it (create the pod without it)');
+      expect((await kubectl('admin', ['get', 'pod', 'planted', '-n', ns])).stderr).toContain('NotFound');
+      expect(await record(ns, 'web-1')).toBeUndefined();
+
+      // The break-glass container is reported, and the operator writes its record.
+      await addEphemeralContainer('admin', ns, 'web-1', debugContainer('sneaky', DEBUG_IMAGE, 'restricted'));
+      await writePodStatus(ns, 'web-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('sneaky', second(Date.now()))] });
+      await eventually(
+        () => record(ns, 'web-1'),
+        (r) => r === 'sneaky=started',
+      );
+      const events = await eventually(
+        async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.reason === 'SessionOutsideGrant'),
+        (items) => items.length > 0,
+      );
+      expect(events.map((e) => e.involvedObject.name)).toEqual(['web-1']);
+      await eventually(
+        () => Promise.resolve(op.audits().filter((a) => a.event === 'session.started' && a.pods.includes('web-1'))),
+        (lines) => lines.length === 1,
+      );
+
+      // Marking it ended (so its end goes untold) or dropping the record are refused too.
+      const ended = await kubectl('bob', ['annotate', '--overwrite', '-n', ns, 'pod', 'web-1', `${SESSIONS_ANNOTATION}=sneaky=ended`]);
+      expect(ended.stderr).toContain('only the operator may change it (was "sneaky=started", would be "sneaky=ended")');
+      const dropped = await kubectl('bob', ['annotate', '-n', ns, 'pod', 'web-1', `${SESSIONS_ANNOTATION}-`]);
+      expect(dropped.stderr).toContain('only the operator may remove it (was "sneaky=started", would be "")');
+      // Updates that leave it alone still pass: a label, and the kubelet's status writes.
+      expect((await kubectl('bob', ['label', '-n', ns, 'pod', 'web-1', 'team=payments'])).code).toBe(0);
+      await writePodStatus(ns, 'web-1', {
+        ephemeralContainerStatuses: [kubeletState('sneaky', second(Date.now() - 1000), { at: second(Date.now()), exitCode: 0 })],
+      });
+      await eventually(
+        () => record(ns, 'web-1'),
+        (r) => r === 'sneaky=ended',
+      );
+      await eventually(
+        () => Promise.resolve(op.audits().filter((a) => a.event === 'session.ended' && a.pods.includes('web-1'))),
+        (lines) => lines.length === 1,
+      );
     } finally {
       await op.stop();
     }

@@ -58,9 +58,13 @@ export function clientsFor(user: LocalUserName): Clients {
  * A new namespace with its `default` ServiceAccount (made here when there is no
  * controller-manager; on the real node the controller-manager may have made it first).
  */
-export async function freshNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+export function freshNamespace(prefix: string, labels: Record<string, string> = {}): Promise<string> {
+  return namespaceNamed(`${prefix}-${randomBytes(3).toString('hex')}`, labels);
+}
+
+/** A new namespace of a fixed name (with its default ServiceAccount), for what the run's policy configuration names. */
+export async function namespaceNamed(name: string, labels: Record<string, string> = {}): Promise<string> {
   const admin = clientsFor('admin');
-  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   await admin.core.createNamespace({ body: { metadata: { name, labels } } });
   await admin.core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } }).catch((err: unknown) => {
     if (statusCode(err) !== 409) throw err;

@@ -11,6 +11,9 @@ export const NO_DEFAULT_IMAGE_PREFIX = `${APPROVED_REGISTRY}entrypoint-only/`;
 /** Namespaces with this label are outside the ephemeral-container policy (tests of other layers); never outside grant creation. */
 export const EXEMPT = { 'debuggrant.dev/admission': 'exempt' };
 
+/** Where chart.test.ts installs the chart for real: its operator is one of this run's operators. */
+export const CHART_NAMESPACE = 'chart-installed';
+
 export const TEST_POLICY: AdmissionSettings = {
   // The second: the grant catalogue's image with a registry port (test/fixtures/grant-catalogue.ts).
   approvedRegistries: [APPROVED_REGISTRY, 'reg.io:5000/dbg/'],
@@ -29,6 +32,7 @@ export const TEST_POLICY: AdmissionSettings = {
   execWrapper: 'timeout',
   // As shipped: debuggrant-system is where config/default and deploy.test.ts install the operator.
   reservedNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'debuggrant-system'],
-  // Test operators run as admin (startTestOperator); the shipped ServiceAccount too (deploy tests).
-  operatorUsers: ['admin', 'system:serviceaccount:debuggrant-system:debuggrant-operator'],
+  // Test operators run as admin (startTestOperator); the shipped ServiceAccount too (deploy
+  // tests), and the chart's, released as dg-chart into CHART_NAMESPACE (chart tests).
+  operatorUsers: ['admin', 'system:serviceaccount:debuggrant-system:debuggrant-operator', `system:serviceaccount:${CHART_NAMESPACE}:dg-chart-operator`],
 };

@@ -47,6 +47,8 @@ describe('admission policy rendering', () => {
       'ValidatingAdmissionPolicyBinding',
       'ValidatingAdmissionPolicy',
       'ValidatingAdmissionPolicyBinding', // stream-audit.yaml
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding', // pod-sessions.yaml
     ]);
   });
 
