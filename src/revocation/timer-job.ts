@@ -141,7 +141,11 @@ export function bindingOwner(ref: GrantRef, timer: CachedTimer | undefined, stat
   return { apiVersion: API_VERSION, kind: KIND, name: ref.name, uid: ref.uid, controller: true };
 }
 
-/** What the grant's SecondDeadline condition says of its timer as observed (or refused) now. */
+/**
+ * What the grant's SecondDeadline condition says of its timer as observed (or refused) now.
+ * `nowMs` only decides whether a timer is overdue to start; the words depend on the observed
+ * state alone, so a reconcile of an unchanged grant writes nothing.
+ */
 export function secondDeadlineCondition(timer: CachedTimer | undefined, state: TimerState, nowMs: number, refusal?: string): ConditionInput {
   const name = timer?.metadata.name ?? '';
   const operatorOnly = 'only the operator ends this grant';
@@ -151,7 +155,7 @@ export function secondDeadlineCondition(timer: CachedTimer | undefined, state: T
   switch (state) {
     case 'armed': {
       const fire = timer ? firesAt(timer) : undefined;
-      const at = new Date(fire ?? nowMs).toISOString();
+      const at = fire === undefined ? 'an unknown time' : new Date(fire).toISOString();
       return {
         type: SECOND_DEADLINE,
         status: 'True',
@@ -168,8 +172,10 @@ export function secondDeadlineCondition(timer: CachedTimer | undefined, state: T
           type: SECOND_DEADLINE,
           status: 'False',
           reason: 'NoJobController',
+          // The threshold, not the time elapsed: a message that changed with the clock made every
+          // reconcile write the status again, whose watch event asked for the next reconcile.
           message:
-            `Job ${name} has no status.startTime ${String(Math.round((nowMs - created) / SECOND))}s after it was created: ` +
+            `Job ${name} has no status.startTime ${String(NO_CONTROLLER_AFTER_MS / SECOND)}s after it was created: ` +
             `no Job controller (kube-controller-manager) runs it, so ${operatorOnly}`,
         };
       }

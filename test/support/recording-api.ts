@@ -68,6 +68,8 @@ export class RecordingApi {
   /** What SubjectAccessReview answers (the test's stand-in for the authorizer's verdict). */
   allowed: (spec: { namespace?: string; name?: string }) => boolean = () => false;
   fault: Fault = () => undefined;
+  /** When set, creates are stamped with metadata.creationTimestamp at this time (ms), as the API server stamps them. */
+  stampCreation: (() => number) | undefined;
   /** Holds the answer of matching actions until the promise resolves (the request took effect; its answer is late). */
   hold: (action: string) => Promise<void> | undefined = () => undefined;
   readonly api: KubeApi;
@@ -200,7 +202,8 @@ export class RecordingApi {
     const body = p.body as Stored;
     const name = p.name ?? body.metadata?.name ?? INDEX_NAME;
     this.record(verb, kind, p.namespace, name);
-    const written = { ...body, metadata: { ...body.metadata, name, namespace: p.namespace, resourceVersion: this.nextVersion() } };
+    const created = verb === 'create' && this.stampCreation ? { creationTimestamp: new Date(this.stampCreation()).toISOString().replace(/\.\d+Z$/, 'Z') } : {};
+    const written = { ...body, metadata: { ...body.metadata, ...created, name, namespace: p.namespace, resourceVersion: this.nextVersion() } };
     this.store.set(`${kind} ${p.namespace ?? ''}/${name}`, written);
     return written;
   }

@@ -13,6 +13,7 @@ import { makeLogger } from '../../src/log.ts';
 import { makeMetrics } from '../../src/metrics.ts';
 import { DeadlineTimer } from '../../src/revocation/deadline-timer.ts';
 import { deletesFirst } from '../../src/revocation/lanes.ts';
+import { NO_CONTROLLER_AFTER_MS } from '../../src/revocation/timer-job.ts';
 import { startupWork } from '../../src/revocation/startup-sweep.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { RecordingApi, refused } from '../support/recording-api.ts';
@@ -126,6 +127,22 @@ describe('grant reconcile: expected actions', () => {
     await h.events.idle();
     expect(h.rec.actions.slice(before)).toEqual([]);
     expect(again.deadline).toBe(h.clock.now() + HOUR);
+  });
+
+  test('no Job controller starts the timer: the grant says so once, and later reconciles of that state send nothing', async () => {
+    const h = harness();
+    h.rec.stampCreation = () => h.clock.now();
+    await activate(h);
+    h.clock.advance(NO_CONTROLLER_AFTER_MS);
+    await h.reconciler.reconcile(KEY);
+    expect(h.rec.caches.grants.get('g', 'shop')?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.reason).toBe('NoJobController');
+    // Each status write is a watch event, hence a reconcile: one that wrote again because the clock moved never ended.
+    const before = h.rec.actions.length;
+    h.clock.advance(7_000);
+    const again = await h.reconciler.reconcile(KEY);
+    await h.events.idle();
+    expect(h.rec.actions.slice(before)).toEqual([]);
+    expect(again.requeueAfter).toBeUndefined();
   });
 
   test('expiry by reconcile: the RoleBinding before the Role, then the index entry ends, then status; the deadline disarmed', async () => {

@@ -118,6 +118,8 @@ describe('timer Job planning', () => {
     expect(none).toMatchObject({ status: 'False', reason: 'NoJobController' });
     expect(none.message).toContain('no status.startTime 5s after it was created');
     expect(recheckStartingAfter(starting, created + NO_CONTROLLER_AFTER_MS)).toBeUndefined();
+    // The same observed timer says the same later: a condition that moved with the clock was written on every reconcile.
+    expect(secondDeadlineCondition(starting, 'starting', created + 10 * NO_CONTROLLER_AFTER_MS + 321)).toEqual(none);
     const armed = secondDeadlineCondition(timer({ startTime: '2026-01-01T00:00:10Z' }), 'armed', created);
     expect(armed).toMatchObject({ status: 'True', reason: 'TimerArmed' });
     expect(armed.message).toContain('fails at 2026-01-01T00:00:21.000Z');
