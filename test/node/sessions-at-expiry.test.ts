@@ -2,7 +2,8 @@
 // end by it, with the operator running and with it stopped before the deadline (the admission
 // policies put the deadline into the container's or the exec's command), a debug container
 // sharing the target's process namespace takes its background jobs with it, an exec shell's
-// background job stays (measured); `kubectl debuggrant debug` ends on time too.
+// background job stays (measured); `kubectl debuggrant debug` ends on time too; a grantee who defeats
+// the wrapper from inside (SIGSTOP of its timeout) is caught by the operator's backstop.
 import { fileURLToPath } from 'node:url';
 import { clientsFor, eventually, freshNamespace, kubectl, plane } from '../support/cluster.ts';
 import { getGrant } from '../support/grants.ts';
@@ -165,6 +166,48 @@ describeOnNode("sessions at a grant's deadline, on a real node", () => {
       // The wrapper ends the exec'd command and its stream; a job it sent to the background is a
       // process of the app container like any other and runs on (README "Sessions and the deadline").
       expect(ps.stdout).toContain('sleep 7777');
+    },
+    SLOW,
+  );
+
+  test(
+    'a grantee who stops the deadline watcher from inside keeps a shell past the deadline: the operator says so on the pod and records it on the grant',
+    async () => {
+      await runningPod(ns, 'stopper-1', { app: 'stopper' });
+      const { expiresAt } = await activeGrant(ns, 'stopper', { app: 'stopper' }, { ttl: '20s' });
+      // The wrapper's `timeout` runs as the grantee's own uid in the container's PID namespace:
+      // SIGSTOP it and its kill never comes (README "Sessions and the deadline").
+      const stopWatcher = `for p in /proc/[0-9]*; do case "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)" in timeout*) kill -STOP \${p#/proc/};; esac; done`;
+      const shell = await tickingShell('debug', 'alice', ns, 'stopper-1', { image: testNode().images.debugNonRoot.ref, container: 'dbg', before: stopWatcher });
+      try {
+        // Past the deadline it still prints: the wrapper was defeated.
+        await eventually(
+          () => Promise.resolve(shell.lastTickAt() ?? 0),
+          (t) => t > expiresAt + 3_000,
+          expiresAt + 20_000 - Date.now(),
+          250,
+        );
+        // The operator's backstop: a Warning Event on the pod, the container lingering on the grant.
+        const warned = await eventually(
+          async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=stopper-1' })).items,
+          (items) => items.some((e) => e.reason === 'DebugContainerPastDeadline'),
+          30_000,
+          250,
+        );
+        const g = await eventually(
+          () => getGrant(ns, 'stopper'),
+          (x) => (x?.status?.lingering ?? []).some((l) => l.container === 'dbg'),
+          30_000,
+          250,
+        );
+        const past = warned.find((e) => e.reason === 'DebugContainerPastDeadline');
+        const at = new Date(past?.firstTimestamp ?? past?.eventTime ?? Number.NaN).getTime();
+        process.stderr.write(`[measure] wrapper defeated: DebugContainerPastDeadline ${String(at - expiresAt)} ms after the deadline\n`);
+        expect(g?.status?.lingering).toEqual([{ pod: 'stopper-1', container: 'dbg', image: testNode().images.debugNonRoot.ref }]);
+        expect(g?.status?.conditions?.find((c) => c.type === 'Stalled')?.status).toBe('True');
+      } finally {
+        await shell.session.stop();
+      }
     },
     SLOW,
   );
