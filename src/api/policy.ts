@@ -19,3 +19,12 @@ export function grantPolicyProblems(spec: DebugGrantSpec, config: OperatorConfig
   }
   return problems;
 }
+
+/**
+ * Why a grant in `namespace` is never served, or undefined: the operator's own namespace and the
+ * system ones are reserved (the grant-creation policy refuses them; planGrant denies one that got in).
+ */
+export function reservedNamespaceProblem(namespace: string, reserved: readonly string[]): string | undefined {
+  if (!reserved.includes(namespace)) return undefined;
+  return `${namespace} is a reserved namespace (${reserved.join(', ')}): debuggrant never grants access in the operator's own namespace or a system namespace`;
+}

@@ -3,7 +3,7 @@
 // and, with --config, the operator's policy. Each problem once, at its field.
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { grantPolicyProblems } from '../api/policy.ts';
+import { grantPolicyProblems, reservedNamespaceProblem } from '../api/policy.ts';
 import { DebugGrantDocumentSchema, GROUP, KIND, fieldIssues, fieldPath, type FieldIssue } from '../api/schema.ts';
 import { ConfigError, loadConfig, type OperatorConfig } from '../config.ts';
 import { str, type Invocation } from './args.ts';
@@ -35,10 +35,15 @@ export function grantProblems(value: unknown, config: OperatorConfig | undefined
   const parsed = DebugGrantDocumentSchema.safeParse(value);
   if (!parsed.success) return fieldIssues(parsed.error);
   if (!config) return [];
-  return grantPolicyProblems(parsed.data.spec, config).map((p) => {
-    const [field = '', ...rest] = p.split(': ');
-    return { path: field.split('.'), message: rest.join(': ') };
-  });
+  const namespace = parsed.data.metadata.namespace;
+  const reserved = namespace === undefined ? undefined : reservedNamespaceProblem(namespace, config.reservedNamespaces);
+  return [
+    ...(reserved ? [{ path: ['metadata', 'namespace'], message: reserved }] : []),
+    ...grantPolicyProblems(parsed.data.spec, config).map((p) => {
+      const [field = '', ...rest] = p.split(': ');
+      return { path: field.split('.'), message: rest.join(': ') };
+    }),
+  ];
 }
 
 /** 1-based line and column of the deepest part of `path` present in the document. */

@@ -3,7 +3,7 @@
 import type { CachedPod } from '../kube/cached.ts';
 import type { ActiveGrantEntry, EndedGrantEntry, IndexChange } from '../api/grant-index.ts';
 import { REVOKED_BY_ANNOTATION, REVOKE_ANNOTATION, subjectUsername } from '../api/names.ts';
-import { grantPolicyProblems } from '../api/policy.ts';
+import { grantPolicyProblems, reservedNamespaceProblem } from '../api/policy.ts';
 import { DebugGrantSpecSchema, describeIssues, type DebugGrantSpec } from '../api/schema.ts';
 import { hasEnded, isTerminal, type DebugGrant, type GrantPhase } from '../api/types.ts';
 import { parseDuration } from '../api/duration.ts';
@@ -153,12 +153,10 @@ export function planGrant(o: GrantObservation): GrantDecision {
       revokedBy: by,
     };
   }
-  if (o.config.reservedNamespaces.includes(ref.namespace)) {
-    // The admission policy refuses creating these; this holds for one that got in anyway
-    // (created before the policy, or while it was unbound or configured otherwise).
-    const why =
-      `${ref.namespace} is a reserved namespace (${o.config.reservedNamespaces.join(', ')}): ` +
-      "debuggrant never grants access in the operator's own namespace or a system namespace";
+  // The admission policy refuses creating these; this holds for one that got in anyway
+  // (created before the policy, or while it was unbound or configured otherwise).
+  const why = reservedNamespaceProblem(ref.namespace, o.config.reservedNamespaces);
+  if (why) {
     return wasActivated ? ended('Revoked', 'PolicyChanged', `the operator's policy no longer allows this grant: ${why}`) : denied('ReservedNamespace', why);
   }
   if (!spec) {

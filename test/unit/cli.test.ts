@@ -105,6 +105,22 @@ describe('kubectl debuggrant validate', () => {
     expect(validatePaths([join(dir, 'missing.yaml')], undefined).problems[0]?.message).toBe('cannot read this file');
   });
 
+  test('with --config, a grant in a reserved namespace is named at metadata.namespace, as the grant-creation policy refuses it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-validate-'));
+    writeFileSync(join(dir, 'g.yaml'), good.replace('namespace: shop', 'namespace: kube-system'));
+    const config = parseConfig({ approvedRegistries: ['docker.io/'] });
+    expect(validatePaths([dir], undefined).valid).toBe(true);
+    expect(formatReport(validatePaths([dir], config), true).replaceAll(dir, '')).toBe(
+      [
+        "/g.yaml:3:22: metadata.namespace: kube-system is a reserved namespace (kube-system, kube-public, kube-node-lease): debuggrant never grants access in the operator's own namespace or a system namespace",
+        '1 problem(s) in 1 DebugGrant(s), 1 file(s)',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'g.yaml'), good);
+    expect(validatePaths([dir], config).valid).toBe(true);
+  });
+
   test("a missing field is reported at its parent, with the API server's word for it", () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-validate-'));
     writeFileSync(join(dir, 'g.yaml'), good.replace('reason: "INC-2 needs a look"', 'ttl2: 1h').replace(', ttl: 1h', ''));
