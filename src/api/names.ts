@@ -12,13 +12,14 @@ export const GRANT_LABEL = 'debuggrant.dev/grant';
 export const GRANT_UID_LABEL = 'debuggrant.dev/grant-uid';
 /** Marks a grant's timer Job (src/revocation/timer-job.ts); config/admission/timers.yaml guards every Job carrying it. */
 export const TIMER_LABEL = 'debuggrant.dev/timer';
+/** The finalizer: deleting a grant comes back to the operator, which takes its access away first. */
+export const FINALIZER = 'debuggrant.dev/rbac-cleanup';
 /**
- * The finalizer: deleting a grant comes back to the operator, which takes its access away first.
- * The same string as REVOKE_ANNOTATION by history; both are persisted API (every grant in a
- * cluster carries the finalizer, the revocation policy and the CLI read the annotation), so
- * neither is renamed without a migration. A finalizer entry and an annotation key never meet.
+ * The finalizer operators before 0.2 wrote (the same string as REVOKE_ANNOTATION, which made one
+ * name mean two things). Honoured like FINALIZER while a grant carries it; the operator replaces
+ * it with FINALIZER at the grant's next reconcile (src/kube/grants.ts ownFinalizers).
  */
-export const FINALIZER = 'debuggrant.dev/revoke';
+export const LEGACY_FINALIZER = 'debuggrant.dev/revoke';
 export const LINGERING_ANNOTATION = 'debuggrant.dev/lingering';
 /** How each debug container on a pod was classified (its grant, or outside any) and what was told (controller/pod-sessions.ts). */
 export const SESSIONS_ANNOTATION = 'debuggrant.dev/sessions';

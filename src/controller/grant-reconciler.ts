@@ -4,12 +4,12 @@
 // never trusts the event that woke it, and running it twice in a row sends nothing the second time.
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import { activeRecord, endedRecord, type IndexChange } from '../api/grant-index.ts';
-import { FINALIZER, rbacName } from '../api/names.ts';
+import { rbacName } from '../api/names.ts';
 import { hasEnded, isTerminal, type Condition, type DebugGrant, type GrantPhase } from '../api/types.ts';
 import type { OperatorConfig } from '../config.ts';
 import type { CachedPod, CachedRole } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
-import { addFinalizer, removeFinalizer } from '../kube/grants.ts';
+import { addFinalizer, ownFinalizers, removeFinalizer } from '../kube/grants.ts';
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import type { Logger } from '../log.ts';
 import { findPredecessor } from '../revocation/records.ts';
@@ -108,8 +108,9 @@ export class GrantReconciler {
     const now = new Date(this.d.clock.now());
     const log = this.d.log.child({ kind: 'DebugGrant', namespace, name, generation: grant.metadata.generation });
     let current = grant;
-    if (!grant.metadata.deletionTimestamp && !(grant.metadata.finalizers ?? []).includes(FINALIZER)) {
-      // Before anything is granted: deleting the grant must always come back to us.
+    if (!grant.metadata.deletionTimestamp && ownFinalizers(grant.metadata.finalizers)) {
+      // Before anything is granted: deleting the grant must always come back to us. (An older
+      // operator's finalizer is replaced by ours here; one on a grant being deleted stays until its end.)
       current = this.d.fresh.wrote(key, grant, await addFinalizer(this.d.api, grant));
     }
     // The index entry (with the deadline) is written before the RBAC it stands for, so a

@@ -6,7 +6,7 @@
 // the integration tests check the real API server agrees.
 import { ApiException, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
 import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-index.ts';
-import { FINALIZER, INDEX_NAME } from '../../src/api/names.ts';
+import { INDEX_NAME } from '../../src/api/names.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
 import {
   cachedGrant,
@@ -179,10 +179,9 @@ export class RecordingApi {
     const key = `debuggrants ${p.namespace ?? ''}/${p.name ?? ''}`;
     const grant = this.store.get(key);
     if (!grant) throw refused(404, 'not found');
-    const ops = p.body as { op: string; path: string }[];
+    const ops = p.body as { op: string; path: string; value?: unknown }[];
     const meta = { ...(grant.metadata as DebugGrant['metadata']) };
-    if (ops.some((o) => o.op === 'add' && o.path.startsWith('/metadata/finalizers'))) meta.finalizers = [...(meta.finalizers ?? []), FINALIZER];
-    if (ops.some((o) => o.op === 'remove')) meta.finalizers = (meta.finalizers ?? []).filter((f) => f !== FINALIZER);
+    for (const o of ops) if (o.op === 'add' && o.path === '/metadata/finalizers') meta.finalizers = o.value as string[];
     const written = { ...grant, metadata: { ...meta, resourceVersion: this.nextVersion() } };
     this.store.set(key, written);
     return written;
