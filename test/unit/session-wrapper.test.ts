@@ -30,12 +30,14 @@ describe('the session deadline wrapper (sh, date, GNU timeout)', () => {
   test('kills the command at the deadline by the clock, and at the cap when the clock would allow longer', () => {
     let started = Date.now();
     expect(run(unix() + 2, 60, 'sleep', '30').status).toBe(137);
-    expect(Date.now() - started).toBeLessThan(3_500);
+    // Killed at the deadline, ~2 s in, not after sleep's 30 s: generous for a loaded machine
+    // (3.5 s failed under load 24); the kill's precision is measured on the node (bench sessions).
+    expect(Date.now() - started).toBeLessThan(10_000);
     started = Date.now();
     // A clock 10 minutes behind the API server's: the cap N still ends it.
     expect(run(unix() + 600, 1, 'sleep', '30').status).toBe(137);
     // At most a second waiting for the clock's next second, then the cap's one second.
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   test('the exec wrapper (deadline only) runs the command, kills it at the deadline, refuses past it', () => {
@@ -53,7 +55,7 @@ describe('the session deadline wrapper (sh, date, GNU timeout)', () => {
     expect(exec(unix() - 1, 'true')).toBe(124);
     const started = Date.now();
     expect(exec(unix() + 2, 'sleep', '30')).toBe(137);
-    expect(Date.now() - started).toBeLessThan(3_500);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   test('an interactive command keeps the terminal (GNU timeout runs with --foreground)', async () => {
