@@ -140,16 +140,22 @@ describe('connection faults between the operator and the API server', () => {
   });
 
   test('a connection that stalls while idle is noticed by the periodic check: a grant created meanwhile activates', async () => {
-    op = await startTestOperator([ns], {}, { kubeConfig: throughProxy(kubeConfigFor('admin'), proxy) });
+    const calls: ApiCall[] = [];
+    op = await startTestOperator([ns], {}, { kubeConfig: throughProxy(kubeConfigFor('admin'), proxy), wrapApi: (api) => withFaults(api, [], calls) });
     const lines = op.lines;
     await eventually(() => Promise.resolve(op?.operator.ready), Boolean);
-    // Its last start-up write (the namespace's empty index) answered: nothing is in flight now.
+    // Its last start-up write (the namespace's empty index) answered.
     await eventually(() => readIndex(fromKubeConfig(kubeConfigFor('admin')), ns), Boolean);
-    await new Promise((r) => setTimeout(r, 500));
     const acceptedBefore = proxy.accepted;
-    // The watches wait for events, the pool for requests. Then bytes stop.
+    // The watches wait for events, the pool for requests. Then bytes stop, at a moment none of
+    // the operator's requests is in flight (looked at and stalled in one turn of the event
+    // loop), so only the idle check can find the stall out, not a request's timeout.
+    const stallWhenIdle = (): number | undefined => (calls.some((c) => c.doneAt === undefined) ? undefined : proxy.stallAll());
+    const stalled = await eventually(
+      () => Promise.resolve(stallWhenIdle()),
+      (n) => n !== undefined,
+    );
     const stalledAt = Date.now();
-    const stalled = proxy.stallAll();
     await createGrant(ns, 'idle-stall', grantSpec({ ttl: '1h' }));
     const replaced = await eventually(
       () => Promise.resolve(lines.find((l) => l.msg === 'replaced the connection to the API server' && l.stalled === true)),
