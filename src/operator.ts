@@ -65,7 +65,7 @@ export class Operator {
     );
     const metrics = this.metrics;
     // Watches are long-lived streams, not requests: they stay on the raw client.
-    const measured = { ...instrumentApi(opts.api, metrics.apiRequestDuration), watch: opts.api.watch };
+    const measured = instrumentApi(opts.api, metrics.apiRequestDuration);
     // One set of lanes for every request: deletes first (src/revocation/lanes.ts).
     const lanes = deletesFirst(measured, clock);
     const { api } = lanes;

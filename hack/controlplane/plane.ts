@@ -100,6 +100,8 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
       `--tls-cert-file=${pki.servingCert}`,
       `--tls-private-key-file=${pki.servingKey}`,
       `--token-auth-file=${tokenFile}`,
+      // Client certificates signed by the local CA authenticate too (the operator's kubeconfig loading is tested with one).
+      `--client-ca-file=${pki.caCert}`,
       '--authorization-mode=RBAC',
       // The default admission chain (NamespaceLifecycle, ServiceAccount, PodSecurity,
       // ValidatingAdmissionPolicy, …) is what clusters run; name the ones we depend on.

@@ -8,7 +8,7 @@ import type { V1RoleBinding } from '@kubernetes/client-node';
 import { rbacName } from '../api/names.ts';
 import { isTerminal, type Condition, type GrantPhase } from '../api/types.ts';
 import type { CachedRole, CachedTimer } from '../kube/cached.ts';
-import type { KubeApi } from '../kube/client.ts';
+import type { CallOptions, KubeApi } from '../kube/client.ts';
 import { applyRole, applyRoleBinding, deleteRole, refusedForIndexLag } from '../kube/rbac.ts';
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import type { Metrics } from '../metrics.ts';
@@ -87,7 +87,7 @@ export class RbacWriter {
       const api = this.d.apiUntil(deadline);
       // And given up at the deadline: a write stalled on the wire would otherwise hold this
       // lock, and so the deadline's delete, for the whole request timeout.
-      const notPast = api.kc.until(deadline, () => this.d.clock.now());
+      const notPast = api.connection.until(deadline, () => this.d.clock.now());
       let changed = false;
       let outcome: RbacOutcome;
       try {
@@ -131,7 +131,7 @@ export class RbacWriter {
    * server's cache, which may trail the entry just written by some milliseconds: such a refusal
    * is asked again shortly; after the last wait it is the API server's answer.
    */
-  private async applyBinding(api: KubeApi, binding: V1RoleBinding, options: ReturnType<KubeApi['kc']['until']>): Promise<void> {
+  private async applyBinding(api: KubeApi, binding: V1RoleBinding, options: CallOptions): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await applyRoleBinding(api, binding, options);

@@ -35,14 +35,14 @@ function scoped(prefix: string, resource: string, namespace: string | undefined)
 }
 
 function source<T>(api: KubeApi, path: string, transform: (raw: unknown) => T, selection: Selection = {}): ListWatchSource<T> {
-  const server = serverOf(api.kc);
+  const server = serverOf(api.connection);
   return {
     server,
     transform,
-    list: (limit, continueToken) => listPage(api.kc, path, { limit, continueToken, ...selection }),
+    list: (limit, continueToken) => listPage(api.connection, path, { limit, continueToken, ...selection }),
     watch: (resourceVersion, onEvent) =>
       openWatch(
-        api.kc,
+        api.connection,
         path,
         {
           resourceVersion,
@@ -77,7 +77,7 @@ export const podSource = (api: KubeApi, ns?: string): ListWatchSource<CachedPod>
 
 /** One pod whole, as JSON (undefined when it is gone), for pod-details.ts. */
 export const readPod = (api: KubeApi, namespace: string, name: string): Promise<unknown> =>
-  getObject(api.kc, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`);
+  getObject(api.connection, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`);
 
 export const roleSource = (api: KubeApi, ns?: string): ListWatchSource<CachedRole> =>
   source(api, scoped('/apis/rbac.authorization.k8s.io/v1', 'roles', ns), cachedRole, { labelSelector: managedSelector });

@@ -1,216 +1,233 @@
-// How the operator's requests reach the API server.
-//
-// One connection per cluster and user, reused by every request and watch: client-node 2.0
-// builds a new undici Agent for every request it authenticates, so nothing would ever be
-// reused and each call would pay a TCP connect and a TLS handshake on both ends (measured:
-// API server CPU-bound at ~100 grants/s). client-go keeps one transport the same way.
-//
-// Every request has a deadline. One that gets no answer in time fails (a temporary error
-// its caller retries) and the connection it rode is retired at once: the next request
-// opens a fresh one, so a retry never rides the connection that just failed. The retired
-// one is probed (any HTTP answer within PROBE_MS): answered, only that request was slow
-// and it is closed gracefully; silent, it is stalled and destroyed, which also ends the
-// watches on it (their informers restart on the fresh one) instead of leaving them hung.
-import {
-  KubeConfig,
-  SelfDecodingBody,
-  ServerConfiguration,
-  ResponseContext,
-  createConfiguration,
-  setHeaderMiddleware,
-  wrapHttpLibrary,
-  type ApiConstructor,
-  type ApiType,
-  type ConfigurationOptions,
-  type HttpLibrary,
-  type RequestContext,
-} from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+// Where the operator's requests go and as whom: the in-cluster ServiceAccount, or a kubeconfig
+// file (DEBUGGRANT_KUBECONFIG, else $KUBECONFIG, else ~/.kube/config). What the operator
+// needs and no more: server, CA, client certificates, bearer tokens (a token file is read
+// again as the kubelet rotates it). Credential plugins (exec, auth-provider), basic auth,
+// proxies and impersonation are refused by name, so a misconfigured operator says so at start
+// instead of failing every request. (The CLI reads kubeconfigs with client-node, plugins and
+// all: src/cli/connection.ts.)
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { parse } from 'yaml';
+import * as z from 'zod';
 
-export interface RequestTimeouts {
-  /** Any API request (list, apply, status write…); watches are streams and have none. */
-  requestMs: number;
-  /** Each attempt of a RoleBinding delete, the request that ends access. */
-  revocationMs: number;
+/** TLS options of a new connection. */
+export interface TlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+  servername?: string;
 }
 
-export const DEFAULT_TIMEOUTS: RequestTimeouts = { requestMs: 10_000, revocationMs: 500 };
-
-/** How long a retired connection has to answer before it counts as stalled. */
-const PROBE_MS = 1_000;
-/**
- * How long a pooled connection has to answer its periodic check. Longer than PROBE_MS: a
- * connection nothing failed on is given the benefit of a loaded API server.
- */
-const CHECK_ANSWER_MS = 3_000;
-const USER_AGENT = 'debuggrant-operator';
-
-/** A request that got no answer within its timeout. */
-export class RequestTimeoutError extends Error {
-  override readonly name = 'RequestTimeoutError';
-}
-
-export type ConnectionRetired = (why: { reason: string; stalled?: boolean; server: string }) => void;
-
-interface Pooled {
-  dispatcher: Dispatcher;
+/** A cluster and the credentials to use on it. */
+export interface ClusterAccess {
+  /** The API server's address, e.g. https://10.96.0.1:443. */
   server: string;
+  /** For each new connection (certificate files are read again, so rotated ones are picked up). */
+  tls(): TlsOptions;
+  /** For each request: its Authorization header (a token file is read again as it rotates). */
+  headers(): Promise<Record<string, string>> | Record<string, string>;
 }
 
-export class PooledKubeConfig extends KubeConfig {
-  timeouts: RequestTimeouts = DEFAULT_TIMEOUTS;
-  /** Told whenever a connection is replaced (for logs and metrics). */
-  onConnectionRetired: ConnectionRetired | undefined;
-  private readonly pool = new Map<string, Pooled>();
-  private readonly http = this.timedHttp(() => this.timeouts.requestMs);
-  /** Pooled connections whose periodic check is under way. */
-  private readonly checking = new Set<Dispatcher>();
-  private checkTimer: NodeJS.Timeout | undefined;
+/** The kubeconfig (or the in-cluster ServiceAccount) cannot be used as it is. */
+export class KubeconfigError extends Error {
+  override readonly name = 'KubeconfigError';
+}
 
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await super.applySecurityAuthentication(context);
-    const fresh = context.getDispatcher();
-    if (!fresh) return;
-    const server = this.getCurrentCluster()?.server ?? '';
-    const key = JSON.stringify([this.getCurrentCluster()?.name ?? '', this.getCurrentUser()?.name ?? '', server]);
-    const pooled = this.pool.get(key);
-    if (pooled) {
-      context.setDispatcher(pooled.dispatcher);
-      void fresh.close();
-    } else {
-      this.pool.set(key, { dispatcher: fresh, server });
-    }
-  }
+/** The kubelet mounts the ServiceAccount's token, CA and namespace here. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** How long a token read from a file is used before the file is read again (client-go: one minute). */
+export const TOKEN_FILE_REREAD_MS = 60_000;
 
-  override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
-    const cluster = this.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    return new apiClientType(
-      createConfiguration({
-        baseServer: new ServerConfiguration(cluster.server, {}),
-        authMethods: { default: this },
-        middleware: [setHeaderMiddleware('User-Agent', USER_AGENT)],
-        httpApi: this.http,
-      }),
-    );
-  }
-
-  /** Per-call options giving one request its own timeout (pass as the call's second argument). */
-  within(timeoutMs: number): ConfigurationOptions {
-    return { httpApi: this.timedHttp(() => timeoutMs) };
-  }
-
-  /**
-   * Per-call options for a request that must not outlive `deadline` (epoch ms): its timeout is
-   * min(request timeout, deadline − now), taken when it is sent (after any wait for its turn).
-   */
-  until(deadline: number, now: () => number): ConfigurationOptions {
-    return { httpApi: this.timedHttp(() => Math.max(1, Math.min(this.timeouts.requestMs, deadline - now()))) };
-  }
-
-  private timedHttp(timeoutMs: () => number): HttpLibrary {
-    return wrapHttpLibrary({ send: (request) => this.send(request, timeoutMs()) });
-  }
-
-  private async send(request: RequestContext, timeoutMs: number): Promise<ResponseContext> {
-    const dispatcher = request.getDispatcher();
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const caller = request.getSignal();
-    try {
-      const response = await fetch(request.getUrl(), {
-        method: request.getHttpMethod(),
-        body: request.getBody() as string | undefined,
-        headers: request.getHeaders(),
-        signal: caller ? AbortSignal.any([caller, deadline]) : deadline,
-        dispatcher,
-      });
-      // The whole body within the deadline too: a connection can stall mid-response.
-      const body = Buffer.from(await response.arrayBuffer());
-      const headers: Record<string, string> = {};
-      response.headers.forEach((value, name) => {
-        headers[name] = value;
-      });
-      return new ResponseContext(response.status, headers, new SelfDecodingBody(Promise.resolve(body)));
-    } catch (err) {
-      const timedOut = deadline.aborted && !caller?.aborted;
-      if (dispatcher) this.retire(dispatcher, timedOut ? 'request timed out' : `request failed: ${err instanceof Error ? err.message : String(err)}`, timedOut);
-      if (timedOut) {
-        const url = new URL(request.getUrl());
-        throw new RequestTimeoutError(`${request.getHttpMethod()} ${url.pathname} got no answer within ${String(timeoutMs)} ms`, { cause: err });
+/**
+ * A bearer token read from a file, read again once TOKEN_FILE_REREAD_MS have passed: the
+ * kubelet rewrites a projected ServiceAccount token well before it expires (at 80% of its
+ * life, an hour by default). A failed read keeps the last token, as client-go does.
+ */
+export function tokenFromFile(file: string, now: () => number = Date.now): () => string {
+  let token: string | undefined;
+  let readAt = -Infinity;
+  return () => {
+    if (token === undefined || now() - readAt >= TOKEN_FILE_REREAD_MS) {
+      try {
+        token = readFileSync(file, 'utf8').trim();
+        readAt = now();
+      } catch (err) {
+        if (token === undefined)
+          throw new KubeconfigError(`token file ${file} cannot be read: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
-      throw err;
     }
-  }
+    return token;
+  };
+}
 
-  /**
-   * Checks every pooled connection every `everyMs` while requests are idle too: one that gives
-   * no answer within CHECK_ANSWER_MS is destroyed, which ends the watches it carries (their
-   * informers resume on a fresh one). Without it, a connection that stalls while nothing is
-   * sent (a hung peer or load balancer, a dropped NAT entry: TCP keepalive is answered by
-   * whatever sits in between) goes unnoticed until the next request times out or a watch's
-   * idle timer fires, and meanwhile no event arrives. client-go's answer is the same in
-   * spirit: an HTTP/2 PING after 30 s without a frame, the connection closed when no ack
-   * comes within 15 s. (undici's own periodic PING has no ack timeout.)
-   */
-  checkConnections(everyMs: number): void {
-    clearInterval(this.checkTimer);
-    this.checkTimer = setInterval(() => {
-      this.checkPooled();
-    }, everyMs);
-    this.checkTimer.unref();
-  }
+const bearer = (token: () => string) => (): Record<string, string> => ({ authorization: `Bearer ${token()}` });
 
-  /** Done with this configuration: no more checks, pooled connections closed gracefully. */
-  close(): void {
-    clearInterval(this.checkTimer);
-    for (const { dispatcher } of this.pool.values()) void dispatcher.close().catch(() => undefined);
-    this.pool.clear();
-  }
+/**
+ * The ServiceAccount of the Pod the operator runs in: KUBERNETES_SERVICE_HOST/PORT, the CA and
+ * token the kubelet mounts in `dir` (client-go's rest.InClusterConfig).
+ */
+export function inClusterAccess(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DIR, now: () => number = Date.now): ClusterAccess {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port) throw new KubeconfigError('not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set');
+  const tokenFile = join(dir, 'token');
+  if (!existsSync(tokenFile)) throw new KubeconfigError(`no ServiceAccount token at ${tokenFile}: is automountServiceAccountToken off for the operator's Pod?`);
+  const caFile = join(dir, 'ca.crt');
+  return {
+    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    tls: () => ({ ca: readFile(caFile, 'the ServiceAccount CA') }),
+    headers: bearer(tokenFromFile(tokenFile, now)),
+  };
+}
 
-  private checkPooled(): void {
-    for (const [key, pooled] of this.pool) {
-      const { dispatcher, server } = pooled;
-      if (this.checking.has(dispatcher)) continue;
-      this.checking.add(dispatcher);
-      void answers(dispatcher, server, CHECK_ANSWER_MS).then((alive) => {
-        this.checking.delete(dispatcher);
-        if (alive || this.pool.get(key) !== pooled) return;
-        this.pool.delete(key);
-        this.discard(dispatcher, server, `idle check got no answer within ${String(CHECK_ANSWER_MS)} ms`, true);
-      });
-    }
-  }
-
-  /** New requests get a fresh connection; the old one is closed, or destroyed if it is stalled. */
-  private retire(dispatcher: Dispatcher, reason: string, probe: boolean): void {
-    const entry = [...this.pool].find(([, p]) => p.dispatcher === dispatcher);
-    if (!entry) return; // already retired by another failed request
-    const [key, { server }] = entry;
-    this.pool.delete(key);
-    if (!probe) {
-      this.discard(dispatcher, server, reason, undefined);
-      return;
-    }
-    void answers(dispatcher, server, PROBE_MS).then((alive) => {
-      this.discard(dispatcher, server, reason, !alive);
-    });
-  }
-
-  /** Out of the pool already: closed gracefully, or destroyed (with whatever it carries) when stalled. */
-  private discard(dispatcher: Dispatcher, server: string, reason: string, stalled: boolean | undefined): void {
-    this.onConnectionRetired?.({ reason, server, ...(stalled === undefined ? {} : { stalled }) });
-    const done = stalled ? dispatcher.destroy(new Error(`connection to ${server} stalled: ${reason}; no answer to a probe`)) : dispatcher.close();
-    void done.catch(() => undefined);
+function readFile(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new KubeconfigError(`${what} ${file} cannot be read: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }
 
-/** Whether the connection still carries an HTTP answer (any status) within `timeoutMs`. */
-async function answers(dispatcher: Dispatcher, server: string, timeoutMs: number): Promise<boolean> {
-  try {
-    const res = await fetch(`${server}/livez`, { dispatcher, signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer();
-    return true;
-  } catch {
-    return false;
+const ClusterSchema = z.looseObject({
+  server: z.string().nullish(),
+  'certificate-authority': z.string().nullish(),
+  'certificate-authority-data': z.string().nullish(),
+  'insecure-skip-tls-verify': z.boolean().nullish(),
+  'tls-server-name': z.string().nullish(),
+  'proxy-url': z.string().nullish(),
+});
+const UserSchema = z.looseObject({
+  token: z.string().nullish(),
+  tokenFile: z.string().nullish(),
+  'client-certificate': z.string().nullish(),
+  'client-certificate-data': z.string().nullish(),
+  'client-key': z.string().nullish(),
+  'client-key-data': z.string().nullish(),
+});
+const ContextSchema = z.looseObject({ cluster: z.string(), user: z.string().nullish(), namespace: z.string().nullish() });
+const Kubeconfig = z.object({
+  'current-context': z.string().nullish(),
+  clusters: z.array(z.object({ name: z.string(), cluster: ClusterSchema })).nullish(),
+  users: z.array(z.object({ name: z.string(), user: UserSchema.nullish() })).nullish(),
+  contexts: z.array(z.object({ name: z.string(), context: ContextSchema })).nullish(),
+});
+type Cluster = z.infer<typeof ClusterSchema>;
+type User = z.infer<typeof UserSchema>;
+type Context = z.infer<typeof ContextSchema>;
+
+/** User fields the operator refuses, and why. */
+const UNSUPPORTED_USER: Record<string, string> = {
+  exec: 'an exec credential plugin',
+  'auth-provider': 'an auth-provider plugin',
+  username: 'basic authentication',
+  as: 'impersonation',
+  'as-groups': 'impersonation',
+  'as-uid': 'impersonation',
+};
+
+interface Loaded<T> {
+  value: T;
+  /** The file it came from: relative paths in it are relative to its directory. */
+  file: string;
+}
+
+interface Merged {
+  contexts: Map<string, Loaded<Context>>;
+  clusters: Map<string, Loaded<Cluster>>;
+  users: Map<string, Loaded<User>>;
+  current: string | undefined;
+}
+
+/** Several kubeconfig files as kubectl merges them: the first file to name a cluster, user or context wins. */
+function merge(files: string[]): Merged {
+  const merged: Merged = { contexts: new Map(), clusters: new Map(), users: new Map(), current: undefined };
+  for (const file of files) {
+    let raw: unknown;
+    try {
+      raw = parse(readFileSync(file, 'utf8')) ?? {};
+    } catch (err) {
+      throw new KubeconfigError(`kubeconfig ${file} cannot be read: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    const parsed = Kubeconfig.safeParse(raw);
+    if (!parsed.success) throw new KubeconfigError(`kubeconfig ${file} is not a kubeconfig: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`);
+    const k = parsed.data;
+    merged.current ??= k['current-context'] || undefined;
+    for (const c of k.clusters ?? []) if (!merged.clusters.has(c.name)) merged.clusters.set(c.name, { value: c.cluster, file });
+    for (const u of k.users ?? []) if (!merged.users.has(u.name)) merged.users.set(u.name, { value: u.user ?? {}, file });
+    for (const c of k.contexts ?? []) if (!merged.contexts.has(c.name)) merged.contexts.set(c.name, { value: c.context, file });
   }
+  return merged;
+}
+
+/** The files to read, as kubectl picks them: the one given, else $KUBECONFIG's (those present), else ~/.kube/config. */
+export function kubeconfigFiles(explicit: string | undefined, env: NodeJS.ProcessEnv): string[] {
+  if (explicit) return [explicit];
+  const listed = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
+  if (listed.length > 0) return listed.filter((f) => existsSync(f));
+  const home = join(env.HOME ?? homedir(), '.kube', 'config');
+  return existsSync(home) ? [home] : [];
+}
+
+/** A context of kubeconfig `files` (its current one unless `context` is given). */
+export function kubeconfigAccess(files: string[], context?: string, now: () => number = Date.now): ClusterAccess {
+  const where = files.join(delimiter);
+  const k = merge(files);
+  const contextName = context ?? k.current;
+  if (!contextName) throw new KubeconfigError(`kubeconfig ${where} has no current-context: set one, or DEBUGGRANT_CONTEXT`);
+  const ctx = k.contexts.get(contextName)?.value;
+  if (!ctx) throw new KubeconfigError(`context "${contextName}" is not in kubeconfig ${where} (contexts: ${[...k.contexts.keys()].join(', ') || 'none'})`);
+  const cluster = k.clusters.get(ctx.cluster);
+  if (!cluster) throw new KubeconfigError(`context "${contextName}" names cluster "${ctx.cluster}", which kubeconfig ${where} does not define`);
+  const user = ctx.user ? k.users.get(ctx.user) : undefined;
+  if (ctx.user && !user) throw new KubeconfigError(`context "${contextName}" names user "${ctx.user}", which kubeconfig ${where} does not define`);
+  const c = cluster.value;
+  const server = c.server;
+  if (!server) throw new KubeconfigError(`cluster "${ctx.cluster}" in kubeconfig ${cluster.file} has no server`);
+  if (c['proxy-url']) throw new KubeconfigError(`cluster "${ctx.cluster}" in kubeconfig ${cluster.file} uses proxy-url, which the operator does not support`);
+  const insecure = c['insecure-skip-tls-verify'] === true;
+  if (server.startsWith('http://') && !insecure)
+    throw new KubeconfigError(`cluster "${ctx.cluster}" in kubeconfig ${cluster.file} uses plain http (${server}): use its https:// address`);
+  const u = user?.value ?? {};
+  for (const [field, what] of Object.entries(UNSUPPORTED_USER)) {
+    if (u[field] !== undefined && u[field] !== null)
+      throw new KubeconfigError(
+        `user "${ctx.user ?? ''}" in kubeconfig ${user?.file ?? where} uses ${what} (${field}), which the operator does not support: give it a token, tokenFile or client certificate, or run it in the cluster with its ServiceAccount`,
+      );
+  }
+  const at = (file: string | null | undefined, base: string): string | undefined => (file ? (isAbsolute(file) ? file : join(dirname(base), file)) : undefined);
+  const material = (file: string | undefined, data: string | null | undefined, what: string): Buffer | undefined =>
+    file ? readFile(file, what) : data ? Buffer.from(data, 'base64') : undefined;
+  const caFile = at(c['certificate-authority'], cluster.file);
+  const certFile = user && at(u['client-certificate'], user.file);
+  const keyFile = user && at(u['client-key'], user.file);
+  const tokenFile = user && at(u.tokenFile, user.file);
+  const token = u.token ? () => u.token ?? '' : tokenFile ? tokenFromFile(tokenFile, now) : undefined;
+  return {
+    server,
+    tls: () => ({
+      ...(insecure ? { rejectUnauthorized: false } : { ca: material(caFile, c['certificate-authority-data'], 'certificate-authority') }),
+      ...(c['tls-server-name'] ? { servername: c['tls-server-name'] } : {}),
+      cert: material(certFile, u['client-certificate-data'], 'client-certificate'),
+      key: material(keyFile, u['client-key-data'], 'client-key'),
+    }),
+    headers: token ? bearer(token) : () => ({}),
+  };
+}
+
+/**
+ * The operator's cluster: kubeconfig `file` (else $KUBECONFIG, else ~/.kube/config), else the
+ * in-cluster ServiceAccount; `context` overrides the kubeconfig's current one.
+ */
+export function loadAccess(opts: { kubeconfig?: string; context?: string; env?: NodeJS.ProcessEnv; serviceAccountDir?: string } = {}): ClusterAccess {
+  const env = opts.env ?? process.env;
+  const files = kubeconfigFiles(opts.kubeconfig, env);
+  if (files.length > 0) return kubeconfigAccess(files, opts.context);
+  if (env.KUBECONFIG) throw new KubeconfigError(`none of the kubeconfig files in KUBECONFIG (${env.KUBECONFIG}) exists`);
+  if (!env.KUBERNETES_SERVICE_HOST)
+    throw new KubeconfigError(
+      'no kubeconfig (DEBUGGRANT_KUBECONFIG, KUBECONFIG, ~/.kube/config) and not running in a cluster (KUBERNETES_SERVICE_HOST is not set)',
+    );
+  return inClusterAccess(env, opts.serviceAccountDir);
 }

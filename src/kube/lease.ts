@@ -1,8 +1,8 @@
 // The coordination.k8s.io Lease the replicas compete for. Writes carry resourceVersion,
 // so two candidates can never both believe they took it.
-import { V1MicroTime, type V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { isNotFound } from '../runtime/errors.ts';
-import type { KubeApi } from './client.ts';
+import type { KubeApi, LeaseBody } from './client.ts';
 
 export interface LeaseRecord {
   holder: string;
@@ -38,14 +38,14 @@ export function leaseStore(api: KubeApi, namespace: string, name: string): Lease
       }
     },
     async write(r) {
-      const body: V1Lease = {
+      const body: LeaseBody = {
         metadata: { name, namespace, resourceVersion: r.resourceVersion },
         spec: {
           holderIdentity: r.holder,
           leaseDurationSeconds: r.leaseDurationSeconds,
           leaseTransitions: r.transitions,
-          renewTime: new V1MicroTime(r.renewTime),
-          acquireTime: new V1MicroTime(r.acquireTime),
+          renewTime: microTime(r.renewTime),
+          acquireTime: microTime(r.acquireTime),
         },
       };
       const written = r.resourceVersion
@@ -55,3 +55,6 @@ export function leaseStore(api: KubeApi, namespace: string, name: string): Lease
     },
   };
 }
+
+/** A MicroTime as the API server parses it: RFC 3339 with exactly six fractional digits. */
+export const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');

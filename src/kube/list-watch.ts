@@ -4,9 +4,9 @@
 // (timestamps as strings, as watch events carry them). Requests go through the same
 // authenticated, pooled connection as every other call.
 import { createInterface } from 'node:readline';
-import { ApiException, HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import { ApiError, parseBody } from './api-error.ts';
+import { flatHeaders, type ApiConnection } from './connection.ts';
 import type { ListPage, WatchStream } from '../runtime/informer.ts';
-import type { PooledKubeConfig } from './kubeconfig.ts';
 
 export type WatchHandler = (type: string, object: unknown) => void;
 
@@ -14,8 +14,8 @@ export type WatchHandler = (type: string, object: unknown) => void;
 const LIST_PAGE_TIMEOUT_MS = 30_000;
 
 /** The API server's URL for a path, as a kubeconfig names it. */
-export function serverOf(kc: KubeConfig): string {
-  return kc.getCurrentCluster()?.server ?? '(no cluster in kubeconfig)';
+export function serverOf(connection: ApiConnection): string {
+  return connection.server;
 }
 
 /**
@@ -32,51 +32,27 @@ export interface Selection {
 const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
-async function authenticated(
-  kc: KubeConfig,
-  path: string,
-  query: Record<string, string | undefined>,
-  accept = 'application/json',
-): Promise<{ url: URL; ctx: RequestContext }> {
-  const url = new URL(serverOf(kc).replace(/\/$/, '') + path);
-  for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
-  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-  ctx.setHeaderParam('Accept', accept);
-  await kc.applySecurityAuthentication(ctx);
-  return { url, ctx };
-}
-
-/** The same error the generated clients throw, so status, message and Retry-After (retry-after.ts) read the same way. */
-const failure = (status: number, url: URL, body: string, headers: Record<string, string | string[] | undefined>): ApiException<string> =>
-  new ApiException(
-    status,
-    `HTTP ${String(status)} from GET ${url.pathname}`,
-    body,
-    Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : (v ?? '')])),
-  );
+/** The same error every other request throws, so status, message and Retry-After (retry-after.ts) read the same way. */
+const failure = (status: number, path: string, body: string, headers: Record<string, string>): ApiError =>
+  new ApiError(status, `GET ${path}`, parseBody(body), headers);
 
 /**
  * One page of a list (`limit` items at most), resumed with `continueToken`. It rides the
  * pooled connection with a deadline like every other request (a stalled one is replaced).
  */
-export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit: number; continueToken?: string } & Selection): Promise<ListPage> {
-  const { url, ctx } = await authenticated(
-    kc,
-    path,
-    {
-      limit: String(opts.limit),
-      continue: opts.continueToken,
-      labelSelector: opts.labelSelector,
-      fieldSelector: opts.fieldSelector,
-    },
-    opts.metadataOnly ? METADATA_LIST : undefined,
+export async function listPage(connection: ApiConnection, path: string, opts: { limit: number; continueToken?: string } & Selection): Promise<ListPage> {
+  const query = {
+    limit: String(opts.limit),
+    continue: opts.continueToken,
+    labelSelector: opts.labelSelector,
+    fieldSelector: opts.fieldSelector,
+  };
+  const res = await connection.request(
+    { method: 'GET', path, query, accept: opts.metadataOnly ? METADATA_LIST : undefined },
+    connection.within(Math.max(LIST_PAGE_TIMEOUT_MS, connection.timeouts.requestMs)),
   );
-  const http = kc.within(Math.max(LIST_PAGE_TIMEOUT_MS, kc.timeouts.requestMs)).httpApi;
-  if (!http) throw new Error('no HTTP client for list requests');
-  const res = await http.send(ctx).toPromise();
-  const text = await res.body.text();
-  if (res.httpStatusCode !== 200) throw failure(res.httpStatusCode, url, text, res.headers);
-  const list = JSON.parse(text) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+  if (res.status !== 200) throw failure(res.status, path, res.text, res.headers);
+  const list = JSON.parse(res.text) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
   return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '', continueToken: list.metadata?.continue || undefined };
 }
 
@@ -86,39 +62,33 @@ export async function listPage(kc: PooledKubeConfig, path: string, opts: { limit
  * `idleMs` counts as stalled and fails, so a dead connection never looks like a quiet one.
  */
 export async function openWatch(
-  kc: KubeConfig,
+  connection: ApiConnection,
   path: string,
   opts: { resourceVersion: string; timeoutSeconds: number; idleMs: number } & Selection,
   onEvent: WatchHandler,
 ): Promise<WatchStream> {
   const abort = new AbortController();
-  const { url, ctx } = await authenticated(
-    kc,
-    path,
-    {
-      watch: 'true',
-      resourceVersion: opts.resourceVersion,
-      allowWatchBookmarks: 'true',
-      timeoutSeconds: String(opts.timeoutSeconds),
-      labelSelector: opts.labelSelector,
-      fieldSelector: opts.fieldSelector,
-    },
-    opts.metadataOnly ? METADATA_WATCH : undefined,
-  );
-  const dispatcher = ctx.getDispatcher();
-  if (!dispatcher) throw new Error(`no connection for ${url.origin}`);
+  const query = {
+    watch: 'true',
+    resourceVersion: opts.resourceVersion,
+    allowWatchBookmarks: 'true',
+    timeoutSeconds: String(opts.timeoutSeconds),
+    labelSelector: opts.labelSelector,
+    fieldSelector: opts.fieldSelector,
+  };
+  const { dispatcher, url, headers } = await connection.open({ path, query, accept: opts.metadataOnly ? METADATA_WATCH : undefined });
   // A stream, so not through the buffering request path: straight on the pooled connection
   // (when that connection is replaced as stalled, this stream ends and the informer resumes).
   const res = await dispatcher.request({
     origin: url.origin,
     path: url.pathname + url.search,
     method: 'GET',
-    headers: ctx.getHeaders(),
+    headers,
     signal: abort.signal,
     headersTimeout: LIST_PAGE_TIMEOUT_MS,
     bodyTimeout: 0,
   });
-  if (res.statusCode !== 200) throw failure(res.statusCode, url, await res.body.text(), res.headers);
+  if (res.statusCode !== 200) throw failure(res.statusCode, path, await res.body.text(), flatHeaders(res.headers));
   const body = res.body;
   let idle: NodeJS.Timeout | undefined;
   const ended = new Promise<void>((resolve, reject) => {
@@ -169,13 +139,9 @@ export async function openWatch(
 }
 
 /** One object as plain JSON (the wire form the caches' transforms read); undefined when it is gone (404). */
-export async function getObject(kc: PooledKubeConfig, path: string): Promise<unknown> {
-  const { url, ctx } = await authenticated(kc, path, {});
-  const http = kc.within(kc.timeouts.requestMs).httpApi;
-  if (!http) throw new Error('no HTTP client for get requests');
-  const res = await http.send(ctx).toPromise();
-  const text = await res.body.text();
-  if (res.httpStatusCode === 404) return undefined;
-  if (res.httpStatusCode !== 200) throw failure(res.httpStatusCode, url, text, res.headers);
-  return JSON.parse(text) as unknown;
+export async function getObject(connection: ApiConnection, path: string): Promise<unknown> {
+  const res = await connection.request({ method: 'GET', path });
+  if (res.status === 404) return undefined;
+  if (res.status !== 200) throw failure(res.status, path, res.text, res.headers);
+  return JSON.parse(res.text) as unknown;
 }

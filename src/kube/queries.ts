@@ -5,7 +5,6 @@ import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { DebugGrant } from '../api/types.ts';
 import type { KubeApi } from './client.ts';
 import { mergePatch } from './client.ts';
-import * as k8s from '@kubernetes/client-node';
 
 export async function listGrants(api: KubeApi, namespace?: string, labelSelector?: string): Promise<DebugGrant[]> {
   const res = (
@@ -42,22 +41,18 @@ export interface Identity {
 
 /** Who the API server thinks the caller is (SelfSubjectReview). */
 export async function whoAmI(api: KubeApi): Promise<Identity> {
-  const review = await api.kc
-    .makeApiClient(k8s.AuthenticationV1Api)
-    .createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
+  const review = await api.authn.createSelfSubjectReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' } });
   return { username: review.status?.userInfo?.username ?? '', groups: review.status?.userInfo?.groups ?? [] };
 }
 
 /** The API server's version (GET /version, readable by every authenticated user). */
 export async function serverVersion(api: KubeApi): Promise<string> {
-  return (await api.kc.makeApiClient(k8s.VersionApi).getCode()).gitVersion;
+  return (await api.version.getCode()).gitVersion;
 }
 
 /** The operator's Deployments in `namespace` and the images they run. */
 export async function operatorDeployments(api: KubeApi, namespace: string): Promise<{ name: string; version: string; images: string[]; ready: number }[]> {
-  const list = await api.kc
-    .makeApiClient(k8s.AppsV1Api)
-    .listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/name in (debuggrant, debuggrant-operator)' });
+  const list = await api.apps.listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/name in (debuggrant, debuggrant-operator)' });
   return list.items.map((d) => ({
     name: d.metadata?.name ?? '',
     version: d.metadata?.labels?.['app.kubernetes.io/version'] ?? '',

@@ -1,12 +1,12 @@
 // Creates, repairs and removes a grant's Role and RoleBinding. Server-side apply with
 // force: the operator owns these objects outright, so hand edits are overwritten.
-import type { ConfigurationOptions, V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../api/names.ts';
 import { apiMessage, httpStatus, isNotFound } from '../runtime/errors.ts';
-import { applyPatch, type KubeApi } from './client.ts';
+import { applyPatch, type CallOptions, type KubeApi } from './client.ts';
 
-/** `options`: per-call request options (e.g. `api.kc.until(deadline, now)`), merged with the apply content type. */
-export async function applyRole(api: KubeApi, role: V1Role, options?: ConfigurationOptions): Promise<void> {
+/** `options`: per-call request options (e.g. `api.connection.until(deadline, now)`), merged with the apply content type. */
+export async function applyRole(api: KubeApi, role: V1Role, options?: CallOptions): Promise<void> {
   const { name = '', namespace = '' } = role.metadata ?? {};
   await api.rbac.patchNamespacedRole({ name, namespace, body: role, fieldManager: FIELD_MANAGER, force: true }, applyPatch(options));
 }
@@ -27,7 +27,7 @@ export function refusedForIndexLag(err: unknown): boolean {
   return message.includes(NO_ACTIVE_ENTRY) || message.includes('no params found for policy binding');
 }
 
-export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, options?: ConfigurationOptions): Promise<void> {
+export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, options?: CallOptions): Promise<void> {
   const { name = '', namespace = '' } = binding.metadata ?? {};
   const apply = () => api.rbac.patchNamespacedRoleBinding({ name, namespace, body: binding, fieldManager: FIELD_MANAGER, force: true }, applyPatch(options));
   try {
@@ -41,7 +41,7 @@ export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, opt
 }
 
 /** `options`: per-call request options (the revocation path's short timeout: src/revocation/revoke-binding.ts). */
-export async function deleteRoleBinding(api: KubeApi, namespace: string, name: string, options?: ConfigurationOptions): Promise<boolean> {
+export async function deleteRoleBinding(api: KubeApi, namespace: string, name: string, options?: CallOptions): Promise<boolean> {
   return ignoreNotFound(api.rbac.deleteNamespacedRoleBinding({ namespace, name }, options));
 }
 

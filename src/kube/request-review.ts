@@ -1,7 +1,6 @@
 // Who is asking, and may they? The same two questions controller-runtime's secure metrics
 // filter asks the API server: TokenReview authenticates the bearer token, then a
 // SubjectAccessReview on the non-resource URL (e.g. `get /metrics`) authorizes the user.
-import * as k8s from '@kubernetes/client-node';
 import type { KubeApi } from './client.ts';
 
 export type RequestVerdict = { allowed: true; user: string } | { allowed: false; status: 401 | 403; reason: string };
@@ -18,14 +17,13 @@ export interface NonResourceRequest {
 export type RequestReviewer = (request: NonResourceRequest) => Promise<RequestVerdict>;
 
 export function requestReviewer(api: KubeApi): RequestReviewer {
-  const authn = api.kc.makeApiClient(k8s.AuthenticationV1Api);
   return async ({ token, path, verb }) => {
-    const review = await authn.createTokenReview({ body: { spec: { token } } });
+    const review = await api.authn.createTokenReview({ body: { spec: { token } } });
     const user = review.status?.user;
     if (review.status?.authenticated !== true || !user?.username) {
       return { allowed: false, status: 401, reason: review.status?.error ?? 'token not authenticated' };
     }
-    const extra = Object.fromEntries(Object.entries(user.extra ?? {}));
+    const extra: Record<string, string[]> = { ...user.extra };
     const access = await api.authz.createSubjectAccessReview({
       body: { spec: { user: user.username, uid: user.uid, groups: user.groups, extra, nonResourceAttributes: { path, verb } } },
     });

@@ -3,7 +3,7 @@
 // under a PodDisruptionBudget) or a 503, or the Status body's details.retryAfterSeconds
 // when the header is missing. Read here, where responses are read; src/runtime/backoff.ts
 // decides the delay from it.
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError } from './api-error.ts';
 
 /** The longest wait honoured: a broken or hostile header must not park a revocation for hours. */
 export const MAX_RETRY_AFTER_MS = 60_000;
@@ -16,15 +16,8 @@ export function parseRetryAfter(value: string, now: number): number | undefined 
   return Number.isNaN(at) || !/[A-Za-z]/.test(text) ? undefined : Math.max(0, at - now);
 }
 
-function fromBody(body: unknown): number | undefined {
-  let status: unknown = body;
-  if (typeof body === 'string') {
-    try {
-      status = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
+/** From the Status body (ApiError.body is parsed already). */
+function fromBody(status: unknown): number | undefined {
   if (typeof status !== 'object' || status === null || !('details' in status)) return undefined;
   const details = status.details;
   if (typeof details !== 'object' || details === null || !('retryAfterSeconds' in details)) return undefined;
@@ -35,9 +28,8 @@ function fromBody(body: unknown): number | undefined {
 /** What the API server's answer asked for (ms, capped at MAX_RETRY_AFTER_MS), found through `cause` chains too. */
 export function retryAfterMs(err: unknown, now: number = Date.now()): number | undefined {
   for (let e: unknown = err, depth = 0; e !== undefined && depth < 5; e = e instanceof Error ? e.cause : undefined, depth++) {
-    if (!(e instanceof ApiException)) continue;
-    const headers = e.headers as Record<string, string | undefined>;
-    const header = headers['retry-after'] ?? headers['Retry-After'];
+    if (!(e instanceof ApiError)) continue;
+    const header = e.headers['retry-after'];
     const asked = (header === undefined ? undefined : parseRetryAfter(header, now)) ?? fromBody(e.body);
     return asked === undefined ? undefined : Math.min(asked, MAX_RETRY_AFTER_MS);
   }

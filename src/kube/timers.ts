@@ -1,13 +1,13 @@
 // Writes of grants' timer Jobs (planned in src/revocation/timer-job.ts): created before the
 // RoleBinding they own, shortened once the Job controller has started them, deleted when the
 // grant ends. Each write names the timer's uid where it can, so it never touches another Job.
-import * as k8s from '@kubernetes/client-node';
+import type { V1Job } from '@kubernetes/client-node';
 import { httpStatus, isNotFound } from '../runtime/errors.ts';
 import { cachedTimer, type CachedTimer } from './cached.ts';
-import type { KubeApi } from './client.ts';
+import { jsonPatch, type CallOptions, type KubeApi } from './client.ts';
 
 /** Creates the timer; one already there under its name (ours or not) is returned as found (`created` false). */
-export async function createTimer(api: KubeApi, job: k8s.V1Job, options?: k8s.ConfigurationOptions): Promise<{ timer: CachedTimer; created: boolean }> {
+export async function createTimer(api: KubeApi, job: V1Job, options?: CallOptions): Promise<{ timer: CachedTimer; created: boolean }> {
   const namespace = job.metadata?.namespace ?? '';
   try {
     return { timer: cachedTimer(await api.batch.createNamespacedJob({ namespace, body: job }, options)), created: true };
@@ -18,13 +18,13 @@ export async function createTimer(api: KubeApi, job: k8s.V1Job, options?: k8s.Co
 }
 
 /** Sets a shorter activeDeadlineSeconds, only on the Job with this uid (config/admission/timers.yaml refuses a longer one). */
-export async function shortenTimer(api: KubeApi, timer: CachedTimer, seconds: number, options?: k8s.ConfigurationOptions): Promise<CachedTimer> {
+export async function shortenTimer(api: KubeApi, timer: CachedTimer, seconds: number, options?: CallOptions): Promise<CachedTimer> {
   const { namespace = '', name = '', uid = '' } = timer.metadata;
   const body = [
     { op: 'test', path: '/metadata/uid', value: uid },
     { op: 'replace', path: '/spec/activeDeadlineSeconds', value: seconds },
   ];
-  return cachedTimer(await api.batch.patchNamespacedJob({ namespace, name, body }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch, options)));
+  return cachedTimer(await api.batch.patchNamespacedJob({ namespace, name, body }, { ...options, ...jsonPatch }));
 }
 
 /** Deletes the timer with this uid (and, in the background, anything it still owns); false when it was already gone. */

@@ -15,7 +15,7 @@ export const REVOCATION_ATTEMPTS = 3;
 export async function revokeRoleBinding(api: KubeApi, namespace: string, name: string): Promise<boolean> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await deleteRoleBinding(api, namespace, name, api.kc.within(api.kc.timeouts.revocationMs));
+      return await deleteRoleBinding(api, namespace, name, api.connection.within(api.connection.timeouts.revocationMs));
     } catch (err) {
       if (attempt >= REVOCATION_ATTEMPTS || httpStatus(err) !== undefined) throw err;
     }

@@ -3,13 +3,13 @@
 // server refuses (a ResourceQuota on jobs, a policy engine, a namespace being deleted) never
 // holds up the grant: its RoleBinding is then owned by the grant, the SecondDeadline condition
 // says why, and the operator's own deadline path still ends it.
-import type { ConfigurationOptions, V1OwnerReference } from '@kubernetes/client-node';
+import type { V1OwnerReference } from '@kubernetes/client-node';
 import { GRANT_LABEL, TIMER_LABEL } from '../api/names.ts';
 import type { Condition } from '../api/types.ts';
 import type { ConditionInput } from '../controller/conditions.ts';
 import type { GrantRef } from '../controller/rbac.ts';
 import type { CachedTimer } from '../kube/cached.ts';
-import type { KubeApi } from '../kube/client.ts';
+import type { CallOptions, KubeApi } from '../kube/client.ts';
 import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import { createTimer, deleteTimer, shortenTimer } from '../kube/timers.ts';
 import type { Logger } from '../log.ts';
@@ -58,7 +58,7 @@ export class SecondDeadline {
    * `expiresAt`; `api` and `options` are the grant's RBAC writes' (given up at the deadline).
    * Throws only when the deadline passed meanwhile; any refusal is reported, not thrown.
    */
-  async arm(ref: GrantRef, expiresAt: string, previous: readonly Condition[] | undefined, api: KubeApi, options: ConfigurationOptions): Promise<ArmedTimer> {
+  async arm(ref: GrantRef, expiresAt: string, previous: readonly Condition[] | undefined, api: KubeApi, options: CallOptions): Promise<ArmedTimer> {
     let timer = this.d.timers.get(timerName(ref.name), ref.namespace);
     let state = timerState(timer, ref);
     const wasArmed = ['TimerArmed', 'TimerStarting', 'NoJobController'].includes(previous?.find((c) => c.type === SECOND_DEADLINE)?.reason ?? '');

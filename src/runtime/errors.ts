@@ -1,10 +1,10 @@
 // Two kinds of error. Temporary ones (network, conflict, throttling, server errors) are
 // retried with capped backoff; permanent ones (the request itself is refused: forbidden,
 // invalid) are reported (a condition, an Event) and retried only slowly, never hammered.
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError, statusMessage } from '../kube/api-error.ts';
 
 export function httpStatus(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
+  if (err instanceof ApiError) return err.code;
   const cause = err instanceof Error ? err.cause : undefined;
   return cause === undefined ? undefined : httpStatus(cause);
 }
@@ -25,19 +25,10 @@ export const isPermanent = (err: unknown): boolean => !isTemporary(err);
 
 /** The API server's own message from a failed call, for logs and status. */
 export function apiMessage(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body: unknown = err.body;
-    if (typeof body === 'string') {
-      try {
-        const parsed = JSON.parse(body) as { message?: unknown };
-        if (typeof parsed.message === 'string') return parsed.message;
-      } catch {
-        /* not JSON: use as is */
-      }
-      return body;
-    }
-    if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
-    return `HTTP ${String(err.code)}`;
+  if (err instanceof ApiError) {
+    const body = err.body;
+    if (typeof body === 'string') return body || `HTTP ${String(err.code)}`;
+    return statusMessage(body) ?? `HTTP ${String(err.code)}`;
   }
   return err instanceof Error ? err.message : String(err);
 }

@@ -7,8 +7,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { contentOf } from '../../src/api/grant-index.ts';
 import { readIndex } from '../../src/kube/grant-index.ts';
-import { clientsFor, eventually, freshNamespace, kubeConfigFor, kubectl, rejection } from '../support/cluster.ts';
-import { fromKubeConfig, mergePatch } from '../../src/kube/client.ts';
+import { clientsFor, eventually, freshNamespace, kubeConfigFor, kubectl, mergePatch, rejection } from '../support/cluster.ts';
+import { fromKubeConfig } from '../../src/kube/client.ts';
 import { bindRole, sendEphemeral, standingDebugRbac, subjects, type Requester } from '../support/debug-containers.ts';
 import { CATALOGUE, EXPIRED, NET_IMAGE, SYS_IMAGE, shaped, type Place } from '../support/ephemeral-catalogue.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';

@@ -141,7 +141,7 @@ describe('admission policies', () => {
             },
           },
         },
-        (await import('../../src/kube/client.ts')).mergePatch,
+        (await import('../support/cluster.ts')).mergePatch,
       ),
     );
     expect(refused.message).toContain(`not ${OTHER_IMAGE}`);

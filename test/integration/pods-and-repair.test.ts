@@ -2,9 +2,9 @@
 // whatever is edited or deleted by hand is put back. Answers come from the authorizer.
 import { INDEX_NAME, INDEX_PLURAL, rbacName } from '../../src/api/names.ts';
 import { GROUP, VERSION } from '../../src/api/schema.ts';
-import { fromKubeConfig, mergePatch } from '../../src/kube/client.ts';
+import { fromKubeConfig } from '../../src/kube/client.ts';
 import { readIndex } from '../../src/kube/grant-index.ts';
-import { canI, clientsFor, createPod, eventually, freshNamespace, kubeConfigFor } from '../support/cluster.ts';
+import { canI, clientsFor, createPod, eventually, freshNamespace, kubeConfigFor, mergePatch } from '../support/cluster.ts';
 import { createGrant, getGrant, grantSpec, isReady } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 

@@ -1,7 +1,7 @@
 // Faults at the API-client level, around the operator's real client: a chosen request fails
 // or is held back, and every request is logged with when the operator called it and when it
 // returned. (Connection-level faults live in the TCP proxy.)
-import * as k8s from '@kubernetes/client-node';
+import { ApiError } from '../../src/kube/api-error.ts';
 import type { KubeApi } from '../../src/kube/client.ts';
 import { wrapCalls } from '../../src/kube/wrap-calls.ts';
 
@@ -22,8 +22,8 @@ export interface ApiFault {
 }
 
 /** An error the API server could have answered with. */
-export const serverError = (code = 500): k8s.ApiException<string> =>
-  new k8s.ApiException(code, `injected HTTP ${String(code)}`, JSON.stringify({ kind: 'Status', code, message: `injected HTTP ${String(code)}` }), {});
+export const serverError = (code = 500): ApiError =>
+  new ApiError(code, 'an injected fault', { kind: 'Status', code, message: `injected HTTP ${String(code)}` });
 
 export function withFaults(api: KubeApi, faults: ApiFault[], calls: ApiCall[] = []): KubeApi {
   return wrapCalls(api, async (operation, args, send) => {

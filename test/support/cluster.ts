@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { readState, type PlaneState } from '../../hack/controlplane/plane.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import { parseAuditLog, type AuditEvent } from '../../src/cli/audit-log.ts';
+import { ApiError } from '../../src/kube/api-error.ts';
 
 const run = promisify(execFile);
 
@@ -149,16 +150,19 @@ export async function writePodStatus(namespace: string, name: string, status: k8
   );
 }
 
-/** The HTTP status code of a failed client-node call, or undefined. */
+/** The HTTP status code of a failed call (client-node's or the operator's client), or undefined. */
 export function statusCode(err: unknown): number | undefined {
-  return err instanceof k8s.ApiException ? err.code : undefined;
+  return err instanceof k8s.ApiException || err instanceof ApiError ? err.code : undefined;
 }
+
+/** A merge patch, for the client-node clients of clientsFor. */
+export const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 export async function rejection(p: Promise<unknown>): Promise<{ code: number | undefined; message: string }> {
   try {
     await p;
   } catch (err) {
-    const body = err instanceof k8s.ApiException ? String(err.body) : String(err);
+    const body = err instanceof k8s.ApiException ? String(err.body) : err instanceof ApiError ? JSON.stringify(err.body) : String(err);
     return { code: statusCode(err), message: body };
   }
   throw new Error('expected the API server to refuse the request, but it succeeded');

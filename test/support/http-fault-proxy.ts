@@ -124,6 +124,11 @@ export class HttpFaultProxy {
     return copy;
   }
 
+  /** What a Pod would see of the proxy as its cluster: the service's address and the CA that signs its certificate. */
+  get asCluster(): { env: { KUBERNETES_SERVICE_HOST: string; KUBERNETES_SERVICE_PORT: string }; ca: string } {
+    return { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(this.listenPort) }, ca: this.serving };
+  }
+
   /**
    * Answers every matching request with `fault` until the returned function is called. Open
    * streams that match (watches) feel it too: a stall stops their bytes, any other fault ends

@@ -59,7 +59,7 @@ export async function startTestOperator(
     audits: () => lines.map((l) => l.audit).filter((a): a is AuditRecord => typeof a === 'object' && a !== null),
     async stop() {
       await operator.stop();
-      api.kc.close();
+      api.connection.close();
       await new Promise<void>((r) => file.end(r));
     },
   };

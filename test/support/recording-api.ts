@@ -4,7 +4,8 @@
 // records every request as "verb resource namespace/name", in order. It decides nothing the API
 // server decides: SubjectAccessReview answers and refusals are what the test says they are;
 // the integration tests check the real API server agrees.
-import { ApiException, type V1Role, type V1RoleBinding } from '@kubernetes/client-node';
+import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
+import { ApiError } from '../../src/kube/api-error.ts';
 import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-index.ts';
 import { INDEX_NAME } from '../../src/api/names.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
@@ -36,8 +37,8 @@ interface Params {
 /** What to answer instead of the stored object: an error (e.g. `refused(403)`) for matching actions. */
 export type Fault = (action: string) => Error | undefined;
 
-export const refused = (code: number, message = `refused with ${String(code)}`): ApiException<string> =>
-  new ApiException(code, message, JSON.stringify({ message }), {});
+export const refused = (code: number, message = `refused with ${String(code)}`): ApiError =>
+  new ApiError(code, 'a recorded request', { kind: 'Status', code, message });
 
 class StoreCache<T> implements Cache<T> {
   private readonly store: Map<string, Stored>;
@@ -126,8 +127,8 @@ export class RecordingApi {
         },
       },
     );
-    const kc = { until: () => ({}), within: () => ({}), timeouts: { requestMs: 1000, revocationMs: 1000 } };
-    this.api = { kc, core: client, rbac: client, authz: client, custom: client, coordination: client, batch: client, watch: {} } as unknown as KubeApi;
+    const connection = { until: () => ({}), within: () => ({}), timeouts: { requestMs: 1000, revocationMs: 1000 } };
+    this.api = { connection, core: client, rbac: client, authz: client, custom: client, coordination: client, batch: client } as unknown as KubeApi;
     this.caches = {
       grants: new StoreCache(this.store, 'debuggrants', cachedGrant),
       pods: new StoreCache(this.store, 'pods', cachedPod),

@@ -1,12 +1,15 @@
 // The operator run with the ServiceAccount token an installation (kustomize or the Helm
 // chart) gave it: its RBAC must carry a whole grant lifecycle and its secure metrics, and
 // no more. Declares a describe block; call it from a test file after the install step.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { request } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { parseConfig } from '../../src/config.ts';
-import { fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
+import { apiFor, fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
+import { inClusterAccess } from '../../src/kube/kubeconfig.ts';
 import { requestReviewer } from '../../src/kube/request-review.ts';
 import { makeLogger } from '../../src/log.ts';
 import { serveMetrics } from '../../src/metrics-server.ts';
@@ -49,6 +52,14 @@ function kubeConfigWithToken(token: string): k8s.KubeConfig {
   return kc;
 }
 
+/** A directory laid out as the kubelet mounts a ServiceAccount's token and the cluster's CA. */
+export function serviceAccountMount(token: string, ca: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-sa-'));
+  writeFileSync(join(dir, 'token'), token);
+  writeFileSync(join(dir, 'ca.crt'), ca);
+  return dir;
+}
+
 /** The API as whoever holds `token`. */
 export const apiWithToken = (token: string): KubeApi => fromKubeConfig(kubeConfigWithToken(token));
 
@@ -83,9 +94,10 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       const inst = installed();
       sa = `system:serviceaccount:${inst.namespace}:${inst.serviceAccount}`;
       ns = await freshNamespace('sa');
-      const kc = kubeConfigWithToken(await serviceAccountToken(inst.namespace, inst.serviceAccount));
-      proxy = await HttpFaultProxy.start(kc);
-      api = fromKubeConfig(proxy.kubeConfig(kc));
+      const token = await serviceAccountToken(inst.namespace, inst.serviceAccount);
+      proxy = await HttpFaultProxy.start(kubeConfigWithToken(token));
+      // As in its Pod: the in-cluster configuration, from the token and CA the kubelet mounts.
+      api = apiFor(inClusterAccess(proxy.asCluster.env, serviceAccountMount(token, proxy.asCluster.ca)));
       await clientsFor('admin').core.createNamespacedPod({
         namespace: ns,
         body: {
@@ -113,7 +125,7 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
     });
     afterAll(async () => {
       await operator.stop();
-      api.kc.close();
+      api.connection.close();
       await proxy.close();
     });
 

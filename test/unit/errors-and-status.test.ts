@@ -1,9 +1,9 @@
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError } from '../../src/kube/api-error.ts';
 import { describeError, isPermanent, isTemporary } from '../../src/runtime/errors.ts';
 import { desiredStatus, failingStatus } from '../../src/controller/status.ts';
 import type { GrantDecision } from '../../src/controller/plan.ts';
 
-const apiError = (code: number) => new ApiException(code, `HTTP ${String(code)}`, JSON.stringify({ message: `server says ${String(code)}` }), {});
+const apiError = (code: number) => new ApiError(code, `HTTP ${String(code)}`, { message: `server says ${String(code)}` }, {});
 
 describe('error classification', () => {
   test.each([409, 429, 500, 503, 401])('HTTP %i is temporary (capped backoff)', (code) => {

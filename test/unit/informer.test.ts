@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError } from '../../src/kube/api-error.ts';
 import { makeLogger } from '../../src/log.ts';
 import { ResilientInformer, type ListPage, type ListWatchSource, type WatchStream } from '../../src/runtime/informer.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -124,7 +124,7 @@ describe('ResilientInformer', () => {
     source.failList = (token) => {
       if (token === '2' && !failed) {
         failed = true;
-        return new ApiException(410, 'Gone', '{"message":"continue token expired"}', {});
+        return new ApiError(410, 'Gone', { message: 'continue token expired' }, {});
       }
       return undefined;
     };
@@ -192,7 +192,7 @@ describe('ResilientInformer', () => {
 
   test('a list that keeps failing at start keeps start() pending and says why', async () => {
     const { source, informer, clock } = setup();
-    source.failList = () => new ApiException(403, 'Forbidden', '{"message":"pods is forbidden: User \\"op\\" cannot list resource \\"pods\\""}', {});
+    source.failList = () => new ApiError(403, 'Forbidden', { message: 'pods is forbidden: User "op" cannot list resource "pods"' }, {});
     let started = false;
     void informer.start().then(() => {
       started = true;

@@ -3,7 +3,7 @@
 // containers moves, never twice at once, retried after a failure. The read is a stand-in
 // for a GET; that the API server raises the generation when an ephemeral container is added,
 // and sends metadata only, is tested against it in test/integration/informer.test.ts.
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError } from '../../src/kube/api-error.ts';
 import type { CachedPod } from '../../src/kube/cached.ts';
 import { PodCache, PodDetails } from '../../src/kube/pod-details.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -103,7 +103,7 @@ describe('PodDetails', () => {
   test('a deleted pod is forgotten, and a failed read is retried after the one retry delay (Retry-After honoured)', async () => {
     let fail = true;
     const { reads, clock, details } = setup(() =>
-      fail ? Promise.reject(new ApiException(429, 'HTTP 429', '', { 'retry-after': '2' })) : Promise.resolve(whole('a', 2, '50', true)),
+      fail ? Promise.reject(new ApiError(429, 'HTTP 429', '', { 'retry-after': '2' })) : Promise.resolve(whole('a', 2, '50', true)),
     );
     details.observe(meta('a', 2, '50'), 'update');
     await details.settled();

@@ -1,14 +1,14 @@
 // Retry-After, read where responses are read (src/kube/retry-after.ts), and the one delay
 // every retry of the operator takes from it (src/runtime/backoff.ts retryDelay).
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError, parseBody } from '../../src/kube/api-error.ts';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter, retryAfterMs } from '../../src/kube/retry-after.ts';
 import { exponentialBackoff, retryDelay } from '../../src/runtime/backoff.ts';
 
 const NOW = Date.parse('2026-12-05T01:00:00Z');
-/** An answer as the generated clients and list-watch.ts turn it into an error (headers lower-cased). */
-const answer = (code: number, headers: Record<string, string>, body: unknown = ''): ApiException<unknown> =>
-  new ApiException(code, `HTTP ${String(code)}`, body, headers);
-const tooMany = (seconds: string): ApiException<unknown> => answer(429, { 'retry-after': seconds });
+/** An answer as the client (rest.ts, list-watch.ts) turns it into an error: a JSON body parsed, headers lower-cased. */
+const answer = (code: number, headers: Record<string, string>, body: unknown = ''): ApiError =>
+  new ApiError(code, `HTTP ${String(code)}`, typeof body === 'string' ? parseBody(body) : body, headers);
+const tooMany = (seconds: string): ApiError => answer(429, { 'retry-after': seconds });
 
 describe('Retry-After', () => {
   test.each([

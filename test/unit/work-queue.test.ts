@@ -1,4 +1,4 @@
-import { ApiException } from '@kubernetes/client-node';
+import { ApiError } from '../../src/kube/api-error.ts';
 import { WorkQueue } from '../../src/runtime/work-queue.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -80,7 +80,7 @@ describe('WorkQueue', () => {
   test('a 429 comes back no sooner than its Retry-After asks (with jitter), not after the 100 ms backoff', async () => {
     const clock = new FakeClock();
     let calls = 0;
-    const throttled = new ApiException(429, 'HTTP 429', '{"kind":"Status","reason":"TooManyRequests"}', { 'retry-after': '2' });
+    const throttled = new ApiError(429, 'HTTP 429', { kind: 'Status', reason: 'TooManyRequests' }, { 'retry-after': '2' });
     const q = new WorkQueue(
       () => {
         calls++;
