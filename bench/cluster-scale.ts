@@ -1,17 +1,21 @@
-// npm run bench -- cluster: the operator in a cluster-sized setup. Realistic pods (~4 KB,
-// two containers, status written through the status subresource as a kubelet does) are
-// added in steps (default 1,000 → 10,000 → 50,000) over 200 namespaces, with 1,000 active
-// grants. At each step a freshly started operator is timed to /readyz, its peak RSS (VmHWM)
-// taken over the start and the 15 s after it, and its RSS once settled. At the last step, pod status churns (50
-// updates/s) while isolated expiries are measured. BENCH_VARIANTS runs several operators
-// at every step (another checkout's src/main.ts, the bundle, other Node flags), for
-// before/after numbers on the same pods. Writes bench/results/cluster.json. Never part of npm test.
+// npm run bench -- cluster: the operator in a cluster-sized setup. Realistic pods (~12 KB
+// as JSON: two containers, a ReplicaSet owner, status as a kubelet writes it, the API
+// server's managedFields) are added in steps (default 50,000 → 150,000) over 200
+// namespaces (bench/pod-fill.ts writes them into etcd: minutes, not hours), with 1,000
+// active grants. After each fill the first variant runs until the grants' Roles name the
+// new pods and it is quiet, so no cold start pays for activation; then each variant is
+// started fresh (BENCH_ROUNDS times, alternating), timed to /readyz, its peak RSS (VmHWM)
+// taken over the start and the 15 s after it, and its RSS once settled. At the last step,
+// for each variant, pods churn (status updates as kubelets send them, and pods created and
+// deleted) while isolated expiries are measured. BENCH_VARIANTS runs several operators
+// (another checkout's bundle, other Node flags), for before/after numbers on the same pods.
+// Writes bench/results/cluster.json. Never part of npm test.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
 import { REPO_ROOT, installCrds } from '../hack/controlplane/install.ts';
-import { startControlPlane, stopControlPlane } from '../hack/controlplane/plane.ts';
+import { startControlPlane, stopControlPlane, type PlaneState } from '../hack/controlplane/plane.ts';
 import { spawnOperator } from '../hack/operator-process.ts';
 import { rbacName } from '../src/api/names.ts';
 import { mergePatch, type KubeApi } from '../src/kube/client.ts';
@@ -20,13 +24,18 @@ import { Semaphore } from './semaphore.ts';
 import { realisticPodSpec, runningStatus } from '../test/support/pods.ts';
 import { IMAGE, adminApi, createGrant, operatorHeap, operatorSettled, prepareNamespaces, processUsage, watchBindings } from './cluster.ts';
 import { BindingEvents, measureIsolatedExpiries } from './expiry.ts';
+import { adminCall, fillPods, podPlace } from './pod-fill.ts';
 import { ms, table, type Summary } from './stats.ts';
 
-const STEPS = (process.env.BENCH_POD_STEPS ?? '1000,10000,50000').split(',').map(Number);
+const STEPS = (process.env.BENCH_POD_STEPS ?? '50000,150000').split(',').map(Number);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 200);
 const GRANTS = Number(process.env.BENCH_GRANTS ?? 1000);
 const CHURN_PER_S = Number(process.env.BENCH_CHURN ?? 50);
-const CHURN_SECONDS = Number(process.env.BENCH_CHURN_SECONDS ?? 30);
+/** Pods created (and as many deleted) per second during the churn, besides the status updates. */
+const CHURN_CREATES_PER_S = Number(process.env.BENCH_CHURN_CREATES ?? 5);
+const CHURN_SECONDS = Number(process.env.BENCH_CHURN_SECONDS ?? 60);
+/** Cold starts per variant and step, alternating variants, so load hits each alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const APPS = 5;
 interface Variant {
   label: string;
@@ -55,14 +64,9 @@ interface StartResult {
   steadyRssMb: number | undefined;
   heapUsedMb: number | undefined;
   startCpuSeconds: number;
+  /** 1-minute load average when it was ready: the machine is shared. */
+  load: number;
   failed?: string;
-}
-
-/** Pod i lives in namespace i mod N; its app label makes 5 groups per namespace for the grants to select. */
-export function podPlace(i: number, namespaces: string[]): { namespace: string; name: string; app: string } {
-  const namespace = namespaces[i % namespaces.length] ?? '';
-  const k = Math.floor(i / namespaces.length);
-  return { namespace, name: `pod-${String(k).padStart(4, '0')}`, app: `svc-${String(k % APPS)}` };
 }
 
 /** On a loaded machine a write can time out; both writes here are safe to repeat. */
@@ -126,11 +130,13 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
         steadyRssMb: undefined,
         heapUsedMb: undefined,
         startCpuSeconds: usage.cpuSeconds,
+        load: loadavg()[0] ?? 0,
         failed: String(err),
       };
     }
     const readyMs = Date.now() - t0;
     const atReady = processUsage(op.pid);
+    const load = loadavg()[0] ?? 0;
     await operatorSettled(op.metricsUrl, 5000);
     await new Promise((r) => setTimeout(r, 10_000));
     const steady = processUsage(op.pid);
@@ -143,6 +149,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
       steadyRssMb: steady.rssMb,
       heapUsedMb: heap.heapUsedMb,
       startCpuSeconds: atReady.cpuSeconds,
+      load,
     };
   } finally {
     await op.stop();
@@ -157,35 +164,161 @@ function processUsageOrZero(pid: number): { peakRssMb: number; cpuSeconds: numbe
   }
 }
 
-/** Status writes at a steady rate, as kubelets report restarts and probes. */
-function churn(api: KubeApi, namespaces: string[], pods: number, perSecond: number): { stop(): Promise<number> } {
-  const state = { stopped: false };
-  let sent = 0;
+/**
+ * Pods change as in a busy cluster: status writes at `statusPerS` (kubelets reporting
+ * restarts and probes, through pods/status), and `createsPerS` pods created (status then
+ * written as the kubelet does) and as many older ones deleted.
+ */
+function churn(state: PlaneState, namespaces: string[], pods: number, statusPerS: number, createsPerS: number): { stop(): Promise<ChurnCounts> } {
+  const counts: ChurnCounts = { statusUpdates: 0, creates: 0, deletes: 0, failed: 0 };
+  const run = { stopped: false };
   const limit = new Semaphore(32);
+  const born: { namespace: string; name: string }[] = [];
+  const send = (write: () => Promise<unknown>, counted: keyof ChurnCounts): void => {
+    void limit.run(() =>
+      write().then(
+        () => {
+          counts[counted]++;
+        },
+        () => {
+          counts.failed++;
+        },
+      ),
+    );
+  };
   const loop = (async () => {
     const start = Date.now();
-    while (!state.stopped) {
-      const due = Math.floor(((Date.now() - start) / 1000) * perSecond);
-      while (sent < due) {
+    let statusDue = 0;
+    let createDue = 0;
+    while (!run.stopped) {
+      const elapsed = (Date.now() - start) / 1000;
+      for (; statusDue < Math.floor(elapsed * statusPerS); statusDue++) {
         const i = Math.floor(Math.random() * pods);
         const p = podPlace(i, namespaces);
-        sent++;
-        void limit.run(() =>
-          api.core
-            .patchNamespacedPodStatus({ namespace: p.namespace, name: p.name, body: { status: runningStatus(i + sent, IMAGE) } }, mergePatch)
-            .catch(() => undefined),
+        send(
+          () =>
+            adminCall(
+              state,
+              'PATCH',
+              `/api/v1/namespaces/${p.namespace}/pods/${p.name}/status?fieldManager=kubelet`,
+              { status: runningStatus(i + statusDue, IMAGE) },
+              'application/strategic-merge-patch+json',
+            ),
+          'statusUpdates',
         );
+      }
+      for (; createDue < Math.floor(elapsed * createsPerS); createDue++) {
+        const p = { namespace: namespaces[createDue % namespaces.length] ?? '', name: `churn-${String(createDue)}` };
+        const base = `/api/v1/namespaces/${p.namespace}/pods`;
+        send(async () => {
+          await adminCall(state, 'POST', `${base}?fieldManager=kube-controller-manager`, realisticPodSpec(p.name, { app: 'churn' }, IMAGE));
+          await adminCall(
+            state,
+            'PATCH',
+            `${base}/${p.name}/status?fieldManager=kubelet`,
+            { status: runningStatus(createDue, IMAGE) },
+            'application/strategic-merge-patch+json',
+          );
+          born.push(p);
+        }, 'creates');
+        // The population stays steady: each create beyond the first 10 s' worth deletes the oldest.
+        const old = born.length > createsPerS * 10 ? born.shift() : undefined;
+        if (old) send(() => adminCall(state, 'DELETE', `/api/v1/namespaces/${old.namespace}/pods/${old.name}`, { gracePeriodSeconds: 0 }), 'deletes');
       }
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
   return {
     stop: async () => {
-      state.stopped = true;
+      run.stopped = true;
       await loop;
-      return sent;
+      return counts;
     },
   };
+}
+
+interface ChurnCounts {
+  statusUpdates: number;
+  creates: number;
+  deletes: number;
+  failed: number;
+}
+
+/** Runs `variant` until it is ready and quiet: the grants' Roles then name every pod they select. */
+async function settleGrants(variant: Variant, dir: string, kubeconfig: string, until?: Promise<unknown>): Promise<number> {
+  const t0 = Date.now();
+  const op = await spawnOperator({
+    kubeconfig,
+    dir,
+    name: 'cluster-settle',
+    entry: variant.entry,
+    nodeArgs: variant.nodeArgs,
+    config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
+  });
+  try {
+    await op.waitUntilReady(20 * 60_000);
+    await until;
+    await operatorSettled(op.metricsUrl, 5000);
+    return Date.now() - t0;
+  } finally {
+    await op.stop();
+  }
+}
+
+/** One variant started among churning pods: isolated expiries measured meanwhile. */
+async function churnRun(
+  variant: Variant,
+  state: PlaneState,
+  dir: string,
+  events: BindingEvents,
+  namespaces: string[],
+  pods: number,
+  seq: { n: number },
+): Promise<ChurnResult> {
+  const op = await spawnOperator({
+    kubeconfig: state.kubeconfig,
+    dir,
+    name: `cluster-churn-${variant.label.replace(/\W+/g, '-')}`,
+    entry: variant.entry,
+    nodeArgs: variant.nodeArgs,
+    config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+  });
+  try {
+    await op.waitUntilReady(20 * 60_000);
+    await operatorSettled(op.metricsUrl, 3000);
+    const cpu0 = processUsage(op.pid).cpuSeconds;
+    const t0 = Date.now();
+    const load = churn(state, namespaces, pods, CHURN_PER_S, CHURN_CREATES_PER_S);
+    const isolated = await measureIsolatedExpiries(
+      adminApi(state, 60_000),
+      events,
+      (prefix) => {
+        const i = seq.n++;
+        return { namespace: namespaces[i % namespaces.length] ?? '', name: `${prefix}-${String(i)}`, user: `u-${prefix}-${String(i)}` };
+      },
+      20,
+      15_000,
+    );
+    const remaining = CHURN_SECONDS * 1000 - (Date.now() - t0);
+    if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+    const counts = await load.stop();
+    const seconds = (Date.now() - t0) / 1000;
+    const usage = processUsage(op.pid);
+    return {
+      variant: variant.label,
+      isolated,
+      ...counts,
+      statusPerS: counts.statusUpdates / seconds,
+      createsPerS: counts.creates / seconds,
+      cpuPercent: ((usage.cpuSeconds - cpu0) / seconds) * 100,
+      rssMb: usage.rssMb,
+      peakRssMb: usage.peakRssMb,
+      load: loadavg()[0] ?? 0,
+    };
+  } finally {
+    await op.stop();
+  }
 }
 
 export async function benchCluster(): Promise<void> {
@@ -197,7 +330,8 @@ export async function benchCluster(): Promise<void> {
     process.exit(143);
   });
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-bench-cluster-'));
-  const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
+  // 150,000 pods of ~12 KB are ~2 GB in etcd: past its default 2 GiB quota, as in real clusters of that size.
+  const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say, extraEtcdArgs: ['--quota-backend-bytes=8589934592'] });
   try {
     installCrds(state);
     const api = adminApi(state, 60_000);
@@ -220,17 +354,20 @@ export async function benchCluster(): Promise<void> {
       await idleBound;
     }
 
+    const first = VARIANTS[0];
+    if (!first) throw new Error('BENCH_VARIANTS names no operator');
     const results: StartResult[] = [];
-    let churnResult: ChurnResult | undefined;
+    const churns: ChurnResult[] = [];
     let pods = 0;
     for (const [s, step] of STEPS.entries()) {
       say(`adding pods ${String(pods)} → ${String(step)}`);
-      await addPods(api, namespaces, pods, step);
+      await fillPods(state, namespaces, pods, step, IMAGE, say);
       pods = step;
+      let bound: Promise<unknown> | undefined;
       if (s === 0) {
         say(`${String(GRANTS)} active grants (ttl 4h), ${String(GRANTS / NAMESPACES)} per namespace`);
         const limit = new Semaphore(32);
-        const bound = Array.from({ length: GRANTS }, (_, j) => {
+        const grants = Array.from({ length: GRANTS }, (_, j) => {
           const g = {
             namespace: namespaces[j % NAMESPACES] ?? '',
             name: `bg-${String(j)}`,
@@ -240,63 +377,40 @@ export async function benchCluster(): Promise<void> {
           };
           return { g, added: events.next('ADDED', g.namespace, rbacName(g.name)) };
         });
-        await Promise.all(bound.map(({ g }) => limit.run(() => createGrant(api, g))));
-        // Activated by a running operator (the first variant), which then stops for the cold starts.
-        const op = await spawnOperator({
-          kubeconfig: state.kubeconfig,
-          dir,
-          name: 'cluster-activate',
-          entry: VARIANTS[0]?.entry,
-          nodeArgs: VARIANTS[0]?.nodeArgs,
-          config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
-        });
-        await Promise.all(bound.map((b) => b.added));
-        await operatorSettled(op.metricsUrl, 3000);
-        await op.stop();
+        await Promise.all(grants.map(({ g }) => limit.run(() => createGrant(api, g))));
+        bound = Promise.all(grants.map((b) => b.added));
       }
-      for (const v of VARIANTS) {
-        say(`${String(pods)} pods: cold start of ${v.label}`);
-        const r = await coldStart(v, pods, dir, state.kubeconfig);
-        say(
-          `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB`,
-        );
-        results.push(r);
-        save(started, idle, results, undefined); // a long run stopped early keeps what it measured
+      // Activated (first step) or brought up to date with the new pods by the first variant,
+      // which then stops: the cold starts below find the grants' RBAC already as it should be.
+      say(`${String(pods)} pods: ${first.label} brings the grants up to date`);
+      const settleMs = await settleGrants(first, dir, state.kubeconfig, bound);
+      say(`  quiet after ${ms(settleMs)}`);
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const v of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
+          say(`${String(pods)} pods: cold start of ${v.label}`);
+          const r = await coldStart(v, pods, dir, state.kubeconfig);
+          say(
+            `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB, load ${r.load.toFixed(1)}`,
+          );
+          results.push(r);
+          save(started, idle, results, churns); // a long run stopped early keeps what it measured
+        }
       }
     }
 
-    say(`churn: ${String(CHURN_PER_S)} pod status updates/s for ${String(CHURN_SECONDS)} s, isolated expiries meanwhile`);
-    const first = VARIANTS[0];
-    if (first) {
-      const op = await spawnOperator({
-        kubeconfig: state.kubeconfig,
-        dir,
-        name: 'cluster-churn',
-        entry: first.entry,
-        nodeArgs: first.nodeArgs,
-        config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
-      });
-      await op.waitUntilReady(10 * 60_000);
-      await operatorSettled(op.metricsUrl, 3000);
-      const cpu0 = processUsage(op.pid).cpuSeconds;
-      const t0 = Date.now();
-      const load = churn(api, namespaces, pods, CHURN_PER_S);
-      let seq = 0;
-      const isolated = await measureIsolatedExpiries(api, events, (prefix) => {
-        const i = seq++;
-        return { namespace: namespaces[i % NAMESPACES] ?? '', name: `${prefix}-${String(i)}`, user: `u-${prefix}-${String(i)}` };
-      });
-      const remaining = CHURN_SECONDS * 1000 - (Date.now() - t0);
-      if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
-      const sent = await load.stop();
-      const seconds = (Date.now() - t0) / 1000;
-      const usage = processUsage(op.pid);
-      churnResult = { isolated, updatesPerS: sent / seconds, cpuPercent: ((usage.cpuSeconds - cpu0) / seconds) * 100, rssMb: usage.rssMb };
-      await op.stop();
+    const churnSeq = { n: 0 };
+    for (const v of VARIANTS) {
+      say(
+        `churn with ${v.label}: ${String(CHURN_PER_S)} pod status updates/s, ${String(CHURN_CREATES_PER_S)} pod creates (and deletes)/s for ${String(CHURN_SECONDS)} s, isolated expiries meanwhile`,
+      );
+      const c = await churnRun(v, state, dir, events, namespaces, pods, churnSeq);
+      say(`  isolated expiry p50 ${ms(c.isolated.p50)}, p99 ${ms(c.isolated.p99)} (n ${String(c.isolated.n)}), load ${c.load.toFixed(1)}`);
+      churns.push(c);
+      save(started, idle, results, churns);
     }
     await watch.stop();
 
-    const report = save(started, idle, results, churnResult);
+    const report = save(started, idle, results, churns);
     process.stdout.write(`\n${render(report)}\n\nJSON: bench/results/cluster.json (${String(report.durationSeconds)} s)\n`);
   } finally {
     await stopControlPlane(state);
@@ -304,24 +418,42 @@ export async function benchCluster(): Promise<void> {
   }
 }
 
-type ChurnResult = { isolated: Summary; updatesPerS: number; cpuPercent: number; rssMb: number };
+type ChurnResult = ChurnCounts & {
+  variant: string;
+  isolated: Summary;
+  statusPerS: number;
+  createsPerS: number;
+  cpuPercent: number;
+  rssMb: number;
+  peakRssMb: number;
+  load: number;
+};
 
-function save(started: number, idle: StartResult[], starts: StartResult[], churn: ChurnResult | undefined) {
+function save(started: number, idle: StartResult[], starts: StartResult[], churns: ChurnResult[]) {
   const report = {
     when: new Date().toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 1000),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', node: process.version },
-    settings: { steps: STEPS, namespaces: NAMESPACES, grants: GRANTS, churnPerS: CHURN_PER_S, churnSeconds: CHURN_SECONDS, variants: VARIANTS },
+    settings: {
+      steps: STEPS,
+      namespaces: NAMESPACES,
+      grants: GRANTS,
+      churnPerS: CHURN_PER_S,
+      churnCreatesPerS: CHURN_CREATES_PER_S,
+      churnSeconds: CHURN_SECONDS,
+      rounds: ROUNDS,
+      variants: VARIANTS,
+    },
     idle,
     starts,
-    churn,
+    churns,
   };
   mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench/results/cluster.json'), JSON.stringify(report, null, 2));
   return report;
 }
 
-function render(r: { idle: StartResult[]; starts: StartResult[]; churn?: ChurnResult | undefined }): string {
+function render(r: { idle: StartResult[]; starts: StartResult[]; churns: ChurnResult[] }): string {
   const mb = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(0)} MB`);
   const row = (x: StartResult, what: string): string[] => [
     what,
@@ -331,19 +463,41 @@ function render(r: { idle: StartResult[]; starts: StartResult[]; churn?: ChurnRe
     mb(x.steadyRssMb),
     mb(x.heapUsedMb),
     `${x.startCpuSeconds.toFixed(1)} s`,
+    x.load.toFixed(1),
   ];
   const lines = [
     table(
-      ['setup', 'operator', 'start → ready', 'peak RSS (VmHWM)', 'steady RSS', 'V8 heap used', 'CPU to ready'],
+      ['setup', 'operator', 'start → ready', 'peak RSS (VmHWM)', 'steady RSS', 'V8 heap used', 'CPU to ready', 'load (1 min)'],
       [...r.idle.map((x) => row(x, 'idle: 1 grant, 1 pod/namespace')), ...r.starts.map((x) => row(x, `${String(x.pods)} pods, ${String(GRANTS)} grants`))],
     ),
   ];
-  if (r.churn) {
-    const c = r.churn;
+  if (r.churns.length > 0) {
     lines.push(
       '',
-      `churn at ${String(r.starts.at(-1)?.pods ?? 0)} pods: ${c.updatesPerS.toFixed(0)} status updates/s; operator CPU ${c.cpuPercent.toFixed(0)} %, RSS ${mb(c.rssMb)}; ` +
-        `isolated expiry lateness p50 ${ms(c.isolated.p50)}, p99 ${ms(c.isolated.p99)}, max ${ms(c.isolated.max)} (n ${String(c.isolated.n)})`,
+      table(
+        [
+          'churn at',
+          'operator',
+          'status updates/s',
+          'pod creates/s',
+          'failed writes',
+          'isolated expiry p50 / p99 / max',
+          'operator CPU',
+          'RSS / peak',
+          'load (1 min)',
+        ],
+        r.churns.map((c) => [
+          `${String(r.starts.at(-1)?.pods ?? 0)} pods`,
+          c.variant,
+          c.statusPerS.toFixed(0),
+          c.createsPerS.toFixed(1),
+          String(c.failed),
+          `${ms(c.isolated.p50)} / ${ms(c.isolated.p99)} / ${ms(c.isolated.max)} (n ${String(c.isolated.n)})`,
+          `${c.cpuPercent.toFixed(0)} %`,
+          `${mb(c.rssMb)} / ${mb(c.peakRssMb)}`,
+          c.load.toFixed(1),
+        ]),
+      ),
     );
   }
   return lines.join('\n');

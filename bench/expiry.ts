@@ -24,9 +24,10 @@ export class BindingEvents {
   }
 }
 
-export async function measureIsolatedExpiries(api: KubeApi, events: BindingEvents, next: Next): Promise<Summary> {
-  const base = Date.now() + 5000;
-  const grants = Array.from({ length: 10 }, (_, i) => ({ ...next('iso'), at: base + i * 700 }));
+/** `count` grants, the first deadline `leadMs` from now (time to activate them all), 700 ms apart. */
+export async function measureIsolatedExpiries(api: KubeApi, events: BindingEvents, next: Next, count = 10, leadMs = 5000): Promise<Summary> {
+  const base = Date.now() + leadMs;
+  const grants = Array.from({ length: count }, (_, i) => ({ ...next('iso'), at: base + i * 700 }));
   await Promise.all(
     grants.map(async (g) => {
       const added = events.next('ADDED', g.namespace, rbacName(g.name));

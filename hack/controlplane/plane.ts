@@ -36,6 +36,8 @@ export interface StartOptions {
   progress?: (msg: string) => void;
   /** More kube-apiserver flags (e.g. a smaller --max-requests-inflight for the overload bench). */
   extraApiserverArgs?: string[];
+  /** More etcd flags (e.g. a larger --quota-backend-bytes for the cluster bench's 150,000 pods). */
+  extraEtcdArgs?: string[];
 }
 
 export const stateFile = (dir: string): string => join(dir, 'state.json');
@@ -68,6 +70,7 @@ export async function startControlPlane(opts: StartOptions): Promise<PlaneState>
         // A throwaway store: durability buys nothing here and fsync dominates write latency.
         '--unsafe-no-fsync=true',
         '--log-level=warn',
+        ...(opts.extraEtcdArgs ?? []),
       ],
       join(opts.dir, 'etcd.log'),
     );

@@ -107,7 +107,10 @@ function stringMap(v: unknown, keep: (key: string) => boolean = () => true): Rec
 
 function meta(raw: Json | undefined, withLabels: boolean): CachedMeta {
   const m = asObject(raw?.metadata);
-  const out: CachedMeta = pick(m, ['name', 'namespace', 'uid', 'resourceVersion']) as CachedMeta;
+  const out: CachedMeta = pick(m, ['name', 'uid', 'resourceVersion']) as CachedMeta;
+  // Every object of a namespace names it: one copy for all.
+  const namespace = asString(m?.namespace);
+  if (namespace !== undefined) out.namespace = vocabulary.share(namespace);
   const labels = withLabels ? stringMap(m?.labels) : undefined;
   if (labels) out.labels = labels;
   const annotations = stringMap(m?.annotations, (k) => k.startsWith(OUR_PREFIX));
@@ -146,6 +149,11 @@ export function cachedPodMetadata(raw: unknown): CachedPod {
   const o = asObject(raw);
   const m = asObject(o?.metadata);
   const metadata: NonNullable<CachedPod['metadata']> = ownedMeta(o);
+  // A ReplicaSet's (or Job's, StatefulSet's…) name and uid repeat in every one of its pods.
+  for (const r of metadata.ownerReferences ?? []) {
+    r.name = vocabulary.share(r.name);
+    r.uid = vocabulary.share(r.uid);
+  }
   const deletion = asString(m?.deletionTimestamp);
   if (deletion) metadata.deletionTimestamp = deletion;
   if (typeof m?.generation === 'number') metadata.generation = m.generation;

@@ -2,11 +2,13 @@
 // turn every object of a list into model classes (about 1 s of CPU per 10,000 pods, and a
 // copy of each); the informers keep a few fields of each object and want the wire form
 // (timestamps as strings, as watch events carry them). Requests go through the same
-// authenticated, pooled connection as every other call.
+// authenticated, pooled connection as every other call. No cache keeps managedFields, so
+// they are cut from the text before it is parsed (strip-managed-fields.ts).
 import { createInterface } from 'node:readline';
 import { ApiError, parseBody } from './api-error.ts';
 import { flatHeaders, type ApiConnection } from './connection.ts';
 import type { ListPage, WatchStream } from '../runtime/informer.ts';
+import { withoutManagedFields } from './strip-managed-fields.ts';
 
 export type WatchHandler = (type: string, object: unknown) => void;
 
@@ -52,7 +54,7 @@ export async function listPage(connection: ApiConnection, path: string, opts: { 
     connection.within(Math.max(LIST_PAGE_TIMEOUT_MS, connection.timeouts.requestMs)),
   );
   if (res.status !== 200) throw failure(res.status, path, res.text, res.headers);
-  const list = JSON.parse(res.text) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
+  const list = JSON.parse(withoutManagedFields(res.text)) as { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
   return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '', continueToken: list.metadata?.continue || undefined };
 }
 
@@ -115,7 +117,7 @@ export async function openWatch(
     lines.on('line', (line) => {
       if (!line || abort.signal.aborted) return;
       try {
-        const event = JSON.parse(line) as { type?: string; object?: unknown };
+        const event = JSON.parse(withoutManagedFields(line)) as { type?: string; object?: unknown };
         onEvent(event.type ?? '', event.object);
       } catch (err) {
         // A handler refusing an event (e.g. 410 Gone) ends the stream with its reason.
@@ -143,5 +145,5 @@ export async function getObject(connection: ApiConnection, path: string): Promis
   const res = await connection.request({ method: 'GET', path });
   if (res.status === 404) return undefined;
   if (res.status !== 200) throw failure(res.status, path, res.text, res.headers);
-  return JSON.parse(res.text) as unknown;
+  return JSON.parse(withoutManagedFields(res.text)) as unknown;
 }

@@ -1,5 +1,5 @@
 import { contentDigest } from '../../src/api/equal.ts';
-import { cachedGrant, cachedIndex, cachedPod, cachedRole, cachedRoleBinding } from '../../src/kube/cached.ts';
+import { cachedGrant, cachedIndex, cachedPod, cachedPodMetadata, cachedRole, cachedRoleBinding } from '../../src/kube/cached.ts';
 import { StringPool, shareVocabulary, vocabulary } from '../../src/kube/shared-strings.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
 
@@ -202,7 +202,25 @@ describe('shared vocabulary', () => {
       },
     });
     for (const v of ['pool-app', 'ReplicaSet']) expect(vocabulary.has(v)).toBe(true);
-    for (const v of ['pool-p', 'pool-rs', 'pool-rs-uid']) expect(vocabulary.has(v)).toBe(false);
+    for (const v of ['pool-p']) expect(vocabulary.has(v)).toBe(false);
+  });
+
+  test("a pod's namespace and its controller's name and uid repeat in every replica: shared; its own name and uid are not", () => {
+    const pod = cachedPodMetadata({
+      metadata: {
+        name: 'pool-pod-1',
+        namespace: 'pool-ns',
+        uid: 'pool-pod-uid',
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-rs-2', uid: 'pool-rs-2-uid', controller: true }],
+      },
+    });
+    expect(pod.metadata).toMatchObject({
+      name: 'pool-pod-1',
+      namespace: 'pool-ns',
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-rs-2', uid: 'pool-rs-2-uid', controller: true }],
+    });
+    for (const v of ['pool-ns', 'pool-rs-2', 'pool-rs-2-uid']) expect(vocabulary.has(v)).toBe(true);
+    for (const v of ['pool-pod-1', 'pool-pod-uid']) expect(vocabulary.has(v)).toBe(false);
   });
 
   test('lists of vocabulary are shared element by element, other lists are walked', () => {
