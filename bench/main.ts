@@ -4,7 +4,7 @@
 // 30 s polling reaper (cron-style cleaner) and the floor (an admin deleting a RoleBinding
 // directly). Prints a table and writes bench/results/latest.json. Never part of npm test.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
 import { REPO_ROOT, installCrds } from '../hack/controlplane/install.ts';
@@ -47,8 +47,9 @@ for (const s of ONLY ?? [])
   if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`BENCH_ONLY: unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
 const runs = (scenario: (typeof SCENARIOS)[number]): boolean => !ONLY || ONLY.includes(scenario);
 const skipped = summarize([]);
+/** Every line says the machine's load average (1 min): latency on a shared machine means little without it. */
 const say = (m: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)} load ${(loadavg()[0] ?? NaN).toFixed(1)}] ${m}\n`);
 };
 const sleep = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t)));
 
@@ -159,7 +160,13 @@ async function main(): Promise<void> {
     const report = {
       when: new Date().toISOString(),
       durationSeconds: Math.round((Date.now() - started) / 1000),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? '',
+        memoryGb: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+        loadAtEnd: loadavg(),
+      },
       settings: { namespaces: NAMESPACES, workers: WORKERS, activations: ACTIVATIONS, burst: BURST, only: ONLY ?? [...SCENARIOS] },
       scales: results,
       floor,
@@ -312,7 +319,7 @@ function render(r: {
   floor: { isolated: Summary; burst: Summary };
   polling: Summary;
   requestsPerLifecycle: { ttl5s: number; ttl20s: number };
-  machine: { cpus: number; cpuModel: string; memoryGb: number };
+  machine: { cpus: number; cpuModel: string; memoryGb: number; loadAtEnd: number[] };
 }): string {
   const rows = r.scales.flatMap((s) => [
     [String(s.scale), 'activation (create → SAR allows), 100/s', ms(s.activation.p50), ms(s.activation.p99), ms(s.activation.max), String(s.activation.n)],
@@ -354,7 +361,7 @@ function render(r: {
     `${s.cpuSeconds.toFixed(1)} s`,
   ]);
   return [
-    `machine: ${String(r.machine.cpus)} × ${r.machine.cpuModel}, ${String(r.machine.memoryGb)} GiB`,
+    `machine: ${String(r.machine.cpus)} × ${r.machine.cpuModel}, ${String(r.machine.memoryGb)} GiB; load average at the end ${r.machine.loadAtEnd.map((l) => l.toFixed(1)).join(' ')}`,
     '',
     table(['active grants', 'measure', 'p50', 'p99', 'max', 'n'], rows),
     '',

@@ -6,8 +6,8 @@
 // runs), unless `--entry sources`. Prints a table.
 // npm run trials -- restart [--pods 0,10000] [--runs 3] [--entries bundle,sources,label=path]: restart
 // time against pod count (bench/restart.ts).
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
@@ -65,21 +65,25 @@ async function main(): Promise<void> {
       },
     });
     let restarts = 0;
+    /** When the latest operator process was spawned: its start-up (Node and the bundle loading) is part of every restart's lateness. */
+    let spawnedAt = 0;
     const setup: TrialSetup = {
       api,
       creator: api,
       namespace,
       pod: 'api-1',
       grants: Number(values.grants),
-      spawn: () =>
-        spawnOperator({
+      spawn: () => {
+        spawnedAt = Date.now();
+        return spawnOperator({
           kubeconfig: state.kubeconfig,
           dir,
           name: `operator-${String(restarts++)}`,
           entry,
           config: { approvedRegistries: [APPROVED_REGISTRY], namespaces: [namespace], revocationSettle: '2s' },
           env: { LOG_LEVEL: 'info' },
-        }),
+        });
+      },
     };
     operator = await setup.spawn();
     await operator.waitUntilReady();
@@ -89,7 +93,7 @@ async function main(): Promise<void> {
       operator = r.operator;
       results.push(r);
       say(
-        `trial ${String(i + 1)}/${String(count)}: killed after ${String(r.killAfterMs)} ms, restarted after ${String(r.restartDelayMs)} ms; lateness ${r.grants.map((g) => ms(g.latenessMs ?? 0)).join(', ')}${r.failures.length > 0 ? `; FAILED: ${r.failures.join('; ')}` : ''}`,
+        `trial ${String(i + 1)}/${String(count)}: killed after ${String(r.killAfterMs)} ms, restarted after ${String(r.restartDelayMs)} ms, its first log line ${String(firstLogLineAt(r.operator.logFile) - spawnedAt)} ms after the spawn (${loadAverage()}); lateness ${r.grants.map((g) => ms(g.latenessMs ?? 0)).join(', ')}${r.failures.length > 0 ? `; FAILED: ${r.failures.join('; ')}` : ''}`,
       );
     }
     const s = summarizeTrials(results);
@@ -97,6 +101,7 @@ async function main(): Promise<void> {
       `\n${table(['trials', 'grants', 'lateness p50', 'p99', 'max', 'failures'], [[String(s.trials), String(s.lateness.n), ms(s.lateness.p50), ms(s.lateness.p99), ms(s.lateness.max), String(s.failures)]])}\n`,
     );
     for (const r of results) for (const f of r.failures) process.stdout.write(`  failure: ${f}\n`);
+    process.stdout.write(`${loadAverage()} at the end (1, 5, 15 min)\n`);
     process.exitCode = s.failures > 0 ? 1 : 0;
   } finally {
     await operator?.stop();
@@ -104,6 +109,21 @@ async function main(): Promise<void> {
     say(`logs in ${dir}`);
   }
 }
+
+/** The time of the operator's first JSON log line ('starting', once its code has loaded), or NaN. */
+function firstLogLineAt(logFile: string): number {
+  const first = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('{'));
+  if (!first) return NaN;
+  const time: unknown = (JSON.parse(first) as { time?: unknown }).time;
+  return typeof time === 'string' ? Date.parse(time) : NaN;
+}
+
+const loadAverage = (): string =>
+  `load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`;
 
 main().catch((err: unknown) => {
   say(err instanceof Error ? (err.stack ?? err.message) : String(err));
