@@ -6,12 +6,31 @@
 // people (alice, bob, carol, gitops) each LIST a namespace of ConfigMaps in a few loops, on
 // loopback only, each phase stopping by itself. Lateness: grants whose notAfter is known, SAR
 // (as the exempt admin, so the judge is never queued) polled until it denies.
-// Phases: quiet, saturated without the FlowSchemas, saturated with them, the floor under the
-// same load (an admin, whom APF exempts, deleting RoleBindings directly), quiet with them.
-// Knobs: BENCH_OVERLOAD_INFLIGHT (kube-apiserver --max-requests-inflight and
-// --max-mutating-requests-inflight, default "20,10": few enough seats for two cores to
-// saturate), BENCH_OVERLOAD_EXPIRIES (20 per phase), BENCH_OVERLOAD_SERVICE_ACCOUNTS (8),
-// BENCH_OVERLOAD_LOOPS (loops per identity, 6), BENCH_OVERLOAD_CONFIGMAPS (400, ~1 KB each).
+// Two kinds of overload, each with its own floor (an admin, whom APF exempts, deleting
+// RoleBindings directly under the same load):
+// - cpu: every loop LISTs 400 ConfigMaps of ~1 KB. Serializing them saturates the two cores
+//   themselves; the API server's seats are busy because its CPUs are. No priority level buys
+//   CPU back: this load shows what is left when the machine itself is the bottleneck.
+// - seats: every loop writes its own small ConfigMap through a validating webhook that answers
+//   after BENCH_OVERLOAD_WEBHOOK_MS (hack/slow-webhook.ts): each write holds its APF seat for
+//   the whole delay at almost no CPU, so the users' priority levels are full and queued (or
+//   rejected) while the cores are not. This is what APF is for, and what the FlowSchemas are
+//   judged against.
+// Phases: quiet; per mode saturated without the FlowSchemas; then (config/flowcontrol applied)
+// per mode saturated with them and its floor; quiet with them. Each phase also records what
+// the lateness is made of (bench/overload-probes.ts): the API server's APF queue wait per
+// priority level, the operator's delete attempts and replaced connections, its event loop's
+// lag, how long its main thread and the API server's threads waited for a CPU, and the split
+// between the deadline → the RoleBinding's DELETED event and that event → the authorizer
+// denying.
+// Knobs: BENCH_OVERLOAD_MODES ("cpu,seats"), BENCH_OVERLOAD_INFLIGHT (kube-apiserver
+// --max-requests-inflight and --max-mutating-requests-inflight, default "20,10": few enough
+// seats for two cores to saturate), BENCH_OVERLOAD_EXPIRIES (20 per phase),
+// BENCH_OVERLOAD_SERVICE_ACCOUNTS (8), BENCH_OVERLOAD_LOOPS (loops per identity, 6),
+// BENCH_OVERLOAD_CONFIGMAPS (400, ~1 KB each), BENCH_OVERLOAD_WEBHOOK_MS (1000),
+// BENCH_OVERLOAD_CHECKOUT (a checkout, e.g. a git worktree of an older commit, whose operator
+// bundle, config/rbac and config/flowcontrol are measured; default this one).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,12 +40,35 @@ import { ensureBinaries } from '../hack/controlplane/binaries.ts';
 import { REPO_ROOT, installCrds, kubectlAs } from '../hack/controlplane/install.ts';
 import { startControlPlane, stopControlPlane, type PlaneState } from '../hack/controlplane/plane.ts';
 import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
+import { startSlowWebhook, type SlowWebhook } from '../hack/slow-webhook.ts';
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { httpStatus } from '../src/runtime/errors.ts';
 import { Semaphore } from './semaphore.ts';
-import { DEPLOYMENT_NODE_ARGS, adminApi, bindUser, createGrant, ensureExecRoles, prepareNamespaces, waitForAccess, watchBindings } from './cluster.ts';
+import {
+  DEPLOYMENT_NODE_ARGS,
+  adminApi,
+  bindUser,
+  createGrant,
+  ensureExecRoles,
+  prepareNamespaces,
+  userCanExec,
+  waitForAccess,
+  watchBindings,
+} from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
+import {
+  apfBetween,
+  apfSnapshot,
+  operatorBetween,
+  operatorSnapshot,
+  roleBindingDeletes,
+  threadsSchedstat,
+  type ApfSnapshot,
+  type OperatorFigures,
+  type OperatorSnapshot,
+  type WaitFigures,
+} from './overload-probes.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
 
 const [MAX_INFLIGHT = 20, MAX_MUTATING = 10] = (process.env.BENCH_OVERLOAD_INFLIGHT ?? '20,10').split(',').map(Number);
@@ -34,8 +76,19 @@ const EXPIRIES = Number(process.env.BENCH_OVERLOAD_EXPIRIES ?? 20);
 const SERVICE_ACCOUNTS = Number(process.env.BENCH_OVERLOAD_SERVICE_ACCOUNTS ?? 8);
 const LOOPS = Number(process.env.BENCH_OVERLOAD_LOOPS ?? 6);
 const CONFIGMAPS = Number(process.env.BENCH_OVERLOAD_CONFIGMAPS ?? 400);
+const WEBHOOK_MS = Number(process.env.BENCH_OVERLOAD_WEBHOOK_MS ?? 1000);
+type Mode = 'cpu' | 'seats';
+const MODES = (process.env.BENCH_OVERLOAD_MODES ?? 'cpu,seats').split(',').map((m) => {
+  if (m !== 'cpu' && m !== 'seats') throw new Error(`BENCH_OVERLOAD_MODES: "${m}" is neither cpu nor seats`);
+  return m;
+});
+const CHECKOUT = process.env.BENCH_OVERLOAD_CHECKOUT ?? REPO_ROOT;
+/** The priority levels whose queue wait each phase reports (the built-in ones the load and the operator land in, and the operator's own). */
+const LEVELS = ['workload-low', 'global-default', 'debuggrant-revocation', 'debuggrant-operator'];
 const NAMESPACES = 20;
 const SPACING_MS = 500;
+/** A grantee who still has access this long after the deadline is counted as not revoked, at this lateness. */
+const GIVE_UP_MS = 60_000;
 /** Time to activate a phase's grants before the first deadline (activation itself is slow under load). */
 const LEAD_MS = 20_000;
 /** No load phase outlasts this, whatever happens to the measurement. */
@@ -62,16 +115,18 @@ interface LoadStats {
   failed: number;
   seconds: number;
 }
-interface Phase {
+interface Phase extends Measured {
   name: string;
-  lateness: Summary;
-  /** Create → RoleBinding seen, for the phase's grants. */
-  activation: Summary;
-  /** Grants whose RoleBinding was not there by their deadline (their lateness still counts). */
-  lateActivations: number;
   load: LoadStats | undefined;
   operator429: number;
   loadAverage: string;
+  apf: Record<string, WaitFigures & { rejected: number }>;
+  operator: OperatorFigures | undefined;
+  /** Times the operator exited during the phase (and was started again). */
+  operatorRestarts: number;
+  /** The API server's threads: CPU used and time waited for a CPU, summed (ms). */
+  apiserverCpuMs: number;
+  apiserverRunQueueWaitMs: number;
 }
 
 async function token(api: KubeApi, namespace: string, name: string): Promise<string> {
@@ -116,7 +171,7 @@ async function prepareLoad(state: PlaneState, api: KubeApi): Promise<Identity[]>
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'Role',
         metadata: { name: 'read-config', namespace: LOAD_NS },
-        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
+        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'patch'] }],
       },
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -138,11 +193,25 @@ async function prepareLoad(state: PlaneState, api: KubeApi): Promise<Identity[]>
     await api.core.createNamespacedServiceAccount({ namespace: LOAD_NS, body: { metadata: { name } } });
     accounts.push({ name: `serviceaccount ${name}`, token: await token(api, LOAD_NS, name) });
   }
-  return [...accounts, ...people.map((p) => ({ name: p, token: state.tokens[p] ?? '' }))];
+  const identities = [...accounts, ...people.map((p) => ({ name: p, token: state.tokens[p] ?? '' }))];
+  // The seats load's own small ConfigMaps, one per loop, made before the webhook sees any write.
+  await Promise.all(
+    identities.flatMap((_, i) =>
+      Array.from({ length: LOOPS }, (_x, j) =>
+        limit.run(() => api.core.createNamespacedConfigMap({ namespace: LOAD_NS, body: { metadata: { name: seatConfigMap(i, j) }, data: { n: '0' } } })),
+      ),
+    ),
+  );
+  return identities;
 }
 
-/** LOOPS loops per identity listing the ConfigMaps, until stop() (or MAX_LOAD_MS). Loopback only. */
-function startLoad(state: PlaneState, identities: Identity[]): { stop(): Promise<LoadStats> } {
+const seatConfigMap = (identity: number, loop: number): string => `seat-${String(identity)}-${String(loop)}`;
+
+/**
+ * LOOPS loops per identity, until stop() (or MAX_LOAD_MS), loopback only: `cpu` LISTs the
+ * ConfigMaps; `seats` patches the loop's own ConfigMap, which the slow webhook holds.
+ */
+function startLoad(state: PlaneState, identities: Identity[], mode: Mode): { stop(): Promise<LoadStats> } {
   const server = new URL(state.server);
   if (server.hostname !== '127.0.0.1') throw new Error(`the load goes to loopback only, not ${server.hostname}`);
   const agent = new Agent({ connect: { ca: readFileSync(state.caFile) }, connections: identities.length * LOOPS });
@@ -150,11 +219,24 @@ function startLoad(state: PlaneState, identities: Identity[]): { stop(): Promise
   const started = Date.now();
   const until = { at: started + MAX_LOAD_MS };
   const url = `${state.server}/api/v1/namespaces/${LOAD_NS}/configmaps`;
-  const loops = identities.flatMap((id) =>
-    Array.from({ length: LOOPS }, async () => {
-      while (Date.now() < until.at) {
+  const loops = identities.flatMap((id, i) =>
+    Array.from({ length: LOOPS }, async (_, j) => {
+      for (let n = 1; Date.now() < until.at; n++) {
+        const headers = { authorization: `Bearer ${id.token}` };
+        const request =
+          mode === 'cpu'
+            ? { headers }
+            : {
+                method: 'PATCH',
+                headers: { ...headers, 'content-type': 'application/merge-patch+json' },
+                body: JSON.stringify({ data: { n: String(n) } }),
+              };
         try {
-          const res = await fetch(url, { dispatcher: agent, headers: { authorization: `Bearer ${id.token}` }, signal: AbortSignal.timeout(60_000) });
+          const res = await fetch(mode === 'cpu' ? url : `${url}/${seatConfigMap(i, j)}`, {
+            ...request,
+            dispatcher: agent,
+            signal: AbortSignal.timeout(60_000),
+          });
           await res.arrayBuffer();
           stats.requests++;
           if (res.status === 429) stats.throttled++;
@@ -185,12 +267,7 @@ async function operator429s(op: OperatorProcess): Promise<number> {
 }
 
 /** EXPIRIES grants whose deadlines fall SPACING_MS apart after LEAD_MS; lateness by SAR. */
-async function measureExpiries(
-  api: KubeApi,
-  events: BindingEvents,
-  namespaces: string[],
-  phase: string,
-): Promise<{ lateness: Summary; activation: Summary; lateActivations: number }> {
+async function measureExpiries(api: KubeApi, events: BindingEvents, namespaces: string[], phase: string, auditLog: string): Promise<Measured> {
   const base = Date.now() + LEAD_MS;
   const grants = Array.from({ length: EXPIRIES }, (_, i) => ({
     namespace: namespaces[i % namespaces.length] ?? '',
@@ -208,29 +285,121 @@ async function measureExpiries(
     if (Date.now() >= g.at) lateActivations++;
     else activation.push(Date.now() - created);
   });
+  const deletedAt = grants.map((g) => events.next('DELETED', g.namespace, rbacName(g.name)).then(() => Date.now()));
   const lateness: number[] = [];
-  for (const g of grants) {
+  const deleted: number[] = [];
+  const judged: number[] = [];
+  const judge: number[] = [];
+  let unrevoked = 0;
+  for (const [i, g] of grants.entries()) {
     await sleep(g.at - 20 - Date.now());
-    lateness.push((await waitForAccess(api, g.user, g.namespace, false, 120_000, 1)) - g.at);
+    const denied = await waitForDenial(api, g.user, g.namespace, g.at + GIVE_UP_MS);
+    if (!denied) {
+      // Counted at the limit (a lower bound) and reported beside the figures.
+      unrevoked++;
+      lateness.push(GIVE_UP_MS);
+      continue;
+    }
+    lateness.push(denied.at - g.at);
+    judge.push(denied.roundTripMs);
+    const seen = await Promise.race([deletedAt[i] ?? NaN, sleep(10_000).then(() => NaN)]);
+    deleted.push(seen - g.at);
+    judged.push(denied.at - seen);
   }
   await Promise.all(active);
-  return { lateness: summarize(lateness), activation: summarize(activation), lateActivations };
+  // The operator's side of it, from the API server's audit log: when its first DELETE arrived, and how long the one that deleted took there.
+  const requests = roleBindingDeletes(auditLog, `system:serviceaccount:${OPERATOR_NS}:${OPERATOR_SA}`);
+  const sent: number[] = [];
+  const served: number[] = [];
+  let attempts = 0;
+  for (const g of grants) {
+    const r = requests.get(`${g.namespace}/${rbacName(g.name)}`);
+    if (!r?.deleted) continue;
+    const { received, answered } = r.deleted;
+    sent.push((r.received[0] ?? NaN) - g.at);
+    served.push(answered - received);
+    attempts += r.received.filter((t) => t <= received).length;
+  }
+  return {
+    sent: summarize(sent),
+    served: summarize(served),
+    attempts,
+    unrevoked,
+    lateness: summarize(lateness),
+    deleted: summarize(deleted.filter((v) => !Number.isNaN(v))),
+    judged: summarize(judged.filter((v) => !Number.isNaN(v))),
+    judge: summarize(judge),
+    activation: summarize(activation),
+    lateActivations,
+  };
+}
+
+interface Measured {
+  lateness: Summary;
+  /** Deadline → the RoleBinding's DELETED event seen by the bench's (admin) watch. */
+  deleted: Summary;
+  /** That event → the authorizer's first denial (its cache catching up, and the judge's own round trip). */
+  judged: Summary;
+  /** Round trip of the SubjectAccessReview that saw the denial. */
+  judge: Summary;
+  /** Create → RoleBinding seen, for the phase's grants. */
+  activation: Summary;
+  /** Grants whose RoleBinding was not there by their deadline (their lateness still counts). */
+  lateActivations: number;
+  /** Deadline → the API server received the operator's first DELETE (its audit log). */
+  sent: Summary;
+  /** The DELETE that removed the RoleBinding: received → answered by the API server (APF queue wait and execution). */
+  served: Summary;
+  /** The operator's DELETE attempts up to the one that removed it, all grants. */
+  attempts: number;
+  /** Grants whose grantee still had access GIVE_UP_MS after the deadline (their lateness counts as GIVE_UP_MS). */
+  unrevoked: number;
+}
+
+/** Polls (as the exempt admin) until `user` can no longer exec; when, and the round trip of the review that said so. */
+async function waitForDenial(api: KubeApi, user: string, namespace: string, giveUpAt: number): Promise<{ at: number; roundTripMs: number } | undefined> {
+  for (; Date.now() < giveUpAt; await sleep(1)) {
+    const sent = Date.now();
+    if (!(await userCanExec(api, user, namespace))) return { at: Date.now(), roundTripMs: Date.now() - sent };
+  }
+  return undefined;
 }
 
 /** The floor under the same load: an admin (exempt from APF) deletes a RoleBinding, SAR polled until it denies. */
-async function measureFloor(api: KubeApi, namespaces: string[]): Promise<Summary> {
+async function measureFloor(api: KubeApi, namespaces: string[]): Promise<Measured> {
   await ensureExecRoles(api, namespaces);
   const lateness: number[] = [];
+  const deleted: number[] = [];
+  const judged: number[] = [];
+  const judge: number[] = [];
   for (let i = 0; i < EXPIRIES; i++) {
     const namespace = namespaces[i % namespaces.length] ?? '';
-    const user = `floor-${String(i)}`;
+    const user = `floor-${String(i)}-${String(Date.now())}`;
     await bindUser(api, namespace, user, user);
     await waitForAccess(api, user, namespace, true, 120_000, 10);
     const t0 = Date.now();
     await api.rbac.deleteNamespacedRoleBinding({ namespace, name: user });
-    lateness.push((await waitForAccess(api, user, namespace, false, 120_000, 1)) - t0);
+    const answered = Date.now();
+    const denied = await waitForDenial(api, user, namespace, t0 + 120_000);
+    if (!denied) throw new Error(`${user} in ${namespace}: access never ended after the admin's delete`);
+    lateness.push(denied.at - t0);
+    deleted.push(answered - t0);
+    judged.push(denied.at - answered);
+    judge.push(denied.roundTripMs);
   }
-  return summarize(lateness);
+  // For the floor, "deleted" is the admin's DELETE answered (no watch event needed: the bench made the call).
+  return {
+    lateness: summarize(lateness),
+    sent: summarize([]),
+    served: summarize([]),
+    attempts: EXPIRIES,
+    unrevoked: 0,
+    deleted: summarize(deleted),
+    judged: summarize(judged),
+    judge: summarize(judge),
+    activation: summarize([]),
+    lateActivations: 0,
+  };
 }
 
 /** Until the API server classifies the operator's requests into `flowSchema` (its answer's X-Kubernetes-PF-FlowSchema-UID). */
@@ -264,53 +433,96 @@ export async function benchOverload(): Promise<void> {
     extraApiserverArgs: [`--max-requests-inflight=${String(MAX_INFLIGHT)}`, `--max-mutating-requests-inflight=${String(MAX_MUTATING)}`],
   });
   let op: OperatorProcess | undefined;
+  let stopping = false;
   let running: { stop(): Promise<LoadStats> } | undefined;
+  let webhook: SlowWebhook | undefined;
   try {
     installCrds(state);
     const api = adminApi(state, 60_000);
-    say("the operator's ServiceAccount and RBAC (config/rbac), namespaces, ConfigMaps and identities for the load");
+    say(`the operator's ServiceAccount and RBAC (${CHECKOUT}/config/rbac), namespaces, ConfigMaps and identities for the load`);
     // installCrds may have made it already (the operator's records of spent names live there).
     await api.core.createNamespace({ body: { metadata: { name: OPERATOR_NS } } }).catch((err: unknown) => {
       if (httpStatus(err) !== 409) throw err;
     });
-    kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(REPO_ROOT, 'config/rbac')]);
+    kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(CHECKOUT, 'config/rbac')]);
     const saToken = await token(api, OPERATOR_NS, OPERATOR_SA);
     const namespaces = await prepareNamespaces(api, NAMESPACES);
     const identities = await prepareLoad(state, api);
-    say("the operator: the bundle, the Deployment's Node flags, its own token");
-    const operator = await spawnOperator({
-      kubeconfig: operatorKubeconfig(state, dir, saToken),
-      context: 'operator',
-      dir,
-      name: 'overload-operator',
-      entry: buildOperatorBundle(join(dir, 'dist')),
-      nodeArgs: DEPLOYMENT_NODE_ARGS,
-      config: {
-        approvedRegistries: ['registry.example.com/debug/'],
-        maxTtl: '4h',
-        revocationSettle: '2s',
-        leaderElection: { enabled: true, namespace: OPERATOR_NS },
-      },
-      env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
-    });
-    op = operator;
-    await operator.waitUntilReady(120_000);
+    if (MODES.includes('seats')) {
+      webhook = await startSlowWebhook(dir, WEBHOOK_MS);
+      kubectlAs(
+        state,
+        'admin',
+        ['apply', '--server-side', '-f', '-'],
+        stringify(webhook.configuration('bench-slow-writes', LOAD_NS, { operations: ['CREATE', 'UPDATE'], apiGroups: [''], resources: ['configmaps'] })),
+      );
+    }
+    say(`the operator: the bundle of ${CHECKOUT}, the Deployment's Node flags, its own token`);
+    mkdirSync(join(dir, 'dist'), { recursive: true });
+    const entry = CHECKOUT === REPO_ROOT ? buildOperatorBundle(join(dir, 'dist')) : bundleOf(CHECKOUT, join(dir, 'dist'));
+    const launch = (): Promise<OperatorProcess> =>
+      spawnOperator({
+        kubeconfig: operatorKubeconfig(state, dir, saToken),
+        context: 'operator',
+        dir,
+        name: 'overload-operator',
+        entry,
+        nodeArgs: DEPLOYMENT_NODE_ARGS,
+        config: {
+          approvedRegistries: ['registry.example.com/debug/'],
+          maxTtl: '4h',
+          revocationSettle: '2s',
+          leaderElection: { enabled: true, namespace: OPERATOR_NS },
+        },
+        env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+      });
+    // Started again whenever it exits (it does when it loses its Lease), as a Deployment's pod would be.
+    const supervise = (p: OperatorProcess): void => {
+      p.child.once('exit', (code, signal) => {
+        if (stopping) return;
+        restarts++;
+        say(`the operator exited (${String(code ?? signal)}); starting it again, as its Deployment would`);
+        void launch().then((next) => {
+          op = next;
+          supervise(next);
+        });
+      });
+    };
+    let restarts = 0;
+    op = await launch();
+    supervise(op);
+    await op.waitUntilReady(120_000);
+    const operator = (): OperatorProcess => {
+      if (!op) throw new Error('no operator');
+      return op;
+    };
     const events = new BindingEvents();
     const watch = await watchBindings(api, (t, k) => {
       events.handle(t, k);
     });
     const phases: Phase[] = [];
-    const phase = async (name: string, loaded: boolean, floor = false): Promise<void> => {
-      say(
-        `${name}: ${loaded ? `${String(identities.length)} identities × ${String(LOOPS)} loops listing ${String(CONFIGMAPS)} ConfigMaps; ` : ''}${String(EXPIRIES)} expiries ${String(SPACING_MS)} ms apart (load ${load()})`,
-      );
-      const before = await operator429s(operator);
-      if (loaded) {
-        running = startLoad(state, identities);
+    const snapshot = async (): Promise<{ apf: ApfSnapshot; operator: OperatorSnapshot; apiserver: { ranNs: number; waitedNs: number } }> => ({
+      apf: await apfSnapshot(state),
+      operator: await operatorSnapshot(operator().metricsUrl, operator().logFile, operator().pid),
+      apiserver: threadsSchedstat(state.pids.apiserver),
+    });
+    const phase = async (name: string, mode: Mode | undefined, floor = false): Promise<void> => {
+      const what =
+        mode === 'cpu'
+          ? `${String(identities.length)} identities × ${String(LOOPS)} loops listing ${String(CONFIGMAPS)} ConfigMaps; `
+          : mode === 'seats'
+            ? `${String(identities.length)} identities × ${String(LOOPS)} loops writing ConfigMaps through a ${String(WEBHOOK_MS)} ms webhook; `
+            : '';
+      say(`${name}: ${what}${String(EXPIRIES)} expiries ${String(SPACING_MS)} ms apart (load ${load()})`);
+      const before = await operator429s(operator());
+      const restartsBefore = restarts;
+      if (mode) {
+        running = startLoad(state, identities, mode);
         await sleep(5000);
       }
+      const start = await snapshot();
       const m = floor
-        ? { lateness: await measureFloor(api, namespaces), activation: summarize([]), lateActivations: 0 }
+        ? await measureFloor(api, namespaces)
         : await measureExpiries(
             api,
             events,
@@ -319,57 +531,136 @@ export async function benchOverload(): Promise<void> {
               .toLowerCase()
               .replace(/[^a-z]+/g, '-')
               .replace(/-+$/, ''),
+            state.auditLog,
           );
+      const end = await snapshot();
       const loadAverage = load();
       const stats = await running?.stop();
       running = undefined;
-      const operator429 = (await operator429s(operator)) - before;
-      phases.push({ name, ...m, load: stats, operator429, loadAverage });
+      const operatorRestarts = restarts - restartsBefore;
+      // A restarted operator's counters start again from zero: its figures for the phase are left out.
+      const operator429 = operatorRestarts ? NaN : (await operator429s(operator())) - before;
+      phases.push({
+        name,
+        ...m,
+        load: stats,
+        operator429,
+        loadAverage,
+        apf: apfBetween(start.apf, end.apf, LEVELS),
+        operator: operatorRestarts ? undefined : operatorBetween(start.operator, end.operator),
+        operatorRestarts,
+        apiserverCpuMs: (end.apiserver.ranNs - start.apiserver.ranNs) / 1e6,
+        apiserverRunQueueWaitMs: (end.apiserver.waitedNs - start.apiserver.waitedNs) / 1e6,
+      });
       say(
         `${name}: lateness p50 ${ms(m.lateness.p50)} p99 ${ms(m.lateness.p99)}; activation p99 ${ms(m.activation.p99)} (${String(m.lateActivations)} not active by their deadline); ` +
           `${stats ? `load ${(stats.requests / stats.seconds).toFixed(0)} req/s, ${String(stats.throttled)} answered 429; ` : ''}operator 429s ${String(operator429)}`,
       );
     };
-    await phase('quiet', false);
-    await phase('saturated, no FlowSchema', true);
-    say('applying config/flowcontrol');
-    kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(REPO_ROOT, 'config/flowcontrol')]);
+    await phase('quiet', undefined);
+    for (const mode of MODES) await phase(`${mode}: saturated, no FlowSchema`, mode);
+    say(`applying ${CHECKOUT}/config/flowcontrol`);
+    kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(CHECKOUT, 'config/flowcontrol')]);
     await waitForClassification(state, api, saToken, 'debuggrant-operator');
-    await phase('saturated, with FlowSchemas', true);
-    // What the API server itself allows under that load: the admin's own deletes are exempt from APF.
-    await phase('floor, saturated: admin deletes the RoleBinding', true, true);
-    await phase('quiet, with FlowSchemas', false);
+    for (const mode of MODES) {
+      await phase(`${mode}: saturated, with FlowSchemas`, mode);
+      // What the API server itself allows under that load: the admin's own deletes are exempt from APF.
+      await phase(`${mode}: floor, admin deletes (exempt)`, mode, true);
+    }
+    await phase('quiet, with FlowSchemas', undefined);
     await watch.stop();
-
-    const quiet = phases[0]?.lateness.p99 ?? NaN;
-    const rows = phases.map((p) => [
-      p.name,
-      String(p.lateness.n),
-      ms(p.lateness.p50),
-      ms(p.lateness.p99),
-      ms(p.lateness.max),
-      `${(p.lateness.p99 / quiet).toFixed(1)}x`,
-      `${ms(p.activation.p99)}${p.lateActivations ? ` (+${String(p.lateActivations)} late)` : ''}`,
-      p.load ? `${(p.load.requests / p.load.seconds).toFixed(0)}/s, ${String(p.load.throttled)} × 429` : '-',
-      String(p.operator429),
-      p.loadAverage,
-    ]);
-    const report = {
-      when: new Date().toISOString(),
-      durationSeconds: Math.round((Date.now() - started) / 1000),
-      settings: { MAX_INFLIGHT, MAX_MUTATING, EXPIRIES, SERVICE_ACCOUNTS, LOOPS, CONFIGMAPS },
-      phases,
-    };
-    mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
-    writeFileSync(join(REPO_ROOT, 'bench/results/overload.json'), JSON.stringify(report, null, 2));
-    process.stdout.write(
-      `\n${table(['phase', 'n', 'lateness p50', 'p99', 'max', 'p99 / quiet', 'activation p99', "load (users' LISTs)", 'operator 429s', 'load average'], rows)}\n` +
-        `kube-apiserver --max-requests-inflight=${String(MAX_INFLIGHT)} --max-mutating-requests-inflight=${String(MAX_MUTATING)}; JSON: bench/results/overload.json (${String(report.durationSeconds)} s)\n`,
-    );
+    printReport(phases, started);
+  } catch (err) {
+    if (op) say(`the operator's log ends:\n${readFileSync(op.logFile, 'utf8').split('\n').slice(-30).join('\n')}`);
+    throw err;
   } finally {
     await running?.stop();
+    stopping = true;
     await op?.stop();
+    await webhook?.close();
     await stopControlPlane(state);
     if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Another checkout's operator bundle (its own hack/bundle.ts and node_modules). */
+function bundleOf(checkout: string, dir: string): string {
+  execFileSync(process.execPath, [join(checkout, 'hack/bundle.ts'), dir], { cwd: checkout, stdio: ['ignore', 'inherit', 'inherit'] });
+  return join(dir, 'operator.mjs');
+}
+
+function printReport(phases: Phase[], started: number): void {
+  const quiet = phases[0]?.lateness.p99 ?? NaN;
+  const rows = phases.map((p) => [
+    p.name,
+    String(p.lateness.n),
+    ms(p.lateness.p50),
+    ms(p.lateness.p99),
+    `${ms(p.lateness.max)}${p.unrevoked ? ` (${String(p.unrevoked)} not revoked within ${ms(GIVE_UP_MS)})` : ''}`,
+    `${(p.lateness.p99 / quiet).toFixed(1)}x`,
+    `${ms(p.activation.p99)}${p.lateActivations ? ` (+${String(p.lateActivations)} late)` : ''}`,
+    p.load ? `${(p.load.requests / p.load.seconds).toFixed(0)}/s, ${String(p.load.throttled)} × 429` : '-',
+    p.operatorRestarts ? `restarted ${String(p.operatorRestarts)}×` : String(p.operator429),
+    p.loadAverage,
+  ]);
+  const wait = (w: WaitFigures | undefined): string => (w && w.requests ? `${ms(w.meanMs)} / ≤${ms(w.p99BoundMs)} (${String(w.requests)})` : '-');
+  const parts = phases.map((p) => [
+    p.name,
+    `${ms(p.sent.p50)} / ${ms(p.sent.p99)}`,
+    `${ms(p.served.p50)} / ${ms(p.served.p99)}`,
+    `${String(p.attempts)} / ${String(p.lateness.n)}`,
+    `${ms(p.deleted.p50)} / ${ms(p.deleted.p99)}`,
+    `${ms(p.judged.p50)} / ${ms(p.judged.p99)}`,
+    `${ms(p.judge.p50)} / ${ms(p.judge.p99)}`,
+    wait(p.apf['debuggrant-revocation']),
+    wait(p.apf['workload-low']),
+    wait(p.apf['global-default']),
+    String(Object.values(p.apf).reduce((t, l) => t + l.rejected, 0)),
+    ...(p.operator
+      ? [
+          Object.entries(p.operator.deletes)
+            .map(([code, n]) => `${code}: ${String(n)}`)
+            .join(', ') || '-',
+          String(p.operator.replacedConnections),
+          `${ms(p.operator.cpuMs)} / ${ms(p.operator.runQueueWaitMs)}`,
+          `${ms(p.operator.eventLoopLagP99Ms)} / ${ms(p.operator.eventLoopLagMaxMs)}`,
+        ]
+      : Array<string>(4).fill(`(it exited ${String(p.operatorRestarts)}× and was restarted)`)),
+    `${ms(p.apiserverCpuMs)} / ${ms(p.apiserverRunQueueWaitMs)}`,
+  ]);
+  const report = {
+    when: new Date().toISOString(),
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    checkout: CHECKOUT,
+    settings: { MODES, MAX_INFLIGHT, MAX_MUTATING, EXPIRIES, SERVICE_ACCOUNTS, LOOPS, CONFIGMAPS, WEBHOOK_MS },
+    phases,
+  };
+  mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(REPO_ROOT, 'bench/results/overload.json'), JSON.stringify(report, null, 2));
+  process.stdout.write(
+    `\n${table(['phase', 'n', 'lateness p50', 'p99', 'max', 'p99 / quiet', 'activation p99', "load (users' requests)", 'operator 429s', 'load average'], rows)}\n\n` +
+      `What it is made of (p50 / p99; for the floor, "deadline → DELETED" is the admin's DELETE answered):\n` +
+      `${table(
+        [
+          'phase',
+          "deadline → operator's DELETE received",
+          'that DELETE received → answered',
+          'DELETE attempts / grants',
+          'deadline → DELETED seen',
+          'DELETED → denied',
+          'judge SAR round trip',
+          'APF wait debuggrant-revocation (mean / p99 bound, requests)',
+          'APF wait workload-low',
+          'APF wait global-default',
+          'APF 429s',
+          "operator's RoleBinding deletes by answer",
+          'connections replaced',
+          'operator main thread CPU / run-queue wait',
+          'event-loop lag p99 / max',
+          'kube-apiserver CPU / run-queue wait',
+        ],
+        parts,
+      )}\n` +
+      `${CHECKOUT}; kube-apiserver --max-requests-inflight=${String(MAX_INFLIGHT)} --max-mutating-requests-inflight=${String(MAX_MUTATING)}; JSON: bench/results/overload.json (${String(report.durationSeconds)} s)\n`,
+  );
 }
