@@ -121,7 +121,7 @@ export const OperatorConfigSchema = z.strictObject({
   api: z
     .strictObject({
       requestTimeout: ShortDuration('api.requestTimeout').default('10s'),
-      /** Each attempt of a RoleBinding delete (the request that ends access), retried at once on a fresh connection. */
+      /** A RoleBinding delete (the request that ends access) with no answer this long gets another attempt on a fresh connection; the first keeps waiting. */
       revocationTimeout: ShortDuration('api.revocationTimeout').default('500ms'),
     })
     .default({ requestTimeout: '10s', revocationTimeout: '500ms' }),

@@ -147,7 +147,7 @@ export class RbacWriter {
   async removeOrphaned(namespace: string, name: string): Promise<void> {
     const objName = rbacName(name);
     await this.d.rbacLocks.run(objectKey(namespace, name), async () => {
-      if (this.d.bindings.get(objName, namespace)) await revokeRoleBinding(this.d.urgentApi, namespace, objName);
+      if (this.d.bindings.get(objName, namespace)) await revokeRoleBinding(this.d.urgentApi, this.d.clock, namespace, objName);
       if (this.d.roles.get(objName, namespace)) await deleteRole(this.d.api, namespace, objName);
       await this.timers.disarm(namespace, name, this.d.api);
     });
@@ -164,7 +164,7 @@ export class RbacWriter {
     const fastPathDone = this.d.fastPath.takeDone(key);
     const bindingThere = (heldAccess && !fastPathDone) || this.d.bindings.get(objName, namespace) !== undefined;
     const roleThere = heldAccess || this.d.roles.get(objName, namespace) !== undefined;
-    const removedBinding = bindingThere && (await revokeRoleBinding(this.d.urgentApi, namespace, objName));
+    const removedBinding = bindingThere && (await revokeRoleBinding(this.d.urgentApi, this.d.clock, namespace, objName));
     if (removedBinding) this.d.ledger.sent(key);
     if (removedBinding && d.expiresAt && d.phase === 'Expired') {
       this.d.metrics.revocationLateness.observe(Math.max(0, this.d.clock.now() - Date.parse(d.expiresAt)) / 1000);

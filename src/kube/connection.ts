@@ -17,7 +17,7 @@ import type { ClusterAccess } from './kubeconfig.ts';
 export interface RequestTimeouts {
   /** Any API request (list, apply, status write…); watches are streams and have none. */
   requestMs: number;
-  /** Each attempt of a RoleBinding delete, the request that ends access. */
+  /** With no answer to a RoleBinding delete (the request that ends access) this long, another attempt goes out (src/revocation/revoke-binding.ts). */
   revocationMs: number;
 }
 
@@ -156,6 +156,15 @@ export class ApiConnection {
       this.checkPooled();
     }, everyMs);
     this.checkTimer.unref();
+  }
+
+  /**
+   * New requests open a fresh connection; the current one keeps carrying what it has (a slow
+   * request included) unless a probe finds it stalled, which destroys it. For a request that
+   * is late but must not give up its place (src/revocation/revoke-binding.ts).
+   */
+  freshConnection(reason: string): void {
+    if (this.pooled) this.retire(this.pooled, reason, true);
   }
 
   /** Done with this connection: no more checks, the pooled connection closed gracefully. */

@@ -40,9 +40,8 @@ export async function applyRoleBinding(api: KubeApi, binding: V1RoleBinding, opt
   }
 }
 
-/** `options`: per-call request options (the revocation path's short timeout: src/revocation/revoke-binding.ts). */
-export async function deleteRoleBinding(api: KubeApi, namespace: string, name: string, options?: CallOptions): Promise<boolean> {
-  return ignoreNotFound(api.rbac.deleteNamespacedRoleBinding({ namespace, name }, options));
+export async function deleteRoleBinding(api: KubeApi, namespace: string, name: string): Promise<boolean> {
+  return ignoreNotFound(api.rbac.deleteNamespacedRoleBinding({ namespace, name }));
 }
 
 export async function deleteRole(api: KubeApi, namespace: string, name: string): Promise<boolean> {

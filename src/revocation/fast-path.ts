@@ -52,7 +52,7 @@ export class DeadlineFastPath {
       if (deadline === undefined || deadline > this.d.clock.now()) return;
       // Already done, and nothing seen since: a re-armed deadline need not send it again.
       if (this.done.has(key) && !this.d.bindings.get(rbacName(name), namespace)) return;
-      const deleted = await revokeRoleBinding(this.d.urgentApi, namespace, rbacName(name));
+      const deleted = await revokeRoleBinding(this.d.urgentApi, this.d.clock, namespace, rbacName(name));
       const grant = this.d.grants.get(key);
       // Already gone at the deadline while its timer held it: Kubernetes' controllers ended it.
       if (!deleted && !this.done.has(key) && timerWasArmed(grant?.status?.conditions, grant?.status?.pods)) this.d.ledger.timerEnded(key);

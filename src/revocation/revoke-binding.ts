@@ -1,23 +1,109 @@
 // The revocation itself: deleting the grant's RoleBinding (the only object that grants
-// access), with the retries a deadline deserves. Each attempt has the short revocation
-// timeout; one that times out or loses its connection is retried at once, on a fresh
-// connection (the failed one is retired), so a stalled connection costs one revocation
-// timeout, not a request timeout and a backoff. An answer from the API server (a status
-// code) is not the connection's fault: it goes to the caller's retry policy.
+// access), with the retries a deadline deserves.
+//
+// A delete with no answer after the revocation timeout is not abandoned: another attempt goes
+// out on a fresh connection (the old one keeps carrying the first, unless a probe finds it
+// stalled and destroys it), up to REVOCATION_ATTEMPTS in flight, and the first answer wins. A
+// stalled connection so costs one revocation timeout, as before; a slow API server costs
+// nothing more than its own delay. Abandoning the first attempt, as this did before, threw
+// its place away: a delete queued by API Priority and Fairness, or held by a slow admission
+// webhook, is dropped by the API server when its client goes away, so while the server took
+// longer than the revocation timeout every attempt was dropped and access never ended
+// (`npm run bench -- overload`, seats mode, docs/benchmark.md).
 import type { KubeApi } from '../kube/client.ts';
 import { deleteRoleBinding } from '../kube/rbac.ts';
+import type { Clock } from '../runtime/clock.ts';
 import { httpStatus } from '../runtime/errors.ts';
 
-/** Immediate attempts of a RoleBinding delete before its error goes to the caller's backoff. */
+/** Attempts of a RoleBinding delete in flight at most, before its error goes to the caller's backoff. */
 export const REVOCATION_ATTEMPTS = 3;
 
 /** True when a RoleBinding was deleted, false when it was already gone. */
-export async function revokeRoleBinding(api: KubeApi, namespace: string, name: string): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await deleteRoleBinding(api, namespace, name, api.connection.within(api.connection.timeouts.revocationMs));
-    } catch (err) {
-      if (attempt >= REVOCATION_ATTEMPTS || httpStatus(err) !== undefined) throw err;
-    }
-  }
+export function revokeRoleBinding(api: KubeApi, clock: Clock, namespace: string, name: string): Promise<boolean> {
+  return firstDeletion({
+    clock,
+    attempts: REVOCATION_ATTEMPTS,
+    hedgeAfterMs: api.connection.timeouts.revocationMs,
+    send: () => deleteRoleBinding(api, namespace, name),
+    freshConnection: (reason) => {
+      api.connection.freshConnection(reason);
+    },
+  });
 }
+
+export interface Deletion {
+  clock: Clock;
+  /** Attempts sent at most. */
+  attempts: number;
+  /** With no answer this long after the latest attempt, another is sent (on a fresh connection). */
+  hedgeAfterMs: number;
+  /** One attempt: true deleted, false already gone; rejects with the API server's answer, or without one (timeout, lost connection). */
+  send: () => Promise<boolean>;
+  /** Before each attempt after the first: new requests open a fresh connection. */
+  freshConnection: (reason: string) => void;
+}
+
+/**
+ * Sends attempts of one delete until one answers. True as soon as any attempt deleted; false
+ * (already gone) or an error answer only once no other attempt is still in flight, since an
+ * earlier attempt may be the one that deleted it. An attempt that fails without an answer
+ * (timeout, lost connection) while none is in flight is followed at once by the next; when
+ * all have failed, the first error answer (or else the last failure) is thrown.
+ */
+export function firstDeletion(d: Deletion): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    let sent = 0;
+    let inFlight = 0;
+    let done = false;
+    let alreadyGone = false;
+    let answer: unknown;
+    let failure: unknown;
+    let cancelHedge = (): void => undefined;
+    const finish = (deleted: boolean | undefined): void => {
+      done = true;
+      cancelHedge();
+      if (deleted === undefined) reject(toError(answer ?? failure));
+      else resolve(deleted);
+    };
+    const settled = (): void => {
+      if (done || inFlight > 0) return;
+      // Its connection was retired as it failed: the next attempt opens a fresh one anyway.
+      if (sent < d.attempts && !alreadyGone && answer === undefined) {
+        send();
+        return;
+      }
+      finish(alreadyGone ? false : undefined);
+    };
+    const send = (freshConnection?: string): void => {
+      cancelHedge();
+      if (freshConnection !== undefined) d.freshConnection(freshConnection);
+      sent++;
+      inFlight++;
+      if (sent < d.attempts)
+        cancelHedge = d.clock.setTimer(() => {
+          if (!done && !alreadyGone && answer === undefined) send(`revocation attempt ${String(sent)} had no answer within ${String(d.hedgeAfterMs)} ms`);
+        }, d.hedgeAfterMs);
+      d.send().then(
+        (deleted) => {
+          inFlight--;
+          if (done) return;
+          if (deleted) finish(true);
+          else {
+            alreadyGone = true;
+            settled();
+          }
+        },
+        (err: unknown) => {
+          inFlight--;
+          if (done) return;
+          if (httpStatus(err) !== undefined) answer ??= err;
+          else failure = err;
+          settled();
+        },
+      );
+    };
+    send();
+  });
+}
+
+const toError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

@@ -127,7 +127,7 @@ export class RecordingApi {
         },
       },
     );
-    const connection = { until: () => ({}), within: () => ({}), timeouts: { requestMs: 1000, revocationMs: 1000 } };
+    const connection = { until: () => ({}), within: () => ({}), freshConnection: () => undefined, timeouts: { requestMs: 1000, revocationMs: 1000 } };
     this.api = { connection, core: client, rbac: client, authz: client, custom: client, coordination: client, batch: client } as unknown as KubeApi;
     this.caches = {
       grants: new StoreCache(this.store, 'debuggrants', cachedGrant),
