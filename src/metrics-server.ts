@@ -4,7 +4,7 @@
 // without that right: 403. Plain HTTP is allowed only on loopback (see config.ts).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { BindAddress } from './config.ts';
 import type { RequestReviewer, RequestVerdict } from './kube/request-review.ts';
 import type { Logger } from './log.ts';
+import { createServer as createHttpServer } from './runtime/node-http.ts';
 import { selfSignedCert, type ServingCert } from './runtime/self-signed-cert.ts';
 
 export interface MetricsServerOptions {

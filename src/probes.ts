@@ -1,6 +1,7 @@
 // /healthz and /readyz for the kubelet's probes: plain HTTP, nothing secret in them.
 // (/metrics has its own, authenticated server: metrics-server.ts.)
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer } from './runtime/node-http.ts';
 import type { BindAddress } from './config.ts';
 import type { Manager } from './manager.ts';
 import { listen } from './metrics-server.ts';
