@@ -109,6 +109,13 @@ export function applyIndexChange(current: IndexContent, change: IndexChange, now
   return sameContent(next, { active: sortByGrant(current.active), ended: sortByGrant(current.ended) }) ? undefined : next;
 }
 
+/** The index after several changes, in order (one write for all); undefined when none changes anything. */
+export function applyIndexChanges(current: IndexContent, changes: readonly IndexChange[], now: Date, retentionMs: number): IndexContent | undefined {
+  let next: IndexContent | undefined;
+  for (const change of changes) next = applyIndexChange(next ?? current, change, now, retentionMs) ?? next;
+  return next;
+}
+
 /** Two copies of the ended records as one: per grant name the later end, sorted. */
 export function mergeEnded(a: readonly EndedGrantEntry[], b: readonly EndedGrantEntry[]): EndedGrantEntry[] {
   const byGrant = new Map<string, EndedGrantEntry>();

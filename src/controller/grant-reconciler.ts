@@ -14,6 +14,7 @@ import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import type { Logger } from '../log.ts';
 import { findPredecessor } from '../revocation/records.ts';
 import type { Clock } from '../runtime/clock.ts';
+import { both } from '../runtime/both.ts';
 import { isPermanent } from '../runtime/errors.ts';
 import { splitKey } from '../runtime/object-key.ts';
 import type { Cache } from '../runtime/cache.ts';
@@ -107,20 +108,18 @@ export class GrantReconciler {
     const { namespace, name } = splitKey(key);
     const now = new Date(this.d.clock.now());
     const log = this.d.log.child({ kind: 'DebugGrant', namespace, name, generation: grant.metadata.generation });
-    let current = grant;
-    if (!grant.metadata.deletionTimestamp && ownFinalizers(grant.metadata.finalizers)) {
-      // Before anything is granted: deleting the grant must always come back to us. (An older
-      // operator's finalizer is replaced by ours here; one on a grant being deleted stays until its end.)
-      current = this.d.fresh.wrote(key, grant, await addFinalizer(this.d.api, grant));
-    }
-    // The index entry (with the deadline) is written before the RBAC it stands for, so a
-    // crash in between never lets a later reconcile compute a fresh, later deadline.
+    // Before anything is granted: the finalizer (deleting the grant must always come back to
+    // us; an older operator's finalizer is replaced by ours here, one on a grant being deleted
+    // stays until its end) and the index entry with the deadline (so a crash before the RBAC
+    // never lets a later reconcile compute a fresh, later deadline). Neither grants anything,
+    // and each stands without the other (a grant deleted with an entry but no finalizer has its
+    // end recorded by gone()), so both are in flight at once: one round trip, not two.
     const indexChange = decision.indexChange;
-    if (indexChange?.kind === 'upsert') {
-      const hadEntry = activeRecord(this.d.index.content(namespace), name, grant.metadata.uid ?? '') !== undefined;
-      await this.d.index.change(namespace, indexChange, now);
-      if (!hadEntry) this.d.ledger.entryWritten(key);
-    }
+    const [finalized] = await both(
+      !grant.metadata.deletionTimestamp && ownFinalizers(grant.metadata.finalizers) ? addFinalizer(this.d.api, grant) : Promise.resolve(undefined),
+      indexChange?.kind === 'upsert' ? this.upsertEntry(key, grant, indexChange, now) : Promise.resolve(),
+    );
+    const current = finalized ? this.d.fresh.wrote(key, grant, finalized) : grant;
     const rbac = await this.writeRbac(key, decision, grant.status?.phase, now, current.status?.conditions, log);
     if (rbac === 'decide again') return { requeueAfter: 0 };
     // Ending: the entry goes after the RoleBinding, in the same step.
@@ -134,13 +133,21 @@ export class GrantReconciler {
     };
     const lingering = hasEnded(decision.phase) ? this.d.lingering.find(decision, current) : undefined;
     const evictAgainAfter = lingering && decision.spec?.onExpiry === 'Evict' ? await this.d.lingering.evict(decision, lingering.record, log) : undefined;
-    current = await this.d.reporter.report(key, { decision, observed: grant, current, verification, lingering, log, now });
+    const reported = await this.d.reporter.report(key, { decision, observed: grant, current, verification, lingering, log, now });
 
     if (isTerminal(decision.phase)) this.d.ledger.forget(key);
     if (!decision.deadline) this.d.verifier.forget(key);
-    if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, current);
+    if (grant.metadata.deletionTimestamp) await removeFinalizer(this.d.api, reported);
     log.debug({ phase: decision.phase, reason: decision.reason, ms: this.d.clock.now() - now.getTime() }, 'reconciled');
     return { requeueAfter: soonest(soonest(soonest(verified.lookAgainAfter, evictAgainAfter), rbac.recheckAfterMs), lingering?.recheckAfter) };
+  }
+
+  /** Writes the grant's active entry; the ledger learns when it is a new one (access may follow at once). */
+  private async upsertEntry(key: string, grant: DebugGrant, change: IndexChange, now: Date): Promise<void> {
+    const { namespace, name } = splitKey(key);
+    const hadEntry = activeRecord(this.d.index.content(namespace), name, grant.metadata.uid ?? '') !== undefined;
+    await this.d.index.change(namespace, change, now);
+    if (!hadEntry) this.d.ledger.entryWritten(key);
   }
 
   private async writeRbac(

@@ -1,6 +1,7 @@
 // The one writer of each namespace's DebugGrantIndex. The grants of a namespace share one
 // object, so its writes go one at a time, each starting from the freshest copy we know: the
-// informer's cache, or our own later write while the watch has not delivered it yet.
+// informer's cache, or our own later write while the watch has not delivered it yet; the
+// changes that wait meanwhile go together in the next write.
 // It also keeps the second copy of each namespace's spent names, the DebugGrantHistory in the
 // operator's own namespace: every end recorded in the index is recorded there too, what is
 // read is the union of both, and each copy is restored from the other (restore()).
@@ -21,7 +22,6 @@ import { rememberEnded } from '../kube/grant-history.ts';
 import { changeIndex } from '../kube/grant-index.ts';
 import type { Logger } from '../log.ts';
 import { apiMessage } from '../runtime/errors.ts';
-import { KeyedLock } from '../runtime/keyed-lock.ts';
 import { OwnWrites } from '../runtime/own-writes.ts';
 import type { Cache } from '../runtime/cache.ts';
 
@@ -37,9 +37,18 @@ export interface IndexWriterDeps {
   log: Logger;
 }
 
+interface WaitingChange {
+  change: IndexChange;
+  now: Date;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class IndexWriter {
   private readonly d: IndexWriterDeps;
-  private readonly locks = new KeyedLock();
+  /** Per namespace: the changes waiting for the next write, and whether one is on the wire. */
+  private readonly waiting = new Map<string, WaitingChange[]>();
+  private readonly writing = new Set<string>();
   private readonly own = new OwnWrites<DebugGrantIndex>();
 
   constructor(deps: IndexWriterDeps) {
@@ -57,18 +66,19 @@ export class IndexWriter {
     return { active: index.active, ended: mergeEnded(index.ended, this.history(namespace)) };
   }
 
-  /** Applies one change, one writer per namespace at a time, from the freshest copy we know. */
+  /**
+   * Applies one change. One write per namespace is on the wire at a time, from the freshest
+   * copy we know; changes that arrive meanwhile wait and then go together, as one write (the
+   * grants of a namespace share one object: twenty created at once cost two writes, not
+   * twenty). Resolves once a write holding this change was answered; a failed write fails
+   * every change it held (each caller's reconcile retries).
+   */
   async change(namespace: string, change: IndexChange, now: Date): Promise<void> {
-    await this.locks.run(namespace, async () => {
-      const current = this.known(namespace);
-      let written: DebugGrantIndex | undefined;
-      try {
-        written = await changeIndex(this.d.api, namespace, change, now, this.d.retentionMs, current);
-      } catch (err) {
-        this.own.forget(namespace); // start from the cache on the retry
-        throw err;
-      }
-      if (written && written !== current) this.own.wrote(namespace, current, written);
+    await new Promise<void>((resolve, reject) => {
+      const waiting = this.waiting.get(namespace);
+      if (waiting) waiting.push({ change, now, resolve, reject });
+      else this.waiting.set(namespace, [{ change, now, resolve, reject }]);
+      if (!this.writing.has(namespace)) void this.drain(namespace);
     });
     if (change.kind === 'end')
       await this.remember(
@@ -76,6 +86,40 @@ export class IndexWriter {
         contentOf(this.known(namespace)).ended.filter((e) => e.grant === change.grant),
         now,
       );
+  }
+
+  /** Writes what waits for the namespace, all of it at once, until nothing waits. Never throws. */
+  private async drain(namespace: string): Promise<void> {
+    this.writing.add(namespace);
+    try {
+      for (let batch = this.take(namespace); batch.length > 0; batch = this.take(namespace)) {
+        const current = this.known(namespace);
+        const now = new Date(Math.max(...batch.map((w) => w.now.getTime())));
+        try {
+          const written = await changeIndex(
+            this.d.api,
+            namespace,
+            batch.map((w) => w.change),
+            now,
+            this.d.retentionMs,
+            current,
+          );
+          if (written && written !== current) this.own.wrote(namespace, current, written);
+          for (const w of batch) w.resolve();
+        } catch (err) {
+          this.own.forget(namespace); // start from the cache on the retry
+          for (const w of batch) w.reject(err);
+        }
+      }
+    } finally {
+      this.writing.delete(namespace);
+    }
+  }
+
+  private take(namespace: string): WaitingChange[] {
+    const batch = this.waiting.get(namespace) ?? [];
+    this.waiting.delete(namespace);
+    return batch;
   }
 
   /**

@@ -1,6 +1,6 @@
-// Writes and removes a grant's Role, timer Job and RoleBinding: the Role first when granting
-// (RBAC's escalation check resolves the Role a new binding refers to), then the timer (the
-// second deadline path, src/revocation/second-deadline.ts: the binding's owner), then the
+// Writes and removes a grant's Role, timer Job and RoleBinding: when granting, the Role (RBAC's
+// escalation check resolves the Role a new binding refers to) and the timer (the second
+// deadline path, src/revocation/second-deadline.ts: the binding's owner) together, then the
 // RoleBinding; the RoleBinding first when ending (once it is gone no access remains, whatever
 // happens next). One grant's RBAC is written by one party at a time: the deadline's fast path
 // takes the same lock.
@@ -17,6 +17,7 @@ import { revokeRoleBinding } from '../revocation/revoke-binding.ts';
 import { SecondDeadline, timerWasArmed } from '../revocation/second-deadline.ts';
 import type { Logger } from '../log.ts';
 import { exponentialBackoff } from '../runtime/backoff.ts';
+import { both } from '../runtime/both.ts';
 import { sleep, type Clock } from '../runtime/clock.ts';
 import { httpStatus } from '../runtime/errors.ts';
 import type { KeyedLock } from '../runtime/keyed-lock.ts';
@@ -88,11 +89,17 @@ export class RbacWriter {
       // And given up at the deadline: a write stalled on the wire would otherwise hold this
       // lock, and so the deadline's delete, for the whole request timeout.
       const notPast = api.connection.until(deadline, () => this.d.clock.now());
-      let changed = false;
       let outcome: RbacOutcome;
       try {
-        // The second deadline before the RoleBinding: the binding's owner is the timer.
-        const timer = await this.timers.arm(d.ref, d.expiresAt ?? new Date(deadline).toISOString(), conditions, api, notPast);
+        // The timer (the second deadline) and the Role, both before the RoleBinding: the
+        // binding's owner is the timer, and RBAC's escalation check resolves the Role it refers
+        // to. Neither grants anything alone, so they are in flight together: one round trip.
+        const roleNeeded = !roleMatches(this.d.roles.get(objName, namespace), d.rbac.role);
+        const [timer] = await both(
+          this.timers.arm(d.ref, d.expiresAt ?? new Date(deadline).toISOString(), conditions, api, notPast),
+          roleNeeded ? applyRole(api, d.rbac.role, notPast) : Promise.resolve(undefined),
+        );
+        let changed = roleNeeded;
         if (timer.replacedDeleted) {
           this.d.reporter.event(
             d.ref,
@@ -101,10 +108,6 @@ export class RbacWriter {
             'the timer Job was deleted before the deadline (where a garbage collector runs, the RoleBinding it owned went with it: ' +
               `access was interrupted); a new timer and RoleBinding hold until ${d.expiresAt ?? ''}`,
           );
-        }
-        if (!roleMatches(this.d.roles.get(objName, namespace), d.rbac.role)) {
-          await applyRole(api, d.rbac.role, notPast);
-          changed = true;
         }
         const binding = ownedBy(d.rbac.binding, timer.owner);
         if (!bindingMatches(this.d.bindings.get(objName, namespace), binding)) {

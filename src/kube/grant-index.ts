@@ -1,6 +1,6 @@
 // Reads and writes the per-namespace DebugGrantIndex with optimistic concurrency
 // (optimistic-write.ts).
-import { applyIndexChange, contentOf, type DebugGrantIndex, type IndexChange } from '../api/grant-index.ts';
+import { applyIndexChanges, contentOf, type DebugGrantIndex, type IndexChange } from '../api/grant-index.ts';
 import { INDEX_KIND, INDEX_NAME, INDEX_PLURAL, MANAGED_BY, MANAGED_BY_LABEL } from '../api/names.ts';
 import { API_VERSION, GROUP, VERSION } from '../api/schema.ts';
 import { apiMessage, httpStatus, isConflict } from '../runtime/errors.ts';
@@ -37,20 +37,20 @@ function namespaceTerminating(err: unknown): boolean {
 }
 
 /**
- * Applies one change, starting from `cached` when given (saves a GET on the hot path).
- * Returns the index as written, or as found when nothing needed writing.
+ * Applies one change, or several in order as one write, starting from `cached` when given
+ * (saves a GET on the hot path). Returns the index as written, or as found when nothing needed writing.
  */
 export async function changeIndex(
   api: KubeApi,
   namespace: string,
-  change: IndexChange,
+  change: IndexChange | readonly IndexChange[],
   now: Date,
   retentionMs: number,
   cached?: DebugGrantIndex,
 ): Promise<DebugGrantIndex | undefined> {
   try {
     return await writeOptimistically<DebugGrantIndex>(api, { ...at(namespace), name: INDEX_NAME }, cached, (current) => {
-      const next = applyIndexChange(contentOf(current), change, now, retentionMs);
+      const next = applyIndexChanges(contentOf(current), Array.isArray(change) ? change : [change], now, retentionMs);
       return (
         next && {
           apiVersion: API_VERSION,
@@ -64,7 +64,8 @@ export async function changeIndex(
     // The namespace is being deleted and its index already went (only a create is refused
     // there): nothing can, or need, record a grant's end in it, and waiting for that would hold
     // the grant's finalizer, and so the namespace's deletion, forever.
-    if (change.kind !== 'upsert' && namespaceTerminating(err)) return undefined;
+    const changes: readonly IndexChange[] = Array.isArray(change) ? change : [change];
+    if (changes.every((c) => c.kind !== 'upsert') && namespaceTerminating(err)) return undefined;
     throw err;
   }
 }

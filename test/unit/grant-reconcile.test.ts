@@ -79,6 +79,14 @@ function timerOf(h: ReturnType<typeof harness>) {
   return { timer, nextAttempt };
 }
 
+/** Lets every request that can go out go out, and every answer given arrive (a bounded number of event-loop turns). */
+async function turns(): Promise<void> {
+  for (let turn = 0; turn < 50; turn++)
+    await new Promise<void>((resolve) => {
+      setImmediate(resolve);
+    });
+}
+
 /** Waits (a bounded number of turns) until something armed a timer on the fake clock. */
 async function timerArmed(clock: FakeClock): Promise<void> {
   for (let turn = 0; clock.pendingTimers === 0; turn++) {
@@ -117,6 +125,88 @@ describe('grant reconcile: expected actions', () => {
     expect(Math.min(...reviews)).toBeGreaterThan(h.rec.actions.indexOf(`patch rolebindings shop/${RBAC}`));
     expect(Math.max(...reviews)).toBeLessThan(h.rec.actions.indexOf('patch debuggrants/status shop/g'));
     expect(h.rec.actions).toContain('create events shop/');
+  });
+
+  test('activation: what grants nothing goes out together (finalizer with index entry, timer Job with Role); the RoleBinding waits for both answers', async () => {
+    const h = harness();
+    h.rec.allowed = () => true;
+    const answers = new Map<string, () => void>();
+    const held = ['patch debuggrants shop/g', `create jobs shop/${TIMER}`, `patch roles shop/${RBAC}`];
+    h.rec.hold = (action) => (held.includes(action) ? new Promise<void>((resolve) => answers.set(action, resolve)) : undefined);
+    const answer = async (action: string) => {
+      answers.get(action)?.();
+      await turns();
+    };
+    const running = h.reconciler.reconcile(KEY);
+    await turns();
+    // The finalizer unanswered: the index entry is already on its way, nothing of RBAC is.
+    expect(h.rec.only(...WRITES)).toEqual(['patch debuggrants shop/g', 'create debuggrantindexes shop/grants']);
+    await answer('patch debuggrants shop/g');
+    // Both answered: the timer and the Role together, the RoleBinding not yet.
+    expect(h.rec.only(...WRITES).slice(2)).toEqual([`create jobs shop/${TIMER}`, `patch roles shop/${RBAC}`]);
+    await answer(`create jobs shop/${TIMER}`);
+    expect(h.rec.only('rolebindings')).toEqual([]);
+    await answer(`patch roles shop/${RBAC}`);
+    const result = await running;
+    expect(result.error).toBeUndefined();
+    expect(h.rec.only(...WRITES).slice(4)).toEqual([`patch rolebindings shop/${RBAC}`, 'patch debuggrants/status shop/g']);
+    // The RoleBinding's one owner is the timer that was created first.
+    expect(h.rec.caches.bindings.get(RBAC, 'shop')?.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Job', name: TIMER });
+  });
+
+  test('activation: a refused index entry stops it before any RBAC, even with the finalizer written beside it', async () => {
+    const h = harness();
+    h.rec.fault = (a) => (a.includes('debuggrantindexes') ? refused(422, 'index refused') : undefined);
+    const result = await h.reconciler.reconcile(KEY);
+    expect(result.error?.message).toMatch(/debuggrantindexes shop\/grants failed/);
+    expect(h.rec.only(...WRITES).filter((a) => !a.startsWith('patch debuggrants'))).toEqual(['create debuggrantindexes shop/grants']);
+    expect(h.rec.only('roles', 'rolebindings', 'jobs')).toEqual([]);
+  });
+
+  test("a namespace's grants activated together share index writes: those waiting while one is on the wire go in the next, each RBAC after its own entry", async () => {
+    const h = harness();
+    h.rec.allowed = () => true;
+    const names = ['g', 'g2', 'g3'];
+    for (const name of names.slice(1)) h.rec.seed('debuggrants', { ...grant(), metadata: { ...grant().metadata, name, uid: `u-${name}` } });
+    let answerFirst: () => void = () => undefined;
+    h.rec.hold = (action) =>
+      action === 'create debuggrantindexes shop/grants'
+        ? new Promise<void>((resolve) => {
+            answerFirst = resolve;
+          })
+        : undefined;
+    const running = Promise.all(names.map((name) => h.reconciler.reconcile(`shop/${name}`)));
+    await turns();
+    answerFirst();
+    const results = await running;
+    expect(results.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    // The first entry alone, then both that waited for it in one write: two writes, not three.
+    expect(h.rec.only('debuggrantindexes')).toEqual(['create debuggrantindexes shop/grants', 'replace debuggrantindexes shop/grants']);
+    const entries = h.rec.caches.indexes.get('grants', 'shop')?.active?.map((e) => e.grant);
+    expect(entries).toEqual(names);
+    // Index entry before RBAC, for each grant: its RoleBinding only after the write that held its entry.
+    const at = (a: string) => h.rec.actions.indexOf(a);
+    expect(at(`patch rolebindings shop/${RBAC}`)).toBeGreaterThan(at('create debuggrantindexes shop/grants'));
+    for (const name of names.slice(1)) {
+      expect(at(`patch roles shop/${rbacName(name)}`)).toBeGreaterThan(at('replace debuggrantindexes shop/grants'));
+      expect(at(`patch rolebindings shop/${rbacName(name)}`)).toBeGreaterThan(at('replace debuggrantindexes shop/grants'));
+    }
+  });
+
+  test('a failed shared index write fails every grant it held, none of them gets RBAC, and each is written again on its retry', async () => {
+    const h = harness();
+    for (const name of ['g2']) h.rec.seed('debuggrants', { ...grant(), metadata: { ...grant().metadata, name, uid: `u-${name}` } });
+    h.rec.seed('debuggrantindexes', { metadata: { name: 'grants', namespace: 'shop' }, active: [], ended: [] });
+    let refuse = true;
+    h.rec.fault = (a) => (a.startsWith('replace debuggrantindexes') && refuse ? refused(500, 'etcd timeout') : undefined);
+    const failed = await Promise.all(['g', 'g2'].map((name) => h.reconciler.reconcile(`shop/${name}`)));
+    expect(failed.map((r) => r.error?.message)).toEqual([expect.stringMatching(/failed/), expect.stringMatching(/failed/)]);
+    expect(h.rec.only('roles', 'rolebindings', 'jobs')).toEqual([]);
+    refuse = false;
+    h.rec.allowed = () => true;
+    const retried = await Promise.all(['g', 'g2'].map((name) => h.reconciler.reconcile(`shop/${name}`)));
+    expect(retried.map((r) => r.error)).toEqual([undefined, undefined]);
+    expect(h.rec.caches.indexes.get('grants', 'shop')?.active?.map((e) => e.grant)).toEqual(['g', 'g2']);
   });
 
   test('level-triggered: a second reconcile of the same state sends nothing', async () => {
