@@ -1,15 +1,16 @@
 // Where the operator's requests go and as whom: the in-cluster ServiceAccount, or a kubeconfig
 // file (DEBUGGRANT_KUBECONFIG, else $KUBECONFIG, else ~/.kube/config). What the operator
 // needs and no more: server, CA, client certificates, bearer tokens (a token file is read
-// again as the kubelet rotates it). Credential plugins (exec, auth-provider), basic auth,
-// proxies and impersonation are refused by name, so a misconfigured operator says so at start
-// instead of failing every request. (The CLI reads kubeconfigs with client-node, plugins and
-// all: src/cli/connection.ts.)
+// again as the kubelet rotates it; an exec plugin's token is used until it expires:
+// exec-credential.ts). auth-provider plugins, basic auth, proxies and impersonation are refused
+// by name, so a misconfigured operator says so at start instead of failing every request.
+// (The CLI reads kubeconfigs with client-node: src/cli/connection.ts.)
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'yaml';
 import * as z from 'zod';
+import { ExecConfigSchema, execToken } from './exec-credential.ts';
 
 /** TLS options of a new connection. */
 export interface TlsOptions {
@@ -100,6 +101,7 @@ const ClusterSchema = z.looseObject({
 });
 const UserSchema = z.looseObject({
   token: z.string().nullish(),
+  exec: ExecConfigSchema.nullish(),
   tokenFile: z.string().nullish(),
   'client-certificate': z.string().nullish(),
   'client-certificate-data': z.string().nullish(),
@@ -119,7 +121,6 @@ type Context = z.infer<typeof ContextSchema>;
 
 /** User fields the operator refuses, and why. */
 const UNSUPPORTED_USER: Record<string, string> = {
-  exec: 'an exec credential plugin',
   'auth-provider': 'an auth-provider plugin',
   username: 'basic authentication',
   as: 'impersonation',
@@ -193,7 +194,7 @@ export function kubeconfigAccess(files: string[], context?: string, now: () => n
   for (const [field, what] of Object.entries(UNSUPPORTED_USER)) {
     if (u[field] !== undefined && u[field] !== null)
       throw new KubeconfigError(
-        `user "${ctx.user ?? ''}" in kubeconfig ${user?.file ?? where} uses ${what} (${field}), which the operator does not support: give it a token, tokenFile or client certificate, or run it in the cluster with its ServiceAccount`,
+        `user "${ctx.user ?? ''}" in kubeconfig ${user?.file ?? where} uses ${what} (${field}), which the operator does not support: give it a token, tokenFile, exec plugin or client certificate, or run it in the cluster with its ServiceAccount`,
       );
   }
   const at = (file: string | null | undefined, base: string): string | undefined => (file ? (isAbsolute(file) ? file : join(dirname(base), file)) : undefined);
@@ -204,6 +205,7 @@ export function kubeconfigAccess(files: string[], context?: string, now: () => n
   const keyFile = user && at(u['client-key'], user.file);
   const tokenFile = user && at(u.tokenFile, user.file);
   const token = u.token ? () => u.token ?? '' : tokenFile ? tokenFromFile(tokenFile, now) : undefined;
+  const plugin = user && u.exec ? execToken(u.exec, user.file, ctx.user ?? '', now) : undefined;
   return {
     server,
     tls: () => ({
@@ -212,7 +214,7 @@ export function kubeconfigAccess(files: string[], context?: string, now: () => n
       cert: material(certFile, u['client-certificate-data'], 'client-certificate'),
       key: material(keyFile, u['client-key-data'], 'client-key'),
     }),
-    headers: token ? bearer(token) : () => ({}),
+    headers: plugin ? async () => ({ authorization: `Bearer ${await plugin()}` }) : token ? bearer(token) : () => ({}),
   };
 }
 

@@ -1,5 +1,6 @@
 // The operator's own kubeconfig loading (src/kube/kubeconfig.ts) against the real API server:
-// who the API server says the operator is (SelfSubjectReview) for each kind of credentials,
+// who the API server says the operator is (SelfSubjectReview) for each kind of credentials
+// (client certificates, tokenFile, an exec plugin),
 // the in-cluster ServiceAccount token read again after the kubelet rotates it, and TLS
 // checked unless the kubeconfig says otherwise. (Parsing and refusals: test/unit/kubeconfig.test.ts.)
 import { execFileSync } from 'node:child_process';
@@ -95,6 +96,17 @@ describe('kubeconfig files', () => {
     writeFileSync(tokenFile, `${plane().tokens.admin ?? ''}\n`);
     const file = kubeconfigFile('token-file', { 'certificate-authority-data': readFileSync(plane().caFile).toString('base64') }, { tokenFile });
     expect((await whoAmI(client(kubeconfigAccess([file])))).username).toBe('admin');
+  });
+
+  test('an exec credential plugin giving a token', async () => {
+    const command = join(dir, 'get-token');
+    writeFileSync(
+      command,
+      `#!/bin/sh\necho '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${plane().tokens.alice ?? ''}"}}'\n`,
+      { mode: 0o755 },
+    );
+    const file = kubeconfigFile('exec', { 'certificate-authority': plane().caFile }, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command } });
+    expect((await whoAmI(client(kubeconfigAccess([file])))).username).toBe('alice');
   });
 
   test('without the CA the server is not trusted (a TLS failure, said so); insecure-skip-tls-verify skips the check', async () => {

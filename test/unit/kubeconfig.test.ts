@@ -1,7 +1,7 @@
 // The operator's own kubeconfig loading (src/kube/kubeconfig.ts): what it reads, what it
 // refuses by name, and the token file read again as the kubelet rotates it (on an injected
 // clock). That the API server accepts what it sends: test/integration/kubeconfig.test.ts.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -78,7 +78,6 @@ describe('kubeconfig files', () => {
   });
 
   test.each([
-    ['exec', { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'aws' } }, 'an exec credential plugin'],
     ['auth-provider', { 'auth-provider': { name: 'oidc' } }, 'an auth-provider plugin'],
     ['username', { username: 'admin', password: 'x' }, 'basic authentication'],
     ['as', { token: 't', as: 'someone' }, 'impersonation'],
@@ -116,6 +115,70 @@ describe('kubeconfig files', () => {
     expect(await kubeconfigAccess([first, second]).headers()).toEqual({ authorization: 'Bearer first' });
     expect(kubeconfigFiles(undefined, { KUBECONFIG: [join(dir, 'absent'), first, second].join(':') })).toEqual([first, second]);
     expect(kubeconfigFiles('/given', { KUBECONFIG: first })).toEqual(['/given']);
+  });
+});
+
+describe('exec credential plugins', () => {
+  /** A plugin (a real process) that counts its runs and prints what it was given in its token. */
+  function plugin(name: string, body: string): string {
+    const file = join(dir, 'plugins', name);
+    mkdirSync(join(dir, 'plugins'), { recursive: true });
+    writeFileSync(file, `#!/bin/sh\necho run >> "${file}.runs"\n${body}\n`, { mode: 0o755 });
+    return file;
+  }
+  const runs = (file: string): number => (existsSync(`${file}.runs`) ? readFileSync(`${file}.runs`, 'utf8').split('\n').filter(Boolean).length : 0);
+  const execUser = (command: string, extra: object = {}) => ({
+    exec: { apiVersion: 'client.authentication.k8s.io/v1', command, args: ['--cluster', 'prod'], env: [{ name: 'TEAM', value: 'ops' }], ...extra },
+  });
+
+  test('its token, run with its args, env and KUBERNETES_EXEC_INFO; used until it expires, then the plugin runs again', async () => {
+    const file = plugin(
+      'token',
+      `info=$(echo "$KUBERNETES_EXEC_INFO" | tr -d '" ')\n` +
+        `printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s-%s-%s-%s","expirationTimestamp":"2026-12-05T01:00:00Z"}}' "$1" "$2" "$TEAM" "$(cat "${join(dir, 'plugins', 'token')}.runs" | wc -l | tr -d ' ')-$info"`,
+    );
+    let now = Date.parse('2026-12-05T00:50:00Z');
+    const access = kubeconfigAccess([kubeconfig('exec.yaml', oneContext({}, execUser(file)))], undefined, () => now);
+    const first = await Promise.all([access.headers(), access.headers()]);
+    expect(first[0]).toEqual({
+      authorization: 'Bearer --cluster-prod-ops-1-{apiVersion:client.authentication.k8s.io/v1,kind:ExecCredential,spec:{interactive:false}}',
+    });
+    expect(first[1]).toEqual(first[0]);
+    expect(runs(file)).toBe(1); // two requests at once, one run
+    now = Date.parse('2026-12-05T00:59:49Z');
+    expect(await access.headers()).toEqual(first[0]);
+    expect(runs(file)).toBe(1);
+    now = Date.parse('2026-12-05T00:59:51Z'); // within 10 s of its expiry
+    expect((await access.headers()).authorization).toContain('-ops-2-');
+    expect(runs(file)).toBe(2);
+  });
+
+  test('a relative command with a slash is relative to the kubeconfig', async () => {
+    plugin('relative', `echo '{"status":{"token":"rel"}}'`);
+    const access = kubeconfigAccess([kubeconfig('exec-relative.yaml', oneContext({}, execUser('./plugins/relative')))]);
+    expect(await access.headers()).toEqual({ authorization: 'Bearer rel' });
+  });
+
+  test('a failing plugin, one that prints no credential, and one that gives a client certificate: clear errors', async () => {
+    const where = (f: string, k: string) => `the exec credential plugin ${f} of user "u" in kubeconfig ${k}`;
+    const failing = plugin('failing', `echo 'error: SSO session expired, run aws sso login' >&2; exit 3`);
+    const k1 = kubeconfig('exec-failing.yaml', oneContext({}, execUser(failing)));
+    await expect(kubeconfigAccess([k1]).headers()).rejects.toThrow(
+      `${where(failing, k1)} failed: Command failed: ${failing} --cluster prod: error: SSO session expired, run aws sso login`,
+    );
+    const silent = plugin('silent', 'echo hello');
+    const k2 = kubeconfig('exec-silent.yaml', oneContext({}, execUser(silent)));
+    await expect(kubeconfigAccess([k2]).headers()).rejects.toThrow(`${where(silent, k2)} printed no ExecCredential with a status`);
+    const certs = plugin('certs', `echo '{"status":{"clientCertificateData":"x","clientKeyData":"y"}}'`);
+    const k3 = kubeconfig('exec-certs.yaml', oneContext({}, execUser(certs)));
+    await expect(kubeconfigAccess([k3]).headers()).rejects.toThrow(
+      `${where(certs, k3)} answers with a client certificate, which the operator does not support`,
+    );
+    const absent = join(dir, 'plugins', 'absent');
+    await expect(kubeconfigAccess([kubeconfig('exec-absent.yaml', oneContext({}, execUser(absent)))]).headers()).rejects.toThrow(
+      /failed: spawn .*absent ENOENT/,
+    );
+    expect(() => kubeconfigAccess([kubeconfig('exec-bad.yaml', oneContext({}, { exec: { command: 'aws' } }))])).toThrow(/is not a kubeconfig: .*apiVersion/);
   });
 });
 
