@@ -35,8 +35,7 @@ export function grantProblems(value: unknown, config: OperatorConfig | undefined
   const parsed = DebugGrantDocumentSchema.safeParse(value);
   if (!parsed.success) return fieldIssues(parsed.error);
   if (!config) return [];
-  const namespace = parsed.data.metadata.namespace;
-  const reserved = namespace === undefined ? undefined : reservedNamespaceProblem(namespace, config.reservedNamespaces);
+  const reserved = reservedNamespaceProblem(parsed.data.metadata.namespace, config.reservedNamespaces);
   return [
     ...(reserved ? [{ path: ['metadata', 'namespace'], message: reserved }] : []),
     ...grantPolicyProblems(parsed.data.spec, config).map((p) => {
