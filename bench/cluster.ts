@@ -1,8 +1,10 @@
 // The benchmark's view of the cluster: the real local control plane, the real operator in
 // its own process, and SubjectAccessReview from outside as the only judge of access.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import * as k8s from '@kubernetes/client-node';
+import { REPO_ROOT, kubectlAs } from '../hack/controlplane/install.ts';
 import type { PlaneState } from '../hack/controlplane/plane.ts';
 import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
 import { GROUP, PLURAL, VERSION } from '../src/api/schema.ts';
@@ -19,10 +21,7 @@ export const POD = 'target';
 
 /** `requestMs`: the harness's own request timeout (longer when it loads the API server on purpose). */
 export function adminApi(state: PlaneState, requestMs?: number): KubeApi {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(state.kubeconfig);
-  kc.setCurrentContext('admin');
-  return fromKubeConfig(kc, requestMs ? { timeouts: { requestMs, revocationMs: requestMs } } : {});
+  return userApi(state, 'admin', requestMs);
 }
 
 const sarLimit = new Semaphore(64);
@@ -229,4 +228,63 @@ export async function operatorSettled(metricsUrl: string, quietMs = 1500): Promi
       since = Date.now();
     }
   }
+}
+
+/** The operator's namespace and ServiceAccount (config/manager, config/rbac). */
+export const OPERATOR_NS = 'debuggrant-system';
+export const OPERATOR_SA = 'debuggrant-operator';
+
+/** A bound token for a ServiceAccount (two hours), as a projected volume gives a pod. */
+export async function serviceAccountToken(api: KubeApi, namespace: string, name: string): Promise<string> {
+  const t = await api.core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { expirationSeconds: 7200 } } });
+  return t.status?.token ?? '';
+}
+
+/**
+ * The operator's identity as its Deployment has it: config/rbac (of `checkout`) applied, a token of its
+ * ServiceAccount, and a kubeconfig file (context "operator") holding that token. Requests
+ * made with it are authorized by config/rbac and queued by APF like any ServiceAccount's
+ * (the local admin, whom the other benches use, is exempt from both).
+ */
+export async function operatorIdentity(state: PlaneState, api: KubeApi, dir: string, checkout = REPO_ROOT): Promise<{ kubeconfig: string; token: string }> {
+  // installCrds may have made the namespace already (the operator's records of spent names live there).
+  await api.core.createNamespace({ body: { metadata: { name: OPERATOR_NS } } }).catch((err: unknown) => {
+    if (httpStatus(err) !== 409) throw err;
+  });
+  kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(checkout, 'config/rbac')]);
+  const token = await serviceAccountToken(api, OPERATOR_NS, OPERATOR_SA);
+  const kubeconfig = join(dir, 'operator-kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'operator',
+      clusters: [{ name: 'local', cluster: { server: state.server, 'certificate-authority-data': readFileSync(state.caFile).toString('base64') } }],
+      users: [{ name: 'operator', user: { token } }],
+      contexts: [{ name: 'operator', context: { cluster: 'local', user: 'operator' } }],
+    }),
+    { mode: 0o600 },
+  );
+  return { kubeconfig, token };
+}
+
+/** The operator configuration the Deployment mounts: config/manager's ConfigMap debuggrant-config. */
+export function shippedOperatorConfig(): Record<string, unknown> {
+  const docs = parseAllDocuments(readFileSync(join(REPO_ROOT, 'config/manager/manager.yaml'), 'utf8')).map((d) => d.toJS() as unknown);
+  const configMap = docs.find(
+    (d): d is { data: Record<string, string> } =>
+      typeof d === 'object' && d !== null && (d as { kind?: string }).kind === 'ConfigMap' && typeof (d as { data?: unknown }).data === 'object',
+  );
+  const text = configMap?.data['config.yaml'];
+  if (text === undefined) throw new Error('config/manager/manager.yaml has no ConfigMap with config.yaml');
+  return parse(text) as Record<string, unknown>;
+}
+
+/** A client as one of the local control plane's people (e.g. gitops, the only creator of grants once config/admission is in). */
+export function userApi(state: PlaneState, user: string, requestMs?: number): KubeApi {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(state.kubeconfig);
+  kc.setCurrentContext(user);
+  return fromKubeConfig(kc, requestMs ? { timeouts: { requestMs, revocationMs: requestMs } } : {});
 }

@@ -377,6 +377,7 @@ function render(r: {
 // `npm run bench -- grants`: operator memory at 1k and 10k active grants, sources and bundle (bench/grant-scale.ts).
 // `npm run bench -- sessions`: debug/exec/attach/logs sessions at the deadline on the real node (bench/sessions.ts).
 // `npm run bench -- overload`: revocation lateness under a saturated API server, with and without config/flowcontrol (bench/overload.ts).
+// `npm run bench -- activation`: activation latency at 100 creates/s with 10,000 grants active, the operator as it ships (bench/activation.ts).
 // `npm run bench -- second-deadline`: lateness with no operator running (timer Jobs) beside the operator's, on a real node (bench/second-deadline.ts).
 const scenarios: Record<string, () => Promise<void>> = {
   cli: async () => {
@@ -396,6 +397,9 @@ const scenarios: Record<string, () => Promise<void>> = {
   },
   overload: async () => {
     await (await import('./overload.ts')).benchOverload();
+  },
+  activation: async () => {
+    await (await import('./activation.ts')).benchActivation();
   },
   'second-deadline': async () => {
     await (await import('./second-deadline.ts')).benchSecondDeadline();

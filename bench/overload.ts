@@ -32,7 +32,7 @@
 // bundle, config/rbac and config/flowcontrol are measured; default this one).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch } from 'undici';
 import { stringify } from 'yaml';
@@ -43,15 +43,18 @@ import { buildOperatorBundle, spawnOperator, type OperatorProcess } from '../hac
 import { startSlowWebhook, type SlowWebhook } from '../hack/slow-webhook.ts';
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
-import { httpStatus } from '../src/runtime/errors.ts';
 import { Semaphore } from './semaphore.ts';
 import {
   DEPLOYMENT_NODE_ARGS,
+  OPERATOR_NS,
+  OPERATOR_SA,
   adminApi,
   bindUser,
   createGrant,
   ensureExecRoles,
+  operatorIdentity,
   prepareNamespaces,
+  serviceAccountToken,
   userCanExec,
   waitForAccess,
   watchBindings,
@@ -69,7 +72,7 @@ import {
   type OperatorSnapshot,
   type WaitFigures,
 } from './overload-probes.ts';
-import { ms, summarize, table, type Summary } from './stats.ts';
+import { loadAverage as load, ms, summarize, table, type Summary } from './stats.ts';
 
 const [MAX_INFLIGHT = 20, MAX_MUTATING = 10] = (process.env.BENCH_OVERLOAD_INFLIGHT ?? '20,10').split(',').map(Number);
 const EXPIRIES = Number(process.env.BENCH_OVERLOAD_EXPIRIES ?? 20);
@@ -93,17 +96,11 @@ const GIVE_UP_MS = 60_000;
 const LEAD_MS = 20_000;
 /** No load phase outlasts this, whatever happens to the measurement. */
 const MAX_LOAD_MS = 180_000;
-const OPERATOR_NS = 'debuggrant-system';
-const OPERATOR_SA = 'debuggrant-operator';
 const LOAD_NS = 'bench-load';
 const say = (m: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 };
 const sleep = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t)));
-const load = (): string =>
-  loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ');
 
 interface Identity {
   name: string;
@@ -127,29 +124,6 @@ interface Phase extends Measured {
   /** The API server's threads: CPU used and time waited for a CPU, summed (ms). */
   apiserverCpuMs: number;
   apiserverRunQueueWaitMs: number;
-}
-
-async function token(api: KubeApi, namespace: string, name: string): Promise<string> {
-  const t = await api.core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { expirationSeconds: 7200 } } });
-  return t.status?.token ?? '';
-}
-
-/** The operator's identity as a kubeconfig file (context "operator"), as its Deployment's mounted token gives it. */
-function operatorKubeconfig(state: PlaneState, dir: string, saToken: string): string {
-  const file = join(dir, 'operator-kubeconfig');
-  writeFileSync(
-    file,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      'current-context': 'operator',
-      clusters: [{ name: 'local', cluster: { server: state.server, 'certificate-authority-data': readFileSync(state.caFile).toString('base64') } }],
-      users: [{ name: 'operator', user: { token: saToken } }],
-      contexts: [{ name: 'operator', context: { cluster: 'local', user: 'operator' } }],
-    }),
-    { mode: 0o600 },
-  );
-  return file;
 }
 
 async function prepareLoad(state: PlaneState, api: KubeApi): Promise<Identity[]> {
@@ -191,7 +165,7 @@ async function prepareLoad(state: PlaneState, api: KubeApi): Promise<Identity[]>
   for (let i = 0; i < SERVICE_ACCOUNTS; i++) {
     const name = `worker-${String(i)}`;
     await api.core.createNamespacedServiceAccount({ namespace: LOAD_NS, body: { metadata: { name } } });
-    accounts.push({ name: `serviceaccount ${name}`, token: await token(api, LOAD_NS, name) });
+    accounts.push({ name: `serviceaccount ${name}`, token: await serviceAccountToken(api, LOAD_NS, name) });
   }
   const identities = [...accounts, ...people.map((p) => ({ name: p, token: state.tokens[p] ?? '' }))];
   // The seats load's own small ConfigMaps, one per loop, made before the webhook sees any write.
@@ -440,12 +414,8 @@ export async function benchOverload(): Promise<void> {
     installCrds(state);
     const api = adminApi(state, 60_000);
     say(`the operator's ServiceAccount and RBAC (${CHECKOUT}/config/rbac), namespaces, ConfigMaps and identities for the load`);
-    // installCrds may have made it already (the operator's records of spent names live there).
-    await api.core.createNamespace({ body: { metadata: { name: OPERATOR_NS } } }).catch((err: unknown) => {
-      if (httpStatus(err) !== 409) throw err;
-    });
-    kubectlAs(state, 'admin', ['apply', '--server-side', '-k', join(CHECKOUT, 'config/rbac')]);
-    const saToken = await token(api, OPERATOR_NS, OPERATOR_SA);
+    const identity = await operatorIdentity(state, api, dir, CHECKOUT);
+    const saToken = identity.token;
     const namespaces = await prepareNamespaces(api, NAMESPACES);
     const identities = await prepareLoad(state, api);
     if (MODES.includes('seats')) {
@@ -462,7 +432,7 @@ export async function benchOverload(): Promise<void> {
     const entry = CHECKOUT === REPO_ROOT ? buildOperatorBundle(join(dir, 'dist')) : bundleOf(CHECKOUT, join(dir, 'dist'));
     const launch = (): Promise<OperatorProcess> =>
       spawnOperator({
-        kubeconfig: operatorKubeconfig(state, dir, saToken),
+        kubeconfig: identity.kubeconfig,
         context: 'operator',
         dir,
         name: 'overload-operator',

@@ -1,4 +1,6 @@
 // Percentiles and table printing for the benchmark.
+import { loadavg } from 'node:os';
+
 export interface Summary {
   n: number;
   p50: number;
@@ -20,3 +22,9 @@ export function table(headers: string[], rows: string[][]): string {
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
+
+/** The machine's load average (1, 5, 15 min), printed beside every figure: the cores are shared. */
+export const loadAverage = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
