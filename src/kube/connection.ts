@@ -35,7 +35,7 @@ const KEEPALIVE_MS = 30_000;
 const USER_AGENT = 'debuggrant-operator';
 
 /** A request that got no answer within its timeout. */
-export class RequestTimeoutError extends Error {
+class RequestTimeoutError extends Error {
   override readonly name = 'RequestTimeoutError';
 }
 

@@ -28,12 +28,12 @@ const EXPIRY_MARGIN_MS = 10_000;
 /** A plugin that has not answered by then has failed (an interactive one waits for a person). */
 const PLUGIN_TIMEOUT_MS = 60_000;
 
-export class ExecCredentialError extends Error {
+class ExecCredentialError extends Error {
   override readonly name = 'ExecCredentialError';
 }
 
 /** Runs the plugin and gives its stdout. */
-export type RunPlugin = (command: string, args: string[], env: NodeJS.ProcessEnv) => Promise<string>;
+type RunPlugin = (command: string, args: string[], env: NodeJS.ProcessEnv) => Promise<string>;
 
 const runPlugin: RunPlugin = (command, args, env) =>
   new Promise((resolve, reject) => {

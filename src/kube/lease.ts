@@ -57,4 +57,4 @@ export function leaseStore(api: KubeApi, namespace: string, name: string): Lease
 }
 
 /** A MicroTime as the API server parses it: RFC 3339 with exactly six fractional digits. */
-export const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
+const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
