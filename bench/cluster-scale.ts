@@ -244,24 +244,46 @@ interface ChurnCounts {
   failed: number;
 }
 
-/** Runs `variant` until it is ready and quiet: the grants' Roles then name every pod they select. */
+/**
+ * Runs `variant` until it is ready and quiet (and `until` resolved): the grants' Roles then
+ * name every pod they select. An operator that dies on the way (the shared machine has seen
+ * processes killed) is started again, at most three times.
+ */
 async function settleGrants(variant: Variant, dir: string, kubeconfig: string, until?: Promise<unknown>): Promise<number> {
   const t0 = Date.now();
-  const op = await spawnOperator({
-    kubeconfig,
-    dir,
-    name: 'cluster-settle',
-    entry: variant.entry,
-    nodeArgs: variant.nodeArgs,
-    config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
-  });
-  try {
-    await op.waitUntilReady(20 * 60_000);
-    await until;
-    await operatorSettled(op.metricsUrl, 5000);
-    return Date.now() - t0;
-  } finally {
-    await op.stop();
+  for (let attempt = 1; ; attempt++) {
+    const op = await spawnOperator({
+      kubeconfig,
+      dir,
+      name: 'cluster-settle',
+      entry: variant.entry,
+      nodeArgs: variant.nodeArgs,
+      config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
+    });
+    const exited = new Promise<string>((resolve) =>
+      op.child.once('exit', (code, signal) => {
+        resolve(`exited (${String(code ?? signal)})`);
+      }),
+    );
+    try {
+      const outcome = await Promise.race([
+        (async () => {
+          await op.waitUntilReady(20 * 60_000);
+          await until;
+          await operatorSettled(op.metricsUrl, 5000);
+          return 'quiet';
+        })(),
+        exited,
+      ]);
+      if (outcome === 'quiet') return Date.now() - t0;
+      if (attempt >= 3) throw new Error(`the settling operator ${outcome} three times; see ${op.logFile}`);
+      say(`  the settling operator ${outcome}; starting it again`);
+    } catch (err) {
+      if (attempt >= 3 || op.child.exitCode === null) throw err;
+      say(`  the settling operator failed (${String(err)}); starting it again`);
+    } finally {
+      await op.stop();
+    }
   }
 }
 
@@ -386,7 +408,7 @@ export async function benchCluster(): Promise<void> {
       const settleMs = await settleGrants(first, dir, state.kubeconfig, bound);
       say(`  quiet after ${ms(settleMs)}`);
       for (let round = 0; round < ROUNDS; round++) {
-        for (const v of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
+        for (const v of (round + s) % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
           say(`${String(pods)} pods: cold start of ${v.label}`);
           const r = await coldStart(v, pods, dir, state.kubeconfig);
           say(

@@ -4,7 +4,7 @@
 // and the spent-name histories.
 import type { DebugGrantHistory, DebugGrantIndex } from '../api/grant-index.ts';
 import type { DebugGrant } from '../api/types.ts';
-import type { CachedPod, CachedRole, CachedRoleBinding, CachedTimer } from '../kube/cached.ts';
+import { sameApartFromVersion, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { grantSource, historySource, indexSource, podSource, readPod, roleBindingSource, roleSource, timerSource } from '../kube/informers.ts';
 import { PodCache, PodDetails } from '../kube/pod-details.ts';
@@ -44,8 +44,11 @@ export class Caches {
         log.warn({ key, err: apiMessage(err) }, 'could not read pod; retrying');
       },
     });
-    this.podMetadata.onEvent((p, event) => {
+    this.podMetadata.onEvent((p, event, previous) => {
       this.podDetails.observe(p, event);
+      // A kubelet's status write moves only the resourceVersion of a pod's metadata: nothing a
+      // grant selects by or lingering reads (a pod whose details move is told after its read).
+      if (event === 'update' && previous && sameApartFromVersion(previous, p)) return;
       this.podChanged(this.podDetails.merged(p));
     });
     this.pods = new PodCache(this.podMetadata, this.podDetails);

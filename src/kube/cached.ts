@@ -160,6 +160,39 @@ export function cachedPodMetadata(raw: unknown): CachedPod {
   return { metadata };
 }
 
+const sameStrings = (a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean => {
+  const ka = Object.keys(a ?? {});
+  return ka.length === Object.keys(b ?? {}).length && ka.every((k) => a?.[k] === b?.[k]);
+};
+
+/**
+ * Two cached forms of one pod's metadata that differ at most in resourceVersion: what a status
+ * write (a kubelet's probe, restart or IP) looks like to a metadata watch.
+ */
+export function sameApartFromVersion(a: CachedPod, b: CachedPod): boolean {
+  const [ma, mb] = [a.metadata, b.metadata];
+  const ownersA = ma?.ownerReferences ?? [];
+  const ownersB = mb?.ownerReferences ?? [];
+  return (
+    ma?.name === mb?.name &&
+    ma?.namespace === mb?.namespace &&
+    ma?.uid === mb?.uid &&
+    ma?.generation === mb?.generation &&
+    ma?.deletionTimestamp === mb?.deletionTimestamp &&
+    sameStrings(ma?.labels, mb?.labels) &&
+    sameStrings(ma?.annotations, mb?.annotations) &&
+    ownersA.length === ownersB.length &&
+    ownersA.every((o, i) => {
+      const p = ownersB[i];
+      return o.uid === p?.uid && o.name === p.name && o.kind === p.kind && o.apiVersion === p.apiVersion && o.controller === p.controller;
+    }) &&
+    a.spec === undefined &&
+    b.spec === undefined &&
+    a.status === undefined &&
+    b.status === undefined
+  );
+}
+
 /** A whole pod (pod-details.ts reads those whose spec changed): its metadata, host flags, ephemeral containers, phase. */
 export function cachedPod(raw: unknown): CachedPod {
   const o = asObject(raw);

@@ -43,7 +43,8 @@ export interface CachedObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
 }
 
-export type ObjectHandler<T> = (obj: T, event: 'add' | 'update' | 'delete') => void;
+/** `previous`: on an update, the object as the cache held it before. */
+export type ObjectHandler<T> = (obj: T, event: 'add' | 'update' | 'delete', previous?: T) => void;
 
 export interface InformerOptions {
   pageSize?: number;
@@ -260,7 +261,7 @@ export class ResilientInformer<T extends CachedObject> {
     const known = objs.get(name);
     if (!known || known.metadata?.resourceVersion !== resourceVersion) {
       objs.set(name, obj);
-      this.onObject(obj, known ? 'update' : 'add');
+      this.onObject(obj, known ? 'update' : 'add', known);
       return obj;
     }
     return known;

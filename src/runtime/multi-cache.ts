@@ -19,8 +19,8 @@ export class MultiCache<T extends CachedObject> implements Cache<T> {
           source(ns),
           clock,
           log,
-          (o, event) => {
-            for (const h of this.handlers) h(o, event);
+          (o, event, previous) => {
+            for (const h of this.handlers) h(o, event, previous);
           },
           () => {
             for (const h of this.relistHandlers) h();

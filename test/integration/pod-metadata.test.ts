@@ -6,6 +6,7 @@
 // with its status in the whole pod.
 import * as k8s from '@kubernetes/client-node';
 import { SESSIONS_ANNOTATION } from '../../src/api/names.ts';
+import { Caches } from '../../src/controller/caches.ts';
 import type { CachedPod } from '../../src/kube/cached.ts';
 import { fromKubeConfig } from '../../src/kube/client.ts';
 import { podSource, readPod } from '../../src/kube/informers.ts';
@@ -121,5 +122,37 @@ describe('pods as the informer parses them (real API server)', () => {
     expect(whole.metadata?.annotations?.[SESSIONS_ANNOTATION]).toBe('dbg=outside');
     expect(whole.spec?.ephemeralContainers).toEqual([expect.objectContaining({ name: 'dbg', image: IMAGE })]);
     expect(whole.status?.ephemeralContainerStatuses).toEqual([expect.objectContaining({ name: 'dbg', state: { running: expect.anything() as unknown } })]);
+  });
+
+  test("a kubelet's status write tells no pod handler (only the version moved); a label change does", async () => {
+    // A pod nobody debugged (generation 1): a pod with ephemeral containers is read whole again at every change, and told after.
+    const core = clientsFor('admin').core;
+    await core.createNamespacedPod({ namespace, body: realisticPodSpec('web-3', { app: 'shop' }, IMAGE), fieldManager: 'kube-controller-manager' });
+    const caches = new Caches(api(), [namespace], 'debuggrant-system', systemClock, makeLogger('silent'));
+    const told: string[] = [];
+    caches.onPod((p) => told.push(`${p.metadata?.name ?? ''}@${p.metadata?.resourceVersion ?? ''}`));
+    try {
+      await caches.podMetadata.start();
+      await caches.podDetails.settled();
+      told.length = 0;
+      const written = await writePodStatus(namespace, 'web-3', runningStatus(9, IMAGE));
+      await eventually(
+        () => Promise.resolve(caches.podMetadata.get('web-3', namespace)?.metadata?.resourceVersion),
+        (rv) => rv === written.metadata?.resourceVersion,
+        20_000,
+      );
+      expect(told).toEqual([]);
+      const relabelled = await core.patchNamespacedPod(
+        { namespace, name: 'web-3', body: { metadata: { labels: { tier: 'web' } } } },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      );
+      await eventually(
+        () => Promise.resolve(told),
+        (t) => t.includes(`web-3@${relabelled.metadata?.resourceVersion ?? ''}`),
+        20_000,
+      );
+    } finally {
+      await caches.podMetadata.stop();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { contentDigest } from '../../src/api/equal.ts';
-import { cachedGrant, cachedIndex, cachedPod, cachedPodMetadata, cachedRole, cachedRoleBinding } from '../../src/kube/cached.ts';
+import { cachedGrant, cachedIndex, cachedPod, cachedPodMetadata, cachedRole, cachedRoleBinding, sameApartFromVersion } from '../../src/kube/cached.ts';
 import { StringPool, shareVocabulary, vocabulary } from '../../src/kube/shared-strings.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
 
@@ -238,5 +238,60 @@ describe('shared vocabulary', () => {
     pool.share('c');
     expect(pool.has('c')).toBe(true);
     expect(pool.has('a') || pool.has('b')).toBe(false);
+  });
+});
+
+describe('a pod update that moves only the resourceVersion (a kubelet status write, seen as metadata)', () => {
+  const base = {
+    metadata: {
+      name: 'web-1',
+      namespace: 'shop',
+      uid: 'u-1',
+      resourceVersion: '10',
+      generation: 1,
+      labels: { app: 'shop', 'pod-template-hash': 'abc' },
+      annotations: { 'debuggrant.dev/sessions': 'dbg=outside', 'other.io/x': 'dropped' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'shop-abc', uid: 'rs-1', controller: true }],
+    },
+  };
+  const cached = (change: (m: Record<string, unknown>) => void = () => undefined) => {
+    const raw = structuredClone(base) as { metadata: Record<string, unknown> };
+    change(raw.metadata);
+    return cachedPodMetadata(raw);
+  };
+
+  test('is the same pod apart from its version', () => {
+    expect(
+      sameApartFromVersion(
+        cached(),
+        cached((m) => (m.resourceVersion = '11')),
+      ),
+    ).toBe(true);
+    // Annotations the cache does not keep changed nothing it holds.
+    expect(
+      sameApartFromVersion(
+        cached(),
+        cached((m) => ((m.annotations as Record<string, string>)['other.io/x'] = 'y')),
+      ),
+    ).toBe(true);
+  });
+
+  test.each<[string, (m: Record<string, unknown>) => void]>([
+    ['a label changed', (m) => ((m.labels as Record<string, string>).app = 'other')],
+    ['a label added', (m) => ((m.labels as Record<string, string>).tier = 'web')],
+    ['a label removed', (m) => delete (m.labels as Record<string, string>)['pod-template-hash']],
+    ['our annotation changed', (m) => ((m.annotations as Record<string, string>)['debuggrant.dev/sessions'] = 'dbg=grant:g')],
+    ['the generation rose (an ephemeral container)', (m) => (m.generation = 2)],
+    ['deletion started', (m) => (m.deletionTimestamp = '2026-12-05T04:00:00Z')],
+    ['the owner changed', (m) => ((m.ownerReferences as { controller: boolean }[])[0] = { ...base.metadata.ownerReferences[0], controller: false } as never)],
+    ['the owner went', (m) => delete m.ownerReferences],
+    ['another pod of that name (uid)', (m) => (m.uid = 'u-2')],
+  ])('is a change when %s', (_what, change) => {
+    expect(sameApartFromVersion(cached(), cached(change))).toBe(false);
+  });
+
+  test('a whole pod (details) is never taken as unchanged', () => {
+    const whole = cachedPod({ ...structuredClone(base), spec: { ephemeralContainers: [{ name: 'dbg', image: 'i' }] } });
+    expect(sameApartFromVersion(whole, whole)).toBe(false);
   });
 });
