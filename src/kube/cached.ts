@@ -7,7 +7,7 @@ import type { V1RoleRef, RbacV1Subject } from '@kubernetes/client-node';
 import { contentDigest } from '../api/equal.ts';
 import type { DebugGrantHistory, DebugGrantIndex } from '../api/grant-index.ts';
 import type { DebugGrant } from '../api/types.ts';
-import { shareVocabulary, vocabulary } from './shared-strings.ts';
+import { ValuePool, shareVocabulary, vocabulary } from './shared-strings.ts';
 
 type Json = Record<string, unknown>;
 
@@ -144,16 +144,25 @@ function containerState(v: unknown): CachedContainerState | undefined {
   return out;
 }
 
+/** Label sets and owner lists: every pod of a ReplicaSet (Job, StatefulSet…) has the same ones. */
+const podLabels = new ValuePool<Record<string, string>>();
+const podOwners = new ValuePool<CachedOwnerReference[]>();
+
+/** Label keys and values cannot hold `=` or a newline (both are validated by the API server), so this key is unambiguous. */
+const labelsKey = (labels: Record<string, string>): string =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
+
+const ownersKey = (owners: CachedOwnerReference[]): string => JSON.stringify(owners.map((r) => [r.apiVersion, r.kind, r.name, r.uid, r.controller]));
+
 /** A pod's metadata, from a whole pod or a PartialObjectMetadata (what the pod informer watches). */
 export function cachedPodMetadata(raw: unknown): CachedPod {
   const o = asObject(raw);
   const m = asObject(o?.metadata);
   const metadata: NonNullable<CachedPod['metadata']> = ownedMeta(o);
-  // A ReplicaSet's (or Job's, StatefulSet's…) name and uid repeat in every one of its pods.
-  for (const r of metadata.ownerReferences ?? []) {
-    r.name = vocabulary.share(r.name);
-    r.uid = vocabulary.share(r.uid);
-  }
+  if (metadata.labels) metadata.labels = podLabels.share(labelsKey(metadata.labels), metadata.labels);
+  if (metadata.ownerReferences) metadata.ownerReferences = podOwners.share(ownersKey(metadata.ownerReferences), metadata.ownerReferences);
   const deletion = asString(m?.deletionTimestamp);
   if (deletion) metadata.deletionTimestamp = deletion;
   if (typeof m?.generation === 'number') metadata.generation = m.generation;

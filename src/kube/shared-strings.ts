@@ -32,6 +32,29 @@ export class StringPool {
 /** The pool the informer caches share. */
 export const vocabulary = new StringPool();
 
+/**
+ * One copy of each repeating read-only value (a pod's label set, its owner list): every pod of
+ * a ReplicaSet carries the same ones. Keyed by a canonical string the caller builds; bounded
+ * like StringPool. What it hands out is frozen: the caches are read, never written through.
+ */
+export class ValuePool<T extends object> {
+  private readonly values = new Map<string, T>();
+  private readonly max: number;
+
+  constructor(max = MAX_VALUES) {
+    this.max = max;
+  }
+
+  share(key: string, value: T): T {
+    const known = this.values.get(key);
+    if (known !== undefined) return known;
+    if (this.values.size >= this.max) this.values.clear();
+    Object.freeze(value);
+    this.values.set(key, value);
+    return value;
+  }
+}
+
 /** Keys whose string values (or lists of strings) are vocabulary, wherever they sit in a grant, index entry or binding. */
 const VOCABULARY_KEYS = new Set([
   'apiVersion',

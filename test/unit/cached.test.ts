@@ -1,6 +1,6 @@
 import { contentDigest } from '../../src/api/equal.ts';
 import { cachedGrant, cachedIndex, cachedPod, cachedPodMetadata, cachedRole, cachedRoleBinding, sameApartFromVersion } from '../../src/kube/cached.ts';
-import { StringPool, shareVocabulary, vocabulary } from '../../src/kube/shared-strings.ts';
+import { StringPool, ValuePool, shareVocabulary, vocabulary } from '../../src/kube/shared-strings.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
 
 const IMAGE = `registry.example.com/shop/checkout@sha256:${'d'.repeat(64)}`;
@@ -205,22 +205,27 @@ describe('shared vocabulary', () => {
     for (const v of ['pool-p']) expect(vocabulary.has(v)).toBe(false);
   });
 
-  test("a pod's namespace and its controller's name and uid repeat in every replica: shared; its own name and uid are not", () => {
-    const pod = cachedPodMetadata({
-      metadata: {
-        name: 'pool-pod-1',
-        namespace: 'pool-ns',
-        uid: 'pool-pod-uid',
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-rs-2', uid: 'pool-rs-2-uid', controller: true }],
-      },
-    });
-    expect(pod.metadata).toMatchObject({
-      name: 'pool-pod-1',
-      namespace: 'pool-ns',
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-rs-2', uid: 'pool-rs-2-uid', controller: true }],
-    });
-    for (const v of ['pool-ns', 'pool-rs-2', 'pool-rs-2-uid']) expect(vocabulary.has(v)).toBe(true);
-    for (const v of ['pool-pod-1', 'pool-pod-uid']) expect(vocabulary.has(v)).toBe(false);
+  test("pods of one ReplicaSet share one label set and one owner list (frozen); a pod's own name and uid are not pooled", () => {
+    const pod = (name: string, hash: string) =>
+      cachedPodMetadata({
+        metadata: {
+          name,
+          namespace: 'pool-ns',
+          uid: `${name}-uid`,
+          labels: { app: 'pool-shop', 'pod-template-hash': hash },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `pool-shop-${hash}`, uid: `rs-${hash}`, controller: true }],
+        },
+      });
+    const [a, b, other] = [pod('pool-pod-1', 'h1'), pod('pool-pod-2', 'h1'), pod('pool-pod-3', 'h2')];
+    expect(a.metadata?.labels).toBe(b.metadata?.labels);
+    expect(a.metadata?.ownerReferences).toBe(b.metadata?.ownerReferences);
+    expect(other.metadata?.labels).not.toBe(a.metadata?.labels);
+    expect(other.metadata?.labels).toEqual({ app: 'pool-shop', 'pod-template-hash': 'h2' });
+    expect(other.metadata?.ownerReferences).toEqual([{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'pool-shop-h2', uid: 'rs-h2', controller: true }]);
+    expect(Object.isFrozen(a.metadata?.labels)).toBe(true);
+    expect(Object.isFrozen(a.metadata?.ownerReferences)).toBe(true);
+    expect(vocabulary.has('pool-ns')).toBe(true);
+    for (const v of ['pool-pod-1', 'pool-pod-1-uid']) expect(vocabulary.has(v)).toBe(false);
   });
 
   test('lists of vocabulary are shared element by element, other lists are walked', () => {
@@ -293,5 +298,17 @@ describe('a pod update that moves only the resourceVersion (a kubelet status wri
   test('a whole pod (details) is never taken as unchanged', () => {
     const whole = cachedPod({ ...structuredClone(base), spec: { ephemeralContainers: [{ name: 'dbg', image: 'i' }] } });
     expect(sameApartFromVersion(whole, whole)).toBe(false);
+  });
+});
+
+describe('ValuePool', () => {
+  test('one copy per key, frozen; bounded: past its size it starts over', () => {
+    const pool = new ValuePool<{ v: number }>(2);
+    const first = pool.share('a', { v: 1 });
+    expect(pool.share('a', { v: 1 })).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    pool.share('b', { v: 2 });
+    pool.share('c', { v: 3 });
+    expect(pool.share('a', { v: 1 })).not.toBe(first);
   });
 });
