@@ -1,7 +1,7 @@
 // The findings of issue #20, each as an attacker would try it against the real API server
 // (and the operator where it has a part): every test here failed on the code before its fix.
 import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-index.ts';
-import { HISTORY_KIND, INDEX_NAME, SESSIONS_ANNOTATION } from '../../src/api/names.ts';
+import { HISTORY_KIND, INDEX_NAME, LINGERING_ANNOTATION, SESSIONS_ANNOTATION } from '../../src/api/names.ts';
 import { GROUP, VERSION } from '../../src/api/schema.ts';
 import type { LocalUserName } from '../../hack/controlplane/users.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace, kubectl, rejection, statusCode, writePodStatus } from '../support/cluster.ts';
@@ -295,9 +295,9 @@ describe("3: revoked-by only together with the revocation, and always the revoke
   });
 });
 
-describe("7: the pod's session record (debuggrant.dev/sessions) is the operator's alone", () => {
-  const record = async (ns: string, pod: string): Promise<string | undefined> =>
-    (await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: pod })).metadata?.annotations?.[SESSIONS_ANNOTATION];
+describe("7: the pod's records of reported debug containers (debuggrant.dev/sessions, debuggrant.dev/lingering) are the operator's alone", () => {
+  const record = async (ns: string, pod: string, annotation = SESSIONS_ANNOTATION): Promise<string | undefined> =>
+    (await clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: pod })).metadata?.annotations?.[annotation];
   // Anyone but the operator: a cluster-admin impersonated by the test's admin (who is the test operator's identity).
   const mallory = ['--as=mallory', '--as-group=system:masters'];
 
@@ -312,6 +312,11 @@ describe("7: the pod's session record (debuggrant.dev/sessions) is the operator'
       expect(preset.code).not.toBe(0);
       expect(preset.stderr).toContain(
         `pod ${ns}/web-1: the annotation debuggrant.dev/sessions is the debuggrant operator's record of the debug containers it has reported; only the operator may add it (was "", would be "sneaky=ended")`,
+      );
+      // Or as already flagged lingering.
+      const presetLingering = await kubectl('bob', ['annotate', '-n', ns, 'pod', 'web-1', `${LINGERING_ANNOTATION}=sneaky=${DEBUG_IMAGE}`]);
+      expect(presetLingering.stderr).toContain(
+        `pod ${ns}/web-1: the annotation debuggrant.dev/lingering is the debuggrant operator's record of the lingering debug containers it has reported; only the operator may add it`,
       );
       // A cluster-admin, through pods/status (whose update keeps metadata changes), claims it for a grant.
       const viaStatus = await kubectl('admin', [
@@ -362,6 +367,17 @@ describe("7: the pod's session record (debuggrant.dev/sessions) is the operator'
         (lines) => lines.length === 1,
       );
 
+      // No grant covers the pod: the operator flags the running container lingering, once.
+      await eventually(
+        () => record(ns, 'web-1', LINGERING_ANNOTATION),
+        (r) => r === `sneaky=${DEBUG_IMAGE}`,
+      );
+      await eventually(
+        async () => (await clientsFor('admin').core.listNamespacedEvent({ namespace: ns })).items.filter((e) => e.reason === 'LingeringEphemeralContainer'),
+        (items) => items.length === 1,
+      );
+      const unflagged = await kubectl('bob', ['annotate', '-n', ns, 'pod', 'web-1', `${LINGERING_ANNOTATION}-`]);
+      expect(unflagged.stderr).toContain(`only the operator may remove it (was "sneaky=${DEBUG_IMAGE}", would be "")`);
       // Marking it ended (so its end goes untold) or dropping the record are refused too.
       const ended = await kubectl('bob', ['annotate', '--overwrite', '-n', ns, 'pod', 'web-1', `${SESSIONS_ANNOTATION}=sneaky=ended`]);
       expect(ended.stderr).toContain('only the operator may change it (was "sneaky=started", would be "sneaky=ended")');

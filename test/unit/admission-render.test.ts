@@ -48,7 +48,7 @@ describe('admission policy rendering', () => {
       'ValidatingAdmissionPolicy',
       'ValidatingAdmissionPolicyBinding', // stream-audit.yaml
       'ValidatingAdmissionPolicy',
-      'ValidatingAdmissionPolicyBinding', // pod-sessions.yaml
+      'ValidatingAdmissionPolicyBinding', // pod-records.yaml
     ]);
   });
 
