@@ -169,7 +169,14 @@ function processUsageOrZero(pid: number): { peakRssMb: number; cpuSeconds: numbe
  * restarts and probes, through pods/status), and `createsPerS` pods created (status then
  * written as the kubelet does) and as many older ones deleted.
  */
-function churn(state: PlaneState, namespaces: string[], pods: number, statusPerS: number, createsPerS: number): { stop(): Promise<ChurnCounts> } {
+function churn(
+  state: PlaneState,
+  namespaces: string[],
+  pods: number,
+  statusPerS: number,
+  createsPerS: number,
+  prefix: string,
+): { stop(): Promise<ChurnCounts> } {
   const counts: ChurnCounts = { statusUpdates: 0, creates: 0, deletes: 0, failed: 0 };
   const run = { stopped: false };
   const limit = new Semaphore(32);
@@ -208,7 +215,7 @@ function churn(state: PlaneState, namespaces: string[], pods: number, statusPerS
         );
       }
       for (; createDue < Math.floor(elapsed * createsPerS); createDue++) {
-        const p = { namespace: namespaces[createDue % namespaces.length] ?? '', name: `churn-${String(createDue)}` };
+        const p = { namespace: namespaces[createDue % namespaces.length] ?? '', name: `${prefix}-${String(createDue)}` };
         const base = `/api/v1/namespaces/${p.namespace}/pods`;
         send(async () => {
           await adminCall(state, 'POST', `${base}?fieldManager=kube-controller-manager`, realisticPodSpec(p.name, { app: 'churn' }, IMAGE));
@@ -311,7 +318,8 @@ async function churnRun(
     await operatorSettled(op.metricsUrl, 3000);
     const cpu0 = processUsage(op.pid).cpuSeconds;
     const t0 = Date.now();
-    const load = churn(state, namespaces, pods, CHURN_PER_S, CHURN_CREATES_PER_S);
+    // Names of its own: the pods the previous variant's churn left must not turn these creates into conflicts.
+    const load = churn(state, namespaces, pods, CHURN_PER_S, CHURN_CREATES_PER_S, `churn-${variant.label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`);
     const isolated = await measureIsolatedExpiries(
       adminApi(state, 60_000),
       events,
