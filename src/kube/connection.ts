@@ -131,6 +131,7 @@ export class ApiConnection {
       });
       // The whole body within the deadline too: a connection can stall mid-response.
       const text = await res.body.text();
+      if (res.statusCode === 401) this.access.refused?.();
       return { status: res.statusCode, headers: flatHeaders(res.headers), text };
     } catch (err) {
       const timedOut = deadline.aborted;

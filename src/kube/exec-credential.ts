@@ -1,6 +1,9 @@
 // A kubeconfig user's exec credential plugin (client.authentication.k8s.io ExecCredential), run
 // as kubectl runs it (aws eks get-token, gke-gcloud-auth-plugin, kubelogin…): its bearer token
-// is used until its expirationTimestamp, then the plugin runs again. A plugin that answers with
+// is used until its expirationTimestamp, then the plugin runs again. From 10 s before that, the
+// plugin runs in the background while the still-valid token serves requests (a slow or failing
+// plugin never holds up a revocation while the token is good); a token the API server refuses
+// (401) is dropped, so the next request runs the plugin again, as client-go does. A plugin that answers with
 // a client certificate instead is refused by name: the operator reads TLS material when it
 // opens a connection, not per request.
 import { execFile } from 'node:child_process';
@@ -32,6 +35,12 @@ class ExecCredentialError extends Error {
   override readonly name = 'ExecCredentialError';
 }
 
+/** A bearer token that can be refreshed: `forget` after the API server refused it (401). */
+export interface RefreshableToken {
+  get: () => Promise<string>;
+  forget: () => void;
+}
+
 /** Runs the plugin and gives its stdout. */
 type RunPlugin = (command: string, args: string[], env: NodeJS.ProcessEnv) => Promise<string>;
 
@@ -47,13 +56,7 @@ const runPlugin: RunPlugin = (command, args, env) =>
  * The token of the plugin `config` names (a relative command with a slash is relative to the
  * kubeconfig's directory, as in client-go), from `kubeconfig`'s user `user`.
  */
-export function execToken(
-  config: ExecConfig,
-  kubeconfig: string,
-  user: string,
-  now: () => number = Date.now,
-  run: RunPlugin = runPlugin,
-): () => Promise<string> {
+export function execToken(config: ExecConfig, kubeconfig: string, user: string, now: () => number = Date.now, run: RunPlugin = runPlugin): RefreshableToken {
   const command = config.command.includes('/') && !isAbsolute(config.command) ? join(dirname(kubeconfig), config.command) : config.command;
   const where = `the exec credential plugin ${command} of user "${user}" in kubeconfig ${kubeconfig}`;
   const env: NodeJS.ProcessEnv = {
@@ -88,11 +91,20 @@ export function execToken(
     cached = { token, expiresAt: Number.isNaN(expiresAt) ? Infinity : expiresAt };
     return token;
   };
-  return () => {
-    if (cached && now() < cached.expiresAt - EXPIRY_MARGIN_MS) return Promise.resolve(cached.token);
-    running ??= fetchToken().finally(() => {
-      running = undefined;
-    });
-    return running;
+  return {
+    get: () => {
+      const at = now();
+      if (cached && at < cached.expiresAt - EXPIRY_MARGIN_MS) return Promise.resolve(cached.token);
+      running ??= fetchToken().finally(() => {
+        running = undefined;
+      });
+      if (!cached || at >= cached.expiresAt) return running;
+      // Still valid: it serves this request while the plugin runs; a failed run is tried again by the next.
+      running.catch(() => undefined);
+      return Promise.resolve(cached.token);
+    },
+    forget: () => {
+      cached = undefined;
+    },
   };
 }

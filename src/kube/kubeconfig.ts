@@ -29,6 +29,8 @@ export interface ClusterAccess {
   tls(): TlsOptions;
   /** For each request: its Authorization header (a token file is read again as it rotates). */
   headers(): Promise<Record<string, string>> | Record<string, string>;
+  /** The API server refused these credentials (401): the next request reads or fetches them anew. */
+  refused?(): void;
 }
 
 /** The kubeconfig (or the in-cluster ServiceAccount) cannot be used as it is. */
@@ -46,10 +48,10 @@ export const TOKEN_FILE_REREAD_MS = 60_000;
  * kubelet rewrites a projected ServiceAccount token well before it expires (at 80% of its
  * life, an hour by default). A failed read keeps the last token, as client-go does.
  */
-export function tokenFromFile(file: string, now: () => number = Date.now): () => string {
+export function tokenFromFile(file: string, now: () => number = Date.now): { get: () => string; forget: () => void } {
   let token: string | undefined;
   let readAt = -Infinity;
-  return () => {
+  const get = (): string => {
     if (token === undefined || now() - readAt >= TOKEN_FILE_REREAD_MS) {
       try {
         token = readFileSync(file, 'utf8').trim();
@@ -60,6 +62,13 @@ export function tokenFromFile(file: string, now: () => number = Date.now): () =>
       }
     }
     return token;
+  };
+  // A refused token: read the file at the next request (the kubelet may have rotated it), keeping it should that fail.
+  return {
+    get,
+    forget: () => {
+      readAt = -Infinity;
+    },
   };
 }
 
@@ -79,9 +88,12 @@ export function inClusterAccess(env: NodeJS.ProcessEnv, dir = SERVICE_ACCOUNT_DI
   return {
     server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
     tls: () => ({ ca: readFile(caFile, 'the ServiceAccount CA') }),
-    headers: bearer(tokenFromFile(tokenFile, now)),
+    ...withToken(tokenFromFile(tokenFile, now)),
   };
 }
+
+/** Headers and the 401 hook of a token from a file. */
+const withToken = (t: { get: () => string; forget: () => void }): Pick<ClusterAccess, 'headers' | 'refused'> => ({ headers: bearer(t.get), refused: t.forget });
 
 function readFile(file: string, what: string): Buffer {
   try {
@@ -204,7 +216,7 @@ export function kubeconfigAccess(files: string[], context?: string, now: () => n
   const certFile = user && at(u['client-certificate'], user.file);
   const keyFile = user && at(u['client-key'], user.file);
   const tokenFile = user && at(u.tokenFile, user.file);
-  const token = u.token ? () => u.token ?? '' : tokenFile ? tokenFromFile(tokenFile, now) : undefined;
+  const fileToken = tokenFile ? tokenFromFile(tokenFile, now) : undefined;
   const plugin = user && u.exec ? execToken(u.exec, user.file, ctx.user ?? '', now) : undefined;
   return {
     server,
@@ -214,7 +226,13 @@ export function kubeconfigAccess(files: string[], context?: string, now: () => n
       cert: material(certFile, u['client-certificate-data'], 'client-certificate'),
       key: material(keyFile, u['client-key-data'], 'client-key'),
     }),
-    headers: plugin ? async () => ({ authorization: `Bearer ${await plugin()}` }) : token ? bearer(token) : () => ({}),
+    ...(plugin
+      ? { headers: async () => ({ authorization: `Bearer ${await plugin.get()}` }), refused: plugin.forget }
+      : u.token
+        ? { headers: bearer(() => u.token ?? '') }
+        : fileToken
+          ? withToken(fileToken)
+          : { headers: () => ({}) }),
   };
 }
 

@@ -16,7 +16,7 @@ export const isForbidden = (err: unknown): boolean => httpStatus(err) === 403;
 export function isTemporary(err: unknown): boolean {
   const code = httpStatus(err);
   if (code === undefined) return true; // network errors, timeouts
-  // 401: a rotated token is picked up again on the next request.
+  // 401: the refused token is dropped (ClusterAccess.refused), so the retry reads or fetches a fresh one.
   return code === 401 || code === 408 || code === 409 || code === 429 || code >= 500;
 }
 

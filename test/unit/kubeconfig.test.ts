@@ -4,7 +4,10 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { stringify } from 'yaml';
+import { ApiConnection } from '../../src/kube/connection.ts';
 import { inClusterAccess, kubeconfigAccess, kubeconfigFiles, loadAccess, TOKEN_FILE_REREAD_MS, tokenFromFile } from '../../src/kube/kubeconfig.ts';
 import { resourcePath } from '../../src/kube/rest.ts';
 
@@ -118,6 +121,16 @@ describe('kubeconfig files', () => {
   });
 });
 
+/** Asks until the answer is accepted (a background plugin run finishing), for at most 10 s. */
+async function eventuallyValue<T>(probe: () => Promise<T>, accept: (v: T) => boolean): Promise<T> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const v = await probe();
+    if (accept(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('exec credential plugins', () => {
   /** A plugin (a real process) that counts its runs and prints what it was given in its token. */
   function plugin(name: string, body: string): string {
@@ -148,9 +161,48 @@ describe('exec credential plugins', () => {
     now = Date.parse('2026-12-05T00:59:49Z');
     expect(await access.headers()).toEqual(first[0]);
     expect(runs(file)).toBe(1);
-    now = Date.parse('2026-12-05T00:59:51Z'); // within 10 s of its expiry
-    expect((await access.headers()).authorization).toContain('-ops-2-');
+    now = Date.parse('2026-12-05T00:59:51Z'); // within 10 s of its expiry: still valid, it serves while the plugin runs
+    expect(await access.headers()).toEqual(first[0]);
+    const renewed = await eventuallyValue(
+      async () => (await access.headers()).authorization ?? '',
+      (a) => a.includes('-ops-2-'),
+    );
+    expect(renewed).toContain('-ops-2-');
+    now = Date.parse('2026-12-05T01:00:00Z'); // the new ones expire then too: at it, a request waits for a fresh run
+    expect((await access.headers()).authorization).not.toBe(renewed);
+  });
+
+  test('a token the API server refused (401) is dropped: the next request runs the plugin again', async () => {
+    const file = plugin('refused', `printf '{"status":{"token":"t%s"}}' "$(cat "${join(dir, 'plugins', 'refused')}.runs" | wc -l | tr -d ' ')"`);
+    const access = kubeconfigAccess([kubeconfig('exec-refused.yaml', oneContext({}, execUser(file)))]);
+    expect(await access.headers()).toEqual({ authorization: 'Bearer t1' });
+    expect(await access.headers()).toEqual({ authorization: 'Bearer t1' });
+    access.refused?.();
+    expect(await access.headers()).toEqual({ authorization: 'Bearer t2' });
     expect(runs(file)).toBe(2);
+  });
+
+  test('a request answered 401 drops the token it carried: the next request carries a fresh one', async () => {
+    const file = plugin('rotated', `printf '{"status":{"token":"r%s"}}' "$(cat "${join(dir, 'plugins', 'rotated')}.runs" | wc -l | tr -d ' ')"`);
+    // An API server that already revoked the plugin's first token.
+    const server = createServer((req, res) => {
+      res.writeHead(req.headers.authorization === 'Bearer r2' ? 200 : 401, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const connection = new ApiConnection(
+      kubeconfigAccess([
+        kubeconfig('exec-401.yaml', oneContext({ server: `http://127.0.0.1:${String(port)}`, 'insecure-skip-tls-verify': true }, execUser(file))),
+      ]),
+    );
+    try {
+      expect((await connection.request({ method: 'GET', path: '/version' })).status).toBe(401);
+      expect((await connection.request({ method: 'GET', path: '/version' })).status).toBe(200);
+    } finally {
+      connection.close();
+      server.close();
+    }
   });
 
   test('a relative command with a slash is relative to the kubeconfig', async () => {
@@ -213,13 +265,24 @@ describe('in the cluster', () => {
     const file = join(dir, 'rotating');
     writeFileSync(file, 'first');
     const token = tokenFromFile(file, () => now);
-    expect(token()).toBe('first');
+    expect(token.get()).toBe('first');
     rmSync(file);
     now += TOKEN_FILE_REREAD_MS;
-    expect(token()).toBe('first');
+    expect(token.get()).toBe('first');
     writeFileSync(file, 'second');
-    expect(token()).toBe('second');
-    expect(() => tokenFromFile(join(dir, 'never'))()).toThrow(`token file ${join(dir, 'never')} cannot be read`);
+    expect(token.get()).toBe('second');
+    expect(() => tokenFromFile(join(dir, 'never')).get()).toThrow(`token file ${join(dir, 'never')} cannot be read`);
+  });
+
+  test('a token file whose token the API server refused (401) is read again at the next request, not a minute later', () => {
+    const file = join(dir, 'refused');
+    writeFileSync(file, 'old');
+    const token = tokenFromFile(file, () => 0);
+    expect(token.get()).toBe('old');
+    writeFileSync(file, 'rotated');
+    expect(token.get()).toBe('old');
+    token.forget();
+    expect(token.get()).toBe('rotated');
   });
 });
 
