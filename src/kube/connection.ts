@@ -44,6 +44,13 @@ export type ConnectionRetired = (why: { reason: string; stalled?: boolean; serve
 /** Per-call options: this request's own timeout, taken when it is sent (after any wait for its turn). */
 export interface CallOptions {
   timeoutMs?: () => number;
+  /** Asked just before the request is sent (after any wait for its turn): false refuses to send it (NotSentError). */
+  wanted?: () => boolean;
+}
+
+/** A request not sent because its caller no longer wanted it (CallOptions.wanted): it never reached the server. */
+export class NotSentError extends Error {
+  override readonly name = 'NotSentError';
 }
 
 export interface HttpRequest {
@@ -118,6 +125,7 @@ export class ApiConnection {
   /** One request and its whole answer, within its deadline (the request timeout unless `options` says otherwise). */
   async request(req: HttpRequest, options?: CallOptions): Promise<HttpAnswer> {
     const { dispatcher, url, headers } = await this.open(req);
+    if (options?.wanted?.() === false) throw new NotSentError(`${req.method} ${req.path}: no longer wanted, not sent`);
     const timeoutMs = options?.timeoutMs?.() ?? this.timeouts.requestMs;
     const deadline = AbortSignal.timeout(timeoutMs);
     try {

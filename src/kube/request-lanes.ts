@@ -1,7 +1,8 @@
 // Two lanes for API requests: the urgent lane starts at once, up to a limit; the normal lane
 // starts only while no urgent request is queued or in flight. The mechanism only: which
 // requests are urgent, and why, is src/revocation/lanes.ts.
-import type { KubeApi } from './client.ts';
+import type { CallOptions, KubeApi } from './client.ts';
+import { NotSentError } from './connection.ts';
 import { wrapCalls } from './wrap-calls.ts';
 
 export type Lane = 'urgent' | 'normal';
@@ -29,17 +30,28 @@ export class RequestLanes {
     return this.urgentRunning + this.urgentWaiting.length;
   }
 
-  /** Runs `send` in a lane; `beforeSend` runs at the moment it may start (it may throw to refuse). */
-  async run<T>(lane: Lane, send: () => Promise<T>, beforeSend?: () => void): Promise<T> {
+  /**
+   * Runs `send` in a lane; `beforeSend` runs at the moment it may start (it may throw to refuse),
+   * and `wanted` then too: false refuses to send (NotSentError), so an urgent request its caller
+   * no longer needs gives its slot to the next at once instead of holding it until answered.
+   */
+  async run<T>(lane: Lane, send: () => Promise<T>, beforeSend?: () => void, wanted?: () => boolean): Promise<T> {
     if (lane === 'normal') {
       while (this.urgentPending > 0) await new Promise<void>((resolve) => this.normalWaiting.push(resolve));
       beforeSend?.();
+      refuseUnwanted(wanted);
       return send();
     }
     if (this.urgentRunning < this.urgentLimit) this.urgentRunning++;
-    else await new Promise<void>((resolve) => this.urgentWaiting.push(resolve)); // the slot is handed over
+    else {
+      await new Promise<void>((resolve) => this.urgentWaiting.push(resolve)); // the slot is handed over
+      // ...by a request as it was answered, before its caller has seen the answer (a few promise
+      // steps later): one turn of the event loop lets that answer settle whether this one is wanted.
+      if (wanted) await new Promise((resolve) => setImmediate(resolve));
+    }
     try {
       beforeSend?.();
+      refuseUnwanted(wanted);
       return await send();
     } finally {
       const next = this.urgentWaiting.shift();
@@ -50,7 +62,7 @@ export class RequestLanes {
 
   /** The API with every request in `lane`; `beforeSend` as in run(). Watches are streams, not requests: untouched. */
   view(api: KubeApi, lane: Lane, beforeSend?: () => void): KubeApi {
-    return wrapCalls(api, (_operation, _args, send) => this.run(lane, send, beforeSend));
+    return wrapCalls(api, (_operation, args, send) => this.run(lane, send, beforeSend, callOptions(args)?.wanted));
   }
 
   /** The normal lane, refusing any request that would start at or after `deadline`. */
@@ -59,4 +71,14 @@ export class RequestLanes {
       if (now() >= deadline) throw new DeadlinePassedError(deadline);
     });
   }
+}
+
+function refuseUnwanted(wanted: (() => boolean) | undefined): void {
+  if (wanted?.() === false) throw new NotSentError('no longer wanted when its turn came: not sent');
+}
+
+/** The call's options: the client's methods take them last, after their parameters. */
+function callOptions(args: readonly unknown[]): CallOptions | undefined {
+  const last = args.at(-1);
+  return args.length >= 2 && last !== null && typeof last === 'object' ? last : undefined;
 }

@@ -18,13 +18,13 @@ import { httpStatus } from '../runtime/errors.ts';
 /** Attempts of a RoleBinding delete in flight at most, before its error goes to the caller's backoff. */
 export const REVOCATION_ATTEMPTS = 3;
 
-/** True when a RoleBinding was deleted, false when it was already gone. */
+/** True when a RoleBinding was (or may have been) deleted by these attempts, false when it was already gone. */
 export function revokeRoleBinding(api: KubeApi, clock: Clock, namespace: string, name: string): Promise<boolean> {
   return firstDeletion({
     clock,
     attempts: REVOCATION_ATTEMPTS,
     hedgeAfterMs: api.connection.timeouts.revocationMs,
-    send: () => deleteRoleBinding(api, namespace, name),
+    send: (wanted) => deleteRoleBinding(api, namespace, name, { wanted }),
     freshConnection: (reason) => {
       api.connection.freshConnection(reason);
     },
@@ -37,8 +37,12 @@ export interface Deletion {
   attempts: number;
   /** With no answer this long after the latest attempt, another is sent (on a fresh connection). */
   hedgeAfterMs: number;
-  /** One attempt: true deleted, false already gone; rejects with the API server's answer, or without one (timeout, lost connection). */
-  send: () => Promise<boolean>;
+  /**
+   * One attempt: true deleted, false already gone; rejects with the API server's answer, or
+   * without one (timeout, lost connection). `wanted` is asked just before it goes out (after any
+   * wait for a slot of the urgent lane): false, it is not sent (NotSentError).
+   */
+  send: (wanted: () => boolean) => Promise<boolean>;
   /** Before each attempt after the first: new requests open a fresh connection. */
   freshConnection: (reason: string) => void;
 }
@@ -46,7 +50,10 @@ export interface Deletion {
 /**
  * Sends attempts of one delete until one answers. True as soon as any attempt deleted; false
  * (already gone) or an error answer only once no other attempt is still in flight, since an
- * earlier attempt may be the one that deleted it. An attempt that fails without an answer
+ * earlier attempt may be the one that deleted it, and true rather than false when an attempt
+ * failed without an answer (it may have deleted it). An attempt not yet sent when the outcome is
+ * known (waiting for a slot of the urgent lane) is not sent: it would only hold that slot,
+ * up to the request timeout, ahead of later deadlines. An attempt that fails without an answer
  * (timeout, lost connection) while none is in flight is followed at once by the next; when
  * all have failed, the first error answer (or else the last failure) is thrown.
  */
@@ -56,6 +63,9 @@ export function firstDeletion(d: Deletion): Promise<boolean> {
     let inFlight = 0;
     let done = false;
     let alreadyGone = false;
+    // An attempt sent that failed without an answer (timeout, destroyed connection) may have
+    // reached the API server, which then deleted it: a later attempt's 404 is then possibly ours.
+    let answerLost = false;
     let answer: unknown;
     let failure: unknown;
     let cancelHedge = (): void => undefined;
@@ -72,7 +82,7 @@ export function firstDeletion(d: Deletion): Promise<boolean> {
         send();
         return;
       }
-      finish(alreadyGone ? false : undefined);
+      finish(alreadyGone ? answerLost : undefined);
     };
     const send = (freshConnection?: string): void => {
       cancelHedge();
@@ -83,7 +93,12 @@ export function firstDeletion(d: Deletion): Promise<boolean> {
         cancelHedge = d.clock.setTimer(() => {
           if (!done && !alreadyGone && answer === undefined) send(`revocation attempt ${String(sent)} had no answer within ${String(d.hedgeAfterMs)} ms`);
         }, d.hedgeAfterMs);
-      d.send().then(
+      let notSent = false;
+      const wanted = (): boolean => {
+        notSent = done || alreadyGone || answer !== undefined;
+        return !notSent;
+      };
+      d.send(wanted).then(
         (deleted) => {
           inFlight--;
           if (done) return;
@@ -97,7 +112,10 @@ export function firstDeletion(d: Deletion): Promise<boolean> {
           inFlight--;
           if (done) return;
           if (httpStatus(err) !== undefined) answer ??= err;
-          else failure = err;
+          else if (!notSent) {
+            failure = err;
+            answerLost = true;
+          }
           settled();
         },
       );

@@ -1,6 +1,7 @@
 // Two kinds of error. Temporary ones (network, conflict, throttling, server errors) are
 // retried with capped backoff; permanent ones (the request itself is refused: forbidden,
 // invalid) are reported (a condition, an Event) and retried only slowly, never hammered.
+import { z } from 'zod';
 import { ApiError, statusMessage } from '../kube/api-error.ts';
 
 export function httpStatus(err: unknown): number | undefined {
@@ -10,6 +11,19 @@ export function httpStatus(err: unknown): number | undefined {
 }
 
 export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
+
+/**
+ * The API server's own answer that a `resource` (e.g. "rolebindings") is not there: a 404 with
+ * its Status (kind Status, reason NotFound, details.kind the resource when given). A 404 from
+ * anything in between (a proxy's HTML page for a path it cannot route) says nothing about it.
+ */
+export function isNotFoundStatus(err: unknown, resource: string): boolean {
+  if (!(err instanceof ApiError)) return err instanceof Error && err.cause !== undefined && isNotFoundStatus(err.cause, resource);
+  const status = notFoundStatus.safeParse(err.body);
+  return err.code === 404 && status.success && (status.data.details?.kind ?? resource) === resource;
+}
+
+const notFoundStatus = z.object({ kind: z.literal('Status'), reason: z.literal('NotFound'), details: z.object({ kind: z.string().optional() }).optional() });
 export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
 export const isForbidden = (err: unknown): boolean => httpStatus(err) === 403;
 

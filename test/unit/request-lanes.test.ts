@@ -74,6 +74,32 @@ describe('RequestLanes', () => {
     await urgent;
     await expect(write).rejects.toBeInstanceOf(DeadlinePassedError);
   });
+
+  test('an urgent request no longer wanted when its slot comes is not sent, and the slot goes to the next', async () => {
+    const lanes = new RequestLanes(1);
+    const log: string[] = [];
+    const u1 = pending(log, 'u1');
+    const u2 = pending(log, 'u2');
+    const u3 = pending(log, 'u3');
+    let u2Wanted = true;
+    const outcomes: string[] = [];
+    const done = [
+      lanes.run('urgent', u1.send),
+      lanes.run('urgent', u2.send, undefined, () => u2Wanted).catch((err: unknown) => (err instanceof Error ? err.name : String(err))),
+      lanes.run('urgent', u3.send),
+    ].map((p) => p.then((v) => outcomes.push(v)));
+    await tick();
+    // u1's answer makes u2 pointless (its caller learns so a few promise steps after the slot is handed over).
+    u1.finish();
+    await Promise.resolve();
+    u2Wanted = false;
+    await tick();
+    await tick();
+    expect(log).toEqual(['start u1', 'start u3']);
+    u3.finish();
+    await Promise.all(done);
+    expect(outcomes.sort()).toEqual(['NotSentError', 'u1', 'u3']);
+  });
 });
 
 describe('KeyedLock', () => {

@@ -1,7 +1,11 @@
 // The revocation delete's attempts (src/revocation/revoke-binding.ts): a slow answer is waited
 // for while further attempts go out on fresh connections, and the first that deletes wins.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ApiError } from '../../src/kube/api-error.ts';
-import { firstDeletion } from '../../src/revocation/revoke-binding.ts';
+import { apiFor, type KubeApi } from '../../src/kube/client.ts';
+import { deletesFirst, URGENT_REQUESTS } from '../../src/revocation/lanes.ts';
+import { firstDeletion, revokeRoleBinding } from '../../src/revocation/revoke-binding.ts';
 import { httpStatus } from '../../src/runtime/errors.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 
@@ -100,6 +104,28 @@ describe('firstDeletion', () => {
     expect(h.outcome.value).toBe(true);
   });
 
+  test('"already gone" after an attempt that failed without an answer: possibly ours (true), since that attempt may have deleted it', async () => {
+    const h = harness();
+    h.clock.advance(500);
+    // Attempt 1 reached the API server, which deleted the binding; its stalled connection is
+    // destroyed before the answer arrives. Attempt 2 finds it gone. False would make the fast
+    // path record the expiry as ended by the grant's timer Job (audit `by`, a false alert).
+    h.attempt(2).resolve(false);
+    await tick();
+    h.attempt(1).reject(timedOut());
+    await h.settled;
+    expect(h.outcome.value).toBe(true);
+  });
+
+  test('"already gone" after an earlier attempt failed without an answer and the next was sent at once: true', async () => {
+    const h = harness();
+    h.attempt(1).reject(timedOut());
+    await tick();
+    h.attempt(2).resolve(false);
+    await h.settled;
+    expect(h.log).toEqual(['send 1 at 0', 'send 2 at 0', 'result true']);
+  });
+
   test('an error answer (429) from a later attempt does not hide an earlier one still queued', async () => {
     const h = harness();
     h.clock.advance(500);
@@ -127,5 +153,111 @@ describe('firstDeletion', () => {
     }
     await h.settled;
     expect(h.log).toEqual(['send 1 at 0', 'send 2 at 0', 'send 3 at 0', 'error DELETE got no answer within 10000 ms']);
+  });
+});
+
+/** The API server's answer to a DELETE of a RoleBinding that is not there. */
+const notFoundStatus = (name: string) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  status: 'Failure',
+  message: `rolebindings.rbac.authorization.k8s.io "${name}" not found`,
+  reason: 'NotFound',
+  details: { name, group: 'rbac.authorization.k8s.io', kind: 'rolebindings' },
+  code: 404,
+});
+
+describe('revokeRoleBinding in the urgent lane, the API server answering every DELETE after 1 s', () => {
+  test('attempts of revocations already done are not sent: they do not hold the lane ahead of a later deadline', async () => {
+    const clock = new FakeClock();
+    const t0 = clock.now();
+    const deletesSent: string[] = [];
+    const gone = new Set<string>();
+    const api = {
+      connection: { timeouts: { requestMs: 10_000, revocationMs: 500 }, freshConnection: () => undefined },
+      ...{ core: {}, authz: {}, custom: {}, batch: {}, coordination: {} },
+      rbac: {
+        // APF queueing or a slow admission webhook: every DELETE is answered after 1 s.
+        deleteNamespacedRoleBinding: (p: { name: string }) => {
+          deletesSent.push(p.name);
+          return new Promise((resolve, reject) =>
+            clock.setTimer(() => {
+              if (gone.has(p.name)) reject(new ApiError(404, `DELETE ${p.name}`, notFoundStatus(p.name)));
+              else {
+                gone.add(p.name);
+                resolve({});
+              }
+            }, 1000),
+          );
+        },
+      },
+    } as unknown as KubeApi;
+    const { urgentApi } = deletesFirst(api, clock);
+    const step = async (untilMs: number) => {
+      while (clock.now() - t0 < untilMs) {
+        clock.advance(10);
+        for (let i = 0; i < 5; i++) await tick();
+      }
+    };
+    // A burst of deadlines fills the lane; their second attempts (at 500 ms) wait for slots.
+    const burst = Array.from({ length: URGENT_REQUESTS }, (_, i) => revokeRoleBinding(urgentApi, clock, 'ns', `b${String(i)}`));
+    await step(1100);
+    expect(await Promise.all(burst)).toEqual(burst.map(() => true)); // each deleted by its first attempt at 1000 ms
+    let lateDoneAt: number | undefined;
+    void revokeRoleBinding(urgentApi, clock, 'ns', 'late').then(() => {
+      lateDoneAt = clock.now() - t0;
+    });
+    await step(6000);
+    // Before: the burst's queued second attempts were sent at 1000 ms and held every slot
+    // until 2000 ms (then their third ones), so the late one ended at 4000 ms after 99 DELETEs.
+    expect(lateDoneAt).toBeLessThanOrEqual(2200);
+    expect(deletesSent.filter((n) => n.startsWith('b'))).toHaveLength(URGENT_REQUESTS);
+  });
+});
+
+describe('revokeRoleBinding through the REST client: what a 404 means', () => {
+  const listen = (s: Server): Promise<number> =>
+    new Promise((resolve) => {
+      s.listen(0, '127.0.0.1', () => {
+        resolve((s.address() as AddressInfo).port);
+      });
+    });
+
+  /** revokeRoleBinding against a server answering every request with `status`, `contentType` and `body`. */
+  async function revokeAgainst(status: number, contentType: string, body: string): Promise<{ result: boolean | undefined; error: unknown; requests: number }> {
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(status, { 'content-type': contentType });
+      res.end(body);
+    });
+    const port = await listen(server);
+    // A proxy in front of the API server with a path prefix (Rancher's /k8s/clusters/<id>).
+    const api = apiFor({ server: `http://127.0.0.1:${String(port)}/k8s/clusters/c-1`, tls: () => ({}), headers: () => ({ authorization: 'Bearer t' }) });
+    try {
+      const result = await revokeRoleBinding(api, new FakeClock(), 'shop', 'debuggrant-inc-1');
+      return { result, error: undefined, requests };
+    } catch (error) {
+      return { result: undefined, error, requests };
+    } finally {
+      api.connection.close();
+      server.close();
+    }
+  }
+
+  test("the API server's NotFound Status: already gone (false)", async () => {
+    expect(await revokeAgainst(404, 'application/json', JSON.stringify(notFoundStatus('debuggrant-inc-1')))).toMatchObject({ result: false, requests: 1 });
+  });
+
+  test('a 404 that is not the API server\'s NotFound Status (a proxy\'s HTML page) is not "already gone": a temporary error, retried', async () => {
+    const { result, error } = await revokeAgainst(404, 'text/html', '<html><body>404 page not found (cluster agent disconnected)</body></html>');
+    expect(result).toBeUndefined();
+    expect(String(error)).toMatch(/404 without the API server's NotFound Status/);
+    expect(httpStatus(error)).toBeUndefined(); // isTemporary: the caller's quick backoff, not a permanent refusal
+  });
+
+  test('a NotFound Status about another kind of object is not "already gone" either', async () => {
+    const other = { ...notFoundStatus('debuggrant-inc-1'), details: { name: 'shop', kind: 'namespaces' } };
+    expect((await revokeAgainst(404, 'application/json', JSON.stringify(other))).result).toBeUndefined();
   });
 });
