@@ -16,6 +16,9 @@
 //   the whole delay at almost no CPU, so the users' priority levels are full and queued (or
 //   rejected) while the cores are not. This is what APF is for, and what the FlowSchemas are
 //   judged against.
+// Each phase's 20 grants are activated first (before its load starts, so that every one has
+// access to lose), then the load runs from 5 s before the first deadline until the last grant is
+// judged.
 // Phases: quiet; per mode saturated without the FlowSchemas; then (config/flowcontrol applied)
 // per mode saturated with them and its floor; quiet with them. Each phase also records what
 // the lateness is made of (bench/overload-probes.ts): the API server's APF queue wait per
@@ -94,6 +97,8 @@ const SPACING_MS = 500;
 const GIVE_UP_MS = 60_000;
 /** Time to activate a phase's grants before the first deadline (activation itself is slow under load). */
 const LEAD_MS = 20_000;
+/** The load runs at least this long before the first deadline. */
+const LOAD_WARMUP_MS = 5_000;
 /** No load phase outlasts this, whatever happens to the measurement. */
 const MAX_LOAD_MS = 180_000;
 const LOAD_NS = 'bench-load';
@@ -241,7 +246,14 @@ async function operator429s(op: OperatorProcess): Promise<number> {
 }
 
 /** EXPIRIES grants whose deadlines fall SPACING_MS apart after LEAD_MS; lateness by SAR. */
-async function measureExpiries(api: KubeApi, events: BindingEvents, namespaces: string[], phase: string, auditLog: string): Promise<Measured> {
+async function measureExpiries(
+  api: KubeApi,
+  events: BindingEvents,
+  namespaces: string[],
+  phase: string,
+  auditLog: string,
+  loadOn: () => Promise<void>,
+): Promise<Measured> {
   const base = Date.now() + LEAD_MS;
   const grants = Array.from({ length: EXPIRIES }, (_, i) => ({
     namespace: namespaces[i % namespaces.length] ?? '',
@@ -259,6 +271,11 @@ async function measureExpiries(api: KubeApi, events: BindingEvents, namespaces: 
     if (Date.now() >= g.at) lateActivations++;
     else activation.push(Date.now() - created);
   });
+  // The load starts once the grants are active (LOAD_WARMUP_MS before the first deadline at the
+  // latest): what is measured is how late access ends for grants that had it. (Activated under
+  // the load, most of them had none by their deadline when the FlowSchemas were missing.)
+  await Promise.race([Promise.all(active), sleep(base - LOAD_WARMUP_MS - 3000 - Date.now())]);
+  await loadOn();
   const deletedAt = grants.map((g) => events.next('DELETED', g.namespace, rbacName(g.name)).then(() => Date.now()));
   const lateness: number[] = [];
   const deleted: number[] = [];
@@ -488,13 +505,19 @@ export async function benchOverload(): Promise<void> {
             ? `${String(identities.length)} identities × ${String(LOOPS)} loops writing ConfigMaps through a ${String(WEBHOOK_MS)} ms webhook; `
             : '';
       say(`${name}: ${what}${String(EXPIRIES)} expiries ${String(SPACING_MS)} ms apart (load ${load()})`);
-      const before = await operator429s(operator());
       const restartsBefore = restarts;
-      if (mode) {
-        running = startLoad(state, identities, mode);
-        await sleep(5000);
-      }
-      const start = await snapshot();
+      let before = 0;
+      let start: Awaited<ReturnType<typeof snapshot>> | undefined;
+      // The figures of the phase are from the moment its load starts.
+      const loadOn = async (): Promise<void> => {
+        before = await operator429s(operator());
+        start = await snapshot();
+        if (mode) {
+          running = startLoad(state, identities, mode);
+          await sleep(LOAD_WARMUP_MS);
+        }
+      };
+      if (floor) await loadOn();
       const m = floor
         ? await measureFloor(api, namespaces)
         : await measureExpiries(
@@ -506,7 +529,9 @@ export async function benchOverload(): Promise<void> {
               .replace(/[^a-z]+/g, '-')
               .replace(/-+$/, ''),
             state.auditLog,
+            loadOn,
           );
+      if (!start) throw new Error('the phase never started its load');
       const end = await snapshot();
       const loadAverage = load();
       const stats = await running?.stop();
