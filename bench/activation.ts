@@ -185,7 +185,7 @@ function perGrant(before: RequestStats, after: RequestStats, grants: number): Re
 async function reconciles(op: OperatorProcess): Promise<{ count: number; seconds: number }> {
   const text = await (await fetch(op.metricsUrl)).text();
   const read = (what: string): number =>
-    Number(new RegExp(`^debuggrant_reconcile_duration_seconds_${what}\\{controller="grant"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+    Number(new RegExp(`^debuggrant_reconcile_duration_seconds_${what}\\{controller="grant"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? 0); // none before the first reconcile
   return { count: read('count'), seconds: read('sum') };
 }
 
