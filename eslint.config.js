@@ -20,6 +20,15 @@ export default tseslint.config(
         'error',
         { object: 'process', property: 'exit', message: 'Only src/main.ts and CLI entry points may exit.' },
       ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          // A named import makes esbuild keep all of zod, every locale included (+16 MB RSS, and the
+          // CLI's validate over its 512 KiB budget: test/unit/bundle.test.ts).
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier",
+          message: "Import zod as a namespace: import * as z from 'zod'.",
+        },
+      ],
     },
   },
   {

@@ -1,7 +1,7 @@
 // Two kinds of error. Temporary ones (network, conflict, throttling, server errors) are
 // retried with capped backoff; permanent ones (the request itself is refused: forbidden,
 // invalid) are reported (a condition, an Event) and retried only slowly, never hammered.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ApiError, statusMessage } from '../kube/api-error.ts';
 
 export function httpStatus(err: unknown): number | undefined {
