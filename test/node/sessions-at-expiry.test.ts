@@ -9,7 +9,7 @@ import { clientsFor, eventually, freshNamespace, kubectl, plane } from '../suppo
 import { getGrant } from '../support/grants.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 import { activeGrant, describeOnNode, runningPod, session, testNode } from '../support/node.ts';
-import { tickingShell, type ShellKind } from '../support/sessions.ts';
+import { exitedBy, tickingShell, type ShellKind } from '../support/sessions.ts';
 
 /** Each test waits out a real ttl (20 s) after pods start on a shared, loaded machine. */
 const SLOW = 150_000;
@@ -49,17 +49,7 @@ describeOnNode("sessions at a grant's deadline, on a real node", () => {
           await own.stop();
           expect(Date.now()).toBeLessThan(expiresAt);
         }
-        const exitedAt = await Promise.race([
-          shell.exitedAt,
-          new Promise<number>((r) =>
-            setTimeout(
-              () => {
-                r(Number.NaN);
-              },
-              expiresAt + 15_000 - Date.now(),
-            ),
-          ),
-        ]);
+        const exitedAt = await exitedBy(shell, expiresAt + 15_000);
         const lastTick = (shell.lastTickAt() ?? Number.NaN) - expiresAt;
         process.stderr.write(
           `[measure] ${kind} shell, operator ${operator}: last output ${String(lastTick)} ms, kubectl exited ${String(exitedAt - expiresAt)} ms after the deadline\n`,
@@ -103,17 +93,7 @@ describeOnNode("sessions at a grant's deadline, on a real node", () => {
         before: 'sleep 7777 &',
       });
       try {
-        const exitedAt = await Promise.race([
-          shell.exitedAt,
-          new Promise<number>((r) =>
-            setTimeout(
-              () => {
-                r(Number.NaN);
-              },
-              expiresAt + 15_000 - Date.now(),
-            ),
-          ),
-        ]);
+        const exitedAt = await exitedBy(shell, expiresAt + 15_000);
         process.stderr.write(
           `[measure] debug shell with --target: last output ${String((shell.lastTickAt() ?? Number.NaN) - expiresAt)} ms, kubectl exited ${String(exitedAt - expiresAt)} ms after the deadline\n`,
         );
@@ -142,17 +122,7 @@ describeOnNode("sessions at a grant's deadline, on a real node", () => {
       const { expiresAt } = await activeGrant(ns, 'bg', { app: 'bg' }, { ttl: '20s', access: ['exec'] });
       const shell = await tickingShell('exec', 'alice', ns, 'bg-1', { image: '', container: '', before: 'sleep 7777 &' });
       try {
-        const exitedAt = await Promise.race([
-          shell.exitedAt,
-          new Promise<number>((r) =>
-            setTimeout(
-              () => {
-                r(Number.NaN);
-              },
-              expiresAt + 15_000 - Date.now(),
-            ),
-          ),
-        ]);
+        const exitedAt = await exitedBy(shell, expiresAt + 15_000);
         process.stderr.write(
           `[measure] exec shell with a background job: last output ${String((shell.lastTickAt() ?? Number.NaN) - expiresAt)} ms, kubectl exited ${String(exitedAt - expiresAt)} ms after the deadline\n`,
         );

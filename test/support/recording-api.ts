@@ -6,23 +6,11 @@
 // the integration tests check the real API server agrees.
 import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { ApiError } from '../../src/kube/api-error.ts';
-import type { DebugGrantHistory, DebugGrantIndex } from '../../src/api/grant-index.ts';
 import { INDEX_NAME } from '../../src/api/names.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
-import {
-  cachedGrant,
-  cachedHistory,
-  cachedIndex,
-  cachedPod,
-  cachedRole,
-  cachedRoleBinding,
-  cachedTimer,
-  type CachedPod,
-  type CachedRole,
-  type CachedRoleBinding,
-  type CachedTimer,
-} from '../../src/kube/cached.ts';
+import { cachedGrant, cachedHistory, cachedIndex, cachedPod, cachedRole, cachedRoleBinding, cachedTimer } from '../../src/kube/cached.ts';
 import type { KubeApi } from '../../src/kube/client.ts';
+import type { GrantCaches } from '../../src/controller/grant-parts.ts';
 import type { Cache } from '../../src/runtime/cache.ts';
 
 type Stored = Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string } };
@@ -74,15 +62,7 @@ export class RecordingApi {
   /** Holds the answer of matching actions until the promise resolves (the request took effect; its answer is late). */
   hold: (action: string) => Promise<void> | undefined = () => undefined;
   readonly api: KubeApi;
-  readonly caches: {
-    grants: Cache<DebugGrant>;
-    pods: Cache<CachedPod>;
-    roles: Cache<CachedRole>;
-    bindings: Cache<CachedRoleBinding>;
-    indexes: Cache<DebugGrantIndex>;
-    timers: Cache<CachedTimer>;
-    histories: Cache<DebugGrantHistory>;
-  };
+  readonly caches: GrantCaches;
 
   private readonly store = new Map<string, Stored>();
   private version = 100;

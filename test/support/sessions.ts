@@ -122,3 +122,15 @@ export async function tickingShell(
   }
   return { session, lastTickAt: () => last, exitedAt };
 }
+
+/** When kubectl exited, or NaN if it was still running at `untilMs` (local time). */
+export function exitedBy(shell: TimedSession, untilMs: number): Promise<number> {
+  return Promise.race([
+    shell.exitedAt,
+    new Promise<number>((resolve) =>
+      setTimeout(() => {
+        resolve(Number.NaN);
+      }, untilMs - Date.now()),
+    ),
+  ]);
+}
