@@ -93,9 +93,11 @@ export class IndexWriter {
     this.writing.add(namespace);
     try {
       for (let batch = this.take(namespace); batch.length > 0; batch = this.take(namespace)) {
-        const current = this.known(namespace);
-        const now = new Date(Math.max(...batch.map((w) => w.now.getTime())));
+        // Everything after take() is inside the try: a batch taken is always answered, or its
+        // callers would wait forever (and with them their reconciles, and the operator's stop).
         try {
+          const current = this.known(namespace);
+          const now = new Date(Math.max(...batch.map((w) => w.now.getTime())));
           const written = await changeIndex(
             this.d.api,
             namespace,

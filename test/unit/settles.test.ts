@@ -1,0 +1,74 @@
+// Whatever the operator awaits settles, whatever throws on the way: a promise left pending holds
+// a reconcile (and with it the grant's activation or revocation) and the operator's stop()
+// forever. Each case here failed (never settled) on the code before its fix.
+import { IndexWriter } from '../../src/controller/index-writer.ts';
+import { INDEX_NAME } from '../../src/api/names.ts';
+import type { DebugGrantIndex, IndexChange } from '../../src/api/grant-index.ts';
+import { makeLogger } from '../../src/log.ts';
+import type { Cache } from '../../src/runtime/cache.ts';
+import { RecordingApi } from '../support/recording-api.ts';
+
+/** Settled within `ms` of real time: 'resolved', 'rejected: message', or 'pending'. */
+async function settledWithin(p: Promise<unknown>, ms = 1000): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<string>((resolve) => {
+    timer = setTimeout(() => {
+      resolve('pending');
+    }, ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => 'resolved',
+        (err: unknown) => `rejected: ${err instanceof Error ? err.message : String(err)}`,
+      ),
+      pending,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('IndexWriter', () => {
+  const entry: IndexChange = {
+    kind: 'upsert',
+    entry: {
+      grant: 'g',
+      uid: 'u1',
+      username: 'alice',
+      group: '',
+      pods: ['web-1'],
+      image: 'img',
+      profile: 'restricted',
+      activatedAt: '2026-11-23T10:00:00Z',
+      expiresAt: '2026-11-23T11:00:00Z',
+      access: ['debug'],
+    },
+  };
+
+  test('a batch whose preparation throws (reading the cached index) fails its callers, and the next change is written', async () => {
+    const rec = new RecordingApi();
+    let broken = true;
+    const indexes: Cache<DebugGrantIndex> = {
+      get: (name, namespace) => {
+        if (broken) throw new Error('cache read failed');
+        return rec.caches.indexes.get(name, namespace);
+      },
+      list: (namespace) => rec.caches.indexes.list(namespace),
+    };
+    const writer = new IndexWriter({
+      api: rec.api,
+      indexes,
+      retentionMs: 3_600_000,
+      histories: rec.caches.histories,
+      home: 'debuggrant-system',
+      log: makeLogger('silent'),
+    });
+    const now = new Date('2026-11-23T10:00:00Z');
+    // Before: the batch was taken, the throw escaped drain() before its try, and the caller waited forever.
+    expect(await settledWithin(writer.change('shop', entry, now))).toBe('rejected: cache read failed');
+    broken = false;
+    expect(await settledWithin(writer.change('shop', entry, now))).toBe('resolved');
+    expect(rec.only('debuggrantindexes')).toEqual([`create debuggrantindexes shop/${INDEX_NAME}`]);
+  });
+});
