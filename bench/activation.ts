@@ -7,7 +7,8 @@
 // checkout's bundle with BENCH_ACTIVATION_FILL_WORKERS (32) workers (set-up); then, per
 // variant and round (alternating, so the machine's load hits each alike), grants are created at
 // BENCH_ACTIVATION_RATE per second (100) for BENCH_ACTIVATION_SECONDS (30): create → the
-// RoleBinding seen by a watch, and → SubjectAccessReview (as the exempt admin) allows.
+// RoleBinding seen by a watch (or, should the watch miss it, by a list: bench/binding-arrivals.ts,
+// which reports every such miss), and → SubjectAccessReview (as the exempt admin) allows.
 // Those grants stay active, so each phase starts with more active grants than the last.
 // BENCH_ACTIVATION_VARIANTS: label=checkout pairs, comma-separated (default "this=."): each
 // checkout's own hack/bundle.ts builds its operator (e.g. a `git worktree` of an older commit,
@@ -35,6 +36,7 @@ import {
   waitForAccess,
   watchBindings,
 } from './cluster.ts';
+import { BindingArrivals, type MissedBinding } from './binding-arrivals.ts';
 import { BindingEvents } from './expiry.ts';
 import { Semaphore } from './semaphore.ts';
 import { loadAverage as load, ms, summarize, table, type Summary } from './stats.ts';
@@ -71,6 +73,9 @@ interface PhaseResult {
   reconcileMeanMs: number;
   loadBefore: string;
   loadAfter: string;
+  /** RoleBindings the bench's watch never reported (found by listing them), and grants with none by the limit. */
+  missedByWatch: MissedBinding[];
+  notActivated: string[];
 }
 
 /** Builds a checkout's operator bundle with its own hack/bundle.ts. */
@@ -123,14 +128,14 @@ async function untilExit<T>(op: OperatorProcess, work: Promise<T>): Promise<T> {
   return Promise.race([work, exited]);
 }
 
-async function fill(creator: KubeApi, events: BindingEvents, namespaces: string[], count: number): Promise<void> {
+async function fill(creator: KubeApi, arrivals: BindingArrivals, namespaces: string[], count: number): Promise<void> {
   const limit = new Semaphore(32);
   let done = 0;
   await Promise.all(
     Array.from({ length: count }, (_, i) =>
       limit.run(async () => {
         const g = { namespace: namespaces[i % namespaces.length] ?? '', name: `bg-${String(i)}`, user: `u-bg-${String(i)}`, ttl: '4h' };
-        const added = events.next('ADDED', g.namespace, rbacName(g.name));
+        const added = arrivals.arrival(g.namespace, rbacName(g.name));
         await createGrant(creator, g);
         await added;
         if (++done % 1000 === 0) say(`  ${String(done)} active (load ${load()})`);
@@ -139,10 +144,11 @@ async function fill(creator: KubeApi, events: BindingEvents, namespaces: string[
   );
 }
 
+/** Per grant created: create → RoleBinding and → SAR allows; undefined when its RoleBinding never came (within the arrivals' limit). */
 async function measure(
   admin: KubeApi,
   creator: KubeApi,
-  events: BindingEvents,
+  arrivals: BindingArrivals,
   namespaces: string[],
   prefix: string,
 ): Promise<{ toBinding: Summary; activation: Summary }> {
@@ -152,17 +158,30 @@ async function measure(
     Array.from({ length: count }, async (_, i) => {
       await sleep(start + (i * 1000) / RATE - Date.now());
       const g = { namespace: namespaces[i % namespaces.length] ?? '', name: `${prefix}-${String(i)}`, user: `u-${prefix}-${String(i)}`, ttl: '4h' };
-      const added = events.next('ADDED', g.namespace, rbacName(g.name));
+      const added = arrivals.arrival(g.namespace, rbacName(g.name));
       const created = Date.now();
       await createGrant(creator, g);
-      await added;
-      const bound = Date.now();
+      const bound = await added;
+      if (bound === undefined) return undefined;
       // 10 ms between looks, as the main bench: finer polling of hundreds of subjects would load the API server it measures.
       const allowed = await waitForAccess(admin, g.user, g.namespace, true, 120_000, 10);
       return { toBinding: bound - created, activation: allowed - created };
     }),
   );
-  return { toBinding: summarize(latencies.map((l) => l.toBinding)), activation: summarize(latencies.map((l) => l.activation)) };
+  const seen = latencies.filter((l) => l !== undefined);
+  return { toBinding: summarize(seen.map((l) => l.toBinding)), activation: summarize(seen.map((l) => l.activation)) };
+}
+
+/** What the watch missed (found by listing instead) and what never came: empty when all went well. */
+function missedLine(a: BindingArrivals): string {
+  const cached = a.missed.filter((m) => m.inWatchCache).length;
+  const missed = a.missed.length
+    ? `; ${String(a.missed.length)} RoleBinding(s) never reported by the watch, found by listing (${String(cached)} of them in the informer's cache): ${a.missed
+        .slice(0, 5)
+        .map((m) => `${m.key} after ${ms(m.foundAfterMs)}`)
+        .join(', ')}`
+    : '';
+  return `${missed}${a.timedOut.length ? `; ${String(a.timedOut.length)} grant(s) without a RoleBinding at the limit: ${a.timedOut.slice(0, 5).join(', ')}` : ''}`;
 }
 
 type RequestStats = Record<string, { count: number; meanMs: number }>;
@@ -222,8 +241,10 @@ export async function benchActivation(): Promise<void> {
     op = filler;
     await filler.waitUntilReady(10 * 60_000);
     const t0 = Date.now();
-    await untilExit(filler, fill(creator, events, namespaces, FILL));
-    say(`  ${String(FILL)} active in ${ms(Date.now() - t0)}`);
+    const filled = new BindingArrivals(events, admin, (ns, name) => watch.get(name, ns) !== undefined);
+    await untilExit(filler, fill(creator, filled, namespaces, FILL));
+    filled.stop();
+    say(`  ${String(FILL - filled.timedOut.length)} active in ${ms(Date.now() - t0)}${missedLine(filled)}`);
     await filler.stop();
     let active = FILL;
     const results: PhaseResult[] = [];
@@ -238,17 +259,31 @@ export async function benchActivation(): Promise<void> {
         say(`${v.label} round ${String(round)}: ${String(RATE)}/s for ${String(SECONDS)} s with ${String(active)} active (load ${loadBefore})`);
         const before = await operatorRequestLatency(op.metricsUrl);
         const reconciledBefore = await reconciles(op);
-        const m = await untilExit(op, measure(admin, creator, events, namespaces, `a${String(round)}-${v.label}`));
+        const arrivals = new BindingArrivals(events, admin, (ns, name) => watch.get(name, ns) !== undefined);
+        const m = await untilExit(op, measure(admin, creator, arrivals, namespaces, `a${String(round)}-${v.label}`));
+        arrivals.stop();
         const loadAfter = load();
         const requestsPerGrant = perGrant(before, await operatorRequestLatency(op.metricsUrl), RATE * SECONDS);
         const reconciled = await reconciles(op);
         const reconcileCount = reconciled.count - reconciledBefore.count;
         const reconcilesPerGrant = Math.round((reconcileCount / (RATE * SECONDS)) * 100) / 100;
         const reconcileMeanMs = Math.round(((reconciled.seconds - reconciledBefore.seconds) / reconcileCount) * 1000);
-        results.push({ variant: v.label, round, activeBefore: active, ...m, requestsPerGrant, reconcilesPerGrant, reconcileMeanMs, loadBefore, loadAfter });
+        results.push({
+          variant: v.label,
+          round,
+          activeBefore: active,
+          ...m,
+          requestsPerGrant,
+          reconcilesPerGrant,
+          reconcileMeanMs,
+          loadBefore,
+          loadAfter,
+          missedByWatch: arrivals.missed,
+          notActivated: arrivals.timedOut,
+        });
         active += RATE * SECONDS;
         say(
-          `  create → RoleBinding p50 ${ms(m.toBinding.p50)} p99 ${ms(m.toBinding.p99)}; → SAR allows p50 ${ms(m.activation.p50)} p99 ${ms(m.activation.p99)} max ${ms(m.activation.max)} (load ${loadAfter})`,
+          `  create → RoleBinding p50 ${ms(m.toBinding.p50)} p99 ${ms(m.toBinding.p99)}; → SAR allows p50 ${ms(m.activation.p50)} p99 ${ms(m.activation.p99)} max ${ms(m.activation.max)} (load ${loadAfter})${missedLine(arrivals)}`,
         );
         say(
           `  per grant: ${String(reconcilesPerGrant)} reconciles (mean ${String(reconcileMeanMs)} ms); requests ${Object.entries(requestsPerGrant)
@@ -272,7 +307,7 @@ export async function benchActivation(): Promise<void> {
       r.variant,
       String(r.round),
       String(r.activeBefore),
-      String(r.activation.n),
+      `${String(r.activation.n)} of ${String(RATE * SECONDS)}`,
       `${ms(r.toBinding.p50)} / ${ms(r.toBinding.p99)}`,
       ms(r.activation.p50),
       ms(r.activation.p99),

@@ -142,7 +142,10 @@ export async function createGrant(api: KubeApi, g: GrantRequest): Promise<void> 
  * RoleBinding events of the operator's grants, by namespace/name, as they happen: the
  * operator's own resilient informer, so a watch the server closes is resumed.
  */
-export async function watchBindings(api: KubeApi, on: (type: 'ADDED' | 'DELETED', key: string) => void): Promise<{ stop(): Promise<void> }> {
+export async function watchBindings(
+  api: KubeApi,
+  on: (type: 'ADDED' | 'DELETED', key: string) => void,
+): Promise<{ stop(): Promise<void>; get(name: string, namespace?: string): unknown }> {
   const informer = new ResilientInformer('bench-rolebindings', roleBindingSource(api), systemClock, makeLogger('silent'), (obj, event) => {
     if (event !== 'update') on(event === 'add' ? 'ADDED' : 'DELETED', `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
   });

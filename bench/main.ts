@@ -378,6 +378,7 @@ function render(r: {
 // `npm run bench -- sessions`: debug/exec/attach/logs sessions at the deadline on the real node (bench/sessions.ts).
 // `npm run bench -- overload`: revocation lateness under a saturated API server, with and without config/flowcontrol (bench/overload.ts).
 // `npm run bench -- activation`: activation latency at 100 creates/s with 10,000 grants active, the operator as it ships (bench/activation.ts).
+// `npm run bench -- rbac-writes`: what one write of a grant's Role or RoleBinding costs the API server, by method, identity and admission (bench/rbac-writes.ts).
 // `npm run bench -- second-deadline`: lateness with no operator running (timer Jobs) beside the operator's, on a real node (bench/second-deadline.ts).
 const scenarios: Record<string, () => Promise<void>> = {
   cli: async () => {
@@ -400,6 +401,9 @@ const scenarios: Record<string, () => Promise<void>> = {
   },
   activation: async () => {
     await (await import('./activation.ts')).benchActivation();
+  },
+  'rbac-writes': async () => {
+    await (await import('./rbac-writes.ts')).benchRbacWrites();
   },
   'second-deadline': async () => {
     await (await import('./second-deadline.ts')).benchSecondDeadline();
