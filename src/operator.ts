@@ -22,7 +22,7 @@ import { instrumentApi } from './kube/instrument.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
 import { DeadlineTimer, deletesFirst, keysDueBy, RevocationRunnable } from './revocation/index.ts';
-import { systemClock, type Clock } from './runtime/clock.ts';
+import { settlesWithin, systemClock, type Clock } from './runtime/clock.ts';
 import { objectKey } from './runtime/object-key.ts';
 import type { Runnable } from './runtime/runnable.ts';
 import type { WorkQueue } from './runtime/work-queue.ts';
@@ -37,7 +37,17 @@ export interface OperatorOptions {
   /** Register default process metrics (off when several operators share a test process). */
   processMetrics?: boolean;
   resyncPeriodMs?: number;
+  /** How long stop() waits for work in flight before abandoning it (STOP_GRACE_MS). */
+  stopGraceMs?: number;
 }
+
+/**
+ * stop() waits this long for the reconciles, revocations and Events in flight, then abandons
+ * them with a log line: one that never settles must not keep the process (and, under leader
+ * election, the Lease and so every replica's activations and revocations) from going. Each
+ * request ends within its own timeout (10 s by default); main.ts exits 20 s after a signal.
+ */
+export const STOP_GRACE_MS = 10_000;
 
 /** A grant still on record as active this long after its deadline counts as overdue (the gauge). */
 const OVERDUE_AFTER_MS = 5000;
@@ -47,6 +57,8 @@ export class Operator {
   /** Revocation on every replica, then the controllers on the leader: the manager starts them. */
   readonly runnables: readonly Runnable[];
   private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly stopGraceMs: number;
   private readonly caches: Caches;
   private readonly deadlines: DeadlineTimer;
   private readonly grants: GrantController;
@@ -58,6 +70,8 @@ export class Operator {
     const { config, log } = opts;
     const clock = opts.clock ?? systemClock;
     this.clock = clock;
+    this.log = log;
+    this.stopGraceMs = opts.stopGraceMs ?? STOP_GRACE_MS;
     this.metrics = makeMetrics(
       () => this.countByPhase(),
       () => this.countOverdue(),
@@ -185,14 +199,28 @@ export class Operator {
     return this.runnables.flatMap((r) => r.notReady());
   }
 
-  /** Graceful: nothing new starts, work in flight finishes (so the Lease is released only after it). */
+  /**
+   * Graceful: nothing new starts, work in flight finishes (so the Lease is released only after
+   * it), for up to stopGraceMs; what is still in flight then is abandoned and named in the log.
+   */
   async stop(): Promise<void> {
     this.leader.stop();
     const revocations = this.deadlines.stop();
     this.grants.queue.stop();
     this.pods.stop();
-    await Promise.all([this.grants.queue.idle(), this.pods.idle(), revocations]);
-    await this.events.idle();
+    const inFlight = Promise.all([this.grants.queue.idle(), this.pods.idle(), revocations]).then(() => this.events.idle());
+    if (!(await settlesWithin(this.clock, this.stopGraceMs, inFlight))) {
+      this.log.error(
+        {
+          graceMs: this.stopGraceMs,
+          grants: this.grants.queue.inProgress,
+          pods: this.pods.inProgress,
+          revocations: this.deadlines.revoking,
+          events: this.events.pending,
+        },
+        'stopping with work still in flight after the grace period: abandoned (it never settled)',
+      );
+    }
     await Promise.all(this.caches.all.map((c) => c.stop()));
   }
 

@@ -30,6 +30,11 @@ export class EventSender {
     return sending;
   }
 
+  /** Events sent and not answered yet. */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
   /** Resolves once every Event sent so far has been answered. */
   async idle(): Promise<void> {
     await Promise.all(this.inFlight);

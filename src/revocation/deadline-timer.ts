@@ -24,8 +24,8 @@ export class DeadlineTimer {
   private readonly d: DeadlineTimerDeps;
   private readonly queue: DeadlineQueue;
   private readonly failures = new Map<string, number>();
-  /** Revocations in flight, drained by stop(). */
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Revocations in flight (each with its grant's key), drained by stop(). */
+  private readonly inFlight = new Map<Promise<void>, string>();
   private readonly attempted: ((key: string) => void)[] = [];
 
   constructor(deps: DeadlineTimerDeps) {
@@ -53,7 +53,12 @@ export class DeadlineTimer {
   /** Nothing new fires; resolves once the revocations in flight have finished. */
   async stop(): Promise<void> {
     this.queue.stop();
-    await Promise.all(this.inFlight);
+    await Promise.all(this.inFlight.keys());
+  }
+
+  /** The grants whose revocation is in flight now. */
+  get revoking(): string[] {
+    return [...this.inFlight.values()];
   }
 
   private due(key: string): void {
@@ -75,6 +80,6 @@ export class DeadlineTimer {
         this.inFlight.delete(revocation);
         for (const h of this.attempted) h(key);
       });
-    this.inFlight.add(revocation);
+    this.inFlight.set(revocation, key);
   }
 }

@@ -28,6 +28,26 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Whether `work` settles (either way) within `ms` on `clock`. Nothing is cancelled: a caller
+ * that gets false abandons the work (e.g. stop() past its grace period).
+ */
+export async function settlesWithin(clock: Clock, ms: number, work: Promise<unknown>): Promise<boolean> {
+  let cancel = (): void => undefined;
+  const late = new Promise<false>((resolve) => {
+    cancel = clock.setTimer(() => {
+      resolve(false);
+    }, ms);
+  });
+  try {
+    return await Promise.race([work.then(ok, ok), late]);
+  } finally {
+    cancel();
+  }
+}
+
+const ok = (): true => true;
+
 /** Resolves after `ms` on `clock`. */
 export function sleep(clock: Clock, ms: number): Promise<void> {
   return new Promise<void>((resolve) => {

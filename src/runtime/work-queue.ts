@@ -97,6 +97,11 @@ export class WorkQueue {
     this.delayed.set(key, { at, cancel });
   }
 
+  /** The keys being processed now. */
+  get inProgress(): string[] {
+    return [...this.processing];
+  }
+
   get length(): number {
     return this.pending.size + this.processing.size;
   }

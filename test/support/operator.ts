@@ -29,6 +29,8 @@ export interface TestOperatorOptions {
   wrapApi?: (api: KubeApi) => KubeApi;
   /** How the operator reaches the API server (e.g. through a FaultProxy); admin directly by default. */
   kubeConfig?: k8s.KubeConfig;
+  /** How long stop() waits for work in flight (the operator's default otherwise). */
+  stopGraceMs?: number;
 }
 
 export async function startTestOperator(
@@ -50,7 +52,14 @@ export async function startTestOperator(
   });
   const log = makeLogger('debug', sink);
   const api = fromKubeConfig(options.kubeConfig ?? kubeConfigFor('admin'), requestPolicy(config, log));
-  const operator = new Operator({ api: options.wrapApi ? options.wrapApi(api) : api, config, log, processMetrics: false, identity: 'test-operator' });
+  const operator = new Operator({
+    api: options.wrapApi ? options.wrapApi(api) : api,
+    config,
+    log,
+    processMetrics: false,
+    identity: 'test-operator',
+    stopGraceMs: options.stopGraceMs,
+  });
   await operator.start();
   return {
     operator,

@@ -6,6 +6,8 @@ import { INDEX_NAME } from '../../src/api/names.ts';
 import type { DebugGrantIndex, IndexChange } from '../../src/api/grant-index.ts';
 import { makeLogger } from '../../src/log.ts';
 import type { Cache } from '../../src/runtime/cache.ts';
+import { settlesWithin } from '../../src/runtime/clock.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 import { RecordingApi } from '../support/recording-api.ts';
 
 /** Settled within `ms` of real time: 'resolved', 'rejected: message', or 'pending'. */
@@ -70,5 +72,18 @@ describe('IndexWriter', () => {
     broken = false;
     expect(await settledWithin(writer.change('shop', entry, now))).toBe('resolved');
     expect(rec.only('debuggrantindexes')).toEqual([`create debuggrantindexes shop/${INDEX_NAME}`]);
+  });
+});
+
+describe('settlesWithin', () => {
+  test('true once the work settles either way, false when the time passes first', async () => {
+    const clock = new FakeClock();
+    expect(await settlesWithin(clock, 1000, Promise.reject(new Error('refused')))).toBe(true);
+    const late = settlesWithin(clock, 1000, new Promise(() => undefined));
+    clock.advance(999);
+    expect(await settledWithin(late, 50)).toBe('pending');
+    clock.advance(1);
+    expect(await late).toBe(false);
+    expect(clock.pendingTimers).toBe(0);
   });
 });
