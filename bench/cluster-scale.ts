@@ -10,7 +10,7 @@
 // deleted) while isolated expiries are measured. BENCH_VARIANTS runs several operators
 // (another checkout's bundle, other Node flags), for before/after numbers on the same pods.
 // Writes bench/results/cluster.json. Never part of npm test.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
@@ -23,9 +23,10 @@ import { httpStatus } from '../src/runtime/errors.ts';
 import { Semaphore } from './semaphore.ts';
 import { realisticPodSpec, runningStatus } from '../test/support/pods.ts';
 import { IMAGE, adminApi, createGrant, operatorHeap, operatorSettled, prepareNamespaces, processUsage, watchBindings } from './cluster.ts';
-import { BindingEvents, measureIsolatedExpiries } from './expiry.ts';
+import { BindingEvents, measureFloorExpiries, measureIsolatedExpiries, type ExpirySample, type Expiries } from './expiry.ts';
+import { QuietLock } from './quiet-lock.ts';
 import { adminCall, fillPods, podPlace } from './pod-fill.ts';
-import { ms, table, type Summary } from './stats.ts';
+import { loadAverage, ms, summarize, table, type Summary } from './stats.ts';
 
 const STEPS = (process.env.BENCH_POD_STEPS ?? '50000,150000').split(',').map(Number);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 200);
@@ -34,6 +35,12 @@ const CHURN_PER_S = Number(process.env.BENCH_CHURN ?? 50);
 /** Pods created (and as many deleted) per second during the churn, besides the status updates. */
 const CHURN_CREATES_PER_S = Number(process.env.BENCH_CHURN_CREATES ?? 5);
 const CHURN_SECONDS = Number(process.env.BENCH_CHURN_SECONDS ?? 60);
+/** Isolated expiries measured during the churn, and before it (quiet), and the floor's deletes in each. */
+const CHURN_EXPIRIES = Number(process.env.BENCH_CHURN_EXPIRIES ?? 20);
+const QUIET_EXPIRIES = Number(process.env.BENCH_QUIET_EXPIRIES ?? 10);
+const FLOOR_EXPIRIES = Number(process.env.BENCH_FLOOR_EXPIRIES ?? 10);
+/** Churn runs per variant, alternating. */
+const CHURN_ROUNDS = Number(process.env.BENCH_CHURN_ROUNDS ?? 1);
 /** Cold starts per variant and step, alternating variants, so load hits each alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const APPS = 5;
@@ -294,7 +301,7 @@ async function settleGrants(variant: Variant, dir: string, kubeconfig: string, u
   }
 }
 
-/** One variant started among churning pods: isolated expiries measured meanwhile. */
+/** One variant started among churning pods: isolated expiries measured quiet first, then meanwhile. */
 async function churnRun(
   variant: Variant,
   state: PlaneState,
@@ -303,52 +310,160 @@ async function churnRun(
   namespaces: string[],
   pods: number,
   seq: { n: number },
+  lock: QuietLock,
 ): Promise<ChurnResult> {
+  const run = seq.n;
   const op = await spawnOperator({
     kubeconfig: state.kubeconfig,
     dir,
-    name: `cluster-churn-${variant.label.replace(/\W+/g, '-')}`,
+    name: `cluster-churn-${variant.label.replace(/\W+/g, '-')}-${String(run)}`,
     entry: variant.entry,
     nodeArgs: variant.nodeArgs,
     config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
-    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' },
+    // Debug: the deadline path's timing line per revocation (fast-path.ts).
+    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'debug' },
   });
   try {
     await op.waitUntilReady(20 * 60_000);
     await operatorSettled(op.metricsUrl, 3000);
-    const cpu0 = processUsage(op.pid).cpuSeconds;
-    const t0 = Date.now();
-    // Names of its own: the pods the previous variant's churn left must not turn these creates into conflicts.
-    const load = churn(state, namespaces, pods, CHURN_PER_S, CHURN_CREATES_PER_S, `churn-${variant.label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`);
-    const isolated = await measureIsolatedExpiries(
-      adminApi(state, 60_000),
-      events,
-      (prefix) => {
-        const i = seq.n++;
-        return { namespace: namespaces[i % namespaces.length] ?? '', name: `${prefix}-${String(i)}`, user: `u-${prefix}-${String(i)}` };
-      },
-      20,
-      15_000,
-    );
-    const remaining = CHURN_SECONDS * 1000 - (Date.now() - t0);
-    if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
-    const counts = await load.stop();
-    const seconds = (Date.now() - t0) / 1000;
-    const usage = processUsage(op.pid);
-    return {
-      variant: variant.label,
-      isolated,
-      ...counts,
-      statusPerS: counts.statusUpdates / seconds,
-      createsPerS: counts.creates / seconds,
-      cpuPercent: ((usage.cpuSeconds - cpu0) / seconds) * 100,
-      rssMb: usage.rssMb,
-      peakRssMb: usage.peakRssMb,
-      load: loadavg()[0] ?? 0,
+    const api = adminApi(state, 60_000);
+    const next = (prefix: string) => {
+      const i = seq.n++;
+      return { namespace: namespaces[i % namespaces.length] ?? '', name: `${prefix}-${String(i)}`, user: `u-${prefix}-${String(i)}` };
     };
+    const tag = `${variant.label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-${String(run)}`;
+    await lock.take('exclusive');
+    try {
+      say(`  ${variant.label}: quiet (no churn) isolated expiries and floor, load ${loadAverage()}`);
+      const processes = { operator: op.pid, apiserver: state.pids.apiserver, etcd: state.pids.etcd, bench: process.pid };
+      const quietLoop = operatorLoopLag(op.metricsUrl);
+      const quietCpu = cpuShares(processes);
+      const quiet = await measureIsolatedExpiries(api, events, next, QUIET_EXPIRIES, 8000);
+      const quietFloor = await measureFloorExpiries(api, events, namespaces, `floor-q-${tag}`, FLOOR_EXPIRIES);
+      const quietPhase = { isolated: quiet, floor: quietFloor, operatorLoop: await quietLoop.stop(), cpu: quietCpu(), load: loadavg()[0] ?? 0 };
+
+      const cpu0 = processUsage(op.pid).cpuSeconds;
+      const t0 = Date.now();
+      // Names of its own: the pods the previous variant's churn left must not turn these creates into conflicts.
+      const load = churn(state, namespaces, pods, CHURN_PER_S, CHURN_CREATES_PER_S, `churn-${tag}`);
+      await new Promise((r) => setTimeout(r, 5000)); // the churn up to speed
+      say(`  ${variant.label}: churning; isolated expiries and floor meanwhile, load ${loadAverage()}`);
+      const churnLoop = operatorLoopLag(op.metricsUrl);
+      const churnCpu = cpuShares(processes);
+      const isolated = await measureIsolatedExpiries(api, events, next, CHURN_EXPIRIES, 15_000);
+      const floor = await measureFloorExpiries(api, events, namespaces, `floor-c-${tag}`, FLOOR_EXPIRIES);
+      const operatorLoop = await churnLoop.stop();
+      const cpu = churnCpu();
+      const remaining = CHURN_SECONDS * 1000 - (Date.now() - t0);
+      if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+      const counts = await load.stop();
+      const seconds = (Date.now() - t0) / 1000;
+      const usage = processUsage(op.pid);
+      const timing = deadlineTimings(op.logFile);
+      return {
+        variant: variant.label,
+        pods,
+        quiet: { ...quietPhase, operator: summarizeTimings(timing, quiet.samples) },
+        isolated,
+        floor,
+        operator: summarizeTimings(timing, isolated.samples),
+        operatorLoop,
+        cpu,
+        ...counts,
+        statusPerS: counts.statusUpdates / seconds,
+        createsPerS: counts.creates / seconds,
+        cpuPercent: ((usage.cpuSeconds - cpu0) / seconds) * 100,
+        rssMb: usage.rssMb,
+        peakRssMb: usage.peakRssMb,
+        load: loadavg()[0] ?? 0,
+      };
+    } finally {
+      await lock.take('shared');
+    }
   } finally {
     await op.stop();
   }
+}
+
+/** CPU used by each process from now until the returned function is called, in % of one core. */
+function cpuShares(pids: Record<string, number>): () => Record<string, number> {
+  const t0 = Date.now();
+  const before = Object.entries(pids).map(([name, pid]) => [name, pid, processUsage(pid).cpuSeconds] as const);
+  return () => {
+    const seconds = (Date.now() - t0) / 1000;
+    return Object.fromEntries(before.map(([name, pid, cpu]) => [name, Math.round(((processUsage(pid).cpuSeconds - cpu) / seconds) * 100)]));
+  };
+}
+
+/** The operator's longest event-loop stall per second (prom-client's histogram restarts at each scrape), until stopped. */
+function operatorLoopLag(metricsUrl: string): { stop(): Promise<LoopLag> } {
+  const perSecond: number[] = [];
+  const gc0 = operatorGc(metricsUrl);
+  const run = { on: true };
+  const loop = (async () => {
+    await scrape(metricsUrl); // starts a fresh window
+    while (run.on) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const v = /^nodejs_eventloop_lag_max_seconds ([\d.e+-]+)/m.exec(await scrape(metricsUrl))?.[1];
+      if (v !== undefined) perSecond.push(Number(v) * 1000);
+    }
+  })();
+  return {
+    stop: async () => {
+      run.on = false;
+      await loop;
+      const [before, after] = [await gc0, await operatorGc(metricsUrl)];
+      return {
+        maxPerSecond: summarize(perSecond),
+        secondsOver50ms: perSecond.filter((v) => v > 50).length,
+        seconds: perSecond.length,
+        majorGcs: after.count - before.count,
+        majorGcMs: (after.seconds - before.seconds) * 1000,
+      };
+    },
+  };
+}
+
+const scrape = async (url: string): Promise<string> => (await fetch(url)).text();
+
+async function operatorGc(metricsUrl: string): Promise<{ count: number; seconds: number }> {
+  const text = await scrape(metricsUrl);
+  const read = (what: string): number => Number(new RegExp(`^nodejs_gc_duration_seconds_${what}\\{kind="major"\\} ([\\d.e+-]+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { count: read('count'), seconds: read('sum') };
+}
+
+interface LoopLag {
+  maxPerSecond: Summary;
+  secondsOver50ms: number;
+  seconds: number;
+  majorGcs: number;
+  majorGcMs: number;
+}
+
+/** The operator's 'deadline revocation timing' debug lines (src/revocation/fast-path.ts), by grant key. */
+function deadlineTimings(logFile: string): Map<string, Record<string, number>> {
+  const byKey = new Map<string, Record<string, number>>();
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!line.includes('deadline revocation timing')) continue;
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    if (typeof entry.key === 'string' && !byKey.has(entry.key)) byKey.set(entry.key, entry as Record<string, number>);
+  }
+  return byKey;
+}
+
+const TIMING_STEPS = ['timerLateMs', 'lockWaitMs', 'laneLateMs', 'sentLateMs', 'answeredLateMs'] as const;
+type OperatorTimings = Record<(typeof TIMING_STEPS)[number], Summary>;
+
+/** The operator's own account of the measured expiries: ms after the deadline at each step. */
+function summarizeTimings(timing: Map<string, Record<string, number>>, samples: ExpirySample[]): OperatorTimings {
+  const found = samples.flatMap((s) => {
+    const t = timing.get(s.grant);
+    if (t) s.operator = Object.fromEntries(TIMING_STEPS.map((step) => [step, t[step] ?? NaN]));
+    return t ? [t] : [];
+  });
+  return Object.fromEntries(
+    TIMING_STEPS.map((step) => [step, summarize(found.flatMap((t) => (typeof t[step] === 'number' ? [t[step]] : [])))]),
+  ) as OperatorTimings;
 }
 
 export async function benchCluster(): Promise<void> {
@@ -359,6 +474,8 @@ export async function benchCluster(): Promise<void> {
   process.once('SIGTERM', () => {
     process.exit(143);
   });
+  const lock = new QuietLock(say);
+  await lock.take('shared');
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-bench-cluster-'));
   // 150,000 pods of ~12 KB are ~2 GB in etcd: past its default 2 GiB quota, as in real clusters of that size.
   const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say, extraEtcdArgs: ['--quota-backend-bytes=8589934592'] });
@@ -429,14 +546,18 @@ export async function benchCluster(): Promise<void> {
     }
 
     const churnSeq = { n: 0 };
-    for (const v of VARIANTS) {
-      say(
-        `churn with ${v.label}: ${String(CHURN_PER_S)} pod status updates/s, ${String(CHURN_CREATES_PER_S)} pod creates (and deletes)/s for ${String(CHURN_SECONDS)} s, isolated expiries meanwhile`,
-      );
-      const c = await churnRun(v, state, dir, events, namespaces, pods, churnSeq);
-      say(`  isolated expiry p50 ${ms(c.isolated.p50)}, p99 ${ms(c.isolated.p99)} (n ${String(c.isolated.n)}), load ${c.load.toFixed(1)}`);
-      churns.push(c);
-      save(started, idle, results, churns);
+    for (let round = 0; round < CHURN_ROUNDS; round++) {
+      for (const v of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
+        say(
+          `churn with ${v.label}: ${String(CHURN_PER_S)} pod status updates/s, ${String(CHURN_CREATES_PER_S)} pod creates (and deletes)/s for ${String(CHURN_SECONDS)} s, isolated expiries meanwhile`,
+        );
+        const c = await churnRun(v, state, dir, events, namespaces, pods, churnSeq, lock);
+        say(
+          `  quiet: isolated p50 ${ms(c.quiet.isolated.lateness.p50)} p99 ${ms(c.quiet.isolated.lateness.p99)}; churn: isolated p50 ${ms(c.isolated.lateness.p50)}, p99 ${ms(c.isolated.lateness.p99)} (n ${String(c.isolated.lateness.n)}), floor p99 ${ms(c.floor.lateness.p99)}, load ${c.load.toFixed(1)}`,
+        );
+        churns.push(c);
+        save(started, idle, results, churns);
+      }
     }
     await watch.stop();
 
@@ -445,12 +566,22 @@ export async function benchCluster(): Promise<void> {
   } finally {
     await stopControlPlane(state);
     if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
+    await lock.release();
   }
 }
 
 type ChurnResult = ChurnCounts & {
   variant: string;
-  isolated: Summary;
+  pods: number;
+  /** Before the churn, the same operator: the reference. */
+  quiet: { isolated: Expiries; floor: Expiries; operator: OperatorTimings; operatorLoop: LoopLag; cpu: Record<string, number>; load: number };
+  isolated: Expiries;
+  /** An admin deleting RoleBindings itself meanwhile: the API server's and the observer's share. */
+  floor: Expiries;
+  operator: OperatorTimings;
+  operatorLoop: LoopLag;
+  /** % of one core while measuring, by process (operator, apiserver, etcd, bench). */
+  cpu: Record<string, number>;
   statusPerS: number;
   createsPerS: number;
   cpuPercent: number;
@@ -502,6 +633,8 @@ function render(r: { idle: StartResult[]; starts: StartResult[]; churns: ChurnRe
     ),
   ];
   if (r.churns.length > 0) {
+    const lmh = (x: Summary): string => `${ms(x.p50)} / ${ms(x.p99)} / ${ms(x.max)} (n ${String(x.n)})`;
+    const p50p99 = (x: Summary): string => `${ms(x.p50)} / ${ms(x.p99)}`;
     lines.push(
       '',
       table(
@@ -511,22 +644,67 @@ function render(r: { idle: StartResult[]; starts: StartResult[]; churns: ChurnRe
           'status updates/s',
           'pod creates/s',
           'failed writes',
-          'isolated expiry p50 / p99 / max',
+          'quiet: isolated p50 / p99 / max',
+          'churn: isolated p50 / p99 / max',
+          'floor quiet / churn p99',
           'operator CPU',
           'RSS / peak',
-          'load (1 min)',
+          'load quiet / churn',
         ],
         r.churns.map((c) => [
-          `${String(r.starts.at(-1)?.pods ?? 0)} pods`,
+          `${String(c.pods)} pods`,
           c.variant,
           c.statusPerS.toFixed(0),
           c.createsPerS.toFixed(1),
           String(c.failed),
-          `${ms(c.isolated.p50)} / ${ms(c.isolated.p99)} / ${ms(c.isolated.max)} (n ${String(c.isolated.n)})`,
+          lmh(c.quiet.isolated.lateness),
+          lmh(c.isolated.lateness),
+          `${ms(c.quiet.floor.lateness.p99)} / ${ms(c.floor.lateness.p99)}`,
           `${c.cpuPercent.toFixed(0)} %`,
           `${mb(c.rssMb)} / ${mb(c.peakRssMb)}`,
-          c.load.toFixed(1),
+          `${c.quiet.load.toFixed(1)} / ${c.load.toFixed(1)}`,
         ]),
+      ),
+      '',
+      'Where the time went (ms after the deadline, p50 / p99; operator steps from its debug lines, loop = its longest event-loop stall per second):',
+      table(
+        [
+          'operator',
+          'phase',
+          'timer fired',
+          'DELETE sent',
+          'DELETE answered',
+          'SAR denied',
+          'SAR round trip',
+          'watch saw delete',
+          'operator loop max/s p50 / p99 / max',
+          's > 50 ms',
+          'major GCs (ms)',
+          'bench loop max',
+          'CPU % operator / apiserver / etcd / bench',
+        ],
+        r.churns.flatMap((c) =>
+          (
+            [
+              ['quiet', c.quiet.isolated, c.quiet.operator, c.quiet.operatorLoop, c.quiet.cpu],
+              ['churn', c.isolated, c.operator, c.operatorLoop, c.cpu],
+            ] as const
+          ).map(([phase, e, o, loop, cpu]) => [
+            c.variant,
+            phase,
+            p50p99(o.timerLateMs),
+            p50p99(o.sentLateMs),
+            p50p99(o.answeredLateMs),
+            p50p99(e.lateness),
+            p50p99(e.sarRoundTrip),
+            p50p99(e.deleteSeen),
+            lmh(loop.maxPerSecond),
+            `${String(loop.secondsOver50ms)} of ${String(loop.seconds)}`,
+            `${String(loop.majorGcs)} (${loop.majorGcMs.toFixed(0)})`,
+            ms(e.benchLoopMaxMs),
+            ['operator', 'apiserver', 'etcd', 'bench'].map((p) => String(cpu[p] ?? '-')).join(' / '),
+          ]),
+        ),
       ),
     );
   }

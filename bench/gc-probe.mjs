@@ -18,6 +18,16 @@ if (out && gc) {
     gc();
     const m = process.memoryUsage();
     const snapshot = snapshots ? writeHeapSnapshot(join(snapshots, `operator-${String(process.pid)}-${String(Date.now())}.heapsnapshot`)) : undefined;
-    writeFileSync(out, JSON.stringify({ rssBytes: m.rss, heapUsedBytes: m.heapUsed, heapTotalBytes: m.heapTotal, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers, snapshot }));
+    writeFileSync(
+      out,
+      JSON.stringify({
+        rssBytes: m.rss,
+        heapUsedBytes: m.heapUsed,
+        heapTotalBytes: m.heapTotal,
+        externalBytes: m.external,
+        arrayBuffersBytes: m.arrayBuffers,
+        snapshot,
+      }),
+    );
   });
 }

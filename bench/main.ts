@@ -15,7 +15,6 @@ import { Semaphore } from './semaphore.ts';
 import {
   adminApi,
   bindUser,
-  ensureExecRoles,
   createGrant,
   operatorHeap,
   operatorRequestLatency,
@@ -28,7 +27,7 @@ import {
   watchBindings,
   type OperatorProcess,
 } from './cluster.ts';
-import { BindingEvents, measureIsolatedExpiries, type Next } from './expiry.ts';
+import { BindingEvents, measureFloorExpiries, measureIsolatedExpiries, type Next } from './expiry.ts';
 import { ms, summarize, table, type Summary } from './stats.ts';
 
 const SCALES = (process.env.BENCH_SCALES ?? '100,1000,10000').split(',').map(Number);
@@ -123,7 +122,7 @@ async function main(): Promise<void> {
         ? await measureActivations(api, events, next, Math.min(ACTIVATIONS, scale))
         : { activation: skipped, toBinding: skipped, bindingToAllowed: skipped };
       say(`scale ${String(scale)}: 10 isolated expiries`);
-      const isolated = runs('isolated') ? await measureIsolatedExpiries(api, events, next) : skipped;
+      const isolated = runs('isolated') ? (await measureIsolatedExpiries(api, events, next)).lateness : skipped;
       const burstSize = Math.min(BURST, scale);
       say(`scale ${String(scale)}: ${String(burstSize)} grants expiring in the same second`);
       const burst = runs('burst') ? await measureBurst(api, events, next, burstSize, fillMsPerGrant) : skipped;
@@ -152,7 +151,7 @@ async function main(): Promise<void> {
       : { ttl5s: NaN, ttl20s: NaN };
     const floorBurstSize = Math.min(BURST, SCALES.at(-1) ?? BURST);
     say(`floor: an admin deleting RoleBindings directly (10 isolated, ${String(floorBurstSize)} at once)`);
-    const floor = runs('floor') ? await measureFloor(api, namespaces, floorBurstSize) : { isolated: skipped, burst: skipped };
+    const floor = runs('floor') ? await measureFloor(api, events, namespaces, floorBurstSize) : { isolated: skipped, burst: skipped };
     say('baseline: a polling reaper every 30 s (takes about a minute)');
     const polling = runs('polling') ? await measurePollingReaper(api, namespaces) : skipped;
     await watch.stop();
@@ -257,18 +256,8 @@ async function requestsPerLifecycle(api: KubeApi, events: BindingEvents, op: Ope
   return ((await operatorRequests(op.metricsUrl)) - before) / grants.length;
 }
 
-async function measureFloor(api: KubeApi, namespaces: string[], burstSize: number): Promise<{ isolated: Summary; burst: Summary }> {
-  await ensureExecRoles(api, namespaces);
-  const isolated: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const namespace = namespaces[i % namespaces.length] ?? '';
-    const user = `floor-${String(i)}`;
-    await bindUser(api, namespace, user, user);
-    await waitForAccess(api, user, namespace, true);
-    const t0 = Date.now();
-    await api.rbac.deleteNamespacedRoleBinding({ namespace, name: user });
-    isolated.push((await waitForAccess(api, user, namespace, false, 60_000, 1)) - t0);
-  }
+async function measureFloor(api: KubeApi, events: BindingEvents, namespaces: string[], burstSize: number): Promise<{ isolated: Summary; burst: Summary }> {
+  const isolated = (await measureFloorExpiries(api, events, namespaces, 'floor')).lateness;
   const limit = new Semaphore(32);
   const burst = Array.from({ length: burstSize }, (_, i) => ({ namespace: namespaces[i % namespaces.length] ?? '', user: `floor-burst-${String(i)}` }));
   await Promise.all(burst.map((b) => limit.run(() => bindUser(api, b.namespace, b.user, b.user))));
@@ -282,7 +271,7 @@ async function measureFloor(api: KubeApi, namespaces: string[], burstSize: numbe
         .then(async () => (await waitForAccess(api, b.user, b.namespace, false)) - t0),
     ),
   );
-  return { isolated: summarize(isolated), burst: summarize(lateness) };
+  return { isolated, burst: summarize(lateness) };
 }
 
 /** The cron-style alternative: list every 30 s, delete what has expired. */

@@ -70,7 +70,7 @@ export function buildGrantParts({ lanes, caches, config, clock, log, metrics, ev
   });
   const ledger = new AccessLedger();
   const rbacLocks = new KeyedLock();
-  const fastPath = new DeadlineFastPath({ urgentApi, clock, metrics, grants: fresh, index, bindings: caches.bindings, rbacLocks, ledger });
+  const fastPath = new DeadlineFastPath({ urgentApi, clock, metrics, grants: fresh, index, bindings: caches.bindings, rbacLocks, ledger, log });
   const reporter = new GrantReporter({ api, clock, log, events, fresh, ledger, metrics, pods: caches.pods, identity });
   const reconciler = new GrantReconciler({
     api,

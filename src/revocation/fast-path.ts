@@ -7,6 +7,7 @@ import type { FreshGrants } from '../controller/fresh-grants.ts';
 import type { IndexWriter } from '../controller/index-writer.ts';
 import type { CachedRoleBinding } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
+import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { KeyedLock } from '../runtime/keyed-lock.ts';
@@ -27,6 +28,7 @@ export interface FastPathDeps {
   /** One grant's RBAC is written by one party at a time (shared with the RBAC writer). */
   rbacLocks: KeyedLock;
   ledger: AccessLedger;
+  log: Logger;
 }
 
 export class DeadlineFastPath {
@@ -47,12 +49,21 @@ export class DeadlineFastPath {
    */
   async revoke(key: string): Promise<void> {
     const { namespace, name } = splitKey(key);
+    const called = this.d.clock.now();
     await this.d.rbacLocks.run(key, async () => {
+      const locked = this.d.clock.now();
       const deadline = recordedDeadline(this.d.index.content(namespace), name, this.d.grants.get(key));
-      if (deadline === undefined || deadline > this.d.clock.now()) return;
+      if (deadline === undefined || deadline > locked) return;
       // Already done, and nothing seen since: a re-armed deadline need not send it again.
       if (this.done.has(key) && !this.d.bindings.get(rbacName(name), namespace)) return;
-      const deleted = await revokeRoleBinding(this.d.urgentApi, this.d.clock, namespace, rbacName(name));
+      const asks: number[] = [];
+      const deleted = await revokeRoleBinding(this.d.urgentApi, this.d.clock, namespace, rbacName(name), () => asks.push(this.d.clock.now()));
+      // Where the time between the deadline and the answer went: the timer's own lateness (the
+      // event loop held, or a retry), the RBAC lock, the urgent lane and connection, the API server.
+      this.d.log.debug(
+        { key, deadline: new Date(deadline).toISOString(), ...revocationTiming(deadline, called, locked, asks, this.d.clock.now()), deleted },
+        'deadline revocation timing',
+      );
       const grant = this.d.grants.get(key);
       // Already gone at the deadline while its timer held it: Kubernetes' controllers ended it.
       if (!deleted && !this.done.has(key) && timerWasArmed(grant?.status?.conditions, grant?.status?.pods)) this.d.ledger.timerEnded(key);
@@ -67,4 +78,21 @@ export class DeadlineFastPath {
   takeDone(key: string): boolean {
     return this.done.delete(key);
   }
+}
+
+/**
+ * Milliseconds after the deadline at each step of one fast-path revocation (its debug line).
+ * `asks`: when a delete attempt was asked whether it is still wanted: as its urgent-lane slot
+ * came, then as its connection was about to write it (the first attempt's second ask is when
+ * the DELETE went out; a client that does not ask, the lane's).
+ */
+export function revocationTiming(deadline: number, called: number, locked: number, asks: readonly number[], answered: number) {
+  const late = (t: number | undefined): number | undefined => (t === undefined ? undefined : t - deadline);
+  return {
+    timerLateMs: called - deadline,
+    lockWaitMs: locked - called,
+    laneLateMs: late(asks[0]),
+    sentLateMs: late(asks[1] ?? asks[0]),
+    answeredLateMs: answered - deadline,
+  };
 }

@@ -18,13 +18,25 @@ import { httpStatus } from '../runtime/errors.ts';
 /** Attempts of a RoleBinding delete in flight at most, before its error goes to the caller's backoff. */
 export const REVOCATION_ATTEMPTS = 3;
 
-/** True when a RoleBinding was (or may have been) deleted by these attempts, false when it was already gone. */
-export function revokeRoleBinding(api: KubeApi, clock: Clock, namespace: string, name: string): Promise<boolean> {
+/**
+ * True when a RoleBinding was (or may have been) deleted by these attempts, false when it was
+ * already gone. `onSend` is told each time an attempt goes out (its urgent-lane slot came and it
+ * was still wanted): the deadline path's timing (fast-path.ts).
+ */
+export function revokeRoleBinding(api: KubeApi, clock: Clock, namespace: string, name: string, onSend?: () => void): Promise<boolean> {
   return firstDeletion({
     clock,
     attempts: REVOCATION_ATTEMPTS,
     hedgeAfterMs: api.connection.timeouts.revocationMs,
-    send: (wanted) => deleteRoleBinding(api, namespace, name, { wanted }),
+    send: (wanted) =>
+      deleteRoleBinding(api, namespace, name, {
+        // Asked by the lane when its slot comes and by the connection just before writing: the last yes is when it went out.
+        wanted: () => {
+          const yes = wanted();
+          if (yes) onSend?.();
+          return yes;
+        },
+      }),
     freshConnection: (reason) => {
       api.connection.freshConnection(reason);
     },

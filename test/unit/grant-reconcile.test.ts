@@ -45,10 +45,9 @@ function grant(extra: Partial<DebugGrant['metadata']> = {}): DebugGrant {
   } as DebugGrant;
 }
 
-function harness() {
+function harness(log = makeLogger('silent')) {
   const rec = new RecordingApi();
   const clock = new FakeClock();
-  const log = makeLogger('silent');
   const metrics = makeMetrics(
     () => ({}),
     () => 0,
@@ -339,6 +338,31 @@ describe('revocation at the deadline (fake clock)', () => {
       'replace debuggrantindexes shop/grants',
       `create ${HISTORY}`,
       'patch debuggrants/status shop/g',
+    ]);
+    await timer.stop();
+  });
+
+  test('the fast path says where its time went: ms after the deadline when the timer fired, the DELETE went out and was answered', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const h = harness(makeLogger('debug', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) }));
+    const { timer, nextAttempt } = timerOf(h);
+    const activated = await activate(h);
+    let answer: () => void = () => undefined;
+    h.rec.hold = (a) =>
+      a.startsWith('delete rolebindings')
+        ? new Promise<void>((resolve) => {
+            answer = resolve;
+          })
+        : undefined;
+    timer.set(KEY, activated.deadline ?? undefined);
+    const attempt = nextAttempt();
+    h.clock.advance(HOUR);
+    await turns();
+    h.clock.advance(40); // the API server takes 40 ms to answer
+    answer();
+    await attempt;
+    expect(lines.filter((l) => l.msg === 'deadline revocation timing')).toEqual([
+      expect.objectContaining({ key: KEY, timerLateMs: 0, lockWaitMs: 0, laneLateMs: 0, sentLateMs: 0, answeredLateMs: 40, deleted: true }),
     ]);
     await timer.stop();
   });

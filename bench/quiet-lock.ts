@@ -1,0 +1,51 @@
+// The team's quiet lock (a flock file, BENCH_QUIET_LOCK): held shared while the bench fills and
+// prepares, exclusive only while it measures a latency a target judges, so a long fill does
+// not hold everyone's tests. A hold is a `flock` child process that keeps the lock until its
+// stdin closes; switching modes releases the one hold before taking the other (one process's
+// shared hold would otherwise block its own exclusive one). Without BENCH_QUIET_LOCK nothing
+// is taken.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+
+type Mode = 'shared' | 'exclusive';
+
+export class QuietLock {
+  private held: { mode: Mode; release(): Promise<void> } | undefined;
+  private readonly path = process.env.BENCH_QUIET_LOCK;
+  private readonly say: (m: string) => void;
+
+  constructor(say: (m: string) => void) {
+    this.say = say;
+  }
+
+  /** Holds the lock in `mode` (waiting for it), after giving up any other hold. */
+  async take(mode: Mode): Promise<void> {
+    if (!this.path || this.held?.mode === mode) return;
+    await this.release();
+    const started = Date.now();
+    const child = spawn('flock', [mode === 'shared' ? '-s' : '-x', this.path, '-c', 'echo held; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => {
+        resolve();
+      });
+      child.once('exit', (code) => {
+        reject(new Error(`flock ${mode} ${String(this.path)} exited (${String(code)})`));
+      });
+    });
+    this.say(`quiet lock held ${mode} (waited ${String(Math.round((Date.now() - started) / 1000))} s)`);
+    this.held = {
+      mode,
+      release: async () => {
+        child.stdin.end();
+        await exited;
+      },
+    };
+  }
+
+  async release(): Promise<void> {
+    const held = this.held;
+    this.held = undefined;
+    await held?.release();
+  }
+}
