@@ -183,6 +183,33 @@ export async function restartApiServer(state: PlaneState, downMs = 0): Promise<P
   return restarted;
 }
 
+/**
+ * Another kube-apiserver on the same etcd, as an HA control plane's second member, with the
+ * same flags plus `extraArgs` (a feature gate turned off, say): what clients see from a server
+ * configured differently, on the same objects. Its own port and audit log; stopped by `stop`,
+ * or when the process that started it ends.
+ */
+export async function startSecondApiServer(state: PlaneState, name: string, extraArgs: string[]): Promise<{ server: string; stop: () => Promise<void> }> {
+  const port = await loopbackPort();
+  const server = `https://127.0.0.1:${String(port)}`;
+  const args = state.apiserver.args.map((a) => {
+    if (a.startsWith('--secure-port=')) return `--secure-port=${String(port)}`;
+    if (a.startsWith('--audit-log-path=')) return `--audit-log-path=${join(state.dir, `audit-${name}.log`)}`;
+    return a;
+  });
+  const apiserver = startProcess(`kube-apiserver (${name})`, state.apiserver.bin, [...args, ...extraArgs], join(state.dir, `kube-apiserver-${name}.log`));
+  const stop = async (): Promise<void> => {
+    if (apiserver.child.pid) await stopPid(apiserver.child.pid);
+  };
+  try {
+    await waitUntilReady(apiserver, () => httpsOk(`${server}/readyz`, readFileSync(state.caFile), state.tokens.admin ?? ''), 90_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { server, stop };
+}
+
 export function readState(dir: string): PlaneState {
   return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as PlaneState;
 }

@@ -40,12 +40,13 @@ function source<T>(api: KubeApi, path: string, transform: (raw: unknown) => T, s
     server,
     transform,
     list: (limit, continueToken) => listPage(api.connection, path, { limit, continueToken, ...selection }),
-    watch: (resourceVersion, onEvent) =>
+    watch: (resourceVersion, onEvent, opts) =>
       openWatch(
         api.connection,
         path,
         {
           resourceVersion,
+          initialEvents: opts?.initialEvents,
           ...selection,
           timeoutSeconds: WATCH_TIMEOUT_S + Math.floor(Math.random() * WATCH_TIMEOUT_S),
           idleMs: WATCH_IDLE_MS,

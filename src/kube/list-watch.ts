@@ -59,21 +59,25 @@ export async function listPage(connection: ApiConnection, path: string, opts: { 
 }
 
 /**
- * Opens a watch from `resourceVersion`; resolves once the server accepted it. A stream that
+ * Opens a watch from `resourceVersion` ("" with `initialEvents`: the most recent state);
+ * resolves once the server accepted it. A stream that
  * sends nothing (not even a bookmark, which the server sends about once a minute) for
  * `idleMs` counts as stalled and fails, so a dead connection never looks like a quiet one.
  */
 export async function openWatch(
   connection: ApiConnection,
   path: string,
-  opts: { resourceVersion: string; timeoutSeconds: number; idleMs: number } & Selection,
+  opts: { resourceVersion: string; timeoutSeconds: number; idleMs: number; initialEvents?: boolean } & Selection,
   onEvent: WatchHandler,
 ): Promise<WatchStream> {
   const abort = new AbortController();
   const query = {
     watch: 'true',
-    resourceVersion: opts.resourceVersion,
+    resourceVersion: opts.resourceVersion || undefined,
     allowWatchBookmarks: 'true',
+    // WatchList (src/runtime/watch-list.ts): every object first, then the bookmark that ends them.
+    sendInitialEvents: opts.initialEvents ? 'true' : undefined,
+    resourceVersionMatch: opts.initialEvents ? 'NotOlderThan' : undefined,
     timeoutSeconds: String(opts.timeoutSeconds),
     labelSelector: opts.labelSelector,
     fieldSelector: opts.fieldSelector,

@@ -1,16 +1,15 @@
 // The informers against the real API server: paged lists (every pod seen, no response over
-// one page), a continue token expired by a real etcd compaction (410) recovered, cached pods
+// one page; the streamed initial list is test/integration/watch-list.test.ts), a continue
+// token expired by a real etcd compaction (410) recovered, cached pods
 // holding only the kept fields, and an unreachable or refusing API server reported loudly.
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { loopbackPort } from '../../hack/controlplane/processes.ts';
 import { parseConfig } from '../../src/config.ts';
 import type { CachedPod } from '../../src/kube/cached.ts';
 import { fromKubeConfig } from '../../src/kube/client.ts';
 import { podSource } from '../../src/kube/informers.ts';
-import { makeLogger } from '../../src/log.ts';
 import { Manager } from '../../src/manager.ts';
 import { serveProbes } from '../../src/probes.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
@@ -19,6 +18,7 @@ import { ResilientInformer, type ListWatchSource } from '../../src/runtime/infor
 import { Semaphore } from '../../bench/semaphore.ts';
 import { clientsFor, eventually, freshNamespace, kubeConfigFor, plane, writePodStatus } from '../support/cluster.ts';
 import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
+import { logSink } from '../support/log-sink.ts';
 import { POD_FIELDS, fieldPaths, realisticPodSpec, runningStatus } from '../support/pods.ts';
 import { EXEMPT } from '../support/policy.ts';
 
@@ -32,17 +32,6 @@ const waitFor = (cond: () => boolean): Promise<boolean> =>
     (ok) => ok,
     20_000,
   );
-
-function logSink(): { log: ReturnType<typeof makeLogger>; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: makeLogger('info', sink), lines };
-}
 
 /** Compacts etcd up to its current revision: every continue token issued before is now expired. */
 async function compactEtcd(): Promise<void> {
@@ -114,7 +103,7 @@ describe('informers against the real API server', () => {
         if (event === 'delete') deleted.add(p.metadata?.name ?? '');
       },
       undefined,
-      { pageSize: PAGE },
+      { pageSize: PAGE, initialList: 'pages' },
     );
     try {
       await informer.start();
@@ -162,7 +151,7 @@ describe('informers against the real API server', () => {
       },
     });
     const { log, lines } = logSink();
-    const informer = new ResilientInformer('pods', source, systemClock, log, () => undefined, undefined, { pageSize: PAGE });
+    const informer = new ResilientInformer('pods', source, systemClock, log, () => undefined, undefined, { pageSize: PAGE, initialList: 'pages' });
     try {
       await informer.start();
       expect(statuses).toEqual([410]);
@@ -237,8 +226,9 @@ describe('informers against the real API server', () => {
     try {
       void informer.start();
       await waitFor(() => informer.notReadyReason?.includes('403') === true);
+      // The initial list is streamed: a watch request, so the verb the API server names is watch.
       expect(informer.notReadyReason).toMatch(
-        /403 Forbidden from https:\/\/127\.0\.0\.1:\d+: pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace/,
+        /403 Forbidden from https:\/\/127\.0\.0\.1:\d+: pods is forbidden: User "bob" cannot watch resource "pods" in API group "" in the namespace/,
       );
       expect(lines.filter((l) => l.level === 50)).toHaveLength(1);
     } finally {

@@ -24,7 +24,7 @@ const OWNER = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'shop-7c9f8d6b5
 type Raw = { metadata?: { managedFields?: unknown[] } };
 const managed = (o: unknown): number => (o as Raw | undefined)?.metadata?.managedFields?.length ?? 0;
 
-/** The pod source, recording every object it hands over as parsed (list items and watch events). */
+/** The pod source, recording every object it hands over as parsed (list items and watch events but bookmarks). */
 function recorded(base: ListWatchSource<CachedPod>): { source: ListWatchSource<CachedPod>; parsed: unknown[] } {
   const parsed: unknown[] = [];
   return {
@@ -36,11 +36,15 @@ function recorded(base: ListWatchSource<CachedPod>): { source: ListWatchSource<C
         parsed.push(...page.items);
         return page;
       },
-      watch: (rv, onEvent) =>
-        base.watch(rv, (type, object) => {
-          parsed.push(object);
-          onEvent(type, object);
-        }),
+      watch: (rv, onEvent, opts) =>
+        base.watch(
+          rv,
+          (type, object) => {
+            if (type !== 'BOOKMARK') parsed.push(object);
+            onEvent(type, object);
+          },
+          opts,
+        ),
     },
   };
 }
