@@ -1,6 +1,7 @@
 // Two lanes for API requests: the urgent lane starts at once, up to a limit; the normal lane
 // starts only while no urgent request is queued or in flight. The mechanism only: which
 // requests are urgent, and why, is src/revocation/lanes.ts.
+import type { Clock } from '../runtime/clock.ts';
 import type { CallOptions, KubeApi } from './client.ts';
 import { NotSentError } from './connection.ts';
 import { wrapCalls } from './wrap-calls.ts';
@@ -18,7 +19,7 @@ export class DeadlinePassedError extends Error {
 export class RequestLanes {
   private urgentRunning = 0;
   private readonly urgentWaiting: (() => void)[] = [];
-  private readonly normalWaiting: (() => void)[] = [];
+  private readonly normalWaiting = new Set<() => void>();
   private readonly urgentLimit: number;
 
   constructor(urgentLimit: number) {
@@ -34,10 +35,16 @@ export class RequestLanes {
    * Runs `send` in a lane; `beforeSend` runs at the moment it may start (it may throw to refuse),
    * and `wanted` then too: false refuses to send (NotSentError), so an urgent request its caller
    * no longer needs gives its slot to the next at once instead of holding it until answered.
+   * A normal request waiting behind urgent ones also asks `beforeSend` at `wake.at`: a write
+   * planned against a deadline gives up there, not when the urgent requests are done (it holds
+   * its grant's RBAC lock, so that grant's own revocation waits for it).
    */
-  async run<T>(lane: Lane, send: () => Promise<T>, beforeSend?: () => void, wanted?: () => boolean): Promise<T> {
+  async run<T>(lane: Lane, send: () => Promise<T>, beforeSend?: () => void, wanted?: () => boolean, wake?: { at: number; clock: Clock }): Promise<T> {
     if (lane === 'normal') {
-      while (this.urgentPending > 0) await new Promise<void>((resolve) => this.normalWaiting.push(resolve));
+      while (this.urgentPending > 0) {
+        beforeSend?.();
+        await this.normalTurn(wake);
+      }
       beforeSend?.();
       refuseUnwanted(wanted);
       return send();
@@ -56,8 +63,26 @@ export class RequestLanes {
     } finally {
       const next = this.urgentWaiting.shift();
       if (next) next();
-      else if (--this.urgentRunning === 0) for (const resume of this.normalWaiting.splice(0)) resume();
+      else if (--this.urgentRunning === 0) {
+        const waiting = [...this.normalWaiting];
+        this.normalWaiting.clear();
+        for (const resume of waiting) resume();
+      }
     }
+  }
+
+  /** Resolves when no urgent request is pending any more, or at `wake.at`. */
+  private normalTurn(wake: { at: number; clock: Clock } | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let cancel = (): void => undefined;
+      const resume = (): void => {
+        cancel();
+        this.normalWaiting.delete(resume);
+        resolve();
+      };
+      this.normalWaiting.add(resume);
+      if (wake) cancel = wake.clock.setTimer(resume, wake.at - wake.clock.now());
+    });
   }
 
   /** The API with every request in `lane`; `beforeSend` as in run(). Watches are streams, not requests: untouched. */
@@ -65,11 +90,12 @@ export class RequestLanes {
     return wrapCalls(api, (_operation, args, send) => this.run(lane, send, beforeSend, callOptions(args)?.wanted));
   }
 
-  /** The normal lane, refusing any request that would start at or after `deadline`. */
-  until(api: KubeApi, deadline: number, now: () => number): KubeApi {
-    return this.view(api, 'normal', () => {
-      if (now() >= deadline) throw new DeadlinePassedError(deadline);
-    });
+  /** The normal lane, refusing any request that would start at or after `deadline` (also one still waiting then). */
+  until(api: KubeApi, deadline: number, clock: Clock): KubeApi {
+    const refuse = (): void => {
+      if (clock.now() >= deadline) throw new DeadlinePassedError(deadline);
+    };
+    return wrapCalls(api, (_operation, args, send) => this.run('normal', send, refuse, callOptions(args)?.wanted, { at: deadline, clock }));
   }
 }
 

@@ -24,6 +24,6 @@ export function deletesFirst(api: KubeApi, clock: Clock): LanedApi {
   return {
     api: lanes.view(api, 'normal'),
     urgentApi: lanes.view(api, 'urgent'),
-    apiUntil: (deadline) => lanes.until(api, deadline, () => clock.now()),
+    apiUntil: (deadline) => lanes.until(api, deadline, clock),
   };
 }

@@ -1,5 +1,7 @@
 import { DeadlinePassedError, RequestLanes } from '../../src/kube/request-lanes.ts';
+import type { KubeApi } from '../../src/kube/client.ts';
 import { KeyedLock } from '../../src/runtime/keyed-lock.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -73,6 +75,55 @@ describe('RequestLanes', () => {
     u.finish();
     await urgent;
     await expect(write).rejects.toBeInstanceOf(DeadlinePassedError);
+  });
+
+  test('a request planned against a deadline stops waiting at the deadline, while urgent requests still run', async () => {
+    const clock = new FakeClock();
+    const lanes = new RequestLanes(1);
+    const log: string[] = [];
+    const u = pending(log, 'u');
+    void lanes.run('urgent', u.send);
+    const sent: string[] = [];
+    const api = {
+      ...{ core: {}, authz: {}, custom: {}, batch: {}, coordination: {} },
+      rbac: {
+        patchNamespacedRole: () => {
+          sent.push('role');
+          return Promise.resolve({});
+        },
+      },
+    } as unknown as KubeApi;
+    const write = lanes.until(api, clock.now() + 500, clock).rbac.patchNamespacedRole({ name: 'r', namespace: 'ns', body: {} });
+    const outcome = write.then(
+      () => 'sent',
+      (err: unknown) => (err instanceof Error ? err.name : String(err)),
+    );
+    await tick();
+    clock.advance(499);
+    await tick();
+    expect(sent).toEqual([]);
+    // Before: it waited for the urgent request, however long after its deadline (holding its
+    // grant's RBAC lock, so that grant's own revocation waited behind everyone else's).
+    clock.advance(1);
+    expect(await outcome).toBe('DeadlinePassedError');
+    expect(sent).toEqual([]);
+    u.finish();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  test('a request planned against a deadline that gets its turn first leaves no timer behind', async () => {
+    const clock = new FakeClock();
+    const lanes = new RequestLanes(1);
+    const log: string[] = [];
+    const u = pending(log, 'u');
+    const urgent = lanes.run('urgent', u.send);
+    const write = lanes.run('normal', () => Promise.resolve('sent'), undefined, undefined, { at: clock.now() + 500, clock });
+    await tick();
+    expect(clock.pendingTimers).toBe(1);
+    u.finish();
+    await urgent;
+    expect(await write).toBe('sent');
+    expect(clock.pendingTimers).toBe(0);
   });
 
   test('an urgent request no longer wanted when its slot comes is not sent, and the slot goes to the next', async () => {
