@@ -93,7 +93,7 @@ describe('RequestLanes', () => {
         },
       },
     } as unknown as KubeApi;
-    const write = lanes.until(api, clock.now() + 500, clock).rbac.patchNamespacedRole({ name: 'r', namespace: 'ns', body: {} });
+    const write = lanes.until(api, clock.now() + 500, clock).rbac.patchNamespacedRole({ name: 'r', namespace: 'ns', body: {} }, { patch: 'apply' });
     const outcome = write.then(
       () => 'sent',
       (err: unknown) => (err instanceof Error ? err.name : String(err)),
