@@ -130,18 +130,28 @@ async function untilExit<T>(op: OperatorProcess, work: Promise<T>): Promise<T> {
 
 async function fill(creator: KubeApi, arrivals: BindingArrivals, namespaces: string[], count: number): Promise<void> {
   const limit = new Semaphore(32);
+  let created = 0;
   let done = 0;
+  // A fill that stops moving says where it stands.
+  const progress = setInterval(() => {
+    say(
+      `  fill: ${String(created)} created, ${String(done)} with their RoleBinding, ${String(arrivals.waiting)} waiting, ${String(arrivals.missed.length)} found by listing`,
+    );
+  }, 15_000);
   await Promise.all(
     Array.from({ length: count }, (_, i) =>
       limit.run(async () => {
         const g = { namespace: namespaces[i % namespaces.length] ?? '', name: `bg-${String(i)}`, user: `u-bg-${String(i)}`, ttl: '4h' };
         const added = arrivals.arrival(g.namespace, rbacName(g.name));
         await createGrant(creator, g);
+        created++;
         await added;
         if (++done % 1000 === 0) say(`  ${String(done)} active (load ${load()})`);
       }),
     ),
-  );
+  ).finally(() => {
+    clearInterval(progress);
+  });
 }
 
 /** Per grant created: create → RoleBinding and → SAR allows; undefined when its RoleBinding never came (within the arrivals' limit). */

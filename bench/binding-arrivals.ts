@@ -93,6 +93,11 @@ export class BindingArrivals {
     });
   }
 
+  /** Waits not yet ended. */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
   stop(): void {
     clearInterval(this.timer);
   }
