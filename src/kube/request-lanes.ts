@@ -1,6 +1,16 @@
 // Two lanes for API requests: the urgent lane starts at once, up to a limit; the normal lane
 // starts only while no urgent request is queued or in flight. The mechanism only: which
 // requests are urgent, and why, is src/revocation/lanes.ts.
+//
+// What a request's deadline means depends on its lane. An urgent request (a RoleBinding delete
+// that ends access) waits for its slot however long it takes: it must not be dropped, and its
+// caller hedges it with further attempts (src/revocation/revoke-binding.ts). A normal request
+// waits for its turn at most its request timeout, counted from when it was asked (and, when
+// planned against a deadline, not past that): then it fails unsent (NotSentError, temporary)
+// and its caller retries from a fresh read, instead of waiting on and sending a write planned
+// minutes ago (under load one waited ~9 min behind revocations while its timeout, counted
+// only from the send, said 10 s). Once sent, a request has its request timeout for the answer
+// (connection.ts). The Lease takes no lane at all (lease.ts): its deadline is the renew deadline.
 import type { Clock } from '../runtime/clock.ts';
 import type { CallOptions, KubeApi } from './client.ts';
 import { NotSentError } from './connection.ts';
@@ -85,17 +95,29 @@ export class RequestLanes {
     });
   }
 
-  /** The API with every request in `lane`; `beforeSend` as in run(). Watches are streams, not requests: untouched. */
-  view(api: KubeApi, lane: Lane, beforeSend?: () => void): KubeApi {
-    return wrapCalls(api, (_operation, args, send) => this.run(lane, send, beforeSend, callOptions(args)?.wanted));
+  /**
+   * The API with every request in `lane`. A normal request waits for its turn at most the
+   * connection's request timeout (as it is when asked) and, given a `deadline`, not past it
+   * (DeadlinePassedError). Watches are streams, not requests: untouched.
+   */
+  view(api: KubeApi, lane: Lane, clock: Clock, deadline?: number): KubeApi {
+    return wrapCalls(api, (_operation, args, send) => {
+      const wanted = callOptions(args)?.wanted;
+      if (lane === 'urgent') return this.run('urgent', send, undefined, wanted);
+      const asked = clock.now();
+      const maxWaitMs = api.connection.timeouts.requestMs;
+      const refuse = (): void => {
+        if (deadline !== undefined && clock.now() >= deadline) throw new DeadlinePassedError(deadline);
+        if (clock.now() - asked >= maxWaitMs)
+          throw new NotSentError(`waited its whole request timeout (${String(maxWaitMs)} ms) behind revocations for its turn: not sent`);
+      };
+      return this.run('normal', send, refuse, wanted, { at: Math.min(asked + maxWaitMs, deadline ?? Infinity), clock });
+    });
   }
 
   /** The normal lane, refusing any request that would start at or after `deadline` (also one still waiting then). */
   until(api: KubeApi, deadline: number, clock: Clock): KubeApi {
-    const refuse = (): void => {
-      if (clock.now() >= deadline) throw new DeadlinePassedError(deadline);
-    };
-    return wrapCalls(api, (_operation, args, send) => this.run('normal', send, refuse, callOptions(args)?.wanted, { at: deadline, clock }));
+    return this.view(api, 'normal', clock, deadline);
   }
 }
 

@@ -11,7 +11,7 @@ import type { Clock } from '../runtime/clock.ts';
 export const URGENT_REQUESTS = 32;
 
 export interface LanedApi {
-  /** Everything but revocation: waits while any revocation is pending. */
+  /** Everything but revocation: waits while any revocation is pending, at most its request timeout (then NotSentError). */
   api: KubeApi;
   /** Deleting a RoleBinding whose grant must end. */
   urgentApi: KubeApi;
@@ -22,8 +22,8 @@ export interface LanedApi {
 export function deletesFirst(api: KubeApi, clock: Clock): LanedApi {
   const lanes = new RequestLanes(URGENT_REQUESTS);
   return {
-    api: lanes.view(api, 'normal'),
-    urgentApi: lanes.view(api, 'urgent'),
+    api: lanes.view(api, 'normal', clock),
+    urgentApi: lanes.view(api, 'urgent', clock),
     apiUntil: (deadline) => lanes.until(api, deadline, clock),
   };
 }

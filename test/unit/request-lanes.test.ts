@@ -86,6 +86,7 @@ describe('RequestLanes', () => {
     const sent: string[] = [];
     const api = {
       ...{ core: {}, authz: {}, custom: {}, batch: {}, coordination: {} },
+      connection: { timeouts: { requestMs: 10_000, revocationMs: 500 } },
       rbac: {
         patchNamespacedRole: () => {
           sent.push('role');
@@ -150,6 +151,93 @@ describe('RequestLanes', () => {
     u3.finish();
     await Promise.all(done);
     expect(outcomes.sort()).toEqual(['NotSentError', 'u1', 'u3']);
+  });
+});
+
+describe('RequestLanes: what a deadline means per lane', () => {
+  /** An API whose RoleBinding deletes are held until `release()`; every request sent is logged. */
+  function heldDeletes(requestMs: number): { api: KubeApi; sent: string[]; release: () => void } {
+    const sent: string[] = [];
+    const held: (() => void)[] = [];
+    const calls = {
+      deleteNamespacedRoleBinding: () => {
+        sent.push('delete');
+        return new Promise<void>((r) => held.push(r));
+      },
+      readNamespacedRole: () => {
+        sent.push('read');
+        return Promise.resolve('read');
+      },
+    };
+    const connection = { timeouts: { requestMs, revocationMs: 500 } };
+    const api = { connection, core: calls, rbac: calls, authz: calls, custom: calls, batch: calls, coordination: calls } as unknown as KubeApi;
+    return {
+      api,
+      sent,
+      release: () => {
+        for (const r of held.splice(0)) r();
+      },
+    };
+  }
+  const outcome = (p: Promise<unknown>): Promise<string> =>
+    p.then(
+      (v) => String(v),
+      (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err)),
+    );
+
+  test('a normal request whose turn has not come within its request timeout fails then, unsent; one asked later still waits its turn', async () => {
+    const clock = new FakeClock();
+    const lanes = new RequestLanes(1);
+    const { api, sent, release } = heldDeletes(10_000);
+    const urgent = lanes.view(api, 'urgent', clock).rbac.deleteNamespacedRoleBinding({ namespace: 'a', name: 'b' });
+    const normal = lanes.view(api, 'normal', clock);
+    const stale = outcome(normal.rbac.readNamespacedRole({ namespace: 'a', name: 'r' }));
+    clock.advance(4_000);
+    const fresh = outcome(normal.rbac.readNamespacedRole({ namespace: 'a', name: 'r' }));
+    await tick();
+    clock.advance(6_000); // the revocation still holds the lane: the first has waited its whole timeout, the second 6 s
+    // Before: it waited as long as the revocation did (once ~9 min under load), then was sent.
+    expect(await stale).toMatch(/^NotSentError: waited its whole request timeout \(10000 ms\)/);
+    expect(sent).toEqual(['delete']);
+    release();
+    await urgent;
+    expect(await fresh).toBe('read');
+    expect(sent).toEqual(['delete', 'read']);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  test('an urgent request (a revocation) is never refused for waiting, however long its slot takes', async () => {
+    const clock = new FakeClock();
+    const lanes = new RequestLanes(1);
+    const { api, sent, release } = heldDeletes(10_000);
+    const urgent = lanes.view(api, 'urgent', clock);
+    const first = urgent.rbac.deleteNamespacedRoleBinding({ namespace: 'a', name: 'b' });
+    const second = outcome(urgent.rbac.deleteNamespacedRoleBinding({ namespace: 'a', name: 'c' }));
+    clock.advance(600_000);
+    release();
+    await first;
+    await tick();
+    await tick();
+    expect(sent).toEqual(['delete', 'delete']);
+    release();
+    expect(await second).toBe('undefined');
+  });
+
+  test('a request planned against a deadline later than its request timeout fails unsent at the timeout; one earlier, at the deadline', async () => {
+    const clock = new FakeClock();
+    const lanes = new RequestLanes(1);
+    const { api, sent, release } = heldDeletes(1_000);
+    const urgent = lanes.view(api, 'urgent', clock).rbac.deleteNamespacedRoleBinding({ namespace: 'a', name: 'b' });
+    const late = outcome(lanes.until(api, clock.now() + 5_000, clock).rbac.readNamespacedRole({ namespace: 'a', name: 'r' }));
+    const soon = outcome(lanes.until(api, clock.now() + 500, clock).rbac.readNamespacedRole({ namespace: 'a', name: 'r' }));
+    await tick();
+    clock.advance(500);
+    expect(await soon).toMatch(/^DeadlinePassedError/);
+    clock.advance(500);
+    expect(await late).toMatch(/^NotSentError/);
+    expect(sent).toEqual(['delete']);
+    release();
+    await urgent;
   });
 });
 
