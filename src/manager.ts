@@ -37,7 +37,7 @@ export class Manager {
     if (le.enabled) {
       const lease = ms(le.leaseDuration);
       this.elector = new LeaderElector({
-        store: leaseStore(opts.api, le.namespace, le.leaseName),
+        store: leaseStore(opts.api, le.namespace, le.leaseName, clock),
         identity: opts.identity,
         clock,
         log: opts.log,

@@ -1,8 +1,15 @@
 // The coordination.k8s.io Lease the replicas compete for. Writes carry resourceVersion,
 // so two candidates can never both believe they took it.
+//
+// Its requests take no request lane (request-lanes.ts): a renewal never waits behind the
+// operator's own bulk. Their deadline is the leader's renew deadline: a renewal is not sent
+// at or after it and is aborted there, since a Lease renewed after the leader has had to give
+// it up proves nothing (the API server side: config/flowcontrol gives them a priority level
+// of their own).
 import type { V1Lease } from '@kubernetes/client-node';
+import type { Clock } from '../runtime/clock.ts';
 import { isNotFound } from '../runtime/errors.ts';
-import type { KubeApi, LeaseBody } from './client.ts';
+import type { CallOptions, KubeApi, LeaseBody } from './client.ts';
 
 export interface LeaseRecord {
   holder: string;
@@ -13,13 +20,16 @@ export interface LeaseRecord {
   resourceVersion?: string;
 }
 
+/** Each call's `until` (epoch ms, optional): not sent at or after it, and aborted there. */
 export interface LeaseStore {
-  get(): Promise<LeaseRecord | undefined>;
+  get(until?: number): Promise<LeaseRecord | undefined>;
   /** Creates (no resourceVersion) or replaces (with it); throws 409 when someone else moved first. */
-  write(record: LeaseRecord): Promise<LeaseRecord>;
+  write(record: LeaseRecord, until?: number): Promise<LeaseRecord>;
 }
 
-export function leaseStore(api: KubeApi, namespace: string, name: string): LeaseStore {
+export function leaseStore(api: KubeApi, namespace: string, name: string, clock: Clock): LeaseStore {
+  const options = (until: number | undefined): CallOptions | undefined =>
+    until === undefined ? undefined : { ...api.connection.until(until, () => clock.now()), wanted: () => clock.now() < until };
   const fromLease = (l: V1Lease): LeaseRecord => ({
     holder: l.spec?.holderIdentity ?? '',
     renewTime: l.spec?.renewTime ? new Date(l.spec.renewTime).getTime() : 0,
@@ -29,15 +39,15 @@ export function leaseStore(api: KubeApi, namespace: string, name: string): Lease
     resourceVersion: l.metadata?.resourceVersion,
   });
   return {
-    async get() {
+    async get(until) {
       try {
-        return fromLease(await api.coordination.readNamespacedLease({ namespace, name }));
+        return fromLease(await api.coordination.readNamespacedLease({ namespace, name }, options(until)));
       } catch (err) {
         if (isNotFound(err)) return undefined;
         throw err;
       }
     },
-    async write(r) {
+    async write(r, until) {
       const body: LeaseBody = {
         metadata: { name, namespace, resourceVersion: r.resourceVersion },
         spec: {
@@ -49,8 +59,8 @@ export function leaseStore(api: KubeApi, namespace: string, name: string): Lease
         },
       };
       const written = r.resourceVersion
-        ? await api.coordination.replaceNamespacedLease({ namespace, name, body })
-        : await api.coordination.createNamespacedLease({ namespace, body });
+        ? await api.coordination.replaceNamespacedLease({ namespace, name, body }, options(until))
+        : await api.coordination.createNamespacedLease({ namespace, body }, options(until));
       return fromLease(written);
     },
   };

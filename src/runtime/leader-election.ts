@@ -3,9 +3,17 @@
 // clock skew between replicas does not matter), the leader renews every retryPeriod and
 // gives up if it cannot renew within renewDeadline; a graceful stop releases the Lease so
 // the standby takes over at once instead of waiting for it to lapse.
+//
+// The renew deadline is kept by a timer, not by the next renewal's answer: a renewal that
+// hangs (its request queued in a saturated API server) must not keep this replica leading
+// past it, while a standby that saw no renewal for leaseDuration takes over. Each renewal's
+// requests are bounded by it (not sent after it, aborted at it). The leader renews with one
+// request, a replace of the Lease it last wrote (client-go's optimistic fast path), and reads
+// the Lease first only when that conflicts: under load every request is a wait in a queue.
 import type { LeaseRecord, LeaseStore } from '../kube/lease.ts';
 import type { Logger } from '../log.ts';
 import type { Clock } from './clock.ts';
+import { httpStatus } from './errors.ts';
 
 export interface ElectionOptions {
   store: LeaseStore;
@@ -30,6 +38,7 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
   private cancel: (() => void) | undefined;
+  private cancelRenewDeadline: (() => void) | undefined;
   private callbacks: ElectionCallbacks | undefined;
 
   constructor(options: ElectionOptions) {
@@ -54,6 +63,7 @@ export class LeaderElector {
   async stop(release: boolean): Promise<void> {
     this.stopped = true;
     this.cancel?.();
+    this.cancelRenewDeadline?.();
     if (release && this.leading && this.observed) {
       const now = this.o.clock.now();
       try {
@@ -75,32 +85,62 @@ export class LeaderElector {
     } catch (err) {
       this.o.log.debug({ err }, 'lease update failed');
     }
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run while we awaited
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() or the renew deadline may have come while we awaited
     if (this.stopped) return;
-    if (acquired) {
+    // Taken (or renewed) at `now`: this replica may lead until now + renewDeadline, unless that
+    // has already passed (an acquisition whose answer came that late).
+    if (acquired && this.o.clock.now() < now + this.o.renewDeadlineMs) {
       this.lastRenew = now;
+      this.armRenewDeadline();
       if (!this.leading) {
         this.leading = true;
         this.o.log.info({ identity: this.o.identity }, 'became leader');
         this.callbacks?.onStartedLeading();
       }
-    } else if (this.leading && this.o.clock.now() - this.lastRenew > this.o.renewDeadlineMs) {
-      this.leading = false;
-      this.o.log.error({ identity: this.o.identity }, 'lost the leader lease');
-      this.callbacks?.onStoppedLeading();
-      return;
     }
     this.cancel = this.o.clock.setTimer(() => {
       void this.tick();
     }, this.o.retryPeriodMs);
   }
 
+  /** Leadership ends at lastRenew + renewDeadline unless a renewal comes first, whatever is in flight then. */
+  private armRenewDeadline(): void {
+    this.cancelRenewDeadline?.();
+    this.cancelRenewDeadline = this.o.clock.setTimer(
+      () => {
+        if (!this.leading || this.stopped) return;
+        this.leading = false;
+        this.stopped = true;
+        this.cancel?.();
+        this.o.log.error(
+          { identity: this.o.identity, renewDeadlineMs: this.o.renewDeadlineMs },
+          'lost the leader lease: not renewed within its renew deadline',
+        );
+        this.callbacks?.onStoppedLeading();
+      },
+      this.lastRenew + this.o.renewDeadlineMs - this.o.clock.now(),
+    );
+  }
+
   private async tryAcquireOrRenew(now: number): Promise<boolean> {
-    const current = await this.o.store.get();
     const durationSeconds = Math.ceil(this.o.leaseDurationMs / 1000);
+    // The leader's requests are worth nothing after its renew deadline; a candidate's have the request timeout.
+    const until = this.leading ? this.lastRenew + this.o.renewDeadlineMs : undefined;
+    if (this.leading && this.observed) {
+      try {
+        this.record(await this.o.store.write({ ...this.observed, renewTime: now, leaseDurationSeconds: durationSeconds }, until), now);
+        return true;
+      } catch (err) {
+        // Someone else wrote it (or it is gone): read it, as a candidate does. Anything else
+        // (no answer, 429, 5xx): the next try, within the renew deadline.
+        const status = httpStatus(err);
+        if (status !== 409 && status !== 404) throw err;
+      }
+    }
+    const current = await this.o.store.get(until);
     if (!current) {
       this.record(
-        await this.o.store.write({ holder: this.o.identity, acquireTime: now, renewTime: now, leaseDurationSeconds: durationSeconds, transitions: 0 }),
+        await this.o.store.write({ holder: this.o.identity, acquireTime: now, renewTime: now, leaseDurationSeconds: durationSeconds, transitions: 0 }, until),
         now,
       );
       return true;
@@ -117,7 +157,7 @@ export class LeaderElector {
       acquireTime: mine ? current.acquireTime : now,
       transitions: mine ? current.transitions : current.transitions + 1,
     };
-    this.record(await this.o.store.write(next), now);
+    this.record(await this.o.store.write(next, until), now);
     return true;
   }
 

@@ -285,7 +285,7 @@ describe('Helm chart', () => {
       namespace: ns,
       serviceAccount: 'dg-chart-operator',
       metricsReaderRole: 'dg-chart:metrics-reader',
-      flowSchemas: { operator: 'dg-chart-operator', revocation: 'dg-chart-revocation' },
+      flowSchemas: { operator: 'dg-chart-operator', revocation: 'dg-chart-revocation', leaderElection: 'dg-chart-leader-election' },
     }));
   });
 });

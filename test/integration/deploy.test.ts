@@ -43,6 +43,6 @@ describe('deployment', () => {
     namespace: 'debuggrant-system',
     serviceAccount: 'debuggrant-operator',
     metricsReaderRole: 'debuggrant:metrics-reader',
-    flowSchemas: { operator: 'debuggrant-operator', revocation: 'debuggrant-revocation' },
+    flowSchemas: { operator: 'debuggrant-operator', revocation: 'debuggrant-revocation', leaderElection: 'debuggrant-leader-election' },
   }));
 });

@@ -13,7 +13,8 @@ import { inClusterAccess } from '../../src/kube/kubeconfig.ts';
 import { requestReviewer } from '../../src/kube/request-review.ts';
 import { makeLogger } from '../../src/log.ts';
 import { serveMetrics } from '../../src/metrics-server.ts';
-import { Operator } from '../../src/operator.ts';
+import { Manager } from '../../src/manager.ts';
+import type { Operator } from '../../src/operator.ts';
 import { canI, clientsFor, eventually, freshNamespace, plane, writePodStatus } from './cluster.ts';
 import { addEphemeralContainer, debugContainer } from './debug-containers.ts';
 import { createGrant, getGrant, grantSpec, isReady } from './grants.ts';
@@ -26,8 +27,8 @@ export interface InstalledOperator {
   serviceAccount: string;
   /** The installation's metrics-reader ClusterRole. */
   metricsReaderRole: string;
-  /** The installation's FlowSchemas (config/flowcontrol): all its requests, and its RoleBinding deletes. */
-  flowSchemas: { operator: string; revocation: string };
+  /** The installation's FlowSchemas (config/flowcontrol): all its requests, its RoleBinding deletes, its Lease. */
+  flowSchemas: { operator: string; revocation: string; leaderElection: string };
 }
 
 /** A bound token of a ServiceAccount, as the kubelet would mount it. */
@@ -70,6 +71,7 @@ async function flowControlUid(kind: 'FlowSchema' | 'PriorityLevelConfiguration',
 }
 
 const isRoleBindingDelete = (r: ProxiedRequest): boolean => r.method === 'DELETE' && /\/rolebindings\/[^/]+$/.test(r.path);
+const isLeaseRequest = (r: ProxiedRequest): boolean => r.path.startsWith('/apis/coordination.k8s.io/v1/namespaces/');
 
 function scrapeStatus(port: number, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,7 +87,9 @@ function scrapeStatus(port: number, token: string): Promise<number> {
 export function describeOperatorWithOwnToken(title: string, installed: () => InstalledOperator): void {
   describe(title, () => {
     let ns: string;
+    let manager: Manager;
     let operator: Operator;
+    let fatal: string | undefined;
     let api: KubeApi;
     let sa: string;
     // Every request of the operator goes through it (no faults), so the API server's answers' headers can be read.
@@ -109,22 +113,32 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
           spec: { containers: [{ name: 'app', image: DEBUG_IMAGE }] },
         },
       });
-      operator = new Operator({
+      // With leader election, as the Deployment runs it: its Lease requests are classified too.
+      manager = new Manager({
         api,
         config: parseConfig({
           approvedRegistries: [APPROVED_REGISTRY],
           namespaces: [ns],
           revocationSettle: '1s',
-          leaderElection: { namespace: inst.namespace },
+          leaderElection: { enabled: true, namespace: inst.namespace, leaseName: `sa-operator-${ns}` },
         }),
         log: makeLogger(process.env.TEST_OPERATOR_LOG ?? 'silent'),
         processMetrics: false,
         identity: 'sa-operator',
+        onFatal: (reason) => {
+          fatal = reason;
+        },
       });
-      await operator.start();
+      operator = manager.operator;
+      await manager.start();
+      await eventually(
+        () => Promise.resolve(manager.isLeader),
+        (leads) => leads,
+      );
     });
     afterAll(async () => {
-      await operator.stop();
+      await manager.stop();
+      expect(fatal).toBeUndefined();
       api.connection.close();
       await proxy.close();
     });
@@ -182,7 +196,7 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
     test('API Priority and Fairness puts its requests in its own priority level, and its RoleBinding deletes in another', async () => {
       // By the API server's own response headers (X-Kubernetes-PF-FlowSchema-UID / -PriorityLevel-UID),
       // for every request of the lifecycle above (it ended with the RoleBinding deleted at the deadline).
-      const { operator: operatorSchema, revocation } = installed().flowSchemas;
+      const { operator: operatorSchema, revocation, leaderElection } = installed().flowSchemas;
       const uids = {
         operator: {
           flowSchema: await flowControlUid('FlowSchema', operatorSchema),
@@ -191,6 +205,10 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
         revocation: {
           flowSchema: await flowControlUid('FlowSchema', revocation),
           priorityLevel: await flowControlUid('PriorityLevelConfiguration', revocation),
+        },
+        leaderElection: {
+          flowSchema: await flowControlUid('FlowSchema', leaderElection),
+          priorityLevel: await flowControlUid('PriorityLevelConfiguration', leaderElection),
         },
         // The probe of a retired connection (GET /livez, src/kube/connection.ts) falls to the
         // API server's built-in `probes` FlowSchema, whose level is exempt: never queued.
@@ -210,7 +228,11 @@ export function describeOperatorWithOwnToken(title: string, installed: () => Ins
       const deletes = answered.filter(isRoleBindingDelete);
       expect(deletes.length).toBeGreaterThan(0);
       expect(deletes.map(classified)).toEqual(deletes.map((r) => `${r.method} ${r.path}: revocation`));
-      const rest = answered.filter((r) => !isRoleBindingDelete(r));
+      // Its Lease: a level of its own, so renewals never queue behind its own bulk.
+      const leases = answered.filter(isLeaseRequest);
+      expect(leases.length).toBeGreaterThan(2);
+      expect(leases.map(classified)).toEqual(leases.map((r) => `${r.method} ${r.path}: leaderElection`));
+      const rest = answered.filter((r) => !isRoleBindingDelete(r) && !isLeaseRequest(r));
       expect(rest.length).toBeGreaterThan(20);
       expect(rest.map(classified)).toEqual(rest.map((r) => `${r.method} ${r.path}: ${isProbe(r) ? 'probes' : 'operator'}`));
     });
