@@ -180,16 +180,22 @@ export async function startOperator(state: PlaneState, dir: string, workers: num
 }
 
 /** Resident memory now and at its peak so far (VmHWM), in MB, and CPU time (s) of a process, from /proc. */
-export function processUsage(pid: number): { rssMb: number; peakRssMb: number; cpuSeconds: number } {
+/**
+ * RSS, peak RSS, its anonymous part (the process's own memory: heap, malloc) and its
+ * file-backed part (mostly the `node` binary's pages, shared with every other node process,
+ * so it varies with the page cache) from /proc, and CPU time.
+ */
+export function processUsage(pid: number): { rssMb: number; peakRssMb: number; rssAnonMb: number; rssFileMb: number; cpuSeconds: number } {
   const status = readFileSync(`/proc/${String(pid)}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  const rssKb = kb('VmRSS');
+  const peakKb = kb('VmHWM');
   const stat =
     readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
       .split(') ')[1]
       ?.split(' ') ?? [];
   const ticks = Number(stat[11] ?? 0) + Number(stat[12] ?? 0);
-  return { rssMb: rssKb / 1024, peakRssMb: peakKb / 1024, cpuSeconds: ticks / 100 };
+  return { rssMb: rssKb / 1024, peakRssMb: peakKb / 1024, rssAnonMb: kb('RssAnon') / 1024, rssFileMb: kb('RssFile') / 1024, cpuSeconds: ticks / 100 };
 }
 
 /** V8 heap in use and Node's total heap (MB), from the operator's own process metrics. */

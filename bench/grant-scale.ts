@@ -21,7 +21,7 @@ import { Semaphore } from './semaphore.ts';
 import { adminApi, createGrant, operatorSettled, prepareNamespaces, watchBindings } from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
 import { gcProbe, parseVariants, readMemory, type MemoryReading, type Variant } from './operator-memory.ts';
-import { ms, table } from './stats.ts';
+import { loadAverage, ms, table } from './stats.ts';
 
 const STEPS = (process.env.BENCH_GRANT_STEPS ?? '1000,10000').split(',').map(Number);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 100);
@@ -40,6 +40,8 @@ interface GrantsResult {
   how: 'running' | 'restart';
   readyMs?: number;
   reading?: MemoryReading;
+  /** The host's load average (1, 5, 15 min) when it was read: memory is load-insensitive, times are not. */
+  load?: string;
   failed?: string;
 }
 
@@ -75,7 +77,7 @@ async function freshStart(state: PlaneState, dir: string, variant: Variant, gran
   try {
     await op.waitUntilReady(10 * 60_000);
     const readyMs = Date.now() - t0;
-    return { grants, variant: variant.label, how: 'restart', readyMs, reading: await measure(op, dir, name) };
+    return { grants, variant: variant.label, how: 'restart', readyMs, reading: await measure(op, dir, name), load: loadAverage() };
   } catch (err) {
     const dead = op.child.exitCode !== null || op.child.signalCode !== null;
     return { grants, variant: variant.label, how: 'restart', failed: dead ? lastWords(op) : String(err) };
@@ -135,8 +137,10 @@ export async function benchGrants(): Promise<void> {
         await fill(api, events, namespaces, active, step);
         active = step;
         const reading = await measure(op, dir, name);
-        results.push({ grants: step, variant: filler.label, how: 'running', reading });
-        say(`  running: RSS ${reading.rssMb.toFixed(0)} MB, peak ${reading.peakRssMb.toFixed(0)} MB, live heap ${reading.liveHeapMb.toFixed(0)} MB`);
+        results.push({ grants: step, variant: filler.label, how: 'running', reading, load: loadAverage() });
+        say(
+          `  running: RSS ${reading.rssMb.toFixed(1)} MB (anon ${reading.rssAnonMb.toFixed(1)}, file ${reading.rssFileMb.toFixed(1)}), peak ${reading.peakRssMb.toFixed(0)} MB, live heap ${reading.liveHeapMb.toFixed(0)} MB`,
+        );
       } finally {
         await op.stop();
       }
@@ -145,7 +149,7 @@ export async function benchGrants(): Promise<void> {
         const r = await freshStart(state, dir, v, step);
         results.push(r);
         say(
-          `  ${r.failed ?? `ready ${ms(r.readyMs ?? NaN)}, RSS ${r.reading?.rssMb.toFixed(0) ?? '-'} MB, peak ${r.reading?.peakRssMb.toFixed(0) ?? '-'} MB, live heap ${r.reading?.liveHeapMb.toFixed(0) ?? '-'} MB`}`,
+          `  ${r.failed ?? `ready ${ms(r.readyMs ?? NaN)}, RSS ${r.reading?.rssMb.toFixed(1) ?? '-'} MB (anon ${r.reading?.rssAnonMb.toFixed(1) ?? '-'}, file ${r.reading?.rssFileMb.toFixed(1) ?? '-'}), peak ${r.reading?.peakRssMb.toFixed(0) ?? '-'} MB, live heap ${r.reading?.liveHeapMb.toFixed(0) ?? '-'} MB`}`,
         );
         save(started, results);
       }
@@ -174,16 +178,20 @@ function save(started: number, results: GrantsResult[]) {
 
 function render(results: GrantsResult[]): string {
   const mb = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(0)} MB`);
+  const mb1 = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(1)} MB`);
   return table(
-    ['active grants', 'operator', 'measured', 'start → ready', 'RSS', 'peak RSS (VmHWM)', 'live heap after GC'],
+    ['active grants', 'operator', 'measured', 'start → ready', 'RSS', 'RssAnon', 'RssFile', 'peak RSS (VmHWM)', 'live heap after GC', 'load average'],
     results.map((r) => [
       String(r.grants),
       r.variant,
       r.how === 'running' ? 'activated them (running)' : 'fresh start on them',
       r.failed ? `died: ${r.failed}` : r.readyMs === undefined ? '-' : ms(r.readyMs),
-      mb(r.reading?.rssMb),
+      mb1(r.reading?.rssMb),
+      mb1(r.reading?.rssAnonMb),
+      mb1(r.reading?.rssFileMb),
       mb(r.reading?.peakRssMb),
       mb(r.reading?.liveHeapMb),
+      r.load ?? '-',
     ]),
   );
 }

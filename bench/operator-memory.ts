@@ -36,6 +36,9 @@ export function gcProbe(file: string): { nodeArgs: string[]; env: Record<string,
 export interface MemoryReading {
   rssMb: number;
   peakRssMb: number;
+  /** RssAnon and RssFile: RSS = anonymous + file-backed (+ shmem). */
+  rssAnonMb: number;
+  rssFileMb: number;
   liveHeapMb: number;
   cpuSeconds: number;
 }
