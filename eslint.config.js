@@ -32,6 +32,23 @@ export default tseslint.config(
     },
   },
   {
+    // The operator's code (the CLI sorts for people, and lives for one command).
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'Only src/main.ts and CLI entry points may exit.' },
+        {
+          // Its first call builds an ICU collator: ~3 MB of ICU's data and code mapped into the
+          // operator (docs/benchmark.md, "Idle", session 3).
+          property: 'localeCompare',
+          message: "Sort with byCodeUnit (src/api/order.ts): localeCompare loads ICU's collation data.",
+        },
+      ],
+    },
+  },
+  {
     files: ['src/main.ts', 'src/cli/main.ts', 'hack/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -1,6 +1,7 @@
 // What each kind of access in a grant needs from RBAC, on the granted pods only.
 // Since Kubernetes 1.35 a WebSocket exec/attach/port-forward stream is authorized as
 // `get` *and* `create` on the subresource, so both verbs are granted.
+import { byCodeUnit } from './order.ts';
 export const ACCESS_KINDS = ['debug', 'exec', 'attach', 'portForward', 'logs'] as const;
 export type AccessKind = (typeof ACCESS_KINDS)[number];
 
@@ -51,5 +52,5 @@ export function permissionsFor(access: readonly AccessKind[]): PodPermission[] {
       bySub.set(p.subresource, verbs);
     }
   }
-  return [...bySub.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([subresource, verbs]) => ({ subresource, verbs: [...verbs].sort() }));
+  return [...bySub.entries()].sort(([a], [b]) => byCodeUnit(a, b)).map(([subresource, verbs]) => ({ subresource, verbs: [...verbs].sort() }));
 }

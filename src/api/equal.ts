@@ -1,6 +1,7 @@
 // Semantic equality of API objects: key order and omitted-vs-empty do not matter (the API
 // server sorts keys and drops empty optional fields), so no-op reconciles send nothing.
 import { createHash } from 'node:crypto';
+import { byCodeUnit } from './order.ts';
 export function sameContent(a: unknown, b: unknown): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
@@ -29,7 +30,7 @@ function canonical(v: unknown): unknown {
     return Object.fromEntries(
       Object.entries(v)
         .filter(([, x]) => x !== undefined && x !== null && !(Array.isArray(x) && x.length === 0))
-        .sort(([a], [b]) => a.localeCompare(b))
+        .sort(([a], [b]) => byCodeUnit(a, b))
         .map(([k, x]) => [k, canonical(x)]),
     );
   }

@@ -6,6 +6,7 @@ import type { AccessKind } from './access.ts';
 import { sameContent } from './equal.ts';
 import type { Profile } from './schema.ts';
 import type { GrantPhase } from './types.ts';
+import { byCodeUnit } from './order.ts';
 
 export interface ActiveGrantEntry {
   grant: string;
@@ -133,7 +134,7 @@ export function retained(ended: readonly EndedGrantEntry[], now: Date, retention
 }
 
 function sortByGrant<T extends { grant: string }>(xs: readonly T[]): T[] {
-  return [...xs].sort((a, b) => a.grant.localeCompare(b.grant));
+  return [...xs].sort((a, b) => byCodeUnit(a.grant, b.grant));
 }
 
 /** This grant's own active entry: its deadline is on record here before any RBAC exists. */

@@ -3,6 +3,7 @@
 // all of them with the generation the writer observed (kstatus and `kubectl wait` compare it
 // with metadata.generation), including those it kept unchanged.
 import type { Condition, ConditionStatus } from '../api/types.ts';
+import { byCodeUnit } from '../api/order.ts';
 
 export interface ConditionInput {
   type: string;
@@ -21,7 +22,7 @@ export function setConditions(previous: readonly Condition[] | undefined, next: 
       observedGeneration: generation,
     });
   }
-  return [...byType.values()].sort((a, b) => a.type.localeCompare(b.type));
+  return [...byType.values()].sort((a, b) => byCodeUnit(a.type, b.type));
 }
 
 export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {

@@ -13,6 +13,7 @@ import { audit, type AuditRecord } from '../log.ts';
 import { splitKey } from '../runtime/object-key.ts';
 import type { PodReconcilerDeps } from './pod-context.ts';
 import { belongsTo, observedSessions, type GrantWindow } from './sessions.ts';
+import { byCodeUnit } from '../api/order.ts';
 
 /** A container's class: the grant it came in by, or outside any grant with what was told. */
 type Classified = { grant: string } | { told: 'started' | 'ended' };
@@ -45,7 +46,7 @@ export function mergeSessionsAnnotations(a: string | undefined, b: string | unde
 export function sessionsAnnotation(classes: ReadonlyMap<string, Classified>): string | null {
   if (classes.size === 0) return null;
   return [...classes]
-    .sort(([a], [b]) => a.localeCompare(b))
+    .sort(([a], [b]) => byCodeUnit(a, b))
     .map(([c, k]) => `${c}=${'grant' in k ? `grant:${k.grant}` : k.told}`)
     .join(',');
 }

@@ -5,6 +5,7 @@
 import type { CachedPod } from '../kube/cached.ts';
 import type { DebugGrantStatus, SessionRecord } from '../api/types.ts';
 import type { AuditRecord } from '../log.ts';
+import { byCodeUnit } from '../api/order.ts';
 
 /** The grant's status keeps the most recent sessions; sessionCount counts them all. */
 export const MAX_SESSIONS = 50;
@@ -94,7 +95,7 @@ export function endedByDeadline(finishedAt: string, expiresAt: string): boolean 
 }
 
 const sessionKey = (s: SessionRecord): string => `${s.pod}/${s.container}@${s.startedAt}`;
-const byStart = (a: SessionRecord, b: SessionRecord): number => a.startedAt.localeCompare(b.startedAt) || sessionKey(a).localeCompare(sessionKey(b));
+const byStart = (a: SessionRecord, b: SessionRecord): number => byCodeUnit(a.startedAt, b.startedAt) || byCodeUnit(sessionKey(a), sessionKey(b));
 
 export interface SessionUpdate {
   sessions: SessionRecord[];

@@ -3,6 +3,7 @@
 import type { CachedPod } from '../../kube/cached.ts';
 import type { DebugGrant } from '../../api/types.ts';
 import { DEADLINE_WRAPPER_NAME } from '../sessions.ts';
+import { byCodeUnit } from '../../api/order.ts';
 
 /**
  * How long after the deadline its wrapper carries a debug container may still show as running
@@ -22,7 +23,7 @@ export function runningEphemeralContainers(pod: CachedPod): RunningEphemeral[] {
   return (pod.status?.ephemeralContainerStatuses ?? [])
     .filter((s) => s.state?.running !== undefined)
     .map((s) => ({ container: s.name, image: images.get(s.name) ?? s.image }))
-    .sort((a, b) => a.container.localeCompare(b.container));
+    .sort((a, b) => byCodeUnit(a.container, b.container));
 }
 
 /** The annotation value naming lingering containers, or null when there are none. */
