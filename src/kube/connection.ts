@@ -11,7 +11,7 @@
 // one is probed (any HTTP answer within PROBE_MS): answered, only that request was slow
 // and it is closed gracefully; silent, it is stalled and destroyed, which also ends the
 // watches on it (their informers restart on the fresh one) instead of leaving them hung.
-import { Agent, type Dispatcher } from 'undici';
+import { connectionPool, send, type Dispatcher } from './http-pool.ts';
 import type { ClusterAccess } from './kubeconfig.ts';
 
 export interface RequestTimeouts {
@@ -129,7 +129,7 @@ export class ApiConnection {
     const timeoutMs = options?.timeoutMs?.() ?? this.timeouts.requestMs;
     const deadline = AbortSignal.timeout(timeoutMs);
     try {
-      const res = await dispatcher.request({
+      const res = await send(dispatcher, {
         origin: url.origin,
         path: url.pathname + url.search,
         method: req.method,
@@ -185,7 +185,7 @@ export class ApiConnection {
 
   /** The pooled connection, opened afresh (certificate files read again) after one was retired. */
   private dispatcher(): Dispatcher {
-    this.pooled ??= new Agent({ connect: { ...this.access.tls(), keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS } });
+    this.pooled ??= connectionPool({ connect: { ...this.access.tls(), keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS } });
     return this.pooled;
   }
 
@@ -233,7 +233,7 @@ export function flatHeaders(headers: Record<string, string | string[] | undefine
 async function answers(dispatcher: Dispatcher, server: string, timeoutMs: number): Promise<boolean> {
   try {
     const url = new URL(`${server.replace(/\/$/, '')}/livez`);
-    const res = await dispatcher.request({ origin: url.origin, path: url.pathname, method: 'GET', signal: AbortSignal.timeout(timeoutMs) });
+    const res = await send(dispatcher, { origin: url.origin, path: url.pathname, method: 'GET', signal: AbortSignal.timeout(timeoutMs) });
     await res.body.text();
     return true;
   } catch {

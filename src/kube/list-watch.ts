@@ -7,6 +7,7 @@
 import { createInterface } from 'node:readline';
 import { ApiError, parseBody } from './api-error.ts';
 import { flatHeaders, type ApiConnection } from './connection.ts';
+import { send } from './http-pool.ts';
 import type { ListPage, WatchStream } from '../runtime/informer.ts';
 import { withoutManagedFields } from './strip-managed-fields.ts';
 
@@ -85,7 +86,7 @@ export async function openWatch(
   const { dispatcher, url, headers } = await connection.open({ path, query, accept: opts.metadataOnly ? METADATA_WATCH : undefined });
   // A stream, so not through the buffering request path: straight on the pooled connection
   // (when that connection is replaced as stalled, this stream ends and the informer resumes).
-  const res = await dispatcher.request({
+  const res = await send(dispatcher, {
     origin: url.origin,
     path: url.pathname + url.search,
     method: 'GET',

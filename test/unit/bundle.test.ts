@@ -120,6 +120,15 @@ describe('the bundles', () => {
     expect(sources.filter((s) => s.includes('node_modules/@kubernetes/client-node/'))).toEqual([]);
   });
 
+  test("the operator bundle holds undici's pool and request() only: its entry point loads fetch, WebSocket, caches and mocks (~2.5 MB of RSS)", () => {
+    const { sources } = JSON.parse(readFileSync(join(out, 'operator.mjs.map'), 'utf8')) as { sources: string[] };
+    const undici = sources.filter((s) => s.includes('node_modules/undici/')).map((s) => s.replace(/^.*node_modules\/undici\//, ''));
+    expect(undici).toContain('lib/dispatcher/agent.js');
+    expect(
+      undici.filter((f) => /^(index\.js|lib\/(mock|cache|interceptor|handler)\/|lib\/web\/(websocket|eventsource|cache|cookies|fetch\/index\.js))/.test(f)),
+    ).toEqual([]);
+  });
+
   test('the krew manifest names the archive by digest, and the archive holds the plugin, its chunks and its notices', () => {
     const archive = join(out, 'kubectl-debuggrant.tar.gz');
     const manifest = parse(readFileSync(join(out, 'krew', 'debuggrant.yaml'), 'utf8')) as {
