@@ -43,6 +43,8 @@ const FLOOR_EXPIRIES = Number(process.env.BENCH_FLOOR_EXPIRIES ?? 10);
 const CHURN_ROUNDS = Number(process.env.BENCH_CHURN_ROUNDS ?? 1);
 /** Cold starts per variant and step, alternating variants, so load hits each alike. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+/** How long a cold start may take to be ready; it holds the quiet lock exclusive meanwhile (the team's limit is 12 min a hold). */
+const READY_TIMEOUT_S = Number(process.env.BENCH_READY_TIMEOUT_S ?? 600);
 const APPS = 5;
 interface Variant {
   label: string;
@@ -71,7 +73,8 @@ interface StartResult {
   steadyRssMb: number | undefined;
   heapUsedMb: number | undefined;
   startCpuSeconds: number;
-  /** 1-minute load average when it was ready: the machine is shared. */
+  /** 1-minute load average when it was started, and when it was ready: the machine is shared. */
+  loadBefore: number;
   load: number;
   failed?: string;
 }
@@ -114,6 +117,7 @@ export async function addPods(api: KubeApi, namespaces: string[], from: number, 
 
 /** Spawns the operator, times it to ready; reads its peak RSS then, and its RSS once it has settled. */
 async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig: string): Promise<StartResult> {
+  const loadBefore = loadavg()[0] ?? 0;
   const t0 = Date.now();
   const op = await spawnOperator({
     kubeconfig,
@@ -126,7 +130,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
   });
   try {
     try {
-      await op.waitUntilReady(10 * 60_000);
+      await op.waitUntilReady(READY_TIMEOUT_S * 1000);
     } catch (err) {
       const usage = processUsageOrZero(op.pid);
       return {
@@ -137,6 +141,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
         steadyRssMb: undefined,
         heapUsedMb: undefined,
         startCpuSeconds: usage.cpuSeconds,
+        loadBefore,
         load: loadavg()[0] ?? 0,
         failed: String(err),
       };
@@ -156,6 +161,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
       steadyRssMb: steady.rssMb,
       heapUsedMb: heap.heapUsedMb,
       startCpuSeconds: atReady.cpuSeconds,
+      loadBefore,
       load,
     };
   } finally {
@@ -534,10 +540,13 @@ export async function benchCluster(): Promise<void> {
       say(`  quiet after ${ms(settleMs)}`);
       for (let round = 0; round < ROUNDS; round++) {
         for (const v of (round + s) % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
+          // Ready time is a latency a target judges: measured with nobody else's tests running.
+          await lock.take('exclusive');
           say(`${String(pods)} pods: cold start of ${v.label}`);
           const r = await coldStart(v, pods, dir, state.kubeconfig);
+          await lock.take('shared');
           say(
-            `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB, load ${r.load.toFixed(1)}`,
+            `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB, CPU to ready ${r.startCpuSeconds.toFixed(1)} s, load ${r.loadBefore.toFixed(1)} → ${r.load.toFixed(1)}`,
           );
           results.push(r);
           save(started, idle, results, churns); // a long run stopped early keeps what it measured
@@ -624,11 +633,11 @@ function render(r: { idle: StartResult[]; starts: StartResult[]; churns: ChurnRe
     mb(x.steadyRssMb),
     mb(x.heapUsedMb),
     `${x.startCpuSeconds.toFixed(1)} s`,
-    x.load.toFixed(1),
+    `${x.loadBefore.toFixed(1)} → ${x.load.toFixed(1)}`,
   ];
   const lines = [
     table(
-      ['setup', 'operator', 'start → ready', 'peak RSS (VmHWM)', 'steady RSS', 'V8 heap used', 'CPU to ready', 'load (1 min)'],
+      ['setup', 'operator', 'start → ready', 'peak RSS (VmHWM)', 'steady RSS', 'V8 heap used', 'CPU to ready', 'load (1 min): start → ready'],
       [...r.idle.map((x) => row(x, 'idle: 1 grant, 1 pod/namespace')), ...r.starts.map((x) => row(x, `${String(x.pods)} pods, ${String(GRANTS)} grants`))],
     ),
   ];
