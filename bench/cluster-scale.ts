@@ -45,6 +45,8 @@ const CHURN_ROUNDS = Number(process.env.BENCH_CHURN_ROUNDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 /** How long a cold start may take to be ready; it holds the quiet lock exclusive meanwhile (the team's limit is 12 min a hold). */
 const READY_TIMEOUT_S = Number(process.env.BENCH_READY_TIMEOUT_S ?? 600);
+/** How long a cold start waits for the exclusive lock before it is measured under the shared one (and marked so). */
+const EXCLUSIVE_WAIT_S = Number(process.env.BENCH_EXCLUSIVE_WAIT_S ?? 300);
 const APPS = 5;
 interface Variant {
   label: string;
@@ -73,8 +75,12 @@ interface StartResult {
   steadyRssMb: number | undefined;
   heapUsedMb: number | undefined;
   startCpuSeconds: number;
+  /** CPU the API server spent from the spawn to ready: the other half of a start on two cores. */
+  apiserverCpuSeconds: number;
   /** 1-minute load average when it was started, and when it was ready: the machine is shared. */
   loadBefore: number;
+  /** How the team's quiet lock was held meanwhile: exclusive (nobody else's tests), shared, or not at all (no BENCH_QUIET_LOCK). */
+  lock?: 'exclusive' | 'shared';
   load: number;
   failed?: string;
 }
@@ -116,8 +122,10 @@ export async function addPods(api: KubeApi, namespaces: string[], from: number, 
 }
 
 /** Spawns the operator, times it to ready; reads its peak RSS then, and its RSS once it has settled. */
-async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig: string): Promise<StartResult> {
+async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig: string, apiserverPid: number): Promise<StartResult> {
   const loadBefore = loadavg()[0] ?? 0;
+  const apiserverCpu = (): number => processUsageOrZero(apiserverPid).cpuSeconds;
+  const apiserverAtSpawn = apiserverCpu();
   const t0 = Date.now();
   const op = await spawnOperator({
     kubeconfig,
@@ -141,6 +149,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
         steadyRssMb: undefined,
         heapUsedMb: undefined,
         startCpuSeconds: usage.cpuSeconds,
+        apiserverCpuSeconds: apiserverCpu() - apiserverAtSpawn,
         loadBefore,
         load: loadavg()[0] ?? 0,
         failed: String(err),
@@ -148,6 +157,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
     }
     const readyMs = Date.now() - t0;
     const atReady = processUsage(op.pid);
+    const apiserverCpuSeconds = apiserverCpu() - apiserverAtSpawn;
     const load = loadavg()[0] ?? 0;
     await operatorSettled(op.metricsUrl, 5000);
     await new Promise((r) => setTimeout(r, 10_000));
@@ -161,6 +171,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
       steadyRssMb: steady.rssMb,
       heapUsedMb: heap.heapUsedMb,
       startCpuSeconds: atReady.cpuSeconds,
+      apiserverCpuSeconds,
       loadBefore,
       load,
     };
@@ -501,7 +512,7 @@ export async function benchCluster(): Promise<void> {
     await createGrant(api, idleGrant);
     const idle: StartResult[] = [];
     for (const v of VARIANTS) {
-      const r = await coldStart(v, NAMESPACES, dir, state.kubeconfig);
+      const r = await coldStart(v, NAMESPACES, dir, state.kubeconfig, state.pids.apiserver);
       say(`  idle ${v.label}: ready ${r.readyMs === undefined ? 'never' : ms(r.readyMs)}, RSS ${r.steadyRssMb?.toFixed(0) ?? '-'} MB`);
       idle.push(r);
       await idleBound;
@@ -540,13 +551,15 @@ export async function benchCluster(): Promise<void> {
       say(`  quiet after ${ms(settleMs)}`);
       for (let round = 0; round < ROUNDS; round++) {
         for (const v of (round + s) % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
-          // Ready time is a latency a target judges: measured with nobody else's tests running.
-          await lock.take('exclusive');
+          // Ready time is a latency a target judges: measured with nobody else's tests running
+          // when the exclusive lock comes within EXCLUSIVE_WAIT_S, else under the shared one.
+          const exclusive = await lock.tryTake('exclusive', EXCLUSIVE_WAIT_S);
+          if (!exclusive) await lock.take('shared');
           say(`${String(pods)} pods: cold start of ${v.label}`);
-          const r = await coldStart(v, pods, dir, state.kubeconfig);
+          const r = { ...(await coldStart(v, pods, dir, state.kubeconfig, state.pids.apiserver)), lock: lock.mode };
           await lock.take('shared');
           say(
-            `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB, CPU to ready ${r.startCpuSeconds.toFixed(1)} s, load ${r.loadBefore.toFixed(1)} → ${r.load.toFixed(1)}`,
+            `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB, CPU to ready ${r.startCpuSeconds.toFixed(1)} s (API server ${r.apiserverCpuSeconds.toFixed(1)} s), load ${r.loadBefore.toFixed(1)} → ${r.load.toFixed(1)}`,
           );
           results.push(r);
           save(started, idle, results, churns); // a long run stopped early keeps what it measured
@@ -632,12 +645,21 @@ function render(r: { idle: StartResult[]; starts: StartResult[]; churns: ChurnRe
     mb(x.peakRssMb),
     mb(x.steadyRssMb),
     mb(x.heapUsedMb),
-    `${x.startCpuSeconds.toFixed(1)} s`,
-    `${x.loadBefore.toFixed(1)} → ${x.load.toFixed(1)}`,
+    `${x.startCpuSeconds.toFixed(1)} s / ${x.apiserverCpuSeconds.toFixed(1)} s`,
+    `${x.loadBefore.toFixed(1)} → ${x.load.toFixed(1)}${x.lock ? ` (${x.lock} lock)` : ''}`,
   ];
   const lines = [
     table(
-      ['setup', 'operator', 'start → ready', 'peak RSS (VmHWM)', 'steady RSS', 'V8 heap used', 'CPU to ready', 'load (1 min): start → ready'],
+      [
+        'setup',
+        'operator',
+        'start → ready',
+        'peak RSS (VmHWM)',
+        'steady RSS',
+        'V8 heap used',
+        'CPU to ready: operator / API server',
+        'load (1 min): start → ready',
+      ],
       [...r.idle.map((x) => row(x, 'idle: 1 grant, 1 pod/namespace')), ...r.starts.map((x) => row(x, `${String(x.pods)} pods, ${String(GRANTS)} grants`))],
     ),
   ];
