@@ -13,6 +13,7 @@
 // watches on it (their informers restart on the fresh one) instead of leaving them hung.
 import { connectionPool, send, type Dispatcher } from './http-pool.ts';
 import type { ClusterAccess } from './kubeconfig.ts';
+import { bySignal } from '../runtime/by-signal.ts';
 
 export interface RequestTimeouts {
   /** Any API request (list, apply, status write…); watches are streams and have none. */
@@ -129,16 +130,20 @@ export class ApiConnection {
     const timeoutMs = options?.timeoutMs?.() ?? this.timeouts.requestMs;
     const deadline = AbortSignal.timeout(timeoutMs);
     try {
-      const res = await send(dispatcher, {
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: req.method,
-        headers,
-        body: req.body,
-        signal: deadline,
-      });
+      // Settled by the deadline even should the client miss its abort (runtime/by-signal.ts).
+      const res = await bySignal(
+        send(dispatcher, {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: req.method,
+          headers,
+          body: req.body,
+          signal: deadline,
+        }),
+        deadline,
+      );
       // The whole body within the deadline too: a connection can stall mid-response.
-      const text = await res.body.text();
+      const text = await bySignal(res.body.text(), deadline);
       if (res.statusCode === 401) this.access.refused?.();
       return { status: res.statusCode, headers: flatHeaders(res.headers), text };
     } catch (err) {
