@@ -36,8 +36,10 @@ export interface ExpirySample {
   grant: string;
   /** The first SubjectAccessReview answer that denied. */
   lateMs: number;
-  /** That review's round trip: access ended somewhere within it, so this is the observer's granularity. */
+  /** That review's round trip: part of the observer's granularity. */
   sarRoundTripMs: number;
+  /** The last review that still allowed was sent this long after: access ended after it. */
+  allowedUntilMs: number | undefined;
   /** The bench's RoleBinding watch saw the DELETED event (the API server's watch cache and the bench's loop). */
   deleteSeenMs: number | undefined;
   /** The operator's own account (its debug line), filled in by the caller when it has one. */
@@ -46,6 +48,8 @@ export interface ExpirySample {
 
 export interface Expiries {
   lateness: Summary;
+  /** The last review that still allowed was sent then: access ended between this and `lateness`. */
+  allowedUntil: Summary;
   sarRoundTrip: Summary;
   deleteSeen: Summary;
   /** The bench process's longest event-loop stall while it measured: its own lateness as an observer. */
@@ -54,13 +58,21 @@ export interface Expiries {
 }
 
 /** Polls SubjectAccessReview (every `everyMs`) until it denies; when the denying answer came, and its round trip. */
-async function untilDenied(api: KubeApi, user: string, namespace: string, timeoutMs: number, everyMs: number): Promise<{ at: number; roundTripMs: number }> {
+async function untilDenied(
+  api: KubeApi,
+  user: string,
+  namespace: string,
+  timeoutMs: number,
+  everyMs: number,
+): Promise<{ at: number; roundTripMs: number; lastAllowedSent: number | undefined }> {
   const giveUp = Date.now() + timeoutMs;
+  let lastAllowedSent: number | undefined;
   for (;;) {
     const sent = Date.now();
     const allowed = await userCanExec(api, user, namespace);
     const at = Date.now();
-    if (!allowed) return { at, roundTripMs: at - sent };
+    if (!allowed) return { at, roundTripMs: at - sent, lastAllowedSent };
+    lastAllowedSent = sent;
     if (at > giveUp) throw new Error(`${user} in ${namespace}: access never ended`);
     await sleep(everyMs);
   }
@@ -82,11 +94,18 @@ async function observe<T extends { namespace: string; user: string; binding: str
         const t0 = await start(item);
         const denied = await untilDenied(api, item.user, item.namespace, 60_000, 1);
         const seen = await Promise.race([deleted, sleep(5000).then(() => undefined)]);
-        return { grant: item.grant, lateMs: denied.at - t0, sarRoundTripMs: denied.roundTripMs, deleteSeenMs: seen === undefined ? undefined : seen - t0 };
+        return {
+          grant: item.grant,
+          lateMs: denied.at - t0,
+          sarRoundTripMs: denied.roundTripMs,
+          allowedUntilMs: denied.lastAllowedSent === undefined ? undefined : denied.lastAllowedSent - t0,
+          deleteSeenMs: seen === undefined ? undefined : seen - t0,
+        };
       }),
     );
     return {
       lateness: summarize(samples.map((s) => s.lateMs)),
+      allowedUntil: summarize(samples.flatMap((s) => (s.allowedUntilMs === undefined ? [] : [s.allowedUntilMs]))),
       sarRoundTrip: summarize(samples.map((s) => s.sarRoundTripMs)),
       deleteSeen: summarize(samples.flatMap((s) => (s.deleteSeenMs === undefined ? [] : [s.deleteSeenMs]))),
       benchLoopMaxMs: loop.max / 1e6,
