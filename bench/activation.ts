@@ -1,6 +1,6 @@
 // npm run bench -- activation: how long a new grant takes to give access while many are
 // active, with the operator as it ships: the bundle, the Deployment's Node flags, config/manager's
-// configuration (4 workers, leader election), its own ServiceAccount token and config/rbac, the
+// configuration (its workers, leader election), its own ServiceAccount token and config/rbac, the
 // admission policies (config/admission: the RoleBinding is admitted against the index) and
 // config/flowcontrol; grants created by the GitOps identity, as the policies require. First
 // BENCH_ACTIVATION_FILL grants (10,000, 4 h) are activated, 32 creates in flight, by this

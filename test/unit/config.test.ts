@@ -10,7 +10,7 @@ describe('operator configuration', () => {
       maxTtl: '4h',
       allowedProfiles: ['baseline', 'restricted', 'netadmin'],
       namespaces: [],
-      workers: 4,
+      workers: 32,
       api: { requestTimeout: '10s', revocationTimeout: '500ms' },
     });
   });
