@@ -8,7 +8,7 @@
 // finished one). This file decides what a failed stream leads to; informer.ts does it.
 import { ApiError } from '../kube/api-error.ts';
 import { retryAfterMs } from '../kube/retry-after.ts';
-import { httpStatus } from './errors.ts';
+import { apiMessage, httpStatus } from './errors.ts';
 
 export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
@@ -28,8 +28,8 @@ export function watchEventError(raw: unknown): ApiError {
 /** Initial streams that failed in a row before one paged list is tried instead. */
 export const STREAM_FAILURES_BEFORE_LIST = 3;
 
-/** When the API server gives no retryAfterSeconds with "Too large resource version". */
-const TOO_LARGE_DEFAULT_WAIT_MS = 1000;
+/** When the API server gives no retryAfterSeconds with "Too large resource version" or "storage is (re)initializing". */
+const CACHE_NOT_READY_WAIT_MS = 1000;
 
 export type AfterStreamFailure =
   /** Stream again from the most recent state (resourceVersion ""), after `delayMs`, without counting it as a failure. */
@@ -46,6 +46,9 @@ export type AfterStreamFailure =
  * - 410 (the resourceVersion asked for is too old; never expected with NotOlderThan) or "Too large resource version" (504: the
  *   watch cache has not caught up with etcd yet; its retryAfterSeconds says when to ask
  *   again): stream again from the most recent state;
+ * - 429 "storage is (re)initializing": the watch cache is being filled (a CRD just installed,
+ *   the API server just started); a paged list would be served from etcd, but the cache is
+ *   what scales: stream again after its Retry-After, as no failure;
  * - 400 or 422: the API server refuses `sendInitialEvents` or `resourceVersionMatch` on a
  *   watch (gate off, or a server from before WatchList): paged lists from now on;
  * - 401 or 403: back off; a paged list needs the same permission (the reason names it);
@@ -61,7 +64,10 @@ export function afterStreamFailure(err: unknown, failuresInARow: number, fromLat
   // From the latest state a 410 is not the resourceVersion's fault: asking again at once would spin.
   if (status === 410 && !fromLatest) return { next: 'stream-again', delayMs: 0, reason: 'resourceVersion expired (410)' };
   if (isTooLargeResourceVersion(err)) {
-    return { next: 'stream-again', delayMs: retryAfterMs(err) ?? TOO_LARGE_DEFAULT_WAIT_MS, reason: 'watch cache behind etcd (Too large resource version)' };
+    return { next: 'stream-again', delayMs: retryAfterMs(err) ?? CACHE_NOT_READY_WAIT_MS, reason: 'watch cache behind etcd (Too large resource version)' };
+  }
+  if (isCacheInitializing(err)) {
+    return { next: 'stream-again', delayMs: retryAfterMs(err) ?? CACHE_NOT_READY_WAIT_MS, reason: 'watch cache (re)initializing (429)' };
   }
   if (status === 400 || status === 422) return { next: 'list-from-now-on' };
   if (status === 401 || status === 403) return { next: 'back-off' };
@@ -78,4 +84,9 @@ export function isTooLargeResourceVersion(err: unknown): boolean {
     return typeof body?.message === 'string' && body.message.includes('Too large resource version');
   }
   return false;
+}
+
+/** The watch cache refusing to serve while it is filled (storage.NewTooManyRequestsError: 429, "storage is (re)initializing"). */
+export function isCacheInitializing(err: unknown): boolean {
+  return httpStatus(err) === 429 && apiMessage(err).includes('storage is (re)initializing');
 }

@@ -55,6 +55,19 @@ describe('afterStreamFailure', () => {
     expect(afterStreamFailure(status(504, tooLarge), STREAM_FAILURES_BEFORE_LIST + 2, false)).toMatchObject({ next: 'stream-again' });
   });
 
+  test('429 "storage is (re)initializing" (the watch cache being filled: a CRD just installed): again after its Retry-After, as no failure', () => {
+    const initializing = status(
+      429,
+      { reason: 'TooManyRequests', message: 'storage is (re)initializing', details: { retryAfterSeconds: 1 } },
+      { 'retry-after': '1' },
+    );
+    expect(afterStreamFailure(initializing, 1, false)).toMatchObject({ next: 'stream-again', delayMs: 1000 });
+    expect(afterStreamFailure(initializing, STREAM_FAILURES_BEFORE_LIST + 1, false)).toMatchObject({ next: 'stream-again' });
+    // Priority and fairness's 429 is a failure like any other.
+    const busy = status(429, { reason: 'TooManyRequests', message: 'Too many requests, please try again later.', details: { retryAfterSeconds: 1 } });
+    expect(afterStreamFailure(busy, 1, false)).toEqual({ next: 'back-off' });
+  });
+
   test('410: again at once from the most recent state; from the most recent state already, a failure (no spinning)', () => {
     const gone = watchEventError({ kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 20 (30)' });
     expect(afterStreamFailure(gone, 1, false)).toMatchObject({ next: 'stream-again', delayMs: 0 });
