@@ -472,7 +472,7 @@ export async function benchOverload(): Promise<void> {
       p.child.once('exit', (code, signal) => {
         if (stopping) return;
         restarts++;
-        say(`the operator exited (${String(code ?? signal)}); starting it again, as its Deployment would`);
+        say(`the operator exited (${String(code ?? signal)}): ${lastError(p.logFile)}; starting it again, as its Deployment would`);
         void launch().then((next) => {
           op = next;
           supervise(next);
@@ -580,6 +580,14 @@ export async function benchOverload(): Promise<void> {
     await stopControlPlane(state);
     if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The operator's last error log line (pino JSON, level 50 and up): why it exited. */
+function lastError(logFile: string): string {
+  const errors = readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => /"level":(5|6)\d/.test(l));
+  return errors.at(-1) ?? 'no error logged';
 }
 
 /** Another checkout's operator bundle (its own hack/bundle.ts and node_modules). */
