@@ -1,10 +1,10 @@
 // The commands that talk to the cluster: list, revoke, debug, audit.
 import { spawnSync } from 'node:child_process';
 import { stringify } from 'yaml';
-import { API_VERSION, GROUP, KIND } from '../api/schema.ts';
+import { API_VERSION, GROUP, KIND, PLURAL } from '../api/schema.ts';
 import { isTerminal } from '../api/types.ts';
 import { getGrant, listGrants, readRbac, requestRevocation, whoAmI } from '../kube/queries.ts';
-import { isNotFound } from '../runtime/errors.ts';
+import { isNotFoundStatus } from '../runtime/errors.ts';
 import { bool, str, type FlagValues, type Invocation } from './args.ts';
 import { auditRbac, formatAudit } from './audit.ts';
 import { against, openCluster, type Target } from './connection.ts';
@@ -54,7 +54,7 @@ export async function runRevoke(inv: Invocation): Promise<number> {
     const [me, grant] = await Promise.all([
       whoAmI(api),
       getGrant(api, ns, name).catch((err: unknown) => {
-        if (isNotFound(err))
+        if (isNotFoundStatus(err, PLURAL))
           throw new UsageError(`there is no DebugGrant ${name} in namespace ${ns}: \`kubectl debuggrant list -n ${ns}\` shows the grants there`);
         throw err;
       }),

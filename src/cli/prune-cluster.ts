@@ -1,7 +1,8 @@
 // prune's questions to the cluster: each grant's phase by name (404: not there). Loaded only
 // by `prune` without --offline, so the other commands never load the Kubernetes client for it.
 import { getGrant } from '../kube/queries.ts';
-import { isNotFound } from '../runtime/errors.ts';
+import { PLURAL } from '../api/schema.ts';
+import { isNotFoundStatus } from '../runtime/errors.ts';
 import type { FlagValues } from './args.ts';
 import { against, openCluster } from './connection.ts';
 import type { GrantInFile } from './grant-files.ts';
@@ -21,7 +22,7 @@ export async function observeGrants(flags: FlagValues, grants: readonly GrantInF
               const g = await getGrant(api, namespace, name);
               return [key, { phase: g.status?.phase, endedAt: g.status?.endedAt, expiresAt: g.status?.expiresAt }];
             } catch (err) {
-              if (isNotFound(err)) return [key, 'absent'];
+              if (isNotFoundStatus(err, PLURAL)) return [key, 'absent'];
               throw err;
             }
           }),

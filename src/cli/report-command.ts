@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { contentOf } from '../api/grant-index.ts';
 import { readIndex } from '../kube/grant-index.ts';
 import { getGrant } from '../kube/queries.ts';
-import { isForbidden, isNotFound } from '../runtime/errors.ts';
+import { PLURAL } from '../api/schema.ts';
+import { isForbidden, isNotFoundStatus } from '../runtime/errors.ts';
 import { str, type Invocation } from './args.ts';
 import { parseAuditLog, type AuditEvent } from './audit-log.ts';
 import { against, openCluster } from './connection.ts';
@@ -47,7 +48,7 @@ export async function runReport(inv: Invocation): Promise<number> {
   const [grant, index] = await against(target, () =>
     Promise.all([
       getGrant(api, namespace, name).catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
+        if (isNotFoundStatus(err, PLURAL)) return undefined;
         throw err;
       }),
       // The index is the operator's; a reader without access to it still gets the rest.

@@ -3,7 +3,7 @@
 import { FINALIZER, LEGACY_FINALIZER } from '../api/names.ts';
 import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { DebugGrant, DebugGrantStatus } from '../api/types.ts';
-import { isNotFound } from '../runtime/errors.ts';
+import { isNotFoundStatus } from '../runtime/errors.ts';
 import { jsonPatch, mergePatch, type KubeApi } from './client.ts';
 
 const at = (g: DebugGrant) => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace: g.metadata.namespace ?? '', name: g.metadata.name ?? '' });
@@ -44,7 +44,7 @@ export async function removeFinalizer(api: KubeApi, grant: DebugGrant): Promise<
       (grant.metadata.finalizers ?? []).filter((f) => f !== FINALIZER && f !== LEGACY_FINALIZER),
     );
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isNotFoundStatus(err, PLURAL)) throw err;
   }
 }
 

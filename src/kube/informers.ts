@@ -78,7 +78,7 @@ export const podSource = (api: KubeApi, ns?: string): ListWatchSource<CachedPod>
 
 /** One pod whole, as JSON (undefined when it is gone), for pod-details.ts. */
 export const readPod = (api: KubeApi, namespace: string, name: string): Promise<unknown> =>
-  getObject(api.connection, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`);
+  getObject(api.connection, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`, 'pods');
 
 export const roleSource = (api: KubeApi, ns?: string): ListWatchSource<CachedRole> =>
   source(api, scoped('/apis/rbac.authorization.k8s.io/v1', 'roles', ns), cachedRole, { labelSelector: managedSelector });

@@ -8,7 +8,7 @@
 // of their own).
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Clock } from '../runtime/clock.ts';
-import { isNotFound } from '../runtime/errors.ts';
+import { isNotFoundStatus } from '../runtime/errors.ts';
 import type { CallOptions, KubeApi, LeaseBody } from './client.ts';
 
 export interface LeaseRecord {
@@ -43,7 +43,7 @@ export function leaseStore(api: KubeApi, namespace: string, name: string, clock:
       try {
         return fromLease(await api.coordination.readNamespacedLease({ namespace, name }, options(until)));
       } catch (err) {
-        if (isNotFound(err)) return undefined;
+        if (isNotFoundStatus(err, 'leases')) return undefined;
         throw err;
       }
     },

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { ApiError, parseBody } from './api-error.ts';
 import { flatHeaders, type ApiConnection } from './connection.ts';
 import { send } from './http-pool.ts';
+import { isNotFoundStatus } from '../runtime/errors.ts';
 import type { ListPage, WatchStream } from '../runtime/informer.ts';
 import { withoutManagedFields } from './strip-managed-fields.ts';
 
@@ -145,10 +146,13 @@ export async function openWatch(
   };
 }
 
-/** One object as plain JSON (the wire form the caches' transforms read); undefined when it is gone (404). */
-export async function getObject(connection: ApiConnection, path: string): Promise<unknown> {
+/** One object of `resource` as plain JSON (the wire form the caches' transforms read); undefined when the API server says it is gone. */
+export async function getObject(connection: ApiConnection, path: string, resource: string): Promise<unknown> {
   const res = await connection.request({ method: 'GET', path });
-  if (res.status === 404) return undefined;
-  if (res.status !== 200) throw failure(res.status, path, res.text, res.headers);
+  if (res.status !== 200) {
+    const err = failure(res.status, path, res.text, res.headers);
+    if (isNotFoundStatus(err, resource)) return undefined;
+    throw err;
+  }
   return JSON.parse(withoutManagedFields(res.text)) as unknown;
 }

@@ -2,7 +2,7 @@
 // next body from the copy we have, replace it with that copy's resourceVersion (or create
 // it), and on a conflict read it again and start over.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
-import { isConflict, isNotFound } from '../runtime/errors.ts';
+import { isConflict, isNotFoundStatus } from '../runtime/errors.ts';
 import type { KubeApi } from './client.ts';
 
 export interface CustomObjectAt {
@@ -37,7 +37,7 @@ export async function writeOptimistically<T extends { metadata: V1ObjectMeta }>(
       ) as T;
     } catch (err) {
       // Deleted meanwhile (by hand): create it afresh.
-      if (current && isNotFound(err) && attempt < 8) {
+      if (current && isNotFoundStatus(err, at.plural) && attempt < 8) {
         current = undefined;
         continue;
       }
@@ -52,7 +52,7 @@ export async function readObject<T>(api: KubeApi, at: CustomObjectAt): Promise<T
   try {
     return (await api.custom.getNamespacedCustomObject(at)) as T;
   } catch (err) {
-    if (isNotFound(err)) return undefined;
+    if (isNotFoundStatus(err, at.plural)) return undefined;
     throw err;
   }
 }

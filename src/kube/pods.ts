@@ -1,6 +1,6 @@
 // The operator's writes to pods: the lingering and sessions annotations, and evictions.
 import { LINGERING_ANNOTATION } from '../api/names.ts';
-import { isNotFound } from '../runtime/errors.ts';
+import { isNotFoundStatus } from '../runtime/errors.ts';
 import { mergePatch, type KubeApi } from './client.ts';
 
 export async function setLingeringAnnotation(api: KubeApi, namespace: string, name: string, value: string | null): Promise<void> {
@@ -12,7 +12,7 @@ export async function setPodAnnotation(api: KubeApi, namespace: string, name: st
   try {
     await api.core.patchNamespacedPod({ namespace, name, body: { metadata: { annotations: { [key]: value } } } }, mergePatch);
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (!isNotFoundStatus(err, 'pods')) throw err;
   }
 }
 

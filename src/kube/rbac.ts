@@ -2,7 +2,7 @@
 // force: the operator owns these objects outright, so hand edits are overwritten.
 import type { V1Role, V1RoleBinding } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../api/names.ts';
-import { apiMessage, httpStatus, isNotFound, isNotFoundStatus } from '../runtime/errors.ts';
+import { apiMessage, httpStatus, isNotFoundStatus } from '../runtime/errors.ts';
 import { applyPatch, type CallOptions, type KubeApi } from './client.ts';
 
 /** `options`: per-call request options (e.g. `api.connection.until(deadline, now)`), merged with the apply content type. */
@@ -50,8 +50,8 @@ export async function deleteRole(api: KubeApi, namespace: string, name: string):
 
 /**
  * True when something was deleted, false when the API server says it was already gone. Any
- * other 404 (a proxy's page: nothing reached the API server) is a temporary error, retried: no
- * status code, so it is not read as gone, nor as the permanent refusal a 404 otherwise is.
+ * other 404 (a proxy's page: nothing reached the API server) is thrown: a temporary error,
+ * retried (runtime/errors.ts), never read as gone.
  */
 async function ignoreNotFound(p: Promise<unknown>, resource: string): Promise<boolean> {
   try {
@@ -59,9 +59,6 @@ async function ignoreNotFound(p: Promise<unknown>, resource: string): Promise<bo
     return true;
   } catch (err) {
     if (isNotFoundStatus(err, resource)) return false;
-    // Without the 404 as its cause: that would make it a permanent refusal again (runtime/errors.ts).
-    // eslint-disable-next-line preserve-caught-error
-    if (isNotFound(err)) throw new Error(`404 without the API server's NotFound Status for ${resource}, not read as gone: ${apiMessage(err)}`);
     throw err;
   }
 }

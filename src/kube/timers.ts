@@ -2,7 +2,7 @@
 // RoleBinding they own, shortened once the Job controller has started them, deleted when the
 // grant ends. Each write names the timer's uid where it can, so it never touches another Job.
 import type { V1Job } from '@kubernetes/client-node';
-import { httpStatus, isNotFound } from '../runtime/errors.ts';
+import { httpStatus, isNotFoundStatus } from '../runtime/errors.ts';
 import { cachedTimer, type CachedTimer } from './cached.ts';
 import { jsonPatch, type CallOptions, type KubeApi } from './client.ts';
 
@@ -36,7 +36,7 @@ export async function deleteTimer(api: KubeApi, timer: CachedTimer): Promise<boo
     return true;
   } catch (err) {
     // 409: a Job of that name with another uid, not this timer.
-    if (isNotFound(err) || httpStatus(err) === 409) return false;
+    if (isNotFoundStatus(err, 'jobs') || httpStatus(err) === 409) return false;
     throw err;
   }
 }

@@ -4,26 +4,38 @@
 import * as z from 'zod';
 import { ApiError, statusMessage } from '../kube/api-error.ts';
 
-export function httpStatus(err: unknown): number | undefined {
-  if (err instanceof ApiError) return err.code;
+/** The API server's (or a proxy's) answer in `err` or its causes. */
+function answerOf(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
   const cause = err instanceof Error ? err.cause : undefined;
-  return cause === undefined ? undefined : httpStatus(cause);
+  return cause === undefined ? undefined : answerOf(cause);
 }
 
-export const isNotFound = (err: unknown): boolean => httpStatus(err) === 404;
+export function httpStatus(err: unknown): number | undefined {
+  return answerOf(err)?.code;
+}
 
 /**
- * The API server's own answer that a `resource` (e.g. "rolebindings") is not there: a 404 with
- * its Status (kind Status, reason NotFound, details.kind the resource when given). A 404 from
- * anything in between (a proxy's HTML page for a path it cannot route) says nothing about it.
+ * The one reading of "it is gone": the API server's own answer that an object of `resource`
+ * (e.g. "rolebindings") is not there, a 404 with its Status (reason NotFound, details naming the
+ * object, details.kind the resource when given). Any other 404 says nothing about the object:
+ * a proxy's HTML page for a path it cannot route (a misconfigured Rancher /k8s/clusters/…
+ * prefix), a NotFound about something else (its namespace), or an API the server does not
+ * serve (no details). Acting on it as gone would forget a grant, a timer or an index that is
+ * still there; isTemporary() retries the first kind.
  */
 export function isNotFoundStatus(err: unknown, resource: string): boolean {
-  if (!(err instanceof ApiError)) return err instanceof Error && err.cause !== undefined && isNotFoundStatus(err.cause, resource);
-  const status = notFoundStatus.safeParse(err.body);
-  return err.code === 404 && status.success && (status.data.details?.kind ?? resource) === resource;
+  const answer = answerOf(err);
+  const status = notFoundStatus.safeParse(answer?.body);
+  return answer?.code === 404 && status.success && status.data.details.name !== '' && (status.data.details.kind ?? resource) === resource;
 }
 
-const notFoundStatus = z.object({ kind: z.literal('Status'), reason: z.literal('NotFound'), details: z.object({ kind: z.string().optional() }).optional() });
+const notFoundStatus = z.object({
+  kind: z.literal('Status'),
+  reason: z.literal('NotFound'),
+  details: z.object({ name: z.string(), kind: z.string().optional() }),
+});
+const anyStatus = z.object({ kind: z.literal('Status') });
 export const isConflict = (err: unknown): boolean => httpStatus(err) === 409;
 export const isForbidden = (err: unknown): boolean => httpStatus(err) === 403;
 
@@ -31,10 +43,13 @@ export function isTemporary(err: unknown): boolean {
   const code = httpStatus(err);
   if (code === undefined) return true; // network errors, timeouts
   // 401: the refused token is dropped (ClusterAccess.refused), so the retry reads or fetches a fresh one.
-  return code === 401 || code === 408 || code === 409 || code === 429 || code >= 500;
+  if (code === 401 || code === 408 || code === 409 || code === 429 || code >= 500) return true;
+  // A 404 that is no Status came from something between us and the API server (a proxy's page):
+  // the request did not reach it, and may well once the path is routed again.
+  return code === 404 && !anyStatus.safeParse(answerOf(err)?.body).success;
 }
 
-/** The API server refused the request as such (400, 403, 404, 422…): asking again at once changes nothing. */
+/** The API server refused the request as such (400, 403, its own 404, 422…): asking again at once changes nothing. */
 export const isPermanent = (err: unknown): boolean => !isTemporary(err);
 
 /** The API server's own message from a failed call, for logs and status. */

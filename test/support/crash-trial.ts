@@ -9,7 +9,7 @@ import { rbacName } from '../../src/api/names.ts';
 import { GROUP, PLURAL, VERSION } from '../../src/api/schema.ts';
 import type { DebugGrant } from '../../src/api/types.ts';
 import type { KubeApi } from '../../src/kube/client.ts';
-import { isNotFound } from '../../src/runtime/errors.ts';
+import { isNotFoundStatus } from '../../src/runtime/errors.ts';
 import { DEBUG_IMAGE } from './policy.ts';
 
 export interface TrialSetup {
@@ -189,24 +189,24 @@ async function readGrant(setup: TrialSetup, name: string): Promise<DebugGrant | 
       name,
     })) as DebugGrant;
   } catch (err) {
-    if (isNotFound(err)) return undefined;
+    if (isNotFoundStatus(err, PLURAL)) return undefined;
     throw err;
   }
 }
 
 async function rbacLeft(setup: TrialSetup, grant: string): Promise<boolean> {
-  const exists = (p: Promise<unknown>): Promise<boolean> =>
+  const exists = (p: Promise<unknown>, resource: string): Promise<boolean> =>
     p.then(
       () => true,
       (err: unknown) => {
-        if (isNotFound(err)) return false;
+        if (isNotFoundStatus(err, resource)) return false;
         throw err;
       },
     );
   const name = rbacName(grant);
   const [role, binding] = await Promise.all([
-    exists(setup.api.rbac.readNamespacedRole({ namespace: setup.namespace, name })),
-    exists(setup.api.rbac.readNamespacedRoleBinding({ namespace: setup.namespace, name })),
+    exists(setup.api.rbac.readNamespacedRole({ namespace: setup.namespace, name }), 'roles'),
+    exists(setup.api.rbac.readNamespacedRoleBinding({ namespace: setup.namespace, name }), 'rolebindings'),
   ]);
   return role || binding;
 }

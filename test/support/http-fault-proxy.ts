@@ -16,10 +16,11 @@ import { selfSignedCert } from '../../src/runtime/self-signed-cert.ts';
 
 /**
  * stall: the request never reaches the API server; `answer lost`: it does (a write takes
- * effect) but its answer never comes back. Both stay silent until the fault is cleared, then
+ * effect) but its answer never comes back; `proxy 404`: the proxy's own HTML "404 page not
+ * found" (a path it cannot route, as a misconfigured Rancher /k8s/clusters/… prefix answers). Both stay silent until the fault is cleared, then
  * their connection is reset.
  */
-export type Fault = { status: 500 } | { status: 429; retryAfterSeconds: number } | 'reset' | 'stall' | 'answer lost';
+export type Fault = { status: 500 } | { status: 429; retryAfterSeconds: number } | 'reset' | 'stall' | 'answer lost' | 'proxy 404';
 
 export interface RequestMatch {
   /** One method or several (an index write is a PUT, or a POST when it creates the index). */
@@ -212,6 +213,12 @@ export class HttpFaultProxy {
       this.hold(res, request);
       return;
     }
+    request.answeredAt = Date.now();
+    if (fault === 'proxy 404') {
+      request.status = 404;
+      res.writeHead(404, { 'content-type': 'text/html' }).end('<html><head><title>404 Not Found</title></head><body>404 page not found</body></html>');
+      return;
+    }
     const message = `injected HTTP ${String(fault.status)}`;
     const body = JSON.stringify({
       kind: 'Status',
@@ -224,7 +231,6 @@ export class HttpFaultProxy {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (fault.status === 429) headers['retry-after'] = String(fault.retryAfterSeconds);
     request.status = fault.status;
-    request.answeredAt = Date.now();
     res.writeHead(fault.status, headers).end(body);
   }
 

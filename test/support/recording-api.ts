@@ -28,6 +28,16 @@ export type Fault = (action: string) => Error | undefined;
 export const refused = (code: number, message = `refused with ${String(code)}`): ApiError =>
   new ApiError(code, 'a recorded request', { kind: 'Status', code, message });
 
+/** The API server's NotFound Status for an object of `resource` (e.g. "rolebindings"). */
+const notFound = (resource: string, name: string | undefined): ApiError =>
+  new ApiError(404, 'a recorded request', {
+    kind: 'Status',
+    code: 404,
+    reason: 'NotFound',
+    message: `${resource} "${name ?? ''}" not found`,
+    details: { name, kind: resource },
+  });
+
 class StoreCache<T> implements Cache<T> {
   private readonly store: Map<string, Stored>;
   private readonly kind: string;
@@ -159,7 +169,7 @@ export class RecordingApi {
     this.record('patch', 'debuggrants', p.namespace, p.name);
     const key = `debuggrants ${p.namespace ?? ''}/${p.name ?? ''}`;
     const grant = this.store.get(key);
-    if (!grant) throw refused(404, 'not found');
+    if (!grant) throw notFound('debuggrants', p.name);
     const ops = p.body as { op: string; path: string; value?: unknown }[];
     const meta = { ...(grant.metadata as DebugGrant['metadata']) };
     for (const o of ops) if (o.op === 'add' && o.path === '/metadata/finalizers') meta.finalizers = o.value as string[];
@@ -172,7 +182,7 @@ export class RecordingApi {
     this.record('patch', 'debuggrants/status', p.namespace, p.name);
     const key = `debuggrants ${p.namespace ?? ''}/${p.name ?? ''}`;
     const grant = this.store.get(key);
-    if (!grant) throw refused(404, 'not found');
+    if (!grant) throw notFound('debuggrants', p.name);
     const written = { ...grant, status: (p.body as { status: unknown }).status, metadata: { ...grant.metadata, resourceVersion: this.nextVersion() } };
     this.store.set(key, written);
     return written;
@@ -191,13 +201,13 @@ export class RecordingApi {
   private read(kind: string, p: Params): Stored {
     this.record('get', kind, p.namespace, p.name);
     const o = this.store.get(`${kind} ${p.namespace ?? ''}/${p.name ?? ''}`);
-    if (!o) throw refused(404, 'not found');
+    if (!o) throw notFound(kind, p.name);
     return o;
   }
 
   private remove(kind: string, p: Params): object {
     this.record('delete', kind, p.namespace, p.name);
-    if (!this.store.delete(`${kind} ${p.namespace ?? ''}/${p.name ?? ''}`)) throw refused(404, 'not found');
+    if (!this.store.delete(`${kind} ${p.namespace ?? ''}/${p.name ?? ''}`)) throw notFound(kind, p.name);
     return {};
   }
 

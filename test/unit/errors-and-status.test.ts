@@ -1,9 +1,9 @@
 import { ApiError } from '../../src/kube/api-error.ts';
-import { describeError, isPermanent, isTemporary } from '../../src/runtime/errors.ts';
+import { describeError, isNotFoundStatus, isPermanent, isTemporary } from '../../src/runtime/errors.ts';
 import { desiredStatus, failingStatus } from '../../src/controller/status.ts';
 import type { GrantDecision } from '../../src/controller/plan.ts';
 
-const apiError = (code: number) => new ApiError(code, `HTTP ${String(code)}`, { message: `server says ${String(code)}` }, {});
+const apiError = (code: number) => new ApiError(code, `HTTP ${String(code)}`, { kind: 'Status', message: `server says ${String(code)}`, code }, {});
 
 describe('error classification', () => {
   test.each([409, 429, 500, 503, 401])('HTTP %i is temporary (capped backoff)', (code) => {
@@ -20,6 +20,40 @@ describe('error classification', () => {
     const wrapped = new Error('updating shop/grants index failed', { cause: apiError(403) });
     expect(isPermanent(wrapped)).toBe(true);
     expect(describeError(wrapped)).toBe('updating shop/grants index failed: server says 403');
+  });
+});
+
+describe('what a 404 means (one classifier for every place that reads one)', () => {
+  const notFound = (details: Record<string, string> | undefined) =>
+    new ApiError(404, 'GET /apis/debuggrant.dev/v1alpha1/namespaces/shop/debuggrants/g', {
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'NotFound',
+      message: 'not found',
+      code: 404,
+      ...(details ? { details } : {}),
+    });
+  const proxyPage = new ApiError(404, 'GET /k8s/clusters/c-1/apis/…', '<html><body>404 page not found</body></html>');
+
+  test("the API server's NotFound Status naming an object of the resource: gone", () => {
+    expect(isNotFoundStatus(notFound({ name: 'g', group: 'debuggrant.dev', kind: 'debuggrants' }), 'debuggrants')).toBe(true);
+    expect(isNotFoundStatus(new Error('updating failed', { cause: notFound({ name: 'g', kind: 'debuggrants' }) }), 'debuggrants')).toBe(true);
+  });
+
+  test("a proxy's HTML 404 is not gone, and temporary (retried soon, not after minutes as a refusal)", () => {
+    expect(isNotFoundStatus(proxyPage, 'debuggrants')).toBe(false);
+    expect(isTemporary(proxyPage)).toBe(true);
+    expect(isTemporary(new Error('updating failed', { cause: proxyPage }))).toBe(true);
+  });
+
+  test('a NotFound about another resource (the namespace), or about no object (an API not served), is not gone either', () => {
+    expect(isNotFoundStatus(notFound({ name: 'shop', kind: 'namespaces' }), 'debuggrants')).toBe(false);
+    expect(isNotFoundStatus(notFound(undefined), 'debuggrants')).toBe(false);
+    expect(isNotFoundStatus(notFound({}), 'debuggrants')).toBe(false);
+    // The API server's own answers: permanent, as before.
+    expect(isPermanent(notFound(undefined))).toBe(true);
+    expect(isPermanent(notFound({ name: 'g', kind: 'debuggrants' }))).toBe(true);
   });
 });
 
