@@ -57,25 +57,60 @@ export interface Expiries {
   samples: ExpirySample[];
 }
 
-/** Polls SubjectAccessReview (every `everyMs`) until it denies; when the denying answer came, and its round trip. */
-async function untilDenied(
+/**
+ * Polls SubjectAccessReview until it denies: a review goes out every `everyMs` without waiting
+ * for the one before (up to `inFlight` at once), so under a slow API server the denial is seen
+ * one round trip after access ended, not two (a single poller waits for the allowing review
+ * still in flight before it can send the one that denies). When the first denial came, its
+ * round trip, and when the latest review that allowed was sent.
+ */
+function untilDenied(
   api: KubeApi,
   user: string,
   namespace: string,
   timeoutMs: number,
   everyMs: number,
+  inFlight = 4,
 ): Promise<{ at: number; roundTripMs: number; lastAllowedSent: number | undefined }> {
-  const giveUp = Date.now() + timeoutMs;
-  let lastAllowedSent: number | undefined;
-  for (;;) {
-    const sent = Date.now();
-    const allowed = await userCanExec(api, user, namespace);
-    const at = Date.now();
-    if (!allowed) return { at, roundTripMs: at - sent, lastAllowedSent };
-    lastAllowedSent = sent;
-    if (at > giveUp) throw new Error(`${user} in ${namespace}: access never ended`);
-    await sleep(everyMs);
-  }
+  return new Promise((resolve, reject) => {
+    const giveUp = Date.now() + timeoutMs;
+    let done = false;
+    let pending = 0;
+    let lastAllowedSent: number | undefined;
+    const tick = (): void => {
+      if (done) return;
+      if (Date.now() > giveUp) {
+        done = true;
+        reject(new Error(`${user} in ${namespace}: access never ended`));
+        return;
+      }
+      if (pending < inFlight) {
+        pending++;
+        const sent = Date.now();
+        userCanExec(api, user, namespace).then(
+          (allowed) => {
+            pending--;
+            const at = Date.now();
+            if (done) return;
+            if (allowed) lastAllowedSent = Math.max(lastAllowedSent ?? sent, sent);
+            else {
+              done = true;
+              resolve({ at, roundTripMs: at - sent, lastAllowedSent });
+            }
+          },
+          (err: unknown) => {
+            pending--;
+            if (!done) {
+              done = true;
+              reject(err instanceof Error ? err : new Error(String(err)));
+            }
+          },
+        );
+      }
+      setTimeout(tick, everyMs);
+    };
+    tick();
+  });
 }
 
 /** Measures each of `items` on its own: `start` it (or wait for its deadline), then poll until denied. */
@@ -92,7 +127,7 @@ async function observe<T extends { namespace: string; user: string; binding: str
       items.map(async (item) => {
         const deleted = events.next('DELETED', item.namespace, item.binding).then(() => Date.now());
         const t0 = await start(item);
-        const denied = await untilDenied(api, item.user, item.namespace, 60_000, 1);
+        const denied = await untilDenied(api, item.user, item.namespace, 60_000, 2);
         const seen = await Promise.race([deleted, sleep(5000).then(() => undefined)]);
         return {
           grant: item.grant,
