@@ -23,7 +23,7 @@ import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
 import { DeadlineTimer, deletesFirst, keysDueBy, RevocationRunnable } from './revocation/index.ts';
 import { settlesWithin, systemClock, type Clock } from './runtime/clock.ts';
-import { objectKey } from './runtime/object-key.ts';
+import { objectKey, splitKey } from './runtime/object-key.ts';
 import type { Runnable } from './runtime/runnable.ts';
 import type { WorkQueue } from './runtime/work-queue.ts';
 
@@ -95,13 +95,15 @@ export class Operator {
     this.deadlines = new DeadlineTimer({ clock, log, revoke: (key) => fastPath.revoke(key) });
     const queues = { clock, log, metrics };
     this.grants = new GrantController(reconciler, this.deadlines, config.workers, queues);
-    const lingering = new LingeringReconciler({ api, clock, log, metrics, events: this.events, grants: caches.grants, pods: caches.pods, identity });
-    const podSessions = new PodSessionReconciler({ api, clock, log, metrics, events: this.events, grants: caches.grants, pods: caches.pods, identity });
+    const lingering = new LingeringReconciler({ api, clock, log, metrics, events: this.events, grants: caches.grants, identity });
+    const podSessions = new PodSessionReconciler({ api, clock, log, metrics, events: this.events, grants: caches.grants, identity });
     // A pod's lingering flag, then its sessions outside any grant; the result acted on here, as
     // the grants' in GrantController: a requeue when asked.
     this.pods = controllerQueue('pod', 1, queues, async (key) => {
-      const { requeueAfter } = await lingering.reconcile(key);
-      await podSessions.reconcile(key);
+      const { namespace, name } = splitKey(key);
+      const pod = await caches.podNow(namespace, name);
+      const { requeueAfter } = await lingering.reconcile(key, pod);
+      await podSessions.reconcile(key, pod);
       if (requeueAfter !== undefined) this.pods.addAfter(key, requeueAfter);
     });
     // Keys collect while paused; the leader releases the queues once overdue grants are revoked.

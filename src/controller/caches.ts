@@ -4,7 +4,7 @@
 // and the spent-name histories.
 import type { DebugGrantHistory, DebugGrantIndex } from '../api/grant-index.ts';
 import type { DebugGrant } from '../api/types.ts';
-import { sameApartFromVersion, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from '../kube/cached.ts';
+import { cachedPod, sameApartFromVersion, type CachedPod, type CachedRole, type CachedRoleBinding, type CachedTimer } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
 import { grantSource, historySource, indexSource, podSource, readPod, roleBindingSource, roleSource, timerSource } from '../kube/informers.ts';
 import { PodCache, PodDetails } from '../kube/pod-details.ts';
@@ -28,15 +28,17 @@ export class Caches {
   /** The second copy of each namespace's spent names, in the operator's own namespace. */
   readonly histories: MultiCache<DebugGrantHistory>;
   private readonly podHandlers: ((pod: CachedPod) => void)[] = [];
+  private readonly readPod: (namespace: string, name: string) => Promise<unknown>;
 
   /** `namespaces`: those watched (empty: all); `home`: the operator's own namespace. */
   constructor(api: KubeApi, namespaces: readonly string[], home: string, clock: Clock, log: Logger) {
     const scopes = namespaces.length > 0 ? namespaces : [undefined];
+    this.readPod = (ns, name) => readPod(api, ns, name);
     this.grants = new MultiCache('debuggrants', scopes, (ns) => grantSource(api, ns), clock, log);
     this.podMetadata = new MultiCache('pods', scopes, (ns) => podSource(api, ns), clock, log);
     this.podDetails = new PodDetails({
       clock,
-      read: (ns, name) => readPod(api, ns, name),
+      read: this.readPod,
       changed: (p) => {
         this.podChanged(p);
       },
@@ -57,6 +59,19 @@ export class Caches {
     this.indexes = new MultiCache('debuggrantindexes', scopes, (ns) => indexSource(api, ns), clock, log);
     this.timers = new MultiCache('timers', scopes, (ns) => timerSource(api, ns), clock, log);
     this.histories = new MultiCache('debuggranthistories', [home], () => historySource(api, home), clock, log);
+  }
+
+  /**
+   * The pod as the pod reconcilers see it: the cache's or, for one the cache does not hold, the
+   * API server's copy; undefined when it is gone. The informer watches unfinished pods only, so
+   * a pod that finished (Succeeded, Failed) leaves the cache but not the cluster, and its
+   * lingering flag still has to come off, the ends of its sessions still have to be told.
+   */
+  async podNow(namespace: string, name: string): Promise<CachedPod | undefined> {
+    const cached = this.pods.get(name, namespace);
+    if (cached) return cached;
+    const raw = await this.readPod(namespace, name);
+    return raw === undefined ? undefined : cachedPod(raw);
   }
 
   /** Called for each pod change, with the whole pod where it was read (after its metadata, or its details). */

@@ -1,6 +1,5 @@
 // What the pod reconcilers (lingering containers, sessions outside any grant) are given.
 import type { DebugGrant } from '../api/types.ts';
-import type { CachedPod } from '../kube/cached.ts';
 import type { KubeApi } from '../kube/client.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -15,7 +14,6 @@ export interface PodReconcilerDeps {
   metrics: Metrics;
   events: EventSender;
   grants: Cache<DebugGrant>;
-  pods: Cache<CachedPod>;
   /** Identity written into audit lines as `by`. */
   identity: string;
 }

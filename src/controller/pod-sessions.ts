@@ -114,9 +114,9 @@ export class PodSessionReconciler {
     this.d = deps;
   }
 
-  async reconcile(key: string): Promise<void> {
+  /** `pod`: as Caches.podNow() has it (a finished one too: the ends of its sessions are told); undefined when it is gone. */
+  async reconcile(key: string, pod: CachedPod | undefined): Promise<void> {
     const { namespace, name } = splitKey(key);
-    const pod = this.d.pods.get(name, namespace);
     if (!pod) {
       this.written.delete(key);
       return;

@@ -4,7 +4,7 @@
 import { LINGERING_ANNOTATION } from '../../src/api/names.ts';
 import { canI, clientsFor, createPod, eventually, freshNamespace, writePodStatus } from '../support/cluster.ts';
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
-import { addEphemeralContainer, debugContainer } from '../support/debug-containers.ts';
+import { addEphemeralContainer, debugContainer, kubeletState, second } from '../support/debug-containers.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
 
 /** As the admin: a cluster's break-glass identity, outside any grant. */
@@ -130,6 +130,28 @@ describe('lingering ephemeral containers and standing access', () => {
       (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] !== undefined,
     );
     expect(pod.metadata?.annotations?.[LINGERING_ANNOTATION]).toBe(`sneaky=${DEBUG_IMAGE}`);
+  });
+
+  test("a flagged pod that finishes loses its flag: it leaves the operator's pod cache, not the cluster", async () => {
+    await createPod(ns, 'done-1', { app: 'done' });
+    await addDebugContainer(ns, 'done-1', 'sneaky');
+    await kubeletReportsRunning(ns, 'done-1', 'sneaky');
+    const admin = clientsFor('admin');
+    await eventually(
+      () => admin.core.readNamespacedPod({ namespace: ns, name: 'done-1' }),
+      (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] === `sneaky=${DEBUG_IMAGE}`,
+    );
+    const started = second(Date.now());
+    await writePodStatus(ns, 'done-1', {
+      phase: 'Succeeded',
+      ephemeralContainerStatuses: [kubeletState('sneaky', started, { at: second(Date.now()), exitCode: 0 })],
+    });
+    // Before: the informer reported it deleted, the lingering reconcile found no pod and left the flag for good.
+    const pod = await eventually(
+      () => admin.core.readNamespacedPod({ namespace: ns, name: 'done-1' }),
+      (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] === undefined,
+    );
+    expect(pod.status?.phase).toBe('Succeeded');
   });
 
   test('onExpiry: Evict evicts a controller-owned pod through the Eviction API', async () => {

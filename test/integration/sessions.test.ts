@@ -261,6 +261,35 @@ describe('debug sessions outside any grant, recorded against the pod', () => {
         .map((a) => a.grant),
     ).toEqual([`${ns}/granted`]);
   });
+
+  test("a break-glass session on a pod that finishes: its end is told, though the pod leaves the operator's pod cache", async () => {
+    await createPod(ns, 'finishing-1', { app: 'finishing' });
+    await addEphemeralContainer('admin', ns, 'finishing-1', debugContainer('peek', DEBUG_IMAGE, 'restricted'));
+    const started = second(Date.now());
+    await writePodStatus(ns, 'finishing-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('peek', started)] });
+    const told = () => op.audits().filter((a) => a.event.startsWith('session.') && a.pods.includes('finishing-1'));
+    await eventually(
+      () => Promise.resolve(told()),
+      (l) => l.length === 1,
+    );
+    await writePodStatus(ns, 'finishing-1', {
+      phase: 'Failed',
+      ephemeralContainerStatuses: [kubeletState('peek', started, { at: second(Date.now()), exitCode: 137 })],
+    });
+    // Before: the informer reported the finished pod deleted and its session was never told ended.
+    await eventually(
+      () => Promise.resolve(told()),
+      (l) => l.some((a) => a.event === 'session.ended'),
+    );
+    expect(told().map((a) => [a.event, a.reason, a.session?.exitCode])).toEqual([
+      ['session.started', 'OutsideAnyGrant', undefined],
+      ['session.ended', 'OutsideAnyGrant', 137],
+    ]);
+    await eventually(
+      () => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'finishing-1' }),
+      (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'peek=ended',
+    );
+  });
 });
 
 describe("the API server's audit log (config/audit/policy.yaml)", () => {

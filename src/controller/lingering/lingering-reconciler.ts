@@ -35,9 +35,9 @@ export class LingeringReconciler {
     this.d = deps;
   }
 
-  async reconcile(key: string): Promise<PodResult> {
-    const { namespace, name } = splitKey(key);
-    const pod = this.d.pods.get(name, namespace);
+  /** `pod`: as Caches.podNow() has it (a finished one too: its flag comes off); undefined when it is gone. */
+  async reconcile(key: string, pod: CachedPod | undefined): Promise<PodResult> {
+    const { namespace } = splitKey(key);
     const lingering = pod ? lingeringOn(pod, coveredPods(this.d.grants.list(namespace)), this.d.clock.now()) : [];
     this.count(key, lingering.length);
     const requeueAfter = await this.checkOverdue(key, pod);
