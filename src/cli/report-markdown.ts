@@ -81,6 +81,25 @@ export function reportMarkdown(r: AccessReport): string {
       '',
     );
   }
+  if (r.otherGrantsSessions) {
+    out.push(
+      '### Recorded by this grant, admitted under another',
+      '',
+      "Two grants on one pod and image both record these sessions; the API server's audit log shows another grant let them in.",
+      '',
+      ...table(
+        ['Pod/container', 'Added by', 'Admitted under', 'Started', 'Finished'],
+        r.otherGrantsSessions.map((d) => [
+          `${d.pod}/${d.container}`,
+          d.addedBy ? `${d.addedBy.user} at ${d.addedBy.at}` : undefined,
+          d.admittedUnder,
+          d.startedAt,
+          d.finishedAt,
+        ]),
+      ),
+      '',
+    );
+  }
   out.push(`## exec, attach, port-forward (${String(r.streams.length)})`, '');
   if (r.streams.length === 0) out.push(r.auditLog ? 'None in the audit log given.' : 'Not known: no audit log given.', '');
   else {

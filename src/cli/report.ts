@@ -89,6 +89,12 @@ export interface AccessReport {
   revocationVerified?: { ok: boolean; message: string };
   sessionCount?: number;
   debugContainers: DebugContainerReport[];
+  /**
+   * Sessions the grant's status records (their pod, image and time fit it) that the audit log
+   * shows were added under other grants: two grants on one pod and image both record a session,
+   * and only the API server's audit log knows which one admission used.
+   */
+  otherGrantsSessions?: (DebugContainerReport & { admittedUnder: string })[];
   streams: StreamReport[];
   refused: RefusedRequest[];
   lingering: LingeringContainer[];
@@ -230,7 +236,25 @@ export function buildReport(input: ReportInput): AccessReport {
       e.objectRef.namespace === namespace &&
       ((e.annotations?.[ANNOTATION_GRANT] ?? '').split(', ').includes(ref) || (viaGrant(e) && (e.responseStatus?.code ?? 0) < 300)),
   );
-  report.debugContainers = debugContainers(status.sessions ?? [], added);
+  const mine = (e: AuditEvent): boolean => (e.annotations?.[ANNOTATION_GRANT] ?? '').split(', ').includes(ref) || viaGrant(e);
+  const addedHere = events.filter(
+    (e) => e.objectRef?.subresource === 'ephemeralcontainers' && e.objectRef.namespace === namespace && (e.responseStatus?.code ?? 0) < 300,
+  );
+  const elsewhere = new Map<SessionRecord, AuditEvent>();
+  for (const s of status.sessions ?? []) {
+    const by = addedHere.findLast((e) => e.objectRef?.name === s.pod && newContainers(e).some((c) => c.name === s.container));
+    if (by && !mine(by)) elsewhere.set(s, by);
+  }
+  report.debugContainers = debugContainers(
+    (status.sessions ?? []).filter((s) => !elsewhere.has(s)),
+    added,
+  );
+  if (elsewhere.size > 0)
+    report.otherGrantsSessions = [...elsewhere].map(([s, e]) => ({
+      ...s,
+      addedBy: { user: actingUser(e), at: e.requestReceivedTimestamp },
+      admittedUnder: e.annotations?.[ANNOTATION_GRANT] || 'no grant (other RBAC, or break-glass)',
+    }));
   if (status.sessionCount !== undefined) report.sessionCount = status.sessionCount;
   if ((status.sessionCount ?? 0) > (status.sessions?.length ?? 0)) {
     unknown.push(
@@ -391,14 +415,17 @@ function endOf(
   return undefined;
 }
 
+/** The ephemeral containers a request added: a PUT or merge patch carries every container; the new one is the last. */
+function newContainers(e: AuditEvent): EphemeralLike[] {
+  const containers = ephemeralIn(e.requestObject);
+  return containers.length > 1 ? containers.slice(-1) : containers;
+}
+
 function debugContainers(sessions: readonly SessionRecord[], added: readonly AuditEvent[]): DebugContainerReport[] {
   const out: DebugContainerReport[] = sessions.map((s) => ({ ...s, ...(s.finishedAt ? { durationSeconds: seconds(s.startedAt, s.finishedAt) } : {}) }));
   for (const e of added) {
     const pod = e.objectRef?.name ?? '';
-    const containers = ephemeralIn(e.requestObject);
-    // A PUT or merge patch carries every container; the new one is the last.
-    const mine = containers.length > 1 ? containers.slice(-1) : containers;
-    for (const c of mine) {
+    for (const c of newContainers(e)) {
       const addedBy = { user: actingUser(e), at: e.requestReceivedTimestamp };
       const known = out.find((d) => d.pod === pod && d.container === c.name);
       if (known) {

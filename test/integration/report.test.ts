@@ -177,4 +177,49 @@ describe('kubectl debuggrant report', () => {
     expect(two.stderr).toContain('report takes one grant NAME');
     expect((await clientsFor('admin').core.listNamespacedPod({ namespace: ns })).items).toHaveLength(1);
   });
+
+  test("alice's session is not reported as bob's grant's, though both grants record it: the audit log names the grant admission used", async () => {
+    // Its own pod (after the test above counts this namespace's pods).
+    await createPod(ns, 'shared-1', { app: 'shared' });
+    const web = { podSelector: { matchLabels: { app: 'shared' } } };
+    await createGrant(ns, 'alice-g', grantSpec(web));
+    await createGrant(ns, 'bob-g', grantSpec({ ...web, subject: { kind: 'User', name: 'bob' } }));
+    for (const g of ['alice-g', 'bob-g'])
+      await eventually(
+        () => getGrant(ns, g),
+        (x) => x?.status?.phase === 'Active' && x.status.pods?.length === 1,
+      );
+    await addEphemeralContainer('alice', ns, 'shared-1', debugContainer('dbg-a', DEBUG_IMAGE, 'restricted'));
+    await writePodStatus(ns, 'shared-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('dbg-a', second(Date.now()))] });
+    // The operator cannot tell whose it is: pod, image and time fit both grants.
+    for (const g of ['alice-g', 'bob-g'])
+      await eventually(
+        () => getGrant(ns, g),
+        (x) => x?.status?.sessions?.length === 1,
+      );
+    await eventually(
+      () => Promise.resolve(readAuditLog(plane().auditLog)),
+      (es) => es.some((e) => e.objectRef?.namespace === ns && e.objectRef.subresource === 'ephemeralcontainers' && (e.responseStatus?.code ?? 0) < 300),
+    );
+    const reportOf = async (g: string): Promise<AccessReport> =>
+      JSON.parse((await cli('admin', ['report', g, '-n', ns, '-o', 'json', '--audit-log', plane().auditLog])).stdout) as AccessReport;
+    const bobs = await reportOf('bob-g');
+    expect(bobs.debugContainers).toEqual([]);
+    expect(bobs.otherGrantsSessions).toEqual([
+      expect.objectContaining({
+        pod: 'shared-1',
+        container: 'dbg-a',
+        admittedUnder: `${ns}/alice-g`,
+        addedBy: expect.objectContaining({ user: 'alice' }) as unknown,
+      }),
+    ]);
+    const alices = await reportOf('alice-g');
+    expect(alices.debugContainers).toEqual([
+      expect.objectContaining({ pod: 'shared-1', container: 'dbg-a', addedBy: expect.objectContaining({ user: 'alice' }) as unknown }),
+    ]);
+    expect(alices.otherGrantsSessions).toBeUndefined();
+    const markdown = (await cli('admin', ['report', 'bob-g', '-n', ns, '--audit-log', plane().auditLog])).stdout;
+    expect(markdown).toContain('### Recorded by this grant, admitted under another');
+    expect(markdown).toContain(`${ns}/alice-g`);
+  });
 });
