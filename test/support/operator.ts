@@ -68,6 +68,15 @@ export async function startTestOperator(
     audits: () => lines.map((l) => l.audit).filter((a): a is AuditRecord => typeof a === 'object' && a !== null),
     async stop() {
       await operator.stop();
+      // A stop that had to abandon work means a reconcile never settled: its log's end goes to the
+      // run's output (the plane's directory, with the whole log, is deleted after the run).
+      if (lines.some((l) => l.level === 50 && typeof l.msg === 'string' && l.msg.includes('abandoned')))
+        process.stderr.write(
+          `[operator ${namespaces.join(',')}] stop abandoned work in flight; its last log lines:\n${lines
+            .slice(-60)
+            .map((l) => JSON.stringify(l))
+            .join('\n')}\n`,
+        );
       api.connection.close();
       await new Promise<void>((r) => file.end(r));
     },
