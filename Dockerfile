@@ -22,5 +22,8 @@ COPY --from=build /app/dist/operator.mjs /app/dist/operator.mjs.LEGAL.txt /app/d
 COPY LICENSE ./
 USER 65532:65532
 EXPOSE 8443 8081
-# The image's entrypoint is node itself.
-CMD ["operator.mjs"]
+# The image's entrypoint is node itself. --max-opt=2: V8 optimizes up to Maglev, never with
+# TurboFan, whose code is ~5 MB of the node binary mapped in once any function is hot enough
+# for it (idle with one grant 84.5 -> 79.5 MB; CPU to ready among 50,000 pods 3.6-3.7 ->
+# 3.9-4.2 s: docs/benchmark.md, "Idle", session 3). Not allowed in NODE_OPTIONS.
+CMD ["--max-opt=2", "operator.mjs"]

@@ -155,8 +155,11 @@ export async function watchBindings(
 
 export type { OperatorProcess } from '../hack/operator-process.ts';
 
-/** The Node flags config/manager/manager.yaml gives the operator (NODE_OPTIONS). */
-export const DEPLOYMENT_NODE_ARGS = ['--max-old-space-size=256', '--max-semi-space-size=2'];
+/**
+ * The Node flags the operator ships with: NODE_OPTIONS in config/manager/manager.yaml, then
+ * the image's own (the Dockerfile's CMD). test/unit/dockerfile.test.ts keeps them equal.
+ */
+export const DEPLOYMENT_NODE_ARGS = ['--max-old-space-size=256', '--max-semi-space-size=1', '--max-opt=2'];
 
 /**
  * The operator as it ships: the bundle (built from this checkout into `dir`) with the

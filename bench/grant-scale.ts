@@ -18,15 +18,15 @@ import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { Semaphore } from './semaphore.ts';
-import { adminApi, createGrant, operatorSettled, prepareNamespaces, watchBindings } from './cluster.ts';
+import { DEPLOYMENT_NODE_ARGS, adminApi, createGrant, operatorSettled, prepareNamespaces, watchBindings } from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
 import { gcProbe, parseVariants, readMemory, type MemoryReading, type Variant } from './operator-memory.ts';
 import { loadAverage, ms, table } from './stats.ts';
 
 const STEPS = (process.env.BENCH_GRANT_STEPS ?? '1000,10000').split(',').map(Number);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 100);
-/** The Deployment's NODE_OPTIONS (config/manager/manager.yaml). */
-const DEPLOYMENT_FLAGS = '--max-old-space-size=256 --max-semi-space-size=2';
+/** The Node flags the operator ships with (bench/cluster.ts). */
+const DEPLOYMENT_FLAGS = DEPLOYMENT_NODE_ARGS.join(' ');
 /** The first one (by default the bundle as the Deployment runs it) also activates the grants. */
 const VARIANTS = parseVariants(process.env.BENCH_VARIANTS ?? `bundle=dist/operator.mjs ${DEPLOYMENT_FLAGS},sources=src/main.ts`);
 const say = (m: string): void => {

@@ -29,11 +29,13 @@ runtime_files="$(sed -n 's|^COPY --from=build \(.*\) \./$|\1|p' "$REPO_DIR/Docke
 [[ -n "$runtime_files" ]] || { log "cannot read the runtime stage's COPY --from=build line from the Dockerfile"; exit 1; }
 for f in $runtime_files; do cp "${f#/app/}" "$work/image/"; done
 cp "$REPO_DIR/LICENSE" "$work/image/"
-entry="$(sed -n 's|^CMD \["\(.*\)"\]$|\1|p' "$REPO_DIR/Dockerfile")"
+# The CMD's arguments to node (its flags, then the entry), from its exec form.
+mapfile -t cmd < <(node -e 'const l = require("fs").readFileSync(process.argv[1], "utf8").split("\n").find((x) => x.startsWith("CMD ")); for (const a of JSON.parse(l.slice(4))) console.log(a)' "$REPO_DIR/Dockerfile")
+((${#cmd[@]} > 0)) || { log "cannot read the CMD line from the Dockerfile"; exit 1; }
 cd "$work/image"
 # The operator starts and fails on configuration, not on a missing module.
-out="$(DEBUGGRANT_CONFIG=/nonexistent NODE_ENV=production node "$entry" 2>&1 || true)"
-grep -q 'cannot read configuration file /nonexistent' <<<"$out" || { log "operator did not start from $entry alone: $out"; exit 1; }
+out="$(DEBUGGRANT_CONFIG=/nonexistent NODE_ENV=production node "${cmd[@]}" 2>&1 || true)"
+grep -q 'cannot read configuration file /nonexistent' <<<"$out" || { log "operator did not start from ${cmd[*]} alone: $out"; exit 1; }
 bytes="$(du -sb . | cut -f1)"
 budget_mb="${IMAGE_CONTENT_BUDGET_MB:-30}"
 mb="$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')"

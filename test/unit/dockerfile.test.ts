@@ -3,6 +3,8 @@
 // hack/check-image-build.sh (part of npm test) runs its build steps for real.
 import { readFileSync } from 'node:fs';
 import { validate } from 'dockerfile-utils';
+import { parseAllDocuments } from 'yaml';
+import { DEPLOYMENT_NODE_ARGS } from '../../bench/cluster.ts';
 
 const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
 const instructions = dockerfile.split('\n').filter((l) => /^[A-Z]+\s/.test(l));
@@ -18,7 +20,7 @@ describe('Dockerfile', () => {
     for (const from of froms) expect(from).toMatch(/^FROM \S+@sha256:[a-f0-9]{64}( AS \w+)?$/);
     const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(finalStage).toMatch(/\nUSER 65532:65532\n/);
-    expect(finalStage).toMatch(/\nCMD \["operator\.mjs"\]\n/);
+    expect(finalStage).toMatch(/\nCMD \[("--[a-z-]+=\w+", )*"operator\.mjs"\]\n/);
     expect(finalStage).not.toMatch(/npm|RUN |node_modules/);
     expect(instructions.some((l) => l.startsWith('ADD '))).toBe(false);
   });
@@ -39,5 +41,15 @@ describe('Dockerfile', () => {
     expect(manager).toContain('readOnlyRootFilesystem: true');
     expect(manager).toContain('runAsUser: 65532');
     expect(manager).toContain('replicas: 2');
+  });
+
+  test("the benches run the operator with the Node flags it ships with: the Deployment's NODE_OPTIONS, then the image's CMD flags", () => {
+    const manager = parseAllDocuments(readFileSync(new URL('../../config/manager/manager.yaml', import.meta.url), 'utf8')).map((d) => d.toJS() as unknown);
+    const deployment = manager.find((d) => (d as { kind?: string }).kind === 'Deployment') as {
+      spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+    };
+    const nodeOptions = deployment.spec.template.spec.containers[0]?.env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+    const cmd = JSON.parse(instructions.find((l) => l.startsWith('CMD '))?.slice(4) ?? '[]') as string[];
+    expect(DEPLOYMENT_NODE_ARGS).toEqual([...nodeOptions.split(' '), ...cmd.slice(0, -1)]);
   });
 });
