@@ -90,7 +90,7 @@ const MODES = (process.env.BENCH_OVERLOAD_MODES ?? 'cpu,seats').split(',').map((
 });
 const CHECKOUT = process.env.BENCH_OVERLOAD_CHECKOUT ?? REPO_ROOT;
 /** The priority levels whose queue wait each phase reports (the built-in ones the load and the operator land in, and the operator's own). */
-const LEVELS = ['workload-low', 'global-default', 'debuggrant-revocation', 'debuggrant-operator'];
+const LEVELS = ['workload-low', 'global-default', 'debuggrant-revocation', 'debuggrant-operator', 'debuggrant-leader-election'];
 const NAMESPACES = 20;
 const SPACING_MS = 500;
 /** A grantee who still has access this long after the deadline is counted as not revoked, at this lateness. */
