@@ -110,7 +110,7 @@ export function firstDeletion(d: Deletion): Promise<boolean> {
         notSent = done || alreadyGone || answer !== undefined;
         return !notSent;
       };
-      d.send(wanted).then(
+      attempt(d.send, wanted).then(
         (deleted) => {
           inFlight--;
           if (done) return;
@@ -134,6 +134,15 @@ export function firstDeletion(d: Deletion): Promise<boolean> {
     };
     send();
   });
+}
+
+/** One attempt as a promise, also when `send` throws at once (its attempt counts as in flight until it settles). */
+function attempt(send: Deletion['send'], wanted: () => boolean): Promise<boolean> {
+  try {
+    return send(wanted);
+  } catch (err) {
+    return Promise.reject(toError(err));
+  }
 }
 
 const toError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

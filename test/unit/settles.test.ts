@@ -6,6 +6,7 @@ import { INDEX_NAME } from '../../src/api/names.ts';
 import type { DebugGrantIndex, IndexChange } from '../../src/api/grant-index.ts';
 import { makeLogger } from '../../src/log.ts';
 import type { Cache } from '../../src/runtime/cache.ts';
+import { firstDeletion } from '../../src/revocation/revoke-binding.ts';
 import { settlesWithin } from '../../src/runtime/clock.ts';
 import { FakeClock } from '../support/fake-clock.ts';
 import { RecordingApi } from '../support/recording-api.ts';
@@ -85,5 +86,31 @@ describe('settlesWithin', () => {
     clock.advance(1);
     expect(await late).toBe(false);
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('firstDeletion (the revocation delete and its hedged attempts)', () => {
+  test('an attempt whose send throws at once counts as one without an answer: the next goes out and the deletion settles', async () => {
+    const clock = new FakeClock();
+    const pending: { resolve: (deleted: boolean) => void; reject: (err: unknown) => void }[] = [];
+    let sent = 0;
+    const deletion = firstDeletion({
+      clock,
+      attempts: 3,
+      hedgeAfterMs: 500,
+      freshConnection: () => undefined,
+      send: () => {
+        sent++;
+        // Before: thrown out of the hedge timer, with the attempt counted in flight forever.
+        if (sent === 2) throw new Error('could not send');
+        return new Promise<boolean>((resolve, reject) => pending.push({ resolve, reject }));
+      },
+    });
+    clock.advance(500);
+    pending[0]?.reject(new Error('no answer within 10000 ms'));
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toBe(3);
+    pending[1]?.resolve(true);
+    expect(await settledWithin(deletion)).toBe('resolved');
   });
 });
