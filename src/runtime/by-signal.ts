@@ -8,7 +8,7 @@ export function bySignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     work.catch(() => undefined);
     return Promise.reject(signal.reason as Error);
   }
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<T>((resolve, reject: (reason: Error) => void) => {
     const aborted = (): void => {
       work.catch(() => undefined);
       reject(signal.reason as Error);
@@ -21,7 +21,9 @@ export function bySignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (err: unknown) => {
         signal.removeEventListener('abort', aborted);
-        reject(err instanceof Error ? err : new Error(String(err)));
+        // As it came: a socket's error may be of another realm (jest's VM), not `instanceof
+        // Error`, and its code (a TLS failure's, a refused connection's) is what callers read.
+        reject(err as Error);
       },
     );
   });

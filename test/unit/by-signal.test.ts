@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { bySignal } from '../../src/runtime/by-signal.ts';
 
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
@@ -25,6 +26,14 @@ describe('bySignal: settles no later than its signal', () => {
   test("the work's failure before the signal is the failure", async () => {
     const failure = new Error('refused');
     await expect(bySignal(Promise.reject(failure), new AbortController().signal)).rejects.toBe(failure);
+  });
+
+  test('a failure from another realm (not instanceof Error) keeps its code: it is passed on as it came', async () => {
+    const tlsFailure = runInNewContext(
+      "Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' })",
+    ) as Error;
+    expect(tlsFailure instanceof Error).toBe(false);
+    await expect(bySignal(Promise.reject(tlsFailure), new AbortController().signal)).rejects.toBe(tlsFailure);
   });
 
   test('work that fails after the signal fired leaves no unhandled rejection', async () => {
