@@ -2,8 +2,10 @@
 // prepares, exclusive only while it measures a latency a target judges, so a long fill does
 // not hold everyone's tests. A hold is a `flock` child process that keeps the lock until its
 // stdin closes; switching modes releases the one hold before taking the other (one process's
-// shared hold would otherwise block its own exclusive one). Without BENCH_QUIET_LOCK nothing
-// is taken.
+// shared hold would otherwise block its own exclusive one). An exclusive waiter holds a gate
+// (the lock's path + `.gate`) while it waits and a shared taker passes that gate first, so
+// exclusive waiters are not starved by shared holds that overlap. Without BENCH_QUIET_LOCK
+// nothing is taken.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 
@@ -25,18 +27,22 @@ export class QuietLock {
 
   /**
    * As take(), waiting at most `waitSeconds` (flock -w); false when it was not taken then, and
-   * then nothing is held. Waiters for the exclusive lock can starve while shared holds
-   * overlap (a CI run holds one for its whole length): a bench may measure under the shared
-   * lock instead, and say so beside its figures.
+   * then nothing is held. A shared hold that lasts (a CI run holds one for its whole length)
+   * still keeps an exclusive waiter out: a bench may measure under the shared lock instead,
+   * and say so beside its figures.
    */
   async tryTake(mode: Mode, waitSeconds?: number): Promise<boolean> {
     if (!this.path || this.held?.mode === mode) return true;
     await this.release();
     const started = Date.now();
     const wait = waitSeconds === undefined ? [] : ['-w', String(waitSeconds)];
-    const child = spawn('flock', [mode === 'shared' ? '-s' : '-x', ...wait, this.path, '-c', 'echo held; exec cat >/dev/null'], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const gate = `${this.path}.gate`;
+    const hold = `"$@" "$p" -c 'echo held; exec cat >/dev/null'`;
+    const script =
+      mode === 'shared'
+        ? `g=$1 p=$2; shift 2; flock -s "$@" "$g" true && exec flock -s ${hold}`
+        : `g=$1 p=$2; shift 2; exec flock -x "$@" "$g" flock -x ${hold}`;
+    const child = spawn('sh', ['-c', script, 'quiet-lock', gate, this.path, ...wait], { stdio: ['pipe', 'pipe', 'inherit'] });
     const exited = once(child, 'exit');
     const held = await new Promise<boolean>((resolve) => {
       child.stdout.once('data', () => {
