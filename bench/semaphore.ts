@@ -9,13 +9,17 @@ export class Semaphore {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
+    // A woken waiter takes over the releasing run's slot (active is not decremented for it):
+    // waking it and decrementing let a caller arriving before the waiter resumed take the same
+    // slot, one run over the limit per release.
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
+    else this.active++;
     try {
       return await fn();
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
     }
   }
 }
