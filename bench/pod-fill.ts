@@ -28,10 +28,20 @@ export function adminCall(state: PlaneState, method: string, path: string, body?
     agent = new Agent({ keepAlive: true, maxSockets: 32, ca: readFileSync(state.caFile) });
     agents.set(state.server, agent);
   }
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  // Node frames a body by Content-Length or chunks only for methods it expects one with: a
+  // DELETE's body goes out unframed, so the API server reads it as no body (the pod's grace
+  // period ignored) and its bytes as the start of the next request on that kept-alive
+  // connection, which gets a plain-text 400. Always say how long the body is.
+  const length: Record<string, string> = payload ? { 'content-length': String(payload.length) } : {};
   return new Promise((resolve, reject) => {
     const req = request(
       `${state.server}${path}`,
-      { method, agent, headers: { authorization: `Bearer ${state.tokens.admin ?? ''}`, 'content-type': contentType, accept: 'application/json' } },
+      {
+        method,
+        agent,
+        headers: { authorization: `Bearer ${state.tokens.admin ?? ''}`, 'content-type': contentType, accept: 'application/json', ...length },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -45,7 +55,7 @@ export function adminCall(state: PlaneState, method: string, path: string, body?
     );
     req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
     req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
+    req.end(payload);
   });
 }
 
