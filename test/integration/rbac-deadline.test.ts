@@ -9,8 +9,9 @@ import { rbacName } from '../../src/api/names.ts';
 import { fromKubeConfig, type KubeApi } from '../../src/kube/client.ts';
 import { changeIndex } from '../../src/kube/grant-index.ts';
 import { NO_ACTIVE_ENTRY, applyRoleBinding, deleteRoleBinding } from '../../src/kube/rbac.ts';
-import { planGrantRbac } from '../../src/controller/rbac.ts';
-import { canI, clientsFor, freshNamespace, kubeConfigFor, rejection } from '../support/cluster.ts';
+import { ownedBy, planGrantRbac } from '../../src/controller/rbac.ts';
+import { canI, clientsFor, eventually, freshNamespace, kubeConfigFor, rejection } from '../support/cluster.ts';
+import { bindRole, subjects } from '../support/debug-containers.ts';
 import { allRbac, createGrant, grantSpec } from '../support/grants.ts';
 import { EXEMPT } from '../support/policy.ts';
 
@@ -171,5 +172,63 @@ describe("RoleBindings only while the grant's recorded deadline holds, by the AP
     expect(await allRbac(ns)).toEqual([`RoleBinding/${name}`]);
     expect(await canI({ user: 'bob', namespace: ns, verb: 'create', resource: 'pods', subresource: 'exec', name: 'web-1' })).toBe(false);
     expect(await deleteRoleBinding(api, ns, name)).toBe(true);
+  });
+
+  test("its owner reference comes off only by the operator's own write while in force: not by a namespace admin nor the garbage collector, before or after the deadline", async () => {
+    // The owner (the grant's timer Job, or the grant where there is no timer) is how Kubernetes'
+    // own controllers delete the binding at the deadline with no operator running. Removing it
+    // touches only the garbage collector's fields, so RBAC skips its escalation check: anyone with
+    // `patch rolebindings` in the namespace (ClusterRole admin) may send it, and it leaves no
+    // fresh managedFields time (the operator's entry only shrinks and keeps its older one).
+    const { ns, binding, expiresAt } = await boundWhileInForce('owned');
+    const name = rbacName('owned');
+    const admin = clientsFor('admin').rbac;
+    // What ClusterRole admin (aggregated by the controller-manager, absent here) gives a namespace admin over RoleBindings.
+    await bindRole(
+      ns,
+      'namespace-admin',
+      [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['rolebindings'], verbs: ['get', 'list', 'patch', 'update', 'delete'] }],
+      subjects('bob'),
+    );
+    // The authorizer's cache takes the new binding in a few milliseconds.
+    await eventually(
+      () => canI({ user: 'bob', namespace: ns, verb: 'patch', resource: 'rolebindings', group: 'rbac.authorization.k8s.io', name }),
+      (can) => can,
+    );
+    const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+    const asCollector = k8s.setHeaderOptions('Impersonate-User', 'system:serviceaccount:kube-system:generic-garbage-collector', jsonPatch);
+    const removeOwners = { namespace: ns, name, body: [{ op: 'remove', path: '/metadata/ownerReferences' }] };
+    const bobsRbac = clientsFor('bob').rbac;
+    const owners = async (): Promise<string[]> =>
+      ((await admin.readNamespacedRoleBinding({ namespace: ns, name })).metadata?.ownerReferences ?? []).map((o) => o.uid);
+    const granted = binding.metadata?.ownerReferences?.map((o) => o.uid) ?? [];
+    expect(await owners()).toEqual(granted);
+    // Bob (a namespace admin) and the garbage collector's identity try to take the owner off: both refused.
+    const neitherRemovesOwners = async (): Promise<void> => {
+      for (const send of [
+        () => bobsRbac.patchNamespacedRoleBinding(removeOwners, jsonPatch),
+        () => admin.patchNamespacedRoleBinding(removeOwners, asCollector),
+      ]) {
+        const refused = await rejection(send());
+        expect(refused.code).toBe(403);
+        expect(refused.message).toContain(`RoleBinding ${ns}/${name} belongs to a DebugGrant: only the operator changes its debuggrant labels and owners`);
+      }
+    };
+
+    // While in force.
+    await neitherRemovesOwners();
+    // The operator re-owns it (a new timer) by server-side apply while in force: allowed.
+    const timer = { apiVersion: 'batch/v1', kind: 'Job', name: 'owned-timer', uid: '0e0e0e0e-0000-4000-8000-000000000001', controller: true };
+    await applyRoleBinding(api, ownedBy(binding, timer));
+    expect(await owners()).toEqual([timer.uid]);
+
+    await new Promise((r) => setTimeout(r, expiresAt + 1000 - Date.now()));
+    // After the deadline. (The operator's own identity is not refused such a removal: it stamps
+    // no time, see the policy; the operator never sends one.)
+    await neitherRemovesOwners();
+    expect(await owners()).toEqual([timer.uid]);
+    // Deleting it stays allowed (to bob too).
+    await bobsRbac.deleteNamespacedRoleBinding({ namespace: ns, name });
+    expect((await allRbac(ns)).filter((o) => o.startsWith('RoleBinding/debuggrant-'))).toEqual([]);
   });
 });
