@@ -39,9 +39,18 @@ export function userCanExec(api: KubeApi, user: string, namespace: string): Prom
 }
 
 /** Polls SubjectAccessReview until it answers `want`; resolves with the time it did. */
-export async function waitForAccess(api: KubeApi, user: string, namespace: string, want: boolean, timeoutMs = 120_000, everyMs = 2): Promise<number> {
+export async function waitForAccess(
+  api: KubeApi,
+  user: string,
+  namespace: string,
+  want: boolean,
+  timeoutMs = 120_000,
+  everyMs = 2,
+  onLook: () => void = () => undefined,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    onLook();
     if ((await userCanExec(api, user, namespace)) === want) return Date.now();
     if (Date.now() > deadline) throw new Error(`${user} in ${namespace}: access never became ${String(want)}`);
     await new Promise((r) => setTimeout(r, everyMs));
@@ -221,9 +230,12 @@ export async function operatorRequestLatency(metricsUrl: string): Promise<Record
   const text = await (await fetch(metricsUrl)).text();
   const sums = new Map<string, number>();
   const counts = new Map<string, number>();
-  for (const m of text.matchAll(/^debuggrant_api_request_duration_seconds_(sum|count)\{operation="([^"]+)",code="[^"]+"\} ([\d.e+-]+)/gm)) {
+  for (const m of text.matchAll(/^debuggrant_api_request_duration_seconds_(sum|count)\{([^}]*)\} ([\d.e+-]+)/gm)) {
     const target = m[1] === 'sum' ? sums : counts;
-    target.set(m[2] ?? '', (target.get(m[2] ?? '') ?? 0) + Number(m[3]));
+    // By operation, and for custom objects (builds that label it) by resource: "replaceNamespacedCustomObject debuggrantindexes".
+    const label = (name: string): string => new RegExp(`${name}="([^"]*)"`).exec(m[2] ?? '')?.[1] ?? '';
+    const op = [label('operation'), label('resource')].filter(Boolean).join(' ');
+    target.set(op, (target.get(op) ?? 0) + Number(m[3]));
   }
   return Object.fromEntries([...counts].map(([op, count]) => [op, { count, meanMs: ((sums.get(op) ?? 0) / count) * 1000 }]));
 }

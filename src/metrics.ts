@@ -87,7 +87,7 @@ export function makeMetrics(grantsByPhase: () => Record<string, number>, overdue
     apiRequestDuration: new Histogram({
       name: 'debuggrant_api_request_duration_seconds',
       help: 'Kubernetes API requests made by the operator',
-      labelNames: ['operation', 'code'],
+      labelNames: ['operation', 'code', 'resource'],
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
     }),
