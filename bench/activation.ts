@@ -13,6 +13,15 @@
 // BENCH_ACTIVATION_VARIANTS: label=checkout pairs, comma-separated (default "this=."): each
 // checkout's own hack/bundle.ts builds its operator (e.g. a `git worktree` of an older commit,
 // with node_modules); label=checkout@N runs it with N workers instead of the configuration's. BENCH_ACTIVATION_ROUNDS (1). Writes bench/results/activation.json.
+// Cost per activation, far less sensitive to the machine's load than latency: after the
+// creates, the phase waits until the operator is quiet (and past the timers' no-Job-controller
+// threshold, so the status write that follows it is counted), then divides the CPU seconds of
+// kube-apiserver, etcd and the operator (/proc/<pid>/stat, and kube-controller-manager's when
+// it runs) and the operator's requests by operation (debuggrant_api_request_duration_seconds)
+// by the grants activated. The capacity model: cores for N activations/s = N x CPU s per activation.
+// BENCH_ACTIVATION_CONTROLLERS=1 runs kube-controller-manager (as every cluster does: the Job
+// controller starts the timers, the garbage collector follows owners). BENCH_QUIET_LOCK: the
+// team's lock (bench/quiet-lock.ts), shared while filling, exclusive over the measured phases.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +29,11 @@ import { join, resolve } from 'node:path';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
 import { REPO_ROOT, installCrds, kubectlAs } from '../hack/controlplane/install.ts';
 import { startControlPlane, stopControlPlane, type PlaneState } from '../hack/controlplane/plane.ts';
+import { startControllerManager } from '../hack/node/controllers.ts';
+import { ensureNodeBinaries } from '../hack/node/node.ts';
+import { stopPid, type Started } from '../hack/controlplane/processes.ts';
 import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts';
+import { NO_CONTROLLER_AFTER_MS } from '../src/revocation/timer-job.ts';
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import {
@@ -31,6 +44,7 @@ import {
   operatorIdentity,
   operatorRequestLatency,
   prepareNamespaces,
+  processUsage,
   shippedOperatorConfig,
   userApi,
   waitForAccess,
@@ -38,6 +52,7 @@ import {
 } from './cluster.ts';
 import { BindingArrivals, type MissedBinding } from './binding-arrivals.ts';
 import { BindingEvents } from './expiry.ts';
+import { QuietLock } from './quiet-lock.ts';
 import { Semaphore } from './semaphore.ts';
 import { loadAverage as load, ms, summarize, table, type Summary } from './stats.ts';
 
@@ -48,6 +63,7 @@ const ROUNDS = Number(process.env.BENCH_ACTIVATION_ROUNDS ?? 1);
 /** Workers of the operator that fills (set-up only; every measured operator runs config/manager's configuration). */
 const FILL_WORKERS = Number(process.env.BENCH_ACTIVATION_FILL_WORKERS ?? 32);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 100);
+const CONTROLLERS = process.env.BENCH_ACTIVATION_CONTROLLERS === '1';
 const VARIANTS = (process.env.BENCH_ACTIVATION_VARIANTS ?? 'this=.').split(',').map((v) => {
   const [label = '', at = ''] = v.split('=');
   const [checkout = '', workers] = at.split('@');
@@ -66,8 +82,16 @@ interface PhaseResult {
   activeBefore: number;
   toBinding: Summary;
   activation: Summary;
-  /** The operator's API requests during the phase, per grant created, by operation (top ones). */
+  /** The operator's API requests during the phase (until quiet), per grant activated, by operation (top ones). */
   requestsPerGrant: Record<string, { perGrant: number; meanMs: number }>;
+  /** All of them, per grant activated. */
+  requestsPerActivation: number;
+  /** CPU seconds per grant activated, by process, over the phase until the operator was quiet. */
+  cpuPerActivation: Record<string, number>;
+  /** Grants activated per second: from the first create to the last grant's access. */
+  activationsPerSecond: number;
+  /** The bench's own SubjectAccessReview polls per grant (they load the same API server). */
+  benchPollsPerGrant: number;
   /** Grant reconciles during the phase, per grant created, and their mean duration. */
   reconcilesPerGrant: number;
   reconcileMeanMs: number;
@@ -161,9 +185,10 @@ async function measure(
   arrivals: BindingArrivals,
   namespaces: string[],
   prefix: string,
-): Promise<{ toBinding: Summary; activation: Summary }> {
+): Promise<{ toBinding: Summary; activation: Summary; activationsPerSecond: number; polls: number }> {
   const count = RATE * SECONDS;
   const start = Date.now();
+  let polls = 0;
   const latencies = await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       await sleep(start + (i * 1000) / RATE - Date.now());
@@ -174,12 +199,18 @@ async function measure(
       const bound = await added;
       if (bound === undefined) return undefined;
       // 10 ms between looks, as the main bench: finer polling of hundreds of subjects would load the API server it measures.
-      const allowed = await waitForAccess(admin, g.user, g.namespace, true, 120_000, 10);
-      return { toBinding: bound - created, activation: allowed - created };
+      const allowed = await waitForAccess(admin, g.user, g.namespace, true, 120_000, 10, () => polls++);
+      return { toBinding: bound - created, activation: allowed - created, at: allowed };
     }),
   );
   const seen = latencies.filter((l) => l !== undefined);
-  return { toBinding: summarize(seen.map((l) => l.toBinding)), activation: summarize(seen.map((l) => l.activation)) };
+  const last = Math.max(...seen.map((l) => l.at));
+  return {
+    toBinding: summarize(seen.map((l) => l.toBinding)),
+    activation: summarize(seen.map((l) => l.activation)),
+    activationsPerSecond: seen.length / ((last - start) / 1000),
+    polls,
+  };
 }
 
 /** What the watch missed (found by listing instead) and what never came: empty when all went well. */
@@ -205,9 +236,20 @@ function perGrant(before: RequestStats, after: RequestStats, grants: number): Re
       const meanMs = count > 0 ? (r.count * r.meanMs - b.count * b.meanMs) / count : 0;
       return [op, { perGrant: Math.round((count / grants) * 100) / 100, meanMs: Math.round(meanMs) }] as const;
     })
-    .filter(([, r]) => r.perGrant >= 0.05)
+    .filter(([, r]) => r.perGrant >= 0.01)
     .sort((a, b) => b[1].perGrant - a[1].perGrant);
   return Object.fromEntries(rows);
+}
+
+/** Requests of every operation per grant. */
+function totalPerGrant(before: RequestStats, after: RequestStats, grants: number): number {
+  const total = (r: RequestStats) => Object.values(r).reduce((a, x) => a + x.count, 0);
+  return Math.round(((total(after) - total(before)) / grants) * 100) / 100;
+}
+
+/** CPU seconds so far of each process measured. */
+function cpuNow(pids: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processUsage(pid).cpuSeconds]));
 }
 
 /** The operator's grant reconciles so far: how many, and their total time (s). */
@@ -220,11 +262,23 @@ async function reconciles(op: OperatorProcess): Promise<{ count: number; seconds
 
 export async function benchActivation(): Promise<void> {
   const started = Date.now();
+  const lock = new QuietLock(say);
+  await lock.take('shared');
   const dir = mkdtempSync(join(tmpdir(), 'debuggrant-activation-'));
   const state = await startControlPlane({ dir, binDir: ensureBinaries(), progress: say });
   let op: OperatorProcess | undefined;
+  let kcm: Started | undefined;
   try {
     installCrds(state);
+    if (CONTROLLERS) {
+      say('starting kube-controller-manager (the Job controller starts the timers; the garbage collector)');
+      kcm = startControllerManager(state, ensureNodeBinaries(), dir);
+    }
+    const pids: Record<string, number> = {
+      'kube-apiserver': state.pids.apiserver,
+      etcd: state.pids.etcd,
+      ...(kcm?.child.pid ? { 'kube-controller-manager': kcm.child.pid } : {}),
+    };
     const admin = adminApi(state, 60_000);
     const creator = userApi(state, 'gitops', 60_000);
     say('config/rbac, config/admission and config/flowcontrol as shipped; the operator ServiceAccount token');
@@ -258,6 +312,9 @@ export async function benchActivation(): Promise<void> {
     await filler.stop();
     let active = FILL;
     const results: PhaseResult[] = [];
+    // The measured part: nothing else on the machine (the team's lock), at most ~12 minutes.
+    await lock.take('exclusive');
+    say(`measuring under the exclusive lock: uptime ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
     for (let round = 1; round <= ROUNDS; round++) {
       for (const v of entries) {
         const spawned = Date.now();
@@ -269,14 +326,27 @@ export async function benchActivation(): Promise<void> {
         say(`${v.label} round ${String(round)}: ${String(RATE)}/s for ${String(SECONDS)} s with ${String(active)} active (load ${loadBefore})`);
         const before = await operatorRequestLatency(op.metricsUrl);
         const reconciledBefore = await reconciles(op);
+        const measured = { ...pids, operator: op.pid };
+        const cpuBefore = cpuNow(measured);
         const arrivals = new BindingArrivals(events, admin, (ns, name) => watch.get(name, ns) !== undefined);
-        const m = await untilExit(op, measure(admin, creator, arrivals, namespaces, `a${String(round)}-${v.label}`));
+        const phaseStart = Date.now();
+        const { polls, ...m } = await untilExit(op, measure(admin, creator, arrivals, namespaces, `a${String(round)}-${v.label}`));
         arrivals.stop();
         const loadAfter = load();
-        const requestsPerGrant = perGrant(before, await operatorRequestLatency(op.metricsUrl), RATE * SECONDS);
+        // Everything the activations cause: the status write after the no-Job-controller threshold too.
+        await sleep(phaseStart + SECONDS * 1000 + NO_CONTROLLER_AFTER_MS + 1000 - Date.now());
+        await quiet(op);
+        const cpuAfter = cpuNow(measured);
+        const activated = m.activation.n;
+        const requestsAfter = await operatorRequestLatency(op.metricsUrl);
+        const requestsPerGrant = perGrant(before, requestsAfter, activated);
+        const requestsPerActivation = totalPerGrant(before, requestsAfter, activated);
+        const cpuPerActivation = Object.fromEntries(
+          Object.keys(measured).map((name) => [name, Math.round((((cpuAfter[name] ?? 0) - (cpuBefore[name] ?? 0)) / activated) * 10_000) / 10_000]),
+        );
         const reconciled = await reconciles(op);
         const reconcileCount = reconciled.count - reconciledBefore.count;
-        const reconcilesPerGrant = Math.round((reconcileCount / (RATE * SECONDS)) * 100) / 100;
+        const reconcilesPerGrant = Math.round((reconcileCount / activated) * 100) / 100;
         const reconcileMeanMs = Math.round(((reconciled.seconds - reconciledBefore.seconds) / reconcileCount) * 1000);
         results.push({
           variant: v.label,
@@ -284,6 +354,9 @@ export async function benchActivation(): Promise<void> {
           activeBefore: active,
           ...m,
           requestsPerGrant,
+          requestsPerActivation,
+          cpuPerActivation,
+          benchPollsPerGrant: Math.round((polls / (RATE * SECONDS)) * 100) / 100,
           reconcilesPerGrant,
           reconcileMeanMs,
           loadBefore,
@@ -296,19 +369,28 @@ export async function benchActivation(): Promise<void> {
           `  create → RoleBinding p50 ${ms(m.toBinding.p50)} p99 ${ms(m.toBinding.p99)}; → SAR allows p50 ${ms(m.activation.p50)} p99 ${ms(m.activation.p99)} max ${ms(m.activation.max)} (load ${loadAfter})${missedLine(arrivals)}`,
         );
         say(
-          `  per grant: ${String(reconcilesPerGrant)} reconciles (mean ${String(reconcileMeanMs)} ms); requests ${Object.entries(requestsPerGrant)
+          `  per grant activated: ${String(reconcilesPerGrant)} reconciles (mean ${String(reconcileMeanMs)} ms); ${String(requestsPerActivation)} requests: ${Object.entries(
+            requestsPerGrant,
+          )
             .map(([k, r]) => `${k} ${String(r.perGrant)}×${String(r.meanMs)}ms`)
             .join(', ')}`,
+        );
+        say(
+          `  CPU s per activation: ${Object.entries(cpuPerActivation)
+            .map(([k, c]) => `${k} ${c.toFixed(4)}`)
+            .join(', ')}; ${m.activationsPerSecond.toFixed(1)} activations/s; the bench's own SAR polls ${String(polls)}`,
         );
         await op.stop();
         op = undefined;
       }
     }
+    say(`measured: uptime ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
+    await lock.take('shared');
     await watch.stop();
     const report = {
       when: new Date().toISOString(),
       durationSeconds: Math.round((Date.now() - started) / 1000),
-      settings: { FILL, RATE, SECONDS, ROUNDS, NAMESPACES, variants: VARIANTS },
+      settings: { FILL, RATE, SECONDS, ROUNDS, NAMESPACES, CONTROLLERS, variants: VARIANTS },
       results,
     };
     mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
@@ -322,15 +404,47 @@ export async function benchActivation(): Promise<void> {
       ms(r.activation.p50),
       ms(r.activation.p99),
       ms(r.activation.max),
+      r.activationsPerSecond.toFixed(1),
+      String(r.requestsPerActivation),
+      Object.values(r.cpuPerActivation)
+        .map((c) => (c * 1000).toFixed(1))
+        .join(' / '),
+      `${String(Math.round(Object.values(r.cpuPerActivation).reduce((a, c) => a + c, 0) * 1000))} ms`,
       `${r.loadBefore} → ${r.loadAfter}`,
     ]);
+    const cpuNames = Object.keys(results[0]?.cpuPerActivation ?? {}).join(' / ');
+    const top = (r: PhaseResult) =>
+      Object.entries(r.requestsPerGrant)
+        .map(([k, x]) => `${k} ${String(x.perGrant)}`)
+        .join(', ');
     process.stdout.write(
-      `\n${table(['operator', 'round', 'active before', 'n', 'create → RoleBinding p50 / p99', 'create → SAR allows p50', 'p99', 'max', 'load average (1/5/15 min)'], rows)}\n` +
+      `\n${table(
+        [
+          'operator',
+          'round',
+          'active before',
+          'n',
+          'create → RoleBinding p50 / p99',
+          'create → SAR allows p50',
+          'p99',
+          'max',
+          'activations/s',
+          'requests / activation',
+          `CPU ms / activation (${cpuNames})`,
+          'CPU / activation, all',
+          'load average (1/5/15 min)',
+        ],
+        rows,
+      )}\n` +
+        results.map((r) => `${r.variant} round ${String(r.round)}, requests per activation: ${top(r)}\n`).join('') +
+        `Capacity: cores for ${String(RATE)} activations/s = ${String(RATE)} × CPU s per activation (all processes above).\n` +
         `${String(RATE)} creates/s for ${String(SECONDS)} s; JSON: bench/results/activation.json (${String(report.durationSeconds)} s)\n`,
     );
   } finally {
     await op?.stop();
+    if (kcm?.child.pid) await stopPid(kcm.child.pid);
     await stopControlPlane(state);
+    await lock.release();
     if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
   }
 }
