@@ -126,9 +126,11 @@ export class GrantReconciler {
     if (indexChange && indexChange.kind !== 'upsert') await this.d.index.change(namespace, indexChange, now);
 
     const verified = await this.d.verifier.verify(decision, current, rbac.changed, now);
+    // As the timers' cache says after verification, not when the timer was armed: usually started by then.
+    const secondDeadline = this.d.rbac.secondDeadlineNow(decision, rbac);
     const verification = {
       ...verified.verification,
-      ...(rbac.secondDeadline ? { secondDeadline: rbac.secondDeadline } : {}),
+      ...(secondDeadline ? { secondDeadline } : {}),
       ...(decision.spec ? { sessionsBounded: sessionsBoundedCondition(decision.spec.access, this.d.config.execWrapper) } : {}),
     };
     const lingering = hasEnded(decision.phase) ? this.d.lingering.find(decision, current) : undefined;

@@ -14,7 +14,7 @@ import { DeadlinePassedError } from '../kube/request-lanes.ts';
 import type { Metrics } from '../metrics.ts';
 import type { DeadlineFastPath } from '../revocation/fast-path.ts';
 import { revokeRoleBinding } from '../revocation/revoke-binding.ts';
-import { SecondDeadline, timerWasArmed } from '../revocation/second-deadline.ts';
+import { SecondDeadline, timerWasArmed, type ArmedTimer } from '../revocation/second-deadline.ts';
 import type { Logger } from '../log.ts';
 import { exponentialBackoff } from '../runtime/backoff.ts';
 import { both } from '../runtime/both.ts';
@@ -56,8 +56,8 @@ const INDEX_LAG_RETRIES = 5;
 export interface RbacOutcome {
   /** Whether anything was written or deleted (verification then asks the authorizer again). */
   changed: boolean;
-  /** What the grant's SecondDeadline condition says now (set when its RBAC was written or checked). */
-  secondDeadline?: ConditionInput;
+  /** The grant's timer as armed (set when its RBAC was written or checked): its SecondDeadline condition then. */
+  timer?: ArmedTimer;
   /** Look at the grant again after this long (its timer starting, or refused). */
   recheckAfterMs?: number;
 }
@@ -114,7 +114,7 @@ export class RbacWriter {
           await this.applyBinding(api, binding, notPast);
           changed = true;
         }
-        outcome = { changed, secondDeadline: timer.condition, recheckAfterMs: timer.recheckAfterMs };
+        outcome = { changed, timer, recheckAfterMs: timer.recheckAfterMs };
       } catch (err) {
         // A write refused before it was sent, or refused by the API server (4xx), did not land;
         // one that timed out or lost its connection may have.
@@ -127,6 +127,13 @@ export class RbacWriter {
       this.d.ledger.sent(key);
       return outcome;
     });
+  }
+
+  /** The grant's SecondDeadline condition as the timers' cache says now (SecondDeadline.observed), for its status. */
+  secondDeadlineNow(d: GrantDecision, outcome: RbacOutcome): ConditionInput | undefined {
+    const expiresAt = d.expiresAt ?? d.deadline?.toISOString();
+    if (!outcome.timer || !expiresAt) return outcome.timer?.condition;
+    return this.timers.observed(d.ref, expiresAt, outcome.timer);
   }
 
   /**

@@ -94,6 +94,21 @@ export class SecondDeadline {
   }
 
   /**
+   * What `armed` says by the timers' cache now, when the grant's status is about to be written:
+   * a timer still starting when it was armed has usually been started by the Job controller
+   * since (the RoleBinding's write and the verification take ~0.2 s), and saying so in the
+   * grant's first status saves writing a second one. One whose deadline must first be shortened
+   * (started in a later second) is left to the next reconcile, which shortens it.
+   */
+  observed(ref: GrantRef, expiresAt: string, armed: ArmedTimer): ConditionInput {
+    if (armed.condition.reason !== 'TimerStarting') return armed.condition;
+    const timer = this.d.timers.get(timerName(ref.name), ref.namespace);
+    if (!timer || (timer.metadata.uid ?? '') !== armed.owner.uid || timerState(timer, ref) !== 'armed') return armed.condition;
+    if (shortenedDeadline(timer, Date.parse(expiresAt)) !== undefined) return armed.condition;
+    return secondDeadlineCondition(timer, 'armed', this.d.clock.now());
+  }
+
+  /**
    * The grant ended (or went): its timer goes too, unless already gone. Any timer of that
    * grant name: only the operator can write timer-labelled Jobs (config/admission/timers.yaml).
    */

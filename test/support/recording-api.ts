@@ -100,6 +100,7 @@ export class RecordingApi {
       },
       createNamespacedJob: (p) => this.put('create', 'jobs', p),
       readNamespacedJob: (p) => this.read('jobs', p),
+      patchNamespacedJob: (p) => this.shortenJob(p),
       deleteNamespacedJob: (p) => this.remove('jobs', p),
     };
     const client = new Proxy(
@@ -137,6 +138,14 @@ export class RecordingApi {
       ...s,
       metadata: { ...s.metadata, resourceVersion: this.nextVersion() },
     });
+  }
+
+  /** Sets a stored Job's status.startTime, as the Job controller does at its first sync (no action recorded). */
+  startJob(namespace: string, name: string, startTime: string): void {
+    const key = `jobs ${namespace}/${name}`;
+    const job = this.store.get(key);
+    if (!job) throw new Error(`RecordingApi: no Job ${namespace}/${name} to start`);
+    this.store.set(key, { ...job, status: { startTime }, metadata: { ...job.metadata, resourceVersion: this.nextVersion() } });
   }
 
   /** Takes an object out of the store as if it had been deleted by someone else (no action recorded). */
@@ -195,6 +204,23 @@ export class RecordingApi {
     const created = verb === 'create' && this.stampCreation ? { creationTimestamp: new Date(this.stampCreation()).toISOString().replace(/\.\d+Z$/, 'Z') } : {};
     const written = { ...body, metadata: { ...body.metadata, ...created, name, namespace: p.namespace, resourceVersion: this.nextVersion() } };
     this.store.set(`${kind} ${p.namespace ?? ''}/${name}`, written);
+    return written;
+  }
+
+  /** A timer's JSON patch (src/kube/timers.ts shortenTimer): its activeDeadlineSeconds replaced. */
+  private shortenJob(p: Params): Stored {
+    this.record('patch', 'jobs', p.namespace, p.name);
+    const key = `jobs ${p.namespace ?? ''}/${p.name ?? ''}`;
+    const job = this.store.get(key);
+    if (!job) throw notFound('jobs', p.name);
+    const ops = p.body as { op: string; path: string; value?: unknown }[];
+    const seconds = ops.find((o) => o.op === 'replace' && o.path === '/spec/activeDeadlineSeconds')?.value;
+    const written = {
+      ...job,
+      spec: { ...(job.spec as object), activeDeadlineSeconds: seconds },
+      metadata: { ...job.metadata, resourceVersion: this.nextVersion() },
+    };
+    this.store.set(key, written);
     return written;
   }
 

@@ -234,6 +234,45 @@ describe('grant reconcile: expected actions', () => {
     expect(again.requeueAfter).toBeUndefined();
   });
 
+  test('a timer the Job controller starts while the RoleBinding is written: the first status says TimerArmed, and nothing is written again', async () => {
+    const h = harness();
+    const startTime = new Date(Math.floor(h.clock.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    h.rec.hold = (action) => {
+      // The Job controller's first sync, seen by the timers' watch before the grant's status is written.
+      if (action === `patch rolebindings shop/${RBAC}`) h.rec.startJob('shop', TIMER, startTime);
+      return undefined;
+    };
+    await activate(h);
+    expect(h.rec.only('debuggrants/status')).toEqual(['patch debuggrants/status shop/g']);
+    const condition = h.rec.caches.grants.get('g', 'shop')?.status?.conditions?.find((c) => c.type === 'SecondDeadline');
+    expect(condition).toMatchObject({ status: 'True', reason: 'TimerArmed' });
+    // The timer's watch event asks for a reconcile: it finds the status as it should be.
+    const before = h.rec.actions.length;
+    await h.reconciler.reconcile(KEY);
+    await h.events.idle();
+    expect(h.rec.actions.slice(before)).toEqual([]);
+  });
+
+  test('a timer started in a later second than it was created: TimerStarting first, then shortened, then TimerArmed', async () => {
+    const h = harness();
+    const later = new Date(Math.floor(h.clock.now() / 1000) * 1000 + 1000).toISOString().replace('.000Z', 'Z');
+    h.rec.hold = (action) => {
+      if (action === `patch rolebindings shop/${RBAC}`) h.rec.startJob('shop', TIMER, later);
+      return undefined;
+    };
+    await activate(h);
+    const reason = () => h.rec.caches.grants.get('g', 'shop')?.status?.conditions?.find((c) => c.type === 'SecondDeadline')?.reason;
+    // Not armed as it should fire (a second late) until shortened: it is not reported armed before.
+    expect(reason()).toBe('TimerStarting');
+    await h.reconciler.reconcile(KEY);
+    expect(h.rec.only('jobs', 'debuggrants/status').slice(1)).toEqual([
+      'patch debuggrants/status shop/g',
+      `patch jobs shop/${TIMER}`,
+      'patch debuggrants/status shop/g',
+    ]);
+    expect(reason()).toBe('TimerArmed');
+  });
+
   test('expiry by reconcile: the RoleBinding before the Role, then the index entry ends, then status; the deadline disarmed', async () => {
     const h = harness();
     await activate(h);
