@@ -65,7 +65,7 @@ export class AccessVerifier {
       return { verification: { granted: { ok: true, message: ready.message } } };
     }
     const key = objectKey(d.ref.namespace, d.ref.name);
-    const missing = await this.quickLooks(() => this.accessFound(spec, d, true));
+    const missing = await this.quickLooks(spec, d, true);
     if (missing.length > 0) {
       // Not effective yet: look again later, backing off (a cluster that never allows it is not hammered).
       const attempt = (this.attempts.get(key) ?? 0) + 1;
@@ -85,7 +85,7 @@ export class AccessVerifier {
   private async revoked(spec: DebugGrantSpec, d: GrantDecision, grant: DebugGrant, rbacChanged: boolean, now: Date): Promise<Verified> {
     const done = findCondition(grant.status?.conditions, 'RevocationVerified');
     if (done && done.status !== 'Unknown' && !rbacChanged) return { verification: { revoked: { ok: done.status === 'True', message: done.message } } };
-    const remaining = await this.quickLooks(() => this.accessFound(spec, d, false));
+    const remaining = await this.quickLooks(spec, d, false);
     if (remaining.length === 0) {
       return { verification: { revoked: { ok: true, message: `SubjectAccessReview denies ${subjectText(spec.subject)} every access this grant gave` } } };
     }
@@ -101,25 +101,23 @@ export class AccessVerifier {
     return { verification: {}, lookAgainAfter: Math.min(settleUntil - this.d.clock.now(), VERIFY_RETRY_MS * 2) };
   }
 
-  /** RBAC changes reach the authorizer's cache within milliseconds: a few quick looks (≤ 100 ms) while it catches up. */
-  private async quickLooks(found: () => Promise<string[]>): Promise<string[]> {
-    let result = await found();
-    for (let i = 0; i < QUICK_LOOKS && result.length > 0; i++) {
+  /**
+   * RBAC changes reach the authorizer's cache within milliseconds: a few quick looks (≤ 100 ms)
+   * while it catches up. A look asks only what the looks before did not find as wanted: an
+   * answer already as wanted is not asked again (it would only change if the grant's RBAC did,
+   * and that reconciles the grant again).
+   * Active (`wantAllowed`): the promised accesses the authorizer does NOT allow. Ended: those it STILL allows.
+   */
+  private async quickLooks(spec: DebugGrantSpec, d: GrantDecision, wantAllowed: boolean): Promise<string[]> {
+    let open = d.pods.flatMap((pod) => permissionsFor(spec.access).flatMap((p) => p.verbs.map((verb) => ({ pod, verb, subresource: p.subresource }))));
+    for (let look = 0; ; look++) {
+      const answers = await Promise.all(
+        open.map(async (c) => ({ c, allowed: await subjectCan(this.d.api, spec.subject, { namespace: d.ref.namespace, ...c }) })),
+      );
+      open = answers.filter((a) => a.allowed !== wantAllowed).map(({ c }) => c);
+      if (open.length === 0 || look >= QUICK_LOOKS) break;
       await sleep(this.d.clock, QUICK_LOOK_MS);
-      result = await found();
     }
-    return result;
-  }
-
-  /** Active: the promised accesses the authorizer does NOT allow. Ended: those it STILL allows. */
-  private async accessFound(spec: DebugGrantSpec, d: GrantDecision, wantAllowed: boolean): Promise<string[]> {
-    const checks = d.pods.flatMap((pod) => permissionsFor(spec.access).flatMap((p) => p.verbs.map((verb) => ({ pod, verb, subresource: p.subresource }))));
-    const answers = await Promise.all(
-      checks.map(async (c) => ({
-        c,
-        allowed: await subjectCan(this.d.api, spec.subject, { namespace: d.ref.namespace, ...c }),
-      })),
-    );
-    return answers.filter((a) => a.allowed !== wantAllowed).map(({ c }) => `${c.verb} pods${c.subresource ? '/' + c.subresource : ''} ${c.pod}`);
+    return open.map((c) => `${c.verb} pods${c.subresource ? '/' + c.subresource : ''} ${c.pod}`);
   }
 }

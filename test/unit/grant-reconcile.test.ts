@@ -208,6 +208,27 @@ describe('grant reconcile: expected actions', () => {
     expect(h.rec.caches.indexes.get('grants', 'shop')?.active?.map((e) => e.grant)).toEqual(['g', 'g2']);
   });
 
+  test("verification's next look asks only what the authorizer did not allow yet", async () => {
+    const h = harness();
+    let caughtUp = false;
+    // The authorizer's cache has the binding's first rule's effect at once, the rest a look later.
+    h.rec.allowed = (a) => caughtUp || (a as { subresource?: string }).subresource === undefined;
+    const running = h.reconciler.reconcile(KEY);
+    await timerArmed(h.clock);
+    caughtUp = true;
+    h.clock.advance(20);
+    const result = await running;
+    expect(result.error).toBeUndefined();
+    expect(h.rec.only('subjectaccessreviews')).toEqual([
+      'create subjectaccessreviews shop/get pods web-1',
+      'create subjectaccessreviews shop/create exec web-1',
+      'create subjectaccessreviews shop/get exec web-1',
+      'create subjectaccessreviews shop/create exec web-1',
+      'create subjectaccessreviews shop/get exec web-1',
+    ]);
+    expect(h.rec.caches.grants.get('g', 'shop')?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  });
+
   test('level-triggered: a second reconcile of the same state sends nothing', async () => {
     const h = harness();
     await activate(h);
