@@ -4,7 +4,10 @@
 // changes that wait meanwhile go together in the next write.
 // It also keeps the second copy of each namespace's spent names, the DebugGrantHistory in the
 // operator's own namespace: every end recorded in the index is recorded there too, what is
-// read is the union of both, and each copy is restored from the other (restore()).
+// read is the union of both, and each copy is restored from the other (restore()). Its writes
+// go as the index's do: one per namespace on the wire, from the freshest copy, what waits
+// meanwhile together in the next (grants of a namespace that end together would otherwise each
+// write it from the same stale copy, and all but one conflict and read and write again).
 import {
   contentOf,
   mergeEnded,
@@ -37,6 +40,12 @@ export interface IndexWriterDeps {
   log: Logger;
 }
 
+interface WaitingNames {
+  ended: EndedGrantEntry[];
+  now: Date;
+  written: (() => void)[];
+}
+
 interface WaitingChange {
   change: IndexChange;
   now: Date;
@@ -50,6 +59,10 @@ export class IndexWriter {
   private readonly waiting = new Map<string, WaitingChange[]>();
   private readonly writing = new Set<string>();
   private readonly own = new OwnWrites<DebugGrantIndex>();
+  /** Per namespace: the spent names waiting for the next history write, and whether one is on the wire. */
+  private readonly waitingNames = new Map<string, WaitingNames>();
+  private readonly remembering = new Set<string>();
+  private readonly ownHistories = new OwnWrites<DebugGrantHistory>();
 
   constructor(deps: IndexWriterDeps) {
     this.d = deps;
@@ -147,17 +160,56 @@ export class IndexWriter {
     return this.d.histories.get(namespace, this.d.home)?.ended ?? [];
   }
 
-  /** Adds to the namespace's history what it lacks; a failure is logged (restore() repairs it later). */
-  private async remember(namespace: string, ended: EndedGrantEntry[], now: Date): Promise<void> {
+  /**
+   * Where the namespace's next history write starts: our own last write while the cache holds
+   * what it replaced. Not when the cache holds none: deleted (by hand), it is made afresh.
+   */
+  private historyToWrite(namespace: string): DebugGrantHistory | undefined {
     const cached = this.d.histories.get(namespace, this.d.home);
-    if (ended.length === 0 || sameContent(mergeEnded(cached?.ended ?? [], ended), mergeEnded(cached?.ended ?? [], []))) return;
+    return cached && this.ownHistories.freshest(namespace, cached);
+  }
+
+  /**
+   * Adds to the namespace's history what it lacks, together with what else waits for that
+   * history's next write. Resolves once a write holding it was answered; a failure is logged
+   * (restore() repairs it later), never thrown.
+   */
+  private async remember(namespace: string, ended: EndedGrantEntry[], now: Date): Promise<void> {
+    const known = this.history(namespace);
+    if (ended.length === 0 || sameContent(mergeEnded(known, ended), mergeEnded(known, []))) return;
+    await new Promise<void>((resolve) => {
+      const waiting = this.waitingNames.get(namespace);
+      if (waiting) {
+        waiting.ended.push(...ended);
+        if (now > waiting.now) waiting.now = now;
+        waiting.written.push(resolve);
+      } else this.waitingNames.set(namespace, { ended: [...ended], now, written: [resolve] });
+      if (!this.remembering.has(namespace)) void this.drainNames(namespace);
+    });
+  }
+
+  /** Writes the spent names that wait for the namespace's history, all at once, until none wait. Never throws. */
+  private async drainNames(namespace: string): Promise<void> {
+    this.remembering.add(namespace);
     try {
-      await rememberEnded(this.d.api, this.d.home, namespace, ended, now, this.d.retentionMs, cached);
-    } catch (err) {
-      this.d.log.warn(
-        { namespace, home: this.d.home, err: apiMessage(err) },
-        "could not record spent grant names in the operator's namespace; the index still holds them",
-      );
+      for (let batch = this.waitingNames.get(namespace); batch; batch = this.waitingNames.get(namespace)) {
+        this.waitingNames.delete(namespace);
+        try {
+          const current = this.historyToWrite(namespace);
+          const written = await rememberEnded(this.d.api, this.d.home, namespace, batch.ended, batch.now, this.d.retentionMs, current);
+          if (written && written !== current) this.ownHistories.wrote(namespace, current, written);
+        } catch (err) {
+          this.ownHistories.forget(namespace); // start from the cache next time
+          this.d.log.warn(
+            { namespace, home: this.d.home, err: apiMessage(err) },
+            "could not record spent grant names in the operator's namespace; the index still holds them",
+          );
+        } finally {
+          for (const resolve of batch.written) resolve();
+        }
+      }
+    } finally {
+      this.remembering.delete(namespace);
     }
   }
 }

@@ -315,6 +315,33 @@ describe('grant reconcile: expected actions', () => {
     expect(h.rec.caches.grants.get('g', 'shop')?.status?.phase).toBe('Expired');
   });
 
+  test('grants of a namespace that end together share history writes, as they share index writes: each from our own last write, none lost', async () => {
+    const h = harness();
+    h.rec.allowed = () => true;
+    const names = ['g', 'g2', 'g3'];
+    for (const name of names.slice(1)) h.rec.seed('debuggrants', { ...grant(), metadata: { ...grant().metadata, name, uid: `u-${name}` } });
+    await Promise.all(names.map((name) => h.reconciler.reconcile(`shop/${name}`)));
+    await h.events.idle();
+    h.clock.advance(HOUR);
+    h.rec.allowed = () => false;
+    let answerFirst: () => void = () => undefined;
+    h.rec.hold = (action) =>
+      action === `create ${HISTORY}`
+        ? new Promise<void>((resolve) => {
+            answerFirst = resolve;
+          })
+        : undefined;
+    const ending = Promise.all(names.map((name) => h.reconciler.reconcile(`shop/${name}`)));
+    await turns();
+    answerFirst();
+    const results = await ending;
+    expect(results.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    // The first end alone, then the two that waited for it in one write: two writes, not three.
+    expect(h.rec.only('debuggranthistories')).toEqual([`create ${HISTORY}`, `replace ${HISTORY}`]);
+    const history = h.rec.caches.histories.get('shop', 'debuggrant-system')?.ended?.map((e) => e.grant);
+    expect(history?.sort()).toEqual(names);
+  });
+
   test('a refusal (403) of the Role: the error and the deadline returned, the entry written before, Failing on the grant', async () => {
     const h = harness();
     h.rec.fault = (a) => (a.startsWith('patch roles') ? refused(403, 'roles.rbac.authorization.k8s.io is forbidden') : undefined);
