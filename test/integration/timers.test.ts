@@ -168,7 +168,7 @@ describe('the timers policy (config/admission/timers.yaml)', () => {
   const jobNames = async (ns: string): Promise<string[]> =>
     (await admin().batch.listNamespacedJob({ namespace: ns })).items.map((j) => j.metadata?.name ?? '').sort();
 
-  test('others may not create a timer or change its spec or labels; they may annotate it and delete it', async () => {
+  test('others may not create a timer or change its spec or labels; they may annotate it and delete it, cascading', async () => {
     const ns = await namespaceWithJobEditor();
     // Created as the operator (admin is the test operator's identity, in operatorUsers).
     const { timer } = await createTimer(fromKubeConfig(kubeConfigFor('admin')), desiredTimer(ref(ns), new Date(Date.now() + 60_000).toISOString(), Date.now()));
@@ -204,10 +204,21 @@ describe('the timers policy (config/admission/timers.yaml)', () => {
       namespace: ns,
       body: { metadata: { name: 'bobs' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } },
     });
-    // Deleting a timer is allowed: it can only end access early. (A Job's default propagation
-    // is Orphan: with no garbage collector here it stays, marked for deletion.)
-    await bob.deleteNamespacedJob({ namespace: ns, name });
-    expect((await readJob(ns, name))?.metadata?.deletionTimestamp).toBeDefined();
+    // Deleting a timer is allowed when it cascades: it can only end access early (the garbage
+    // collector deletes the RoleBinding it owns). Orphaning it (explicitly, or batch/v1's default
+    // for a Job when no propagationPolicy is given) would detach that RoleBinding from its
+    // deadline: refused.
+    for (const options of [{}, { propagationPolicy: 'Orphan' }, { orphanDependents: true }]) {
+      const orphaning = await rejection(bob.deleteNamespacedJob({ namespace: ns, name, ...options }));
+      expect(orphaning.code).toBe(403);
+      expect(orphaning.message).toContain(`Job ${ns}/${name} is a debuggrant timer: delete it with propagationPolicy Background or Foreground`);
+    }
+    expect((await readJob(ns, name))?.metadata?.deletionTimestamp).toBeUndefined();
+    // bob's own Job is no timer: deleted however he likes.
+    await bob.deleteNamespacedJob({ namespace: ns, name: 'bobs', propagationPolicy: 'Orphan' });
+    // Background: gone at once (the garbage collector, where one runs, then deletes what it owned).
+    await bob.deleteNamespacedJob({ namespace: ns, name, propagationPolicy: 'Background' });
+    expect(await readJob(ns, name)).toBeUndefined();
   });
 
   test('the operator may write only inert timers, and only ever shorten their deadline', async () => {

@@ -38,7 +38,7 @@ describe('admission policy rendering', () => {
     expect(vars.find((v) => v.name === 'maxTtl')?.expression).toBe('"1h"');
     expect(vars.find((v) => v.name === 'added')?.expression).toContain('oldObject.spec.ephemeralContainers');
     expect(docs.map((d) => d.kind)).toEqual([
-      ...Array.from({ length: 6 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(), // rbac-deadline.yaml holds two (deadline, marks)
+      ...Array.from({ length: 7 }, () => ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']).flat(), // rbac-deadline.yaml holds two (deadline, marks), timers.yaml two (writes, deletion)
       'MutatingAdmissionPolicy',
       'MutatingAdmissionPolicyBinding',
       'MutatingAdmissionPolicy',
