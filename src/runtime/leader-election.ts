@@ -10,6 +10,7 @@
 // requests are bounded by it (not sent after it, aborted at it). The leader renews with one
 // request, a replace of the Lease it last wrote (client-go's optimistic fast path), and reads
 // the Lease first only when that conflicts: under load every request is a wait in a queue.
+// Tries are due a retry period after the previous one started, not after its answer.
 import type { LeaseRecord, LeaseStore } from '../kube/lease.ts';
 import type { Logger } from '../log.ts';
 import type { Clock } from './clock.ts';
@@ -83,7 +84,7 @@ export class LeaderElector {
     try {
       acquired = await this.tryAcquireOrRenew(now);
     } catch (err) {
-      this.o.log.debug({ err }, 'lease update failed');
+      this.o.log.debug({ err, tookMs: this.o.clock.now() - now }, 'lease update failed');
     }
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() or the renew deadline may have come while we awaited
     if (this.stopped) return;
@@ -98,9 +99,19 @@ export class LeaderElector {
         this.callbacks?.onStartedLeading();
       }
     }
-    this.cancel = this.o.clock.setTimer(() => {
-      void this.tick();
-    }, this.o.retryPeriodMs);
+    // The next try is due a retry period after this one started, not after it was answered
+    // (client-go waits a whole period after the answer): the renew deadline counts from the
+    // start of the last renewal, so under an overloaded API server, where a renewal waits
+    // seconds in its priority level's queue, two such waits plus a period passed it and the
+    // leader had to stop (docs/benchmark.md, overload). At least a quarter of the period lies
+    // between two tries, so a slow server is not sent one renewal after another.
+    const took = this.o.clock.now() - now;
+    this.cancel = this.o.clock.setTimer(
+      () => {
+        void this.tick();
+      },
+      Math.max(this.o.retryPeriodMs - took, this.o.retryPeriodMs / 4),
+    );
   }
 
   /** Leadership ends at lastRenew + renewDeadline unless a renewal comes first, whatever is in flight then. */

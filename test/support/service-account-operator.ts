@@ -41,11 +41,11 @@ export async function serviceAccountToken(namespace: string, name: string): Prom
   return token.status?.token ?? '';
 }
 
-/** A kubeconfig for whoever holds `token` (e.g. a ServiceAccount token from serviceAccountToken). */
-function kubeConfigWithToken(token: string): k8s.KubeConfig {
+/** A kubeconfig for whoever holds `token` (e.g. a ServiceAccount token from serviceAccountToken), to `server` (the control plane's by default). */
+export function kubeConfigWithToken(token: string, server = plane().server): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
-    clusters: [{ name: 'local', server: plane().server, caData: readFileSync(plane().caFile).toString('base64') }],
+    clusters: [{ name: 'local', server, caData: readFileSync(plane().caFile).toString('base64') }],
     users: [{ name: 'operator', token }],
     contexts: [{ name: 'operator', cluster: 'local', user: 'operator' }],
     currentContext: 'operator',

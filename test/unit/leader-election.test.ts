@@ -159,6 +159,45 @@ describe('LeaderElector', () => {
     expect(events.at(-1)).toBe(`stopped at ${String(renewedAt + RENEW_DEADLINE_MS)}`);
   });
 
+  test('renewals answered late, as under a saturated API server, keep the Lease: the next is due a retry period after the last started, not after its answer', async () => {
+    const { clock, store, events, elector } = await leader();
+    // Each renewal is answered 4.5 s after it was sent (its wait in the priority level's queue).
+    // With the retry period counted from the answer, the next one was answered 4.5 + 2 + 4.5 =
+    // 11 s after the last renewal started, past the 10 s renew deadline: leadership ended.
+    const ANSWER_MS = 4_500;
+    clock.advance(RETRY_MS);
+    await settle();
+    expect(store.calls.map((c) => c.op)).toEqual(['write']);
+    let started = clock.now();
+    for (let i = 0; i < 6; i++) {
+      clock.advance(ANSWER_MS);
+      store.answerNext();
+      await settle();
+      // Due 2 s after it started, that is at once; but not sooner than a quarter period after the answer.
+      clock.advance(RETRY_MS / 4 - 1);
+      await settle();
+      expect(store.calls).toHaveLength(0);
+      clock.advance(1);
+      await settle();
+      expect(store.calls.map((c) => c.op)).toEqual(['write']);
+      expect(clock.now() - started).toBe(ANSWER_MS + RETRY_MS / 4);
+      started = clock.now();
+    }
+    store.answerNext();
+    await settle();
+    expect(events).toHaveLength(1);
+    expect(elector.isLeader).toBe(true);
+    // Answered at once, the next is due a whole retry period after it.
+    clock.advance(RETRY_MS - 1);
+    await settle();
+    expect(store.calls).toHaveLength(0);
+    clock.advance(1);
+    await settle();
+    expect(store.calls.map((c) => c.op)).toEqual(['write']);
+    expect(clock.now() - started).toBe(RETRY_MS);
+    await elector.stop(false);
+  });
+
   test('a renewal that conflicts (someone else wrote the Lease) reads it, as a candidate does, and does not take it from a live holder', async () => {
     const { clock, store, elector } = await leader();
     clock.advance(RETRY_MS);
