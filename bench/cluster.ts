@@ -217,9 +217,13 @@ export async function operatorHeap(metricsUrl: string): Promise<{ heapUsedMb: nu
   return { heapUsedMb: read('nodejs_heap_size_used_bytes'), heapTotalMb: read('nodejs_heap_size_total_bytes') };
 }
 
+/** Where the operator's metrics are read: a plain-HTTP URL, or a scrape (OperatorProcess.scrapeMetrics, for HTTPS). */
+export type MetricsSource = string | (() => Promise<string>);
+const metricsText = async (from: MetricsSource): Promise<string> => (typeof from === 'string' ? (await fetch(from)).text() : from());
+
 /** Total API requests the operator has made (its own histogram's count). */
-export async function operatorRequests(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
+export async function operatorRequests(metrics: MetricsSource): Promise<number> {
+  const text = await metricsText(metrics);
   let total = 0;
   for (const m of text.matchAll(/^debuggrant_api_request_duration_seconds_count\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
   return total;
@@ -241,12 +245,12 @@ export async function operatorRequestLatency(metricsUrl: string): Promise<Record
 }
 
 /** Resolves once the operator's request count stops moving for `quietMs`. */
-export async function operatorSettled(metricsUrl: string, quietMs = 1500): Promise<void> {
-  let last = await operatorRequests(metricsUrl);
+export async function operatorSettled(metrics: MetricsSource, quietMs = 1500): Promise<void> {
+  let last = await operatorRequests(metrics);
   let since = Date.now();
   while (Date.now() - since < quietMs) {
     await new Promise((r) => setTimeout(r, 250));
-    const now = await operatorRequests(metricsUrl);
+    const now = await operatorRequests(metrics);
     if (now !== last) {
       last = now;
       since = Date.now();

@@ -5,7 +5,10 @@
 // flags) is started fresh on all of them, timed to /readyz and measured once settled. Each
 // reading: RSS, peak RSS (VmHWM) and the live V8 heap after a full GC (bench/gc-probe.mjs).
 // An operator that dies (e.g. heap exhaustion under --max-old-space-size) is reported as
-// such. BENCH_VARIANTS as in bench/operator-memory.ts. Writes bench/results/grants.json.
+// such. BENCH_VARIANTS as in bench/operator-memory.ts; a variant with the word `+as-deployed`
+// runs as the Deployment does (its ServiceAccount in-cluster, config/manager's configuration:
+// leader election, HTTPS metrics with a self-signed certificate), the others with the admin's
+// kubeconfig, plain-HTTP metrics and no leader election. Writes bench/results/grants.json.
 // Never part of npm test.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +21,17 @@ import { spawnOperator, type OperatorProcess } from '../hack/operator-process.ts
 import { rbacName } from '../src/api/names.ts';
 import type { KubeApi } from '../src/kube/client.ts';
 import { Semaphore } from './semaphore.ts';
-import { DEPLOYMENT_NODE_ARGS, adminApi, createGrant, operatorSettled, prepareNamespaces, watchBindings } from './cluster.ts';
+import {
+  DEPLOYMENT_NODE_ARGS,
+  OPERATOR_NS,
+  adminApi,
+  createGrant,
+  operatorIdentity,
+  operatorSettled,
+  prepareNamespaces,
+  shippedOperatorConfig,
+  watchBindings,
+} from './cluster.ts';
 import { BindingEvents } from './expiry.ts';
 import { gcProbe, parseVariants, readMemory, type MemoryReading, type Variant } from './operator-memory.ts';
 import { loadAverage, ms, table } from './stats.ts';
@@ -45,17 +58,39 @@ interface GrantsResult {
   failed?: string;
 }
 
-function operator(state: PlaneState, dir: string, variant: Variant, name: string): Promise<OperatorProcess> {
+/** Where an as-deployed variant finds its ServiceAccount's token and CA (made once per run, when a variant asks). */
+type Mounts = { serviceAccountDir: string } | undefined;
+
+function operator(state: PlaneState, dir: string, variant: Variant, name: string, mounts: Mounts): Promise<OperatorProcess> {
   const probe = gcProbe(join(dir, `${name}.probe.json`));
+  const log = { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...probe.env };
+  const common = { kubeconfig: state.kubeconfig, dir, name, entry: variant.entry, nodeArgs: [...probe.nodeArgs, ...variant.nodeArgs] };
+  if (!variant.asDeployed) {
+    return spawnOperator({
+      ...common,
+      config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
+      env: log,
+    });
+  }
+  if (!mounts) throw new Error(`variant ${variant.label} runs as deployed, but no ServiceAccount was prepared`);
+  // The Deployment's configuration and Pod environment (config/manager): leader election, HTTPS
+  // metrics with a self-signed certificate and token review (scraped as the admin, who may).
   return spawnOperator({
-    kubeconfig: state.kubeconfig,
-    dir,
-    name,
-    entry: variant.entry,
-    nodeArgs: [...probe.nodeArgs, ...variant.nodeArgs],
-    config: { approvedRegistries: ['registry.example.com/debug/'], maxTtl: '4h', workers: 16, revocationSettle: '2s' },
-    env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...probe.env },
+    ...common,
+    config: shippedOperatorConfig(),
+    env: { POD_NAMESPACE: OPERATOR_NS, POD_NAME: name, ...log },
+    asDeployed: { server: state.server, serviceAccountDir: mounts.serviceAccountDir, metricsToken: state.tokens.admin ?? '' },
   });
+}
+
+/** The operator's ServiceAccount as config/rbac makes it, its token and the cluster's CA laid out as the kubelet mounts them. */
+async function serviceAccountMounts(state: PlaneState, api: KubeApi, dir: string): Promise<{ serviceAccountDir: string }> {
+  const { token } = await operatorIdentity(state, api, dir);
+  const serviceAccountDir = join(dir, 'serviceaccount');
+  mkdirSync(serviceAccountDir, { recursive: true });
+  writeFileSync(join(serviceAccountDir, 'token'), token, { mode: 0o600 });
+  writeFileSync(join(serviceAccountDir, 'ca.crt'), readFileSync(state.caFile));
+  return { serviceAccountDir };
 }
 
 /** The end of the operator's log: why it died (V8 prints "JavaScript heap out of memory"). */
@@ -66,14 +101,14 @@ function lastWords(op: OperatorProcess): string {
 }
 
 async function measure(op: OperatorProcess, dir: string, name: string): Promise<MemoryReading> {
-  await operatorSettled(op.metricsUrl, 5000);
+  await operatorSettled(() => op.scrapeMetrics(), 5000);
   return readMemory(op, join(dir, `${name}.probe.json`));
 }
 
-async function freshStart(state: PlaneState, dir: string, variant: Variant, grants: number): Promise<GrantsResult> {
+async function freshStart(state: PlaneState, dir: string, variant: Variant, grants: number, mounts: Mounts): Promise<GrantsResult> {
   const name = `grants-${variant.label.replace(/\W+/g, '-')}-${String(grants)}`;
   const t0 = Date.now();
-  const op = await operator(state, dir, variant, name);
+  const op = await operator(state, dir, variant, name, mounts);
   try {
     await op.waitUntilReady(10 * 60_000);
     const readyMs = Date.now() - t0;
@@ -125,12 +160,13 @@ export async function benchGrants(): Promise<void> {
     const watch = await watchBindings(api, (t, k) => {
       events.handle(t, k);
     });
+    const mounts = VARIANTS.some((v) => v.asDeployed) ? await serviceAccountMounts(state, api, dir) : undefined;
     const filler = VARIANTS[0];
     if (!filler) throw new Error('BENCH_VARIANTS names no operator');
     let active = 0;
     for (const step of STEPS) {
       const name = `grants-fill-${String(step)}`;
-      const op = await operator(state, dir, filler, name);
+      const op = await operator(state, dir, filler, name, mounts);
       try {
         await op.waitUntilReady(10 * 60_000);
         say(`${filler.label} activates grants ${String(active)} → ${String(step)}`);
@@ -146,7 +182,7 @@ export async function benchGrants(): Promise<void> {
       }
       for (const v of VARIANTS) {
         say(`${String(step)} grants: fresh start of ${v.label}`);
-        const r = await freshStart(state, dir, v, step);
+        const r = await freshStart(state, dir, v, step, mounts);
         results.push(r);
         say(
           `  ${r.failed ?? `ready ${ms(r.readyMs ?? NaN)}, RSS ${r.reading?.rssMb.toFixed(1) ?? '-'} MB (anon ${r.reading?.rssAnonMb.toFixed(1) ?? '-'}, file ${r.reading?.rssFileMb.toFixed(1) ?? '-'}), peak ${r.reading?.peakRssMb.toFixed(0) ?? '-'} MB, live heap ${r.reading?.liveHeapMb.toFixed(0) ?? '-'} MB`}`,

@@ -11,17 +11,27 @@ export interface Variant {
   label: string;
   entry: string;
   nodeArgs: string[];
+  /** Run as the Deployment runs it: its ServiceAccount in-cluster, its configuration (leader election, HTTPS metrics). */
+  asDeployed: boolean;
 }
 
-/** `label=entry [node flags…]`, comma-separated (entries absolute or relative to the repository). */
+/** The variant word (not a Node flag) that asks for the operator as deployed. */
+export const AS_DEPLOYED = '+as-deployed';
+
+/** `label=entry [node flags…] [+as-deployed]`, comma-separated (entries absolute or relative to the repository). */
 export function parseVariants(spec: string): Variant[] {
   return spec.split(',').map((v) => {
     const at = v.indexOf('=');
-    const [entry = '', ...nodeArgs] = v
+    const [entry = '', ...words] = v
       .slice(at + 1)
       .trim()
       .split(/\s+/);
-    return { label: v.slice(0, at), entry: resolve(REPO_ROOT, entry), nodeArgs };
+    return {
+      label: v.slice(0, at),
+      entry: resolve(REPO_ROOT, entry),
+      nodeArgs: words.filter((w) => w !== AS_DEPLOYED),
+      asDeployed: words.includes(AS_DEPLOYED),
+    };
   });
 }
 
