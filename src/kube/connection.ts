@@ -1,9 +1,13 @@
 // How the operator's requests reach the API server.
 //
-// One connection pool per cluster and user (an undici Agent), reused by every request and
-// watch, as client-go keeps one transport: a fresh TCP connect and TLS handshake per request
-// would cost both ends (measured with client-node 2.0, which built an Agent per request: API
-// server CPU-bound at ~100 grants/s).
+// Two connection pools per cluster and user (undici Agents), one for requests and one for
+// watches, each reused by all of its kind, as client-go keeps one transport: a fresh TCP
+// connect and TLS handshake per request would cost both ends (measured with client-node 2.0,
+// which built an Agent per request: API server CPU-bound at ~100 grants/s). Watches have their
+// own because a connection the API server drains (HTTP/2 GOAWAY: a restart, --goaway-chance, a
+// proxy's request limit) keeps the requests undici had queued on it until every stream still
+// open there ends: behind watches (minutes), they waited out their deadline; behind requests
+// alone, only until those are answered.
 //
 // Every request has a deadline. One that gets no answer in time fails (a temporary error
 // its caller retries) and the connection it rode is retired at once: the next request
@@ -11,6 +15,12 @@
 // one is probed (any HTTP answer within PROBE_MS): answered, only that request was slow
 // and it is closed gracefully; silent, it is stalled and destroyed, which also ends the
 // watches on it (their informers restart on the fresh one) instead of leaving them hung.
+//
+// Probes carry the operator's credentials. The API server answers an anonymous request on an
+// HTTP/2 connection with GOAWAY (Kubernetes' UnauthenticatedHTTP2DOSMitigation, on since
+// 1.29), which drains the whole connection; undici then holds the requests it had queued on
+// it until every stream still open there ends, the watches' included, so they waited out
+// their 10 s deadline (docs/benchmark.md, "Session 4: the HTTP/2 stall was our own probe").
 import { connectionPool, send, type Dispatcher } from './http-pool.ts';
 import type { ClusterAccess } from './kubeconfig.ts';
 import { bySignal } from '../runtime/by-signal.ts';
@@ -71,6 +81,10 @@ export interface HttpAnswer {
   text: string;
 }
 
+/** Which pool a request rides: ordinary requests, or watches (streams that stay open for minutes). */
+export type Lane = 'requests' | 'watches';
+const LANES: readonly Lane[] = ['requests', 'watches'];
+
 /** What a watch needs to open its stream itself: the pooled connection and the request's headers. */
 export interface OpenStream {
   dispatcher: Dispatcher;
@@ -83,7 +97,8 @@ export class ApiConnection {
   timeouts: RequestTimeouts = DEFAULT_TIMEOUTS;
   /** Told whenever a connection is replaced (for logs and metrics). */
   onConnectionRetired: ConnectionRetired | undefined;
-  private pooled: Dispatcher | undefined;
+  /** The pooled connections, by lane. */
+  private readonly pooled = new Map<Lane, Dispatcher>();
   /** Pooled connections whose periodic check is under way. */
   private readonly checking = new Set<Dispatcher>();
   private checkTimer: NodeJS.Timeout | undefined;
@@ -116,11 +131,17 @@ export class ApiConnection {
     return url;
   }
 
-  /** The pooled connection and authenticated headers for a request (a watch streams on them itself). */
-  async open(req: Pick<HttpRequest, 'path' | 'query' | 'accept' | 'contentType'>): Promise<OpenStream> {
+  /** The pooled connection of `lane` and authenticated headers for a request (a watch streams on them itself). */
+  async open(req: Pick<HttpRequest, 'path' | 'query' | 'accept' | 'contentType'>, lane: Lane = 'requests'): Promise<OpenStream> {
+    const headers = await this.headers(req);
+    return { dispatcher: this.dispatcher(lane), url: this.url(req.path, req.query), headers };
+  }
+
+  /** The request's headers, authenticated. */
+  private async headers(req: Pick<HttpRequest, 'accept' | 'contentType'>): Promise<Record<string, string>> {
     const headers: Record<string, string> = { ...(await this.access.headers()), 'user-agent': USER_AGENT, accept: req.accept ?? 'application/json' };
     if (req.contentType) headers['content-type'] = req.contentType;
-    return { dispatcher: this.dispatcher(), url: this.url(req.path, req.query), headers };
+    return headers;
   }
 
   /** One request and its whole answer, within its deadline (the request timeout unless `options` says otherwise). */
@@ -132,14 +153,7 @@ export class ApiConnection {
     try {
       // Settled by the deadline even should the client miss its abort (runtime/by-signal.ts).
       const res = await bySignal(
-        send(dispatcher, {
-          origin: url.origin,
-          path: url.pathname + url.search,
-          method: req.method,
-          headers,
-          body: req.body,
-          signal: deadline,
-        }),
+        send(dispatcher, { origin: url.origin, path: url.pathname + url.search, method: req.method, headers, body: req.body, signal: deadline }),
         deadline,
       );
       // The whole body within the deadline too: a connection can stall mid-response.
@@ -148,14 +162,16 @@ export class ApiConnection {
       return { status: res.statusCode, headers: flatHeaders(res.headers), text };
     } catch (err) {
       const timedOut = deadline.aborted;
-      this.retire(dispatcher, timedOut ? 'request timed out' : `request failed: ${err instanceof Error ? err.message : String(err)}`, timedOut);
+      // A connection the API server drains is no failed connection: undici sends new requests on a fresh one already.
+      if (!refusedByDrain(err))
+        this.retire(dispatcher, timedOut ? 'request timed out' : `request failed: ${err instanceof Error ? err.message : String(err)}`, timedOut);
       if (timedOut) throw new RequestTimeoutError(`${req.method} ${url.pathname} got no answer within ${String(timeoutMs)} ms`, { cause: err });
       throw err;
     }
   }
 
   /**
-   * Checks the pooled connection every `everyMs` while requests are idle too: one that gives
+   * Checks the pooled connections every `everyMs` while requests are idle too: one that gives
    * no answer within CHECK_ANSWER_MS is destroyed, which ends the watches it carries (their
    * informers resume on a fresh one). Without it, a connection that stalls while nothing is
    * sent (a hung peer or load balancer, a dropped NAT entry: TCP keepalive is answered by
@@ -167,7 +183,7 @@ export class ApiConnection {
   checkConnections(everyMs: number): void {
     clearInterval(this.checkTimer);
     this.checkTimer = setInterval(() => {
-      this.checkPooled();
+      for (const lane of LANES) this.checkPooled(lane, CHECK_ANSWER_MS, 'idle check');
     }, everyMs);
     this.checkTimer.unref();
   }
@@ -178,45 +194,78 @@ export class ApiConnection {
    * is late but must not give up its place (src/revocation/revoke-binding.ts).
    */
   freshConnection(reason: string): void {
-    if (this.pooled) this.retire(this.pooled, reason, true);
+    const dispatcher = this.pooled.get('requests');
+    if (dispatcher) this.retire(dispatcher, reason, true);
   }
 
-  /** Done with this connection: no more checks, the pooled connection closed gracefully. */
+  /** Done with this connection: no more checks, the pooled connections closed gracefully. */
   close(): void {
     clearInterval(this.checkTimer);
-    void this.pooled?.close().catch(() => undefined);
-    this.pooled = undefined;
+    for (const lane of LANES) {
+      void this.pooled
+        .get(lane)
+        ?.close()
+        .catch(() => undefined);
+      this.pooled.delete(lane);
+    }
   }
 
-  /** The pooled connection, opened afresh (certificate files read again) after one was retired. */
-  private dispatcher(): Dispatcher {
-    this.pooled ??= connectionPool({ connect: { ...this.access.tls(), keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS } });
-    return this.pooled;
+  /** The pooled connection of `lane`, opened afresh (certificate files read again) after one was retired. */
+  private dispatcher(lane: Lane): Dispatcher {
+    let dispatcher = this.pooled.get(lane);
+    if (!dispatcher) {
+      dispatcher = connectionPool({ connect: { ...this.access.tls(), keepAlive: true, keepAliveInitialDelay: KEEPALIVE_MS } });
+      this.pooled.set(lane, dispatcher);
+    }
+    return dispatcher;
   }
 
-  private checkPooled(): void {
-    const dispatcher = this.pooled;
+  /** A pooled connection that gives no answer within `timeoutMs` is destroyed (and new work opens a fresh one). */
+  private checkPooled(lane: Lane, timeoutMs: number, what: string): void {
+    const dispatcher = this.pooled.get(lane);
     if (!dispatcher || this.checking.has(dispatcher)) return;
     this.checking.add(dispatcher);
-    void answers(dispatcher, this.server, CHECK_ANSWER_MS).then((alive) => {
+    void this.answers(dispatcher, timeoutMs).then((alive) => {
       this.checking.delete(dispatcher);
-      if (alive || this.pooled !== dispatcher) return;
-      this.pooled = undefined;
-      this.discard(dispatcher, `idle check got no answer within ${String(CHECK_ANSWER_MS)} ms`, true);
+      if (alive || this.pooled.get(lane) !== dispatcher) return;
+      this.pooled.delete(lane);
+      this.discard(dispatcher, `${what} got no answer within ${String(timeoutMs)} ms${lane === 'watches' ? " (the watches' connection)" : ''}`, true);
     });
   }
 
-  /** New requests get a fresh connection; the old one is closed, or destroyed if it is stalled. */
+  /**
+   * New requests get a fresh connection; the old one is closed, or destroyed if it is stalled.
+   * A stalled one says the path to the API server may be: the watches' connection is checked at once.
+   */
   private retire(dispatcher: Dispatcher, reason: string, probe: boolean): void {
-    if (this.pooled !== dispatcher) return; // already retired by another failed request
-    this.pooled = undefined;
+    const lane = LANES.find((l) => this.pooled.get(l) === dispatcher);
+    if (!lane) return; // already retired by another failed request
+    this.pooled.delete(lane);
     if (!probe) {
       this.discard(dispatcher, reason, undefined);
       return;
     }
-    void answers(dispatcher, this.server, PROBE_MS).then((alive) => {
+    void this.answers(dispatcher, PROBE_MS).then((alive) => {
       this.discard(dispatcher, reason, !alive);
+      if (!alive) for (const other of LANES) if (other !== lane) this.checkPooled(other, PROBE_MS, 'check after a stalled request');
     });
+  }
+
+  /**
+   * Whether `dispatcher` still carries an HTTP answer (any status) within `timeoutMs`. Sent with
+   * the operator's credentials: never anonymously (see the top of this file).
+   */
+  private async answers(dispatcher: Dispatcher, timeoutMs: number): Promise<boolean> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const headers = await bySignal(this.headers({}), signal);
+      const url = this.url('/livez');
+      const res = await send(dispatcher, { origin: url.origin, path: url.pathname, method: 'GET', headers, signal });
+      await res.body.text();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Out of the pool already: closed gracefully, or destroyed (with whatever it carries) when stalled. */
@@ -227,21 +276,21 @@ export class ApiConnection {
   }
 }
 
+/**
+ * undici's error for a request caught by a graceful GOAWAY (the API server draining the
+ * connection) once undici's own replay of it is spent. A temporary error, retried by the caller
+ * from a fresh read; not resent here: undici fails with it requests the server did process too
+ * (resent, creates came back 409: docs/benchmark.md, session 4). By shape, not `instanceof`: it
+ * may come from another realm (jest's VM).
+ */
+function refusedByDrain(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e?.code === 'UND_ERR_INFO' && typeof e.message === 'string' && e.message.includes('"GOAWAY" frame received with code 0');
+}
+
 /** Response headers as one string each (repeated ones joined, as HTTP allows). */
 export function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) flat[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return flat;
-}
-
-/** Whether the connection still carries an HTTP answer (any status) within `timeoutMs`. */
-async function answers(dispatcher: Dispatcher, server: string, timeoutMs: number): Promise<boolean> {
-  try {
-    const url = new URL(`${server.replace(/\/$/, '')}/livez`);
-    const res = await send(dispatcher, { origin: url.origin, path: url.pathname, method: 'GET', signal: AbortSignal.timeout(timeoutMs) });
-    await res.body.text();
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -84,8 +84,8 @@ export async function openWatch(
     labelSelector: opts.labelSelector,
     fieldSelector: opts.fieldSelector,
   };
-  const { dispatcher, url, headers } = await connection.open({ path, query, accept: opts.metadataOnly ? METADATA_WATCH : undefined });
-  // A stream, so not through the buffering request path: straight on the pooled connection
+  const { dispatcher, url, headers } = await connection.open({ path, query, accept: opts.metadataOnly ? METADATA_WATCH : undefined }, 'watches');
+  // A stream, so not through the buffering request path: straight on the watches' pooled connection
   // (when that connection is replaced as stalled, this stream ends and the informer resumes).
   const res = await send(dispatcher, {
     origin: url.origin,
