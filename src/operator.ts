@@ -6,6 +6,7 @@ import { PHASES } from './api/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { Caches } from './controller/caches.ts';
 import { EventSender } from './controller/event-sender.ts';
+import { FinishedPodSweep } from './controller/finished-pods.ts';
 import { activeStatusDeadline, IndexEntryChanges, mayLinger, owningGrant, WatchedGrants } from './controller/event-mappers.ts';
 import type { FreshGrants } from './controller/fresh-grants.ts';
 import { GrantController } from './controller/grant-controller.ts';
@@ -18,6 +19,7 @@ import { controllerQueue } from './controller/queues.ts';
 import type { CachedPod, CachedRole, CachedRoleBinding, CachedTimer } from './kube/cached.ts';
 import type { KubeApi } from './kube/client.ts';
 import { eventRecorder } from './kube/events.ts';
+import { eachFinishedPodPage } from './kube/pods.ts';
 import { instrumentApi } from './kube/instrument.ts';
 import type { Logger } from './log.ts';
 import { makeMetrics, type Metrics } from './metrics.ts';
@@ -120,6 +122,13 @@ export class Operator {
       fastPath,
       grants: this.grants,
       pods: this.pods,
+      finishedPods: new FinishedPodSweep({
+        pages: (ns, each) => eachFinishedPodPage(api, ns, each),
+        enqueue: (key) => {
+          this.pods.add(key);
+        },
+        namespaces: config.namespaces,
+      }),
       indexPresence,
       index,
       namespaces: config.namespaces,

@@ -1,7 +1,9 @@
 // What only the leader runs (needLeaderElection: true): first the start-up sweep (every access
 // whose deadline passed while no operator ran goes before anything else), then pods and Roles
 // are listed, the rest of those expiries done, and the work queues released; a periodic resync
-// re-enqueues everything, and each served namespace gets its (empty) index.
+// re-enqueues everything, and each served namespace gets its (empty) index. Finished pods that
+// still carry the operator's records (finished-pods.ts) are swept at start and at each periodic
+// resync.
 import { finishOverdue, revokeWithoutPods, startupWork, type SweepActions } from '../revocation/startup-sweep.ts';
 import type { DeadlineFastPath } from '../revocation/fast-path.ts';
 import type { Logger } from '../log.ts';
@@ -11,6 +13,7 @@ import { objectKey } from '../runtime/object-key.ts';
 import type { Runnable } from '../runtime/runnable.ts';
 import type { WorkQueue } from '../runtime/work-queue.ts';
 import type { Caches } from './caches.ts';
+import type { FinishedPodSweep } from './finished-pods.ts';
 import { mayLinger } from './event-mappers.ts';
 import type { GrantController } from './grant-controller.ts';
 import type { IndexPresence } from './index-presence.ts';
@@ -28,6 +31,8 @@ export interface LeaderDeps {
   fastPath: DeadlineFastPath;
   grants: GrantController;
   pods: WorkQueue;
+  /** Finished pods with records to settle, which the pod informer never shows. */
+  finishedPods: Pick<FinishedPodSweep, 'sweep'>;
   indexPresence: IndexPresence;
   /** The index's writer: each copy of a namespace's spent names is restored from the other. */
   index: IndexWriter;
@@ -117,13 +122,30 @@ export class LeaderRunnable implements Runnable {
     for (const ns of new Set([...this.d.namespaces, ...caches.pods.list().map((p) => p.metadata?.namespace ?? '')])) this.d.indexPresence.ensure(ns);
     this.done = true;
     this.resync();
+    this.sweepFinishedPods();
     this.scheduleResync();
   }
 
+  /** At start and at the periodic resync only (not at each relist): a list of every finished pod is not cheap. */
   private scheduleResync(): void {
     this.cancelResync = this.d.clock.setTimer(() => {
       this.resync();
+      this.sweepFinishedPods();
       this.scheduleResync();
     }, this.d.resyncPeriodMs ?? DEFAULT_RESYNC_MS);
+  }
+
+  /** A failed sweep is tried again at the next resync. */
+  private sweepFinishedPods(): void {
+    const { clock, log } = this.d;
+    const startedAt = clock.now();
+    void this.d.finishedPods.sweep().then(
+      (pods) => {
+        log.info({ pods, ms: clock.now() - startedAt }, 'finished pods swept for records to settle');
+      },
+      (err: unknown) => {
+        log.warn({ err: apiMessage(err) }, 'could not list finished pods for records to settle; trying again at the next resync');
+      },
+    );
   }
 }

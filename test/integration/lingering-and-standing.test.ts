@@ -1,8 +1,10 @@
 // After expiry: ephemeral containers the kubelet still reports running are flagged (status,
 // Events, pod annotation, metric), evicted when asked and owned by a controller; and
 // access that survives through other bindings is named, not hidden.
-import { LINGERING_ANNOTATION } from '../../src/api/names.ts';
-import { canI, clientsFor, createPod, eventually, freshNamespace, writePodStatus } from '../support/cluster.ts';
+import { LINGERING_ANNOTATION, SESSIONS_ANNOTATION } from '../../src/api/names.ts';
+import { fromKubeConfig } from '../../src/kube/client.ts';
+import { eachFinishedPodPage } from '../../src/kube/pods.ts';
+import { canI, clientsFor, createPod, eventually, freshNamespace, kubeConfigFor, writePodStatus } from '../support/cluster.ts';
 import { createGrant, getGrant, grantSpec } from '../support/grants.ts';
 import { addEphemeralContainer, debugContainer, kubeletState, second } from '../support/debug-containers.ts';
 import { DEBUG_IMAGE, startTestOperator, type TestOperator } from '../support/operator.ts';
@@ -212,4 +214,66 @@ describe('lingering ephemeral containers and standing access', () => {
     expect(events.items.find((e) => e.reason === 'StandingAccess')?.type).toBe('Warning');
     expect(op.audits().some((a) => a.event === 'grant.standing-access' && a.grant === `${ns}/pay-exec`)).toBe(true);
   });
+});
+
+describe('records on a pod that finished while no operator ran', () => {
+  test("the next operator finds it (finished pods are not watched), takes its lingering flag off and tells its session's end", async () => {
+    const ns = await freshNamespace('linger-restart');
+    await createPod(ns, 'left-1', { app: 'left' });
+    const admin = clientsFor('admin');
+    const readPod = () => admin.core.readNamespacedPod({ namespace: ns, name: 'left-1' });
+    const first = await startTestOperator([ns]);
+    const started = second(Date.now());
+    try {
+      await addDebugContainer(ns, 'left-1', 'sneaky');
+      await writePodStatus(ns, 'left-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('sneaky', started)] });
+      await eventually(readPod, (p) => {
+        const a = p.metadata?.annotations ?? {};
+        return a[LINGERING_ANNOTATION] === `sneaky=${DEBUG_IMAGE}` && a[SESSIONS_ANNOTATION] === 'sneaky=started';
+      });
+    } finally {
+      await first.stop();
+    }
+    await writePodStatus(ns, 'left-1', {
+      phase: 'Succeeded',
+      ephemeralContainerStatuses: [kubeletState('sneaky', started, { at: second(Date.now()), exitCode: 0 })],
+    });
+    // Another pod that finished with no open record: the sweep leaves it alone (no read, no write).
+    await createPod(ns, 'quiet-1', { app: 'quiet' });
+    await writePodStatus(ns, 'quiet-1', { phase: 'Failed' });
+    const next = await startTestOperator([ns]);
+    try {
+      // Before: the pod never came back into the operator's sight and kept both records for good.
+      const settled = await eventually(readPod, (p) => p.metadata?.annotations?.[LINGERING_ANNOTATION] === undefined);
+      expect(settled.metadata?.annotations?.[SESSIONS_ANNOTATION]).toBe('sneaky=ended');
+      const ended = await eventually(
+        () => Promise.resolve(next.audits().filter((a) => a.event === 'session.ended' && a.pods.includes('left-1'))),
+        (l) => l.length === 1,
+      );
+      expect(ended.map((a) => [a.reason, a.session?.container, a.session?.exitCode])).toEqual([['OutsideAnyGrant', 'sneaky', 0]]);
+      const swept = next.lines.find((l) => l.msg === 'finished pods swept for records to settle');
+      expect(swept?.pods).toBe(1);
+      expect(next.lines.some((l) => l.msg === 'lingering checked' && l.name === 'quiet-1')).toBe(false);
+    } finally {
+      await next.stop();
+    }
+  });
+});
+
+test('finished pods are listed as metadata, by phase, a page at a time (src/kube/pods.ts)', async () => {
+  const ns = await freshNamespace('finished-pages');
+  for (const [name, phase] of [
+    ['ok-1', 'Succeeded'],
+    ['ok-2', 'Succeeded'],
+    ['ok-3', 'Succeeded'],
+    ['bad-1', 'Failed'],
+    ['running-1', 'Running'],
+    ['pending-1', 'Pending'],
+  ] as const) {
+    await createPod(ns, name, { app: 'x' });
+    await writePodStatus(ns, name, { phase });
+  }
+  const pages: string[][] = [];
+  await eachFinishedPodPage(fromKubeConfig(kubeConfigFor('admin')), ns, (pods) => pages.push(pods.map((p) => p.metadata?.name ?? '')), 2);
+  expect(pages).toEqual([['ok-1', 'ok-2'], ['ok-3'], ['bad-1']]);
 });
