@@ -127,7 +127,7 @@ export class GrantReconciler {
 
     const verified = await this.d.verifier.verify(decision, current, rbac.changed, now);
     // As the timers' cache says after verification, not when the timer was armed: usually started by then.
-    const secondDeadline = this.d.rbac.secondDeadlineNow(decision, rbac);
+    const secondDeadline = await this.d.rbac.secondDeadlineNow(key, decision, rbac, now);
     const verification = {
       ...verified.verification,
       ...(secondDeadline ? { secondDeadline } : {}),

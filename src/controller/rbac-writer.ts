@@ -130,10 +130,22 @@ export class RbacWriter {
   }
 
   /** The grant's SecondDeadline condition as the timers' cache says now (SecondDeadline.observed), for its status. */
-  secondDeadlineNow(d: GrantDecision, outcome: RbacOutcome): ConditionInput | undefined {
+  async secondDeadlineNow(key: string, d: GrantDecision, outcome: RbacOutcome, now: Date): Promise<ConditionInput | undefined> {
+    const armed = outcome.timer;
     const expiresAt = d.expiresAt ?? d.deadline?.toISOString();
-    if (!outcome.timer || !expiresAt) return outcome.timer?.condition;
-    return this.timers.observed(d.ref, expiresAt, outcome.timer);
+    if (!armed || !expiresAt) return armed?.condition;
+    // A shortening is a write of the grant's timer: by the same lock and lane as its RBAC, given up at the deadline.
+    const deadline = d.deadline?.getTime() ?? now.getTime();
+    const api = this.d.apiUntil(deadline);
+    return this.d.rbacLocks.run(key, () =>
+      this.timers.observed(
+        d.ref,
+        expiresAt,
+        armed,
+        api,
+        api.connection.until(deadline, () => this.d.clock.now()),
+      ),
+    );
   }
 
   /**

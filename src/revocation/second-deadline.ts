@@ -97,14 +97,24 @@ export class SecondDeadline {
    * What `armed` says by the timers' cache now, when the grant's status is about to be written:
    * a timer still starting when it was armed has usually been started by the Job controller
    * since (the RoleBinding's write and the verification take ~0.2 s), and saying so in the
-   * grant's first status saves writing a second one. One whose deadline must first be shortened
-   * (started in a later second) is left to the next reconcile, which shortens it.
+   * grant's first status saves writing a second one. One started in a later second than it was
+   * created is shortened first (as the next reconcile would do anyway); should that fail, it is
+   * still reported starting and the next reconcile tries again. `api` and `options` are the
+   * grant's RBAC writes'.
    */
-  observed(ref: GrantRef, expiresAt: string, armed: ArmedTimer): ConditionInput {
+  async observed(ref: GrantRef, expiresAt: string, armed: ArmedTimer, api: KubeApi, options: CallOptions): Promise<ConditionInput> {
     if (armed.condition.reason !== 'TimerStarting') return armed.condition;
-    const timer = this.d.timers.get(timerName(ref.name), ref.namespace);
+    let timer = this.d.timers.get(timerName(ref.name), ref.namespace);
     if (!timer || (timer.metadata.uid ?? '') !== armed.owner.uid || timerState(timer, ref) !== 'armed') return armed.condition;
-    if (shortenedDeadline(timer, Date.parse(expiresAt)) !== undefined) return armed.condition;
+    const shorter = shortenedDeadline(timer, Date.parse(expiresAt));
+    if (shorter !== undefined) {
+      try {
+        timer = await shortenTimer(api, timer, shorter, options);
+      } catch (err) {
+        this.d.log.debug({ grant: `${ref.namespace}/${ref.name}`, err: apiMessage(err) }, 'timer not shortened yet; the next reconcile tries again');
+        return armed.condition;
+      }
+    }
     return secondDeadlineCondition(timer, 'armed', this.d.clock.now());
   }
 
