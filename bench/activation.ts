@@ -5,7 +5,8 @@
 // config/flowcontrol; grants created by the GitOps identity, as the policies require. First
 // BENCH_ACTIVATION_FILL grants (10,000, 4 h) are activated, 32 creates in flight, by this
 // checkout's bundle with BENCH_ACTIVATION_FILL_WORKERS (32) workers (set-up); then, per
-// variant and round (alternating, so the machine's load hits each alike), grants are created at
+// variant and round (alternating, every other round in reverse order, so the machine's load and the
+// growing number of active grants hit each alike), grants are created at
 // BENCH_ACTIVATION_RATE per second (100) for BENCH_ACTIVATION_SECONDS (30): create → the
 // RoleBinding seen by a watch (or, should the watch miss it, by a list: bench/binding-arrivals.ts,
 // which reports every such miss), and → SubjectAccessReview (as the exempt admin) allows.
@@ -22,7 +23,9 @@
 // BENCH_ACTIVATION_CONTROLLERS=1 runs kube-controller-manager (as every cluster does: the Job
 // controller starts the timers, the garbage collector follows owners). BENCH_QUIET_LOCK: the
 // team's lock (bench/quiet-lock.ts), shared while filling, exclusive over the measured phases.
-import { execFileSync } from 'node:child_process';
+// BENCH_ACTIVATION_PPROF=N: a CPU profile of kube-apiserver over the first N seconds of each
+// phase (its /debug/pprof, as the admin), in bench/results/ (read with `go tool pprof -top`).
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -64,6 +67,7 @@ const ROUNDS = Number(process.env.BENCH_ACTIVATION_ROUNDS ?? 1);
 const FILL_WORKERS = Number(process.env.BENCH_ACTIVATION_FILL_WORKERS ?? 32);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 100);
 const CONTROLLERS = process.env.BENCH_ACTIVATION_CONTROLLERS === '1';
+const PPROF_SECONDS = Number(process.env.BENCH_ACTIVATION_PPROF ?? 0);
 const VARIANTS = (process.env.BENCH_ACTIVATION_VARIANTS ?? 'this=.').split(',').map((v) => {
   const [label = '', at = ''] = v.split('=');
   const [checkout = '', workers] = at.split('@');
@@ -247,6 +251,21 @@ function totalPerGrant(before: RequestStats, after: RequestStats, grants: number
   return Math.round(((total(after) - total(before)) / grants) * 100) / 100;
 }
 
+/** A CPU profile of kube-apiserver over the next `seconds`, written to `out` (resolves when written; a failure is said, not thrown). */
+function profileApiServer(state: PlaneState, seconds: number, out: string): Promise<void> {
+  const args = ['--kubeconfig', state.kubeconfig, '--context', 'admin', 'get', '--raw', `/debug/pprof/profile?seconds=${String(seconds)}`];
+  return new Promise((resolve) => {
+    execFile(state.kubectl, args, { encoding: 'buffer', maxBuffer: 64 << 20, timeout: (seconds + 30) * 1000 }, (err, stdout) => {
+      if (err) say(`  no profile of kube-apiserver: ${err.message}`);
+      else {
+        writeFileSync(out, stdout);
+        say(`  kube-apiserver profile: ${out}`);
+      }
+      resolve();
+    });
+  });
+}
+
 /** CPU seconds so far of each process measured. */
 function cpuNow(pids: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processUsage(pid).cpuSeconds]));
@@ -316,7 +335,8 @@ export async function benchActivation(): Promise<void> {
     await lock.take('exclusive');
     say(`measuring under the exclusive lock: uptime ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const v of entries) {
+      // Alternating: each round in the other order, so neither variant always meets more active grants.
+      for (const v of round % 2 === 1 ? entries : [...entries].reverse()) {
         const spawned = Date.now();
         op = await startShipped(state, dir, identity.kubeconfig, v.entry, `${v.label}-${String(round)}`, v.workers ? { workers: v.workers } : {});
         await op.waitUntilReady(10 * 60_000);
@@ -330,12 +350,18 @@ export async function benchActivation(): Promise<void> {
         const cpuBefore = cpuNow(measured);
         const arrivals = new BindingArrivals(events, admin, (ns, name) => watch.get(name, ns) !== undefined);
         const phaseStart = Date.now();
+        mkdirSync(join(REPO_ROOT, 'bench/results'), { recursive: true });
+        const profiled =
+          PPROF_SECONDS > 0
+            ? profileApiServer(state, PPROF_SECONDS, join(REPO_ROOT, `bench/results/activation-${v.label}-${String(round)}.apiserver.pprof`))
+            : Promise.resolve();
         const { polls, ...m } = await untilExit(op, measure(admin, creator, arrivals, namespaces, `a${String(round)}-${v.label}`));
         arrivals.stop();
         const loadAfter = load();
         // Everything the activations cause: the status write after the no-Job-controller threshold too.
         await sleep(phaseStart + SECONDS * 1000 + NO_CONTROLLER_AFTER_MS + 1000 - Date.now());
         await quiet(op);
+        await profiled;
         const cpuAfter = cpuNow(measured);
         const activated = m.activation.n;
         const requestsAfter = await operatorRequestLatency(op.metricsUrl);
