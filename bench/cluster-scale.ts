@@ -10,7 +10,7 @@
 // deleted) while isolated expiries are measured. BENCH_VARIANTS runs several operators
 // (another checkout's bundle, other Node flags), for before/after numbers on the same pods.
 // Writes bench/results/cluster.json. Never part of npm test.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { ensureBinaries } from '../hack/controlplane/binaries.ts';
@@ -82,6 +82,8 @@ interface StartResult {
    * whoever does not take the quiet lock): what the load average, a minute's mean, cannot say.
    */
   otherCpuSeconds: number;
+  /** The processes that spent most of it (`command pid: s`), to tell who ran beside a start. */
+  otherTop?: string;
   /** 1-minute load average when it was started, and when it was ready: the machine is shared. */
   loadBefore: number;
   /** How the team's quiet lock was held meanwhile: exclusive (nobody else's tests), shared, or not at all (no BENCH_QUIET_LOCK). */
@@ -132,6 +134,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
   const apiserverCpu = (): number => processUsageOrZero(apiserverPid).cpuSeconds;
   const apiserverAtSpawn = apiserverCpu();
   const machineAtSpawn = machineCpuSeconds();
+  const processesAtSpawn = processCpu();
   const t0 = Date.now();
   const op = await spawnOperator({
     kubeconfig,
@@ -166,6 +169,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
     const atReady = processUsage(op.pid);
     const apiserverCpuSeconds = apiserverCpu() - apiserverAtSpawn;
     const otherCpuSeconds = machineCpuSeconds() - machineAtSpawn - atReady.cpuSeconds - apiserverCpuSeconds;
+    const otherTop = busiest(processesAtSpawn, processCpu(), [op.pid, apiserverPid]);
     const load = loadavg()[0] ?? 0;
     await operatorSettled(op.metricsUrl, 5000);
     await new Promise((r) => setTimeout(r, 10_000));
@@ -181,6 +185,7 @@ async function coldStart(variant: Variant, pods: number, dir: string, kubeconfig
       startCpuSeconds: atReady.cpuSeconds,
       apiserverCpuSeconds,
       otherCpuSeconds,
+      otherTop,
       loadBefore,
       load,
     };
@@ -195,6 +200,43 @@ function machineCpuSeconds(): number {
     .split(/\s+/)
     .map(Number);
   return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+/** CPU time (s) of every process now, by pid, with its command name. */
+function processCpu(): Map<number, { command: string; cpuSeconds: number }> {
+  const out = new Map<number, { command: string; cpuSeconds: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The command line, not stat's name: every node process's main thread is "MainThread".
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const command =
+        argv.length > 0
+          ? argv
+              .slice(0, 3)
+              .map((a) => a.slice(a.lastIndexOf('/') + 1))
+              .join(' ')
+              .slice(0, 60)
+          : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(entry), { command, cpuSeconds: (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100 });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The three processes but `except` that spent most CPU between two snapshots (new ones count whole). */
+function busiest(before: ReturnType<typeof processCpu>, after: ReturnType<typeof processCpu>, except: number[]): string {
+  return [...after]
+    .filter(([pid]) => !except.includes(pid))
+    .map(([pid, p]) => ({ pid, command: p.command, spent: p.cpuSeconds - (before.get(pid)?.cpuSeconds ?? 0) }))
+    .sort((a, b) => b.spent - a.spent)
+    .slice(0, 3)
+    .map((p) => `${p.command} ${String(p.pid)}: ${p.spent.toFixed(1)} s`)
+    .join(', ');
 }
 
 function processUsageOrZero(pid: number): { peakRssMb: number; cpuSeconds: number } {
@@ -572,7 +614,7 @@ export async function benchCluster(): Promise<void> {
           const r = { ...(await coldStart(v, pods, dir, state.kubeconfig, state.pids.apiserver)), lock: lock.mode };
           await lock.take('shared');
           say(
-            `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB, CPU to ready ${r.startCpuSeconds.toFixed(1)} s (API server ${r.apiserverCpuSeconds.toFixed(1)} s, everything else ${r.otherCpuSeconds.toFixed(1)} s), load ${r.loadBefore.toFixed(1)} → ${r.load.toFixed(1)}`,
+            `  ready ${r.readyMs === undefined ? `never (${r.failed ?? ''})` : ms(r.readyMs)}, peak RSS ${r.peakRssMb.toFixed(0)} MB, steady ${r.steadyRssMb?.toFixed(0) ?? '-'} MB, CPU to ready ${r.startCpuSeconds.toFixed(1)} s (API server ${r.apiserverCpuSeconds.toFixed(1)} s, everything else ${r.otherCpuSeconds.toFixed(1)} s${r.otherTop ? `, most: ${r.otherTop}` : ''}), load ${r.loadBefore.toFixed(1)} → ${r.load.toFixed(1)}`,
           );
           results.push(r);
           save(started, idle, results, churns); // a long run stopped early keeps what it measured

@@ -38,6 +38,9 @@ import { loadAverage, ms, table } from './stats.ts';
 
 const STEPS = (process.env.BENCH_GRANT_STEPS ?? '1000,10000').split(',').map(Number);
 const NAMESPACES = Number(process.env.BENCH_NAMESPACES ?? 100);
+/** Each fresh start is read again after this long idle (0: not), scraped as Prometheus would meanwhile: Lease renewals, token re-reads and scrapes go on. */
+const IDLE_HOLD_S = Number(process.env.BENCH_IDLE_HOLD_S ?? 0);
+const SCRAPE_EVERY_MS = 30_000;
 /** The Node flags the operator ships with (bench/cluster.ts). */
 const DEPLOYMENT_FLAGS = DEPLOYMENT_NODE_ARGS.join(' ');
 /** The first one (by default the bundle as the Deployment runs it) also activates the grants. */
@@ -53,6 +56,8 @@ interface GrantsResult {
   how: 'running' | 'restart';
   readyMs?: number;
   reading?: MemoryReading;
+  /** Read again after IDLE_HOLD_S more seconds idle. */
+  held?: MemoryReading;
   /** The host's load average (1, 5, 15 min) when it was read: memory is load-insensitive, times are not. */
   load?: string;
   failed?: string;
@@ -112,7 +117,14 @@ async function freshStart(state: PlaneState, dir: string, variant: Variant, gran
   try {
     await op.waitUntilReady(10 * 60_000);
     const readyMs = Date.now() - t0;
-    return { grants, variant: variant.label, how: 'restart', readyMs, reading: await measure(op, dir, name), load: loadAverage() };
+    const reading = await measure(op, dir, name);
+    const load = loadAverage();
+    if (IDLE_HOLD_S <= 0) return { grants, variant: variant.label, how: 'restart', readyMs, reading, load };
+    for (const until = Date.now() + IDLE_HOLD_S * 1000; Date.now() < until;) {
+      await new Promise((r) => setTimeout(r, Math.min(SCRAPE_EVERY_MS, until - Date.now())));
+      await op.scrapeMetrics();
+    }
+    return { grants, variant: variant.label, how: 'restart', readyMs, reading, load, held: await readMemory(op, join(dir, `${name}.probe.json`)) };
   } catch (err) {
     const dead = op.child.exitCode !== null || op.child.signalCode !== null;
     return { grants, variant: variant.label, how: 'restart', failed: dead ? lastWords(op) : String(err) };
@@ -185,7 +197,7 @@ export async function benchGrants(): Promise<void> {
         const r = await freshStart(state, dir, v, step, mounts);
         results.push(r);
         say(
-          `  ${r.failed ?? `ready ${ms(r.readyMs ?? NaN)}, RSS ${r.reading?.rssMb.toFixed(1) ?? '-'} MB (anon ${r.reading?.rssAnonMb.toFixed(1) ?? '-'}, file ${r.reading?.rssFileMb.toFixed(1) ?? '-'}), peak ${r.reading?.peakRssMb.toFixed(0) ?? '-'} MB, live heap ${r.reading?.liveHeapMb.toFixed(0) ?? '-'} MB`}`,
+          `  ${r.failed ?? `ready ${ms(r.readyMs ?? NaN)}, RSS ${r.reading?.rssMb.toFixed(1) ?? '-'} MB (anon ${r.reading?.rssAnonMb.toFixed(1) ?? '-'}, file ${r.reading?.rssFileMb.toFixed(1) ?? '-'}), peak ${r.reading?.peakRssMb.toFixed(0) ?? '-'} MB, live heap ${r.reading?.liveHeapMb.toFixed(0) ?? '-'} MB${r.held ? `; after ${String(IDLE_HOLD_S)} s more RSS ${r.held.rssMb.toFixed(1)} MB` : ''}`}`,
         );
         save(started, results);
       }
@@ -215,8 +227,9 @@ function save(started: number, results: GrantsResult[]) {
 function render(results: GrantsResult[]): string {
   const mb = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(0)} MB`);
   const mb1 = (v: number | undefined): string => (v === undefined ? '-' : `${v.toFixed(1)} MB`);
+  const held = IDLE_HOLD_S > 0 ? [`RSS (anon / file) after ${String(IDLE_HOLD_S)} s more`] : [];
   return table(
-    ['active grants', 'operator', 'measured', 'start → ready', 'RSS', 'RssAnon', 'RssFile', 'peak RSS (VmHWM)', 'live heap after GC', 'load average'],
+    ['active grants', 'operator', 'measured', 'start → ready', 'RSS', 'RssAnon', 'RssFile', 'peak RSS (VmHWM)', 'live heap after GC', ...held, 'load average'],
     results.map((r) => [
       String(r.grants),
       r.variant,
@@ -227,6 +240,7 @@ function render(results: GrantsResult[]): string {
       mb1(r.reading?.rssFileMb),
       mb(r.reading?.peakRssMb),
       mb(r.reading?.liveHeapMb),
+      ...(IDLE_HOLD_S > 0 ? [r.held ? `${mb1(r.held.rssMb)} (${mb1(r.held.rssAnonMb)} / ${mb1(r.held.rssFileMb)})` : '-'] : []),
       r.load ?? '-',
     ]),
   );
