@@ -1,6 +1,6 @@
 // What went wrong, in words that name the kubeconfig file, context and server and say what
 // to do; not client-node's "fetch failed" or "No active cluster!".
-import { httpStatus, apiMessage } from '../runtime/errors.ts';
+import { httpStatus, apiMessage, isUnservedPath } from '../runtime/errors.ts';
 import { isTlsErrorCode } from '../kube/failure.ts';
 import { ClusterError, KubeconfigError, type Target } from './connection.ts';
 
@@ -19,8 +19,10 @@ export function describeClusterFailure(err: unknown, t: Target): string {
     return `the API server at ${where} did not accept the credentials of user "${t.user}": log in again or refresh the token in the kubeconfig`;
   }
   if (status === 403) return `${apiMessage(err)} (as the user of context "${t.context}"; ask an administrator if you need this right)`;
-  if (status === 404 && /could not find the requested resource/.test(apiMessage(err))) {
-    return `the cluster at ${where} has no DebugGrant API: install debuggrant (crds/ and config/) or pick another --context`;
+  if (isUnservedPath(err)) {
+    // The request, not the body: the API server's plain "404 page not found" names no path.
+    const request = err instanceof Error ? err.message : apiMessage(err);
+    return `the cluster at ${where} does not serve that API (${request}): install debuggrant (crds/ and config/), check the server address, or pick another --context`;
   }
   if (status !== undefined) return apiMessage(err);
   const cause = rootCause(err);

@@ -30,6 +30,19 @@ export function isNotFoundStatus(err: unknown, resource: string): boolean {
   return answer?.code === 404 && status.success && status.data.details.name !== '' && (status.data.details.kind ?? resource) === resource;
 }
 
+/**
+ * A 404 about no object: nothing at that path serves the resource. The API server answers a
+ * path it does not serve (DebugGrants where the CRD is not installed, or a server address with
+ * a wrong path prefix) with a plain-text "404 page not found", no Status; a NotFound Status that
+ * names no object says the same. A NotFound naming an object (it, or its namespace, is missing)
+ * is not this.
+ */
+export function isUnservedPath(err: unknown): boolean {
+  const answer = answerOf(err);
+  return answer?.code === 404 && !namesAnObject.safeParse(answer.body).success;
+}
+
+const namesAnObject = z.object({ kind: z.literal('Status'), details: z.object({ name: z.string().min(1) }) });
 const notFoundStatus = z.object({
   kind: z.literal('Status'),
   reason: z.literal('NotFound'),

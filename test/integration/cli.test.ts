@@ -131,12 +131,20 @@ describe('kubectl debuggrant', () => {
     const badToken = kubeconfigWith((kc) => {
       for (const u of kc.users) u.user = { token: 'not-a-token' };
     });
-    const [missing, unknown, unreachable, plainHttp, rejected] = await Promise.all([
+    // A server address with a path prefix the API server does not serve (as a cluster without the
+    // CRD answers): its plain-text 404, no Status.
+    const served = parse(readFileSync(file, 'utf8')) as Kubeconfig;
+    const server = served.clusters[0]?.cluster.server ?? '';
+    const prefixed = kubeconfigWith((kc) => {
+      for (const c of kc.clusters) c.cluster.server = `${c.cluster.server}/no-such-prefix`;
+    });
+    const [missing, unknown, unreachable, plainHttp, rejected, unserved] = await Promise.all([
       cli('admin', ['--kubeconfig', '/nonexistent/kubeconfig', 'list']),
       cli('admin', ['--context', 'alcie', 'list']),
       cli('admin', ['--kubeconfig', closed, 'list', '-n', ns]),
       cli('admin', ['--kubeconfig', plain, 'list']),
       cli('admin', ['--kubeconfig', badToken, 'list', '-n', ns]),
+      cli('admin', ['--kubeconfig', prefixed, 'list', '-n', ns]),
     ]);
     expect(missing).toMatchObject({
       code: 1,
@@ -150,6 +158,14 @@ describe('kubectl debuggrant', () => {
     expect(plainHttp.stderr).toContain(`uses plain http (http://127.0.0.1:9): use its https:// address`);
     expect(rejected.stderr).toContain(`did not accept the credentials of user "admin": log in again or refresh the token in the kubeconfig`);
     expect(rejected.stderr).toContain(`(context "admin" of ${badToken})`);
+    // Before: read by message text ("could not find the requested resource", client-go's words,
+    // never this client's), so the user got the bare "404 page not found".
+    expect(unserved.code).toBe(1);
+    expect(unserved.stderr).toBe(
+      `error: the cluster at ${server}/no-such-prefix (context "admin" of ${prefixed}) does not serve that API ` +
+        `(HTTP 404 from GET /apis/debuggrant.dev/v1alpha1/namespaces/${ns}/debuggrants): ` +
+        'install debuggrant (crds/ and config/), check the server address, or pick another --context\n',
+    );
   }, 180_000);
 
   test("debug runs kubectl debug with the grant's image and profile", async () => {

@@ -1,5 +1,6 @@
 import { ApiError } from '../../src/kube/api-error.ts';
-import { describeError, isNotFoundStatus, isPermanent, isTemporary } from '../../src/runtime/errors.ts';
+import { describeError, isNotFoundStatus, isPermanent, isTemporary, isUnservedPath } from '../../src/runtime/errors.ts';
+import { describeClusterFailure } from '../../src/cli/failures.ts';
 import { desiredStatus, failingStatus } from '../../src/controller/status.ts';
 import type { GrantDecision } from '../../src/controller/plan.ts';
 
@@ -54,6 +55,39 @@ describe('what a 404 means (one classifier for every place that reads one)', () 
     // The API server's own answers: permanent, as before.
     expect(isPermanent(notFound(undefined))).toBe(true);
     expect(isPermanent(notFound({ name: 'g', kind: 'debuggrants' }))).toBe(true);
+  });
+});
+
+describe('a 404 about no object: the path is not served (the CLI says the API is not there)', () => {
+  const target = { server: 'https://k8s.example:6443', context: 'prod', file: '/home/a/.kube/config', user: 'alice', namespace: 'shop' };
+  const path = 'GET /apis/debuggrant.dev/v1alpha1/namespaces/shop/debuggrants';
+  const status = (message: string, details: Record<string, string>) =>
+    new ApiError(404, path, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', message, code: 404, details });
+
+  test("the API server's plain-text answer for a path it does not serve (no CRD), or a NotFound naming no object", () => {
+    // As the API server answers (test/integration/cli.test.ts reads it from the real one).
+    const plain = new ApiError(404, path, '404 page not found');
+    expect(isUnservedPath(plain)).toBe(true);
+    expect(isUnservedPath(new Error('listing failed', { cause: plain }))).toBe(true);
+    expect(isUnservedPath(status('the server could not find the requested resource', {}))).toBe(true);
+    expect(describeClusterFailure(plain, target)).toBe(
+      `the cluster at https://k8s.example:6443 (context "prod" of /home/a/.kube/config) does not serve that API (HTTP 404 from ${path}): ` +
+        'install debuggrant (crds/ and config/), check the server address, or pick another --context',
+    );
+  });
+
+  test("a NotFound naming an object or its namespace is that, told in the API server's words; other statuses are not 404s", () => {
+    const missing = status('debuggrants.debuggrant.dev "g" not found', { name: 'g', group: 'debuggrant.dev', kind: 'debuggrants' });
+    expect(isUnservedPath(missing)).toBe(false);
+    expect(isUnservedPath(status('namespaces "shop" not found', { name: 'shop', kind: 'namespaces' }))).toBe(false);
+    expect(describeClusterFailure(missing, target)).toBe('debuggrants.debuggrant.dev "g" not found');
+    // Before: a Status whose message happened to read "could not find the requested resource"
+    // was told as a missing API whatever it named.
+    expect(describeClusterFailure(status('could not find the requested resource "g"', { name: 'g', kind: 'debuggrants' }), target)).toBe(
+      'could not find the requested resource "g"',
+    );
+    expect(isUnservedPath(new ApiError(403, path, { kind: 'Status', reason: 'Forbidden', message: 'no', code: 403 }))).toBe(false);
+    expect(isUnservedPath(new TypeError('fetch failed'))).toBe(false);
   });
 });
 
