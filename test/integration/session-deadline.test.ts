@@ -200,6 +200,16 @@ describe("debug containers carry the grant's deadline (admission)", () => {
     });
     expect(containerOf(await readPod(ns, 'web-2'), name)?.command).toEqual(['sleep', '1']);
   });
+
+  test("a grant of the subject's that gives no debug (logs, ending sooner) neither refuses nor cuts the debug container her debug grant allows", async () => {
+    await createGrant(ns, 'alice-web-logs', grantSpec({ access: ['logs'], ttl: '10m', podSelector: { matchLabels: { app: 'web' } } }));
+    await eventually(() => getGrant(ns, 'alice-web-logs'), isReady);
+    const name = next();
+    // Before: the mutation took the logs grant's earlier deadline, the validating policy (which
+    // counts grants giving debug only) wanted the debug grant's, and refused the container.
+    await sendEphemeral({ as: 'alice', namespace: ns, pod: 'web-3', shape: 'strategic', container: debugContainer(name, DEBUG_IMAGE, 'restricted') });
+    expect(wrapperOf(containerOf(await readPod(ns, 'web-3'), name)).deadline).toBe(deadline);
+  });
 });
 
 describe('the validating policy alone refuses what the mutation did not wrap', () => {
@@ -401,5 +411,14 @@ describe("exec commands carry the grant's deadline (CONNECT admission)", () => {
     expect(exact.stderr).not.toMatch(/forbidden|denied/i);
     // Someone without a grant on the pod, and break-glass members, are not asked for it.
     expect((await exec('bob', validatingOnly, ['sh'])).stderr).not.toMatch(/forbidden|denied/i);
+  });
+
+  test("a grant of the subject's that gives no exec (logs, ending sooner) does not cut the exec its exec grant allows", async () => {
+    await createGrant(probed, 'alice-logs', grantSpec({ access: ['logs'], ttl: '10m', podSelector: { matchLabels: { app: 'api' } } }));
+    await eventually(() => getGrant(probed, 'alice-logs'), isReady);
+    const execUntil = Math.floor(Date.parse((await getGrant(probed, 'alice-exec'))?.status?.expiresAt ?? '') / 1000);
+    // Before: the wrapper took the earliest deadline of all her grants on the pod, the logs
+    // grant's (and, that one past with no operator to drop its entry, exited at once).
+    expect(seen((await exec('alice', probed, ['sh'])).stderr)).toEqual([...execWrapper(execUntil), 'sh']);
   });
 });
