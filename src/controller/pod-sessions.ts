@@ -12,7 +12,7 @@ import { setPodAnnotation } from '../kube/pods.ts';
 import { audit, type AuditRecord } from '../log.ts';
 import { splitKey } from '../runtime/object-key.ts';
 import type { PodReconcilerDeps } from './pod-context.ts';
-import { belongsTo, observedSessions, type GrantWindow } from './sessions.ts';
+import { admitsDebugContainers, belongsTo, observedSessions, type GrantWindow } from './sessions.ts';
 import { byCodeUnit } from '../api/order.ts';
 
 /** A container's class: the grant it came in by, or outside any grant with what was told. */
@@ -51,12 +51,12 @@ export function sessionsAnnotation(classes: ReadonlyMap<string, Classified>): st
     .join(',');
 }
 
-/** The windows of the namespace's grants that held access (the same test the grant's own record uses). */
+/** The windows of the namespace's grants that held access and give debug (the same test the grant's own record uses). */
 export function grantWindows(grants: readonly DebugGrant[]): (GrantWindow & { grant: string })[] {
   return grants.flatMap((g) => {
     const spec = DebugGrantSpecSchema.safeParse(g.spec);
     const s = g.status;
-    if (!spec.success || !s?.activatedAt || !s.expiresAt) return [];
+    if (!spec.success || !admitsDebugContainers(spec.data.access) || !s?.activatedAt || !s.expiresAt) return [];
     return [{ grant: g.metadata.name ?? '', pods: s.pods ?? [], image: spec.data.image, activatedAt: s.activatedAt, expiresAt: s.expiresAt }];
   });
 }

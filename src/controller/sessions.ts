@@ -75,6 +75,14 @@ export function observedSessions(pod: CachedPod): SessionRecord[] {
 }
 
 /**
+ * Whether a grant can have let any debug container in: config/admission/ephemeral-containers.yaml
+ * admits one only under an index entry whose access lists `debug` (its `matching`), so a grant
+ * of other kinds (logs, exec…) records no session, and a break-glass container on a pod it
+ * covers, with its image, is told as outside any grant.
+ */
+export const admitsDebugContainers = (access: readonly string[]): boolean => access.includes('debug');
+
+/**
  * Whether a session came in by this grant: on one of its pods, with its image (admission allows
  * no other), started while it was active. The kubelet's times are whole seconds, so activation
  * counts from the start of its second. Two grants active on one pod with one image both claim
@@ -152,13 +160,18 @@ export function updateSessions(
   return { sessions: all.slice(-MAX_SESSIONS), sessionCount: count + started.length, started, ended };
 }
 
-/** The sessions of a grant that held access (an activation and a deadline on record); undefined for one that never did. */
+/** The sessions of a grant that held access (an activation and a deadline on record) and gives debug; undefined for one that never did or does not. */
 export function grantSessions(
-  d: { spec?: { image: string; profile: string } | undefined; pods: readonly string[]; activatedAt?: string | undefined; expiresAt?: string | undefined },
+  d: {
+    spec?: { image: string; profile: string; access: readonly string[] } | undefined;
+    pods: readonly string[];
+    activatedAt?: string | undefined;
+    expiresAt?: string | undefined;
+  },
   previous: DebugGrantStatus | undefined,
   pods: readonly CachedPod[],
 ): SessionUpdate | undefined {
-  if (!d.spec || !d.activatedAt || !d.expiresAt) return undefined;
+  if (!d.spec || !admitsDebugContainers(d.spec.access) || !d.activatedAt || !d.expiresAt) return undefined;
   const window: GrantWindow = { pods: d.pods, image: d.spec.image, activatedAt: d.activatedAt, expiresAt: d.expiresAt };
   const observed = pods.filter((p) => d.pods.includes(p.metadata?.name ?? '')).flatMap(observedSessions);
   return updateSessions(previous, observed, window, d.spec.profile);

@@ -262,6 +262,48 @@ describe('debug sessions outside any grant, recorded against the pod', () => {
     ).toEqual([`${ns}/granted`]);
   });
 
+  test("a break-glass session on a pod a logs-only grant covers, with that grant's image: outside any grant, as admission decided", async () => {
+    await createPod(ns, 'logs-1', { app: 'logs' });
+    await createGrant(ns, 'alice-logs', grantSpec({ access: ['logs'], podSelector: { matchLabels: { app: 'logs' } } }));
+    await eventually(
+      () => getGrant(ns, 'alice-logs'),
+      (g) => g?.status?.phase === 'Active' && g.status.pods?.length === 1,
+    );
+    // As the admin: break-glass (system:masters). The same image as the grant's.
+    await addEphemeralContainer('admin', ns, 'logs-1', debugContainer('bg', DEBUG_IMAGE, 'restricted'));
+    await writePodStatus(ns, 'logs-1', { phase: 'Running', ephemeralContainerStatuses: [kubeletState('bg', second(Date.now()))] });
+    // The policy's own decision, from the API server's audit log: break-glass, no grant.
+    const admitted = await eventually(
+      () =>
+        Promise.resolve(
+          readAuditLog(plane().auditLog).filter(
+            (e) =>
+              e.objectRef?.subresource === 'ephemeralcontainers' &&
+              e.objectRef.namespace === ns &&
+              e.objectRef.name === 'logs-1' &&
+              e.stage === 'ResponseComplete',
+          ),
+        ),
+      (es) => es.length === 1,
+    );
+    expect(
+      admitted.map((e) => [e.annotations?.['debuggrant-ephemeral-containers/decision'], e.annotations?.['debuggrant-ephemeral-containers/grant'] ?? '']),
+    ).toEqual([['break-glass', '']]);
+    // The operator agrees: told as outside any grant. Before: classified under alice-logs
+    // ('bg=grant:alice-logs'), recorded in its status, and the break-glass use never told.
+    await eventually(
+      () => clientsFor('admin').core.readNamespacedPod({ namespace: ns, name: 'logs-1' }),
+      (p) => p.metadata?.annotations?.[SESSIONS_ANNOTATION] === 'bg=started',
+    );
+    expect(
+      op
+        .audits()
+        .filter((a) => a.event === 'session.started' && a.pods.includes('logs-1'))
+        .map((a) => [a.grant, a.reason]),
+    ).toEqual([['', 'OutsideAnyGrant']]);
+    expect((await getGrant(ns, 'alice-logs'))?.status?.sessions).toBeUndefined();
+  });
+
   test("a break-glass session on a pod that finishes: its end is told, though the pod leaves the operator's pod cache", async () => {
     await createPod(ns, 'finishing-1', { app: 'finishing' });
     await addEphemeralContainer('admin', ns, 'finishing-1', debugContainer('peek', DEBUG_IMAGE, 'restricted'));

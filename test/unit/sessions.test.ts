@@ -75,7 +75,7 @@ function pod(name: string, debuggers: Debugger[]) {
 }
 
 const decision = {
-  spec: { image: DEBUG_IMAGE, profile: 'restricted' },
+  spec: { image: DEBUG_IMAGE, profile: 'restricted', access: ['debug'] },
   pods: ['checkout-1', 'checkout-2'],
   activatedAt: '2026-11-20T08:00:00.412Z',
   expiresAt: '2026-11-20T09:00:00.412Z',
@@ -218,6 +218,12 @@ describe('debug sessions recorded against the grant they came in by', () => {
         exitCode: 1,
       },
     ]);
+  });
+
+  test('a grant that gives no debug records no session: admission let none in by it (ephemeral-containers.yaml, matching)', () => {
+    const running = [pod('checkout-1', [{ name: 'peek', state: '2026-11-20T08:10:05Z' }])];
+    expect(grantSessions({ ...decision, spec: { ...decision.spec, access: ['logs', 'exec'] } }, undefined, running)).toBeUndefined();
+    expect(grantSessions({ ...decision, spec: { ...decision.spec, access: ['exec', 'debug'] } }, undefined, running)?.started).toHaveLength(1);
   });
 
   test("audit lines have the fixed shape, at the kubelet's times", () => {
