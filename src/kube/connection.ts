@@ -229,7 +229,16 @@ export class ApiConnection {
       this.checking.delete(dispatcher);
       if (alive || this.pooled.get(lane) !== dispatcher) return;
       this.pooled.delete(lane);
-      this.discard(dispatcher, `${what} got no answer within ${String(timeoutMs)} ms${lane === 'watches' ? " (the watches' connection)" : ''}`, true);
+      const reason = `${what} got no answer within ${String(timeoutMs)} ms${lane === 'watches' ? " (the watches' connection)" : ''}`;
+      this.discard(dispatcher, reason, true);
+      // The path to the API server is suspect: the other lane's connection is replaced too. Its own
+      // check in the same round may have been answered while it still held a stalled connection
+      // (seen: the watches' connection found stalled, the requests' not, and the next request sent
+      // on a stalled connection waited out its 10 s deadline; connection-faults.test.ts).
+      for (const other of LANES) {
+        const beside = other === lane ? undefined : this.pooled.get(other);
+        if (beside) this.retire(beside, `${reason}; replaced beside it`, true);
+      }
     });
   }
 
